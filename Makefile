@@ -1,0 +1,40 @@
+# PartnerWatch: `make run` and `make test` are the whole set-up (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+SANDBOX_PORT ?= 9100
+
+.PHONY: run test lint bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# The app with the embedded TikTok sandbox; Ctrl-C stops both (one process).
+run: install
+	PW_PORT=$(PORT) PW_SANDBOX_PORT=$(SANDBOX_PORT) exec $(BIN)/streamlit run streamlit_app.py \
+		--server.port $(PORT) --server.headless true
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: install-dev
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
