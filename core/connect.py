@@ -1,0 +1,171 @@
+"""The OAuth round trip shared by the customer BC integration and the partner wizard.
+
+`start` mints a single-use `state` bound to the user, purpose and partner (stored hashed, 10 minutes);
+the browser opens `/api/oauth/tiktok/start`, which binds the flow to that browser with a cookie and
+redirects to TikTok; TikTok redirects to `/api/oauth/tiktok/callback`, which calls `finish_callback`.
+Every failure ends the flow `failed` with a sentence that says what to do, and stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from core import audit, integration, oauth_flows
+from core.oauth import authorization_url, callback_params, exchange_code, revoke_token
+from core.oauth_flows import Flow, FlowError
+from core.roles import Actor, require_admin
+from core.services import Services
+from core.tiktok.client import run_sync
+from core.tiktok.errors import (
+    AppCredentialsError,
+    AuthCodeError,
+    TikTokError,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+CUSTOMER = "customer"
+PARTNER = "partner"
+START_PATH = "/api/oauth/tiktok/start"
+CALLBACK_PATH = "/api/oauth/tiktok/callback"
+BINDING_COOKIE = "pw_oauth_binding"
+
+
+class ConnectError(Exception):
+    """A user-facing reason the connection failed."""
+
+
+@dataclass(frozen=True)
+class Started:
+    flow: Flow
+    start_url: str  # relative URL of the start route; opens TikTok in the pop-up
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    title: str
+    message: str
+    flow_id: str | None = None
+
+
+def start(services: Services, actor: Actor, *, purpose: str, partner_bc_id: str | None = None) -> Started:
+    require_admin(actor, "connect a TikTok Business Center")
+    flow, state = oauth_flows.begin(services.store, purpose=purpose, initiator=actor.email,
+                                    partner_bc_id=partner_bc_id)
+    return Started(flow=flow, start_url=f"{START_PATH}?{urlencode({'state': state})}")
+
+
+def binding_for(services: Services, flow_id: str) -> str:
+    """The cookie value that ties a flow to the browser that started it."""
+    key = (services.settings.api_token or services.settings.app_secret).encode()
+    return hmac.new(key, flow_id.encode(), hashlib.sha256).hexdigest()
+
+
+def redirect_for_start(services: Services, state: str | None) -> tuple[str, str]:
+    """(TikTok authorization URL, binding cookie) for a pending flow; raises FlowError otherwise."""
+    flow = oauth_flows.peek(services.store, state)
+    s = services.settings
+    return authorization_url(s.portal_auth_url, s.app_id, s.redirect_uri, state or ""), binding_for(
+        services, flow.flow_id)
+
+
+PurposeHandler = Callable[[Services, Flow, str], str]  # (services, flow, access token) → success message
+
+
+def _connect_customer(services: Services, flow: Flow, access_token: str) -> str:
+    async def read_bcs() -> list[dict]:
+        async with services.client() as client:
+            return await client.get_bcs(access_token)
+
+    bcs = run_sync(read_bcs())
+    try:
+        current = integration.connect(services.store, services.box, access_token=access_token, bcs=bcs,
+                                      actor=flow.initiator)
+    except integration.IntegrationError as exc:
+        raise ConnectError(str(exc)) from exc
+    if current.bc_id:
+        return f"Connected your Business Center {current.bc_name} ({current.bc_id})."
+    return "Connected. Your account administers several Business Centers: choose one in Settings."
+
+
+HANDLERS: dict[str, PurposeHandler] = {CUSTOMER: _connect_customer}
+
+
+def finish_callback(services: Services, query: Mapping[str, str], binding: str | None) -> Outcome:
+    """Validate and complete an OAuth callback. Never raises; never stores anything on failure."""
+    code, state = callback_params(query)
+    try:
+        flow = oauth_flows.consume(services.store, state)
+    except FlowError as exc:
+        audit.record(services.store, actor="unknown", action="oauth.callback", target="-", outcome="refused",
+                     detail=exc.reason)
+        return Outcome(False, "This sign-in link is no longer valid", str(exc))
+    outcome = _complete(services, flow, code, query, binding)
+    oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok, error=None if outcome.ok else outcome.message)
+    audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
+                 target=flow.partner_bc_id or "customer BC", outcome="ok" if outcome.ok else "failed",
+                 detail="" if outcome.ok else outcome.message)
+    return outcome
+
+
+def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[str, str],
+              binding: str | None) -> Outcome:
+    fid = flow.flow_id
+    if not binding or not hmac.compare_digest(binding, binding_for(services, fid)):
+        return Outcome(False, "Connection refused", "This authorization was started in another browser or "
+                       "session. Start again from PartnerWatch in this browser.", fid)
+    if not code:
+        denied = query.get("error") == "access_denied"
+        reason = "You cancelled the authorization on TikTok." if denied else "TikTok sent no authorization code."
+        return Outcome(False, "Not connected", f"{reason} Nothing was changed; start again when ready.", fid)
+    try:
+        grant = _exchange(services, code)
+        message = HANDLERS[flow.purpose](services, flow, grant.access_token)
+    except ConnectError as exc:
+        return Outcome(False, "Not connected", str(exc), fid)
+    except TikTokError as exc:
+        return Outcome(False, "Not connected", _explain(exc), fid)
+    return Outcome(True, "Connected", message, fid)
+
+
+def _exchange(services: Services, code: str):
+    s = services.settings
+    return exchange_code(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
+                         auth_code=code, redirect_uri=s.redirect_uri, timeout_s=s.http_timeout_s)
+
+
+def _explain(exc: TikTokError) -> str:
+    if isinstance(exc, AuthCodeError):
+        return (f"TikTok refused the authorization code ({exc.code}): it was already used or has expired. "
+                "Start the connection again.")
+    if isinstance(exc, AppCredentialsError):
+        return (f"TikTok refused PartnerWatch's app credentials ({exc.code}). An admin must check the app id "
+                "and secret in the configuration.")
+    if isinstance(exc, TransportError):
+        return f"TikTok could not be reached ({exc.message}). Nothing was changed; try again in a moment."
+    return f"TikTok answered with an error ({exc.code}: {exc.message}). Nothing was changed."
+
+
+def disconnect_customer(services: Services, actor: Actor) -> str:
+    """Revoke the customer token at TikTok, then forget it. Returns a sentence for the user."""
+    require_admin(actor, "disconnect the Business Center")
+    token = integration.access_token(services.store, services.box)
+    note = ""
+    if token:
+        s = services.settings
+        try:
+            revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
+                         access_token=token, timeout_s=s.http_timeout_s)
+        except TikTokError as exc:
+            note = f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    integration.disconnect(services.store)
+    audit.record(services.store, actor=actor.email, action="disconnect.customer", target="customer BC",
+                 outcome="ok", detail=note.strip())
+    return "Disconnected your Business Center. Synced history is kept." + note

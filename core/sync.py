@@ -1,0 +1,184 @@
+"""Check for updates: refresh the partner list, each partner's shared assets (and, per onboarded partner,
+its members) as one background task with a nested job per partner.
+
+Every write for one partner happens in one transaction after all of its reads succeeded, so a failing
+job leaves what was synced before untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from core import integration, partners
+from core.jobs import (
+    COMPLETED,
+    RETRYING,
+    RUNNING,
+    TRIGGER_MANUAL,
+    Counts,
+    JobHandle,
+    TaskContext,
+    TaskFailed,
+)
+from core.roles import Actor, require_admin
+from core.services import Services
+from core.tiktok.client import ASSET_TYPES, RetryEvent, TikTokClient
+from core.tiktok.errors import TikTokError, TokenRejectedError
+
+DEDUPE_KEY = "check-for-updates"
+TASK_KIND = "Check for updates"
+PARTNER_CONCURRENCY = 8
+
+# Per-partner extra work for onboarded partners (member sync registers itself here).
+PartnerStep = Callable[[Services, TikTokClient, TaskContext, JobHandle, partners.Partner],
+                       Awaitable[Counts]]
+PARTNER_STEPS: list[PartnerStep] = []
+
+_Result = Counts | str | TokenRejectedError  # a partner job's outcome: counts, a failure, or a dead customer token
+
+
+def request(services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL,
+            partner_bc_id: str | None = None) -> int:
+    """Start a Check for updates in the background (or return the one already running)."""
+    require_admin(actor, "run Check for updates")
+    target = "All partners"
+    if partner_bc_id is not None:
+        partner = partners.get(services.store, partner_bc_id)
+        target = partner.name if partner else partner_bc_id
+    work = functools.partial(_run, services, partner_bc_id)
+    return services.runner.submit(work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger,
+                                  dedupe_key=DEDUPE_KEY)
+
+
+def _run(services: Services, partner_bc_id: str | None, ctx: TaskContext) -> Counts:
+    current = integration.get(services.store)
+    if current is None or not current.bc_id:
+        raise TaskFailed("Connect your company's TikTok Business Center first (Settings → Integration).")
+    token = integration.access_token(services.store, services.box)
+    if token is None:
+        raise TaskFailed("The Business Center connection has no token: reconnect it in Settings.")
+    return asyncio.run(_check(services, ctx, current.bc_id, token, partner_bc_id))
+
+
+async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str,
+                 partner_bc_id: str | None) -> Counts:
+    def on_retry(event: RetryEvent) -> None:
+        ctx.status(RETRYING, f"{event.error} (retry {event.attempt} in {event.delay_s:.1f} s)")
+
+    async with services.client(on_retry=on_retry) as client:
+        ctx.status(RUNNING)
+        try:
+            counts = Counts()
+            if partner_bc_id is None:
+                counts += await _sync_partner_list(services, client, ctx, bc_id, token)
+            targets = _targets(services, partner_bc_id)
+            ctx.add_total(len(targets))
+            results = await _gather_limited(
+                [_sync_partner(services, client, ctx, bc_id, token, p) for p in targets]
+            )
+            rejected = next((r for r in results if isinstance(r, TokenRejectedError)), None)
+            if rejected is not None:
+                raise rejected
+        except TokenRejectedError as exc:
+            integration.set_health(services.store, integration.RECONNECT_REQUIRED, str(exc))
+            raise TaskFailed(
+                f"TikTok rejected the Business Center connection ({exc.code}): reconnect it in Settings."
+            ) from exc
+        except TikTokError as exc:
+            integration.set_health(services.store, integration.SYNC_FAILED, str(exc))
+            raise TaskFailed(f"Could not read the partner list: {exc}") from exc
+    failures = [r for r in results if isinstance(r, str)]
+    for result in results:
+        if isinstance(result, Counts):
+            counts += result
+    integration.set_health(services.store, integration.HEALTHY, None, synced=not failures)
+    if failures:
+        raise TaskFailed(f"{len(failures)} of {len(targets)} partners did not complete: " + "; ".join(failures))
+    return counts
+
+
+def _targets(services: Services, partner_bc_id: str | None) -> list[partners.Partner]:
+    if partner_bc_id is None:
+        return partners.all_current(services.store)
+    partner = partners.get(services.store, partner_bc_id)
+    if partner is None:
+        raise TaskFailed(f"Partner {partner_bc_id} is not in the partner list: run Check for updates for all.")
+    return [partner]
+
+
+async def _gather_limited(coros: list[Awaitable[_Result]]) -> list[_Result]:
+    gate = asyncio.Semaphore(PARTNER_CONCURRENCY)
+
+    async def limited(coro: Awaitable[_Result]) -> _Result:
+        async with gate:
+            return await coro
+
+    return await asyncio.gather(*(limited(c) for c in coros))
+
+
+async def _sync_partner_list(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
+                             token: str) -> Counts:
+    job = ctx.job("Partner list", bc_id)
+    job.running()
+    try:
+        listed = await client.get_partners(token, bc_id)
+    except TikTokError as exc:
+        job.fail(str(exc))
+        raise
+    now = datetime.now(UTC)
+    with services.store.write() as cur:
+        added, updated, removed = partners.apply_partner_list(cur, listed, now)
+    counts = Counts(added, updated, removed)
+    job.complete(counts, detail=f"{len(listed)} partners listed by TikTok")
+    return counts
+
+
+async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
+                        token: str, partner: partners.Partner) -> _Result:
+    """One partner's job; returns its counts, or a short failure description (already recorded)."""
+    job = ctx.job("Partner", partner.name or partner.bc_id)
+    job.running()
+    try:
+        shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job)
+        with services.store.write() as cur:
+            partners.replace_assets(cur, partner.bc_id, shared, datetime.now(UTC))
+        counts = Counts()
+        refreshed = partners.get(services.store, partner.bc_id) or partner
+        if refreshed.connection == "connected":
+            for step in PARTNER_STEPS:
+                counts += await step(services, client, ctx, job, refreshed)
+    except TikTokError as exc:
+        job.fail(str(exc))
+        ctx.advance()
+        if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
+            return exc  # the customer token itself is dead: the task reports it once
+        return f"{partner.name}: {exc}"
+    job.complete(counts, detail=f"{len(shared)} shared assets")
+    ctx.advance()
+    ctx.status(RUNNING)
+    return counts
+
+
+async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str,
+                        job: JobHandle) -> list[dict]:
+    """Every asset type shared either way with this partner (16 listings, run concurrently)."""
+    combos = [(t, s) for t in ASSET_TYPES for s in (partners.SHARING, partners.SHARED)]
+    done = 0
+
+    async def one(asset_type: str, share_type: str) -> list[dict]:
+        nonlocal done
+        items = await client.get_partner_assets(token, bc_id, partner_id, asset_type, share_type)
+        done += 1
+        job.progress(done, len(combos))
+        return [{**item, "asset_type": item.get("asset_type") or asset_type, "share_type": share_type}
+                for item in items]
+
+    listings = await asyncio.gather(*(one(t, s) for t, s in combos))
+    job.progress(len(combos), len(combos), force=True)
+    return [item for listing in listings for item in listing]
+
+
+__all__ = ["COMPLETED", "DEDUPE_KEY", "PARTNER_STEPS", "request"]

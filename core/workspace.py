@@ -1,0 +1,63 @@
+"""Workspace users: who may use PartnerWatch and with which role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.config import Settings
+from core.roles import ADMIN, ANALYST, GUEST, ROLES
+from core.store import Store
+
+SANDBOX_USERS = (("admin@partnerwatch.local", ADMIN), ("analyst@partnerwatch.local", ANALYST))
+
+
+@dataclass(frozen=True)
+class WorkspaceUser:
+    email: str
+    role: str
+    partner_bc_id: str | None
+    invited_by: str | None
+    invited_at: datetime | None
+
+
+def list_users(store: Store) -> list[WorkspaceUser]:
+    with store.read() as cur:
+        rows = cur.execute(
+            """SELECT email, role, partner_bc_id, invited_by, invited_at FROM workspace_users
+               ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'analyst' THEN 1 ELSE 2 END, email"""
+        ).fetchall()
+    return [WorkspaceUser(*r) for r in rows]
+
+
+def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = None,
+           invited_by: str | None = None) -> WorkspaceUser:
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise ValueError(f"{email!r} is not an e-mail address.")
+    with store.write() as cur:
+        cur.execute(
+            """INSERT INTO workspace_users (email, role, partner_bc_id, invited_by, invited_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (email) DO UPDATE SET role = excluded.role, partner_bc_id = excluded.partner_bc_id""",
+            [email, role, partner_bc_id, invited_by, datetime.now(UTC)],
+        )
+    return next(u for u in list_users(store) if u.email == email)
+
+
+def sandbox_users(store: Store) -> list[WorkspaceUser]:
+    """The sandbox's workspace: a seeded admin and analyst, plus anyone invited since."""
+    known = {u.email for u in list_users(store)}
+    for email, role in SANDBOX_USERS:
+        if email not in known:
+            upsert(store, email, role, invited_by="sandbox")
+    return list_users(store)
+
+
+def role_for(store: Store, settings: Settings, email: str) -> str:
+    """A signed-in user's role: the workspace table decides; unknown people get the least (guest)."""
+    email = email.strip().lower()
+    user = next((u for u in list_users(store) if u.email == email), None)
+    return user.role if user else GUEST

@@ -1,0 +1,87 @@
+"""Partners: the customer BC integration, its TikTok Business partners and their statuses."""
+
+import streamlit as st
+
+from core import integration, partners, sync
+from core.roles import NotAllowed
+from ui.components import actor, when
+from ui.nav import page
+from ui.resources import services
+
+svc = services()
+me = actor()
+current = integration.get(svc.store)
+
+title_col, action_col = st.columns([4, 1], vertical_alignment="bottom")
+title_col.title("Partners")
+with action_col:
+    if st.button("Check for updates", type="primary", disabled=not me.is_admin, key="check_all",
+                 help="Sync the partner list and every onboarded partner" if me.is_admin else
+                 "Only admins can run Check for updates"):
+        try:
+            task_id = sync.request(svc, actor=me)
+            st.toast(f"Check for updates started (task #{task_id}). Follow it on the Automation page.")
+        except NotAllowed as exc:
+            st.error(str(exc))
+
+if current is None or not current.bc_id:
+    st.info("Connect your company's TikTok Business Center to list the partners that share assets with it.",
+            icon=":material/link:")
+    if me.is_admin:
+        st.page_link(page("settings"), label="Connect your TikTok Business Center in Settings",
+                     icon=":material/arrow_forward:")
+else:
+    cols = st.columns(4)
+    cols[0].metric("Business Center", current.bc_name or "—", help=f"BC id {current.bc_id}")
+    cols[1].metric("BC id", current.bc_id)
+    cols[2].metric("Last sync", when(current.last_sync_at))
+    cols[3].metric("Health", current.health or "—")
+    if current.health_detail:
+        st.warning(current.health_detail)
+
+(tab,) = st.tabs(["TikTok Business Partners"])
+with tab:
+    table = partners.table(svc.store)
+    st.info("If your partner exists in your TikTok Business Center but is not displayed here, run "
+            "**Check for updates** to sync and import it.", icon=":material/info:")
+    if table.empty:
+        st.write("No partners yet.")
+    else:
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_order=["name", "bc_id", "assets_shared_with_partner", "assets_shared_by_partner", "status",
+                          "guest_users", "admins", "last_sync_at", "last_error"],
+            column_config={
+                "name": st.column_config.TextColumn("Partner"),
+                "bc_id": st.column_config.TextColumn("Partner BC id"),
+                "assets_shared_with_partner": st.column_config.NumberColumn(
+                    "Assets shared with partner", help="Your assets the partner can use"),
+                "assets_shared_by_partner": st.column_config.NumberColumn(
+                    "Assets shared by partner", help="The partner's assets shared with you"),
+                "status": st.column_config.TextColumn("Status"),
+                "guest_users": st.column_config.NumberColumn("Guest users"),
+                "admins": st.column_config.NumberColumn("Admins"),
+                "last_sync_at": st.column_config.DatetimeColumn("Last sync", format="YYYY-MM-DD HH:mm z"),
+                "last_error": st.column_config.TextColumn("Last error"),
+            },
+            key="partners_table",
+        )
+        names = dict(zip(table["bc_id"], table["name"], strict=True))
+        chosen = st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})",
+                              key="partner_choice")
+        with st.popover("More options", icon=":material/more_vert:"):
+            if st.button("Check for updates", key="check_one", disabled=not me.is_admin):
+                try:
+                    task_id = sync.request(svc, actor=me, partner_bc_id=chosen)
+                    st.toast(f"Check for updates for {names[chosen]} started (task #{task_id}).")
+                except NotAllowed as exc:
+                    st.error(str(exc))
+
+    st.subheader("Guest users per partner")
+    by_role = partners.members_by_role(svc.store)
+    if by_role.empty:
+        st.caption("This chart fills in once partners are onboarded and their guest users are synced.")
+    else:
+        st.bar_chart(by_role, x="partner", y="guest_users", color="role", horizontal=True)

@@ -1,0 +1,84 @@
+"""Settings (admins): the customer BC integration and how PartnerWatch talks to TikTok."""
+
+import streamlit as st
+
+from core import connect, integration, oauth_flows
+from core.roles import NotAllowed
+from ui.components import actor, popup_button, when
+from ui.resources import services
+
+svc = services()
+me = actor()
+if not me.is_admin:
+    st.error("Settings are for admins.")
+    st.stop()
+
+st.title("Settings")
+st.header("Integration", divider="gray")
+s = svc.settings
+cols = st.columns(3)
+cols[0].metric("Mode", "Sandbox" if s.sandbox else "Live TikTok")
+cols[1].metric("TikTok app id", s.app_id)
+cols[2].metric("Redirect URL", s.redirect_uri.split("//", 1)[-1])
+st.caption(f"API: `{s.api_base_url}` · authorization: `{s.portal_auth_url}` · client QPS limit {s.qps:g}")
+
+current = integration.get(svc.store)
+_FLOW_KEY = "pw_customer_flow"
+
+
+@st.fragment(run_every="1s")
+def flow_status(flow_id: str) -> None:
+    flow = oauth_flows.get(svc.store, flow_id)
+    if flow is None or flow.status in ("pending", "exchanging"):
+        st.caption(":material/hourglass_top: Waiting for TikTok… finish the authorization in the pop-up.")
+        return
+    del st.session_state[_FLOW_KEY]
+    st.session_state["pw_flash"] = ("success", "Business Center connected.") if flow.status == "connected" \
+        else ("error", flow.error or "The connection failed.")
+    st.rerun()
+
+
+flash = st.session_state.pop("pw_flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+if current and current.bc_id:
+    st.success(f"Connected to **{current.bc_name}** (BC id {current.bc_id}) by {current.connected_by} "
+               f"on {when(current.connected_at)}. Last sync: {when(current.last_sync_at)}. "
+               f"Health: {current.health}.")
+elif current:
+    st.warning("Choose the Business Center to monitor: the connected account administers several.")
+    options = {c["bc_info"]["bc_id"]: c["bc_info"].get("name", "") for c in integration.candidates(svc.store)}
+    bc_id = st.selectbox("Business Center", list(options), format_func=lambda b: f"{options[b]} ({b})")
+    if st.button("Use this Business Center", type="primary"):
+        integration.choose_bc(svc.store, bc_id, actor=me.email)
+        st.rerun()
+else:
+    st.info("No Business Center connected. Connect your company's own TikTok Business Center with an account "
+            "that has the **Admin** role on it.")
+
+label = "Reconnect your TikTok Business Center" if current else "Connect your TikTok Business Center"
+if _FLOW_KEY not in st.session_state:
+    if st.button(label, type="primary" if not current else "secondary", key="start_customer_connect"):
+        try:
+            st.session_state[_FLOW_KEY] = connect.start(svc, me, purpose=connect.CUSTOMER)
+        except NotAllowed as exc:
+            st.error(str(exc))
+        st.rerun()
+else:
+    started: connect.Started = st.session_state[_FLOW_KEY]
+    popup_button("Open TikTok authorization", started.start_url, key="customer_popup")
+    flow_status(started.flow.flow_id)
+    if st.button("Cancel", key="cancel_customer_connect"):
+        del st.session_state[_FLOW_KEY]
+        st.rerun()
+
+if current:
+    with st.popover("Disconnect", icon=":material/link_off:"):
+        st.write("Revokes PartnerWatch's token at TikTok. Partners and synced guest users are kept.")
+        if st.button("Disconnect the Business Center", type="primary", key="disconnect_customer"):
+            try:
+                st.session_state["pw_flash"] = ("success", connect.disconnect_customer(svc, me))
+            except NotAllowed as exc:
+                st.session_state["pw_flash"] = ("error", str(exc))
+            st.rerun()

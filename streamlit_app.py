@@ -1,0 +1,11 @@
+"""PartnerWatch: `streamlit run streamlit_app.py` (or `make run`).
+
+A thin `st.App` wrapper. The Streamlit script is `ui/shell.py`, which sits away from `pages/` so that a
+cold deep link to any page still runs the shell (and its sign-in gate) first.
+"""
+
+import streamlit as st
+
+from ui.routes import ROUTES, lifespan
+
+app = st.App("ui/shell.py", routes=ROUTES, lifespan=lifespan)

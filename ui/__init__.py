@@ -1,0 +1,1 @@
+"""Streamlit side of PartnerWatch: the shell (router), shared widgets and the HTTP routes."""

@@ -1,0 +1,51 @@
+"""Small render helpers shared by the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core.roles import Actor
+
+_POPUP_JS = """
+export default function ({ parentElement, data }) {
+  const button = parentElement.querySelector("button");
+  button.textContent = data.label;
+  button.onclick = () => {
+    const popup = window.open(data.url, "tiktok_oauth", "popup,width=560,height=760");
+    if (!popup) {
+      window.open(data.url, "_blank");
+    }
+  };
+}
+"""
+_POPUP_CSS = """
+button { font: inherit; padding: .45rem 1rem; border-radius: .5rem; border: 1px solid transparent;
+         background: #ff4b4b; color: white; cursor: pointer; }
+button:hover { filter: brightness(.95); }
+"""
+_popup = st.components.v2.component("pw_popup_button", html="<button type='button'></button>",
+                                    css=_POPUP_CSS, js=_POPUP_JS)
+
+
+def popup_button(label: str, url: str, *, key: str) -> None:
+    """A button that opens `url` (same origin) in a pop-up window, with a plain link as fallback."""
+    _popup(data={"label": label, "url": url}, key=key)
+    st.caption(f"Pop-up blocked? [Open the TikTok authorization in a new tab]({url})")
+
+
+def actor() -> Actor:
+    """The signed-in user, set by the shell before any page runs."""
+    return st.session_state["pw_actor"]
+
+
+def when(value: datetime | float | None) -> str:
+    if value is None or pd.isna(value):
+        return "never"
+    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def admin_only_notice(what: str) -> None:
+    st.caption(f"Only admins can {what}.")

@@ -1,0 +1,18 @@
+"""The app's pages, in sidebar order; one place so links and the router agree."""
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+_PAGES = {
+    "partners": ("Partners", ":material/handshake:"),
+    "automation": ("Automation", ":material/sync:"),
+    "settings": ("Settings", ":material/settings:"),
+}
+
+
+def page(name: str, *, default: bool = False) -> st.Page:
+    title, icon = _PAGES[name]
+    return st.Page(PAGES_DIR / f"{name}.py", title=title, icon=icon, default=default)

@@ -1,0 +1,97 @@
+"""HTTP routes served next to Streamlit by `st.App`: health, the OAuth pop-up, and the lifespan.
+
+In sandbox mode the lifespan also starts the TikTok emulator on `PW_SANDBOX_PORT`, with this app's
+callback URL registered as its redirect URI, so `make run` is the whole set-up.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from core.oauth_flows import FlowError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from core import connect
+from core import services as core_services
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+def start_sandbox(settings: Settings) -> Any:
+    """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later."""
+    from sandbox.server import SandboxConfig, SandboxServer  # the app, never core/, may embed it
+
+    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10),
+                           redirect_uris=[settings.redirect_uri])
+    server = SandboxServer(config, host="127.0.0.1", port=settings.sandbox_port).start()
+    log.info("TikTok sandbox listening on %s", server.base_url)
+    return server
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+    settings = Settings.load()
+    sandbox = await run_in_threadpool(start_sandbox, settings) if settings.sandbox else None
+    await run_in_threadpool(core_services.get)
+    try:
+        yield {}
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    svc = await run_in_threadpool(core_services.get)
+    return JSONResponse({"status": "ok", "mode": "sandbox" if svc.settings.sandbox else "live",
+                         "schema_version": svc.store.schema_version()})
+
+
+def oauth_start(request: Request) -> Response:
+    svc = core_services.get()
+    try:
+        url, binding = connect.redirect_for_start(svc, request.query_params.get("state"))
+    except FlowError as exc:
+        return _page("This sign-in link is no longer valid", str(exc), ok=False, status=400)
+    response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
+    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
+                        httponly=True, samesite="lax")
+    return response
+
+
+def oauth_callback(request: Request) -> Response:
+    svc = core_services.get()
+    outcome = connect.finish_callback(svc, dict(request.query_params),
+                                      request.cookies.get(connect.BINDING_COOKIE))
+    response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
+    response.delete_cookie(connect.BINDING_COOKIE, path="/api/oauth/")
+    return response
+
+
+def _page(title: str, message: str, *, ok: bool, status: int) -> HTMLResponse:
+    """The pop-up's last page: says what happened, then closes itself when a script opened it."""
+    color = "#137333" if ok else "#b3261e"
+    close = "setTimeout(function(){ if (window.opener) { window.close(); } }, 1200);" if ok else ""
+    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>PartnerWatch · {html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem}}
+h1{{color:{color};font-size:1.4rem}}</style></head><body>
+<h1>{html.escape(title)}</h1><p id="message">{html.escape(message)}</p>
+<p>You can close this window and return to PartnerWatch.</p>
+<script>{close}</script></body></html>"""
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route(connect.START_PATH, oauth_start, methods=["GET"]),
+    Route(connect.CALLBACK_PATH, oauth_callback, methods=["GET"]),
+]

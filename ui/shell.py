@@ -1,0 +1,34 @@
+"""The Streamlit main script: who is signed in, which pages they get, and the navigation."""
+
+import streamlit as st
+
+from core.roles import GUEST
+from ui import auth
+from ui.nav import page
+from ui.resources import services
+
+st.set_page_config(page_title="PartnerWatch", page_icon=":material/shield_person:", layout="wide")
+
+svc = services()
+current = auth.current_actor(svc)
+if current is None:
+    auth.sign_in_screen()
+    st.stop()
+st.session_state["pw_actor"] = current
+if current.role == GUEST:
+    st.title("PartnerWatch")
+    st.info("You are a guest of this workspace: partner data is visible to its admins and analysts only.")
+    st.stop()
+
+pages = [page("partners", default=True), page("automation")]
+if current.is_admin:
+    pages.append(page("settings"))
+
+with st.sidebar:
+    st.caption(f"Signed in as **{current.email}** ({current.role})")
+    if svc.generated_key:
+        st.caption(":material/key: Sandbox: secrets are encrypted with a key generated in `data/sandbox.key`.")
+    if not svc.settings.sandbox:
+        st.button("Sign out", on_click=st.logout)
+
+st.navigation(pages).run()
