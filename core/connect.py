@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from core import audit, integration, oauth_flows
+from core import audit, integration, oauth_flows, partners, sync, tokens
+from core.jobs import TRIGGER_CONNECT
 from core.oauth import authorization_url, callback_params, exchange_code, revoke_token
 from core.oauth_flows import Flow, FlowError
-from core.roles import Actor, require_admin
+from core.roles import ADMIN, Actor, require_admin
 from core.services import Services
 from core.tiktok.client import run_sync
 from core.tiktok.errors import (
@@ -95,7 +96,40 @@ def _connect_customer(services: Services, flow: Flow, access_token: str) -> str:
     return "Connected. Your account administers several Business Centers: choose one in Settings."
 
 
-HANDLERS: dict[str, PurposeHandler] = {CUSTOMER: _connect_customer}
+def _connect_partner(services: Services, flow: Flow, access_token: str) -> str:
+    """Check the monitor account's token reaches this partner's BC as ADMIN, then store it."""
+    partner = partners.get(services.store, flow.partner_bc_id or "")
+    if partner is None:
+        raise ConnectError("This partner is no longer in your partner list: run Check for updates, then retry.")
+
+    async def read_bcs() -> list[dict]:
+        async with services.client() as client:
+            return await client.get_bcs(access_token)
+
+    bcs = run_sync(read_bcs())
+    match = next((bc for bc in bcs if str(bc.get("bc_info", {}).get("bc_id")) == partner.bc_id), None)
+    if match is None:
+        raise ConnectError(
+            f"The TikTok account you signed in with is not a member of {partner.name}'s Business Center "
+            f"({partner.bc_id}). Sign in with the partner's monitor account."
+        )
+    if match.get("user_role") != "ADMIN":
+        raise ConnectError(
+            f"The monitor account is only {str(match.get('user_role', 'STANDARD')).title()} on {partner.name}'s "
+            "Business Center: the monitor account needs the Admin role. Ask the partner to make it an Admin, "
+            "then connect again."
+        )
+    with services.store.write() as cur:
+        if partner.token_id is not None:
+            tokens.delete(cur, partner.token_id)
+        token_id = tokens.save(cur, services.box, purpose="partner", bc_id=partner.bc_id,
+                               access_token=access_token, actor=flow.initiator)
+        cur.execute("UPDATE partners SET connection = 'connected', token_id = ?, last_error = NULL WHERE bc_id = ?",
+                    [token_id, partner.bc_id])
+    return f"{partner.name} is connected. The first Check for updates for this partner has started."
+
+
+HANDLERS: dict[str, PurposeHandler] = {CUSTOMER: _connect_customer, PARTNER: _connect_partner}
 
 
 def finish_callback(services: Services, query: Mapping[str, str], binding: str | None) -> Outcome:
@@ -109,6 +143,9 @@ def finish_callback(services: Services, query: Mapping[str, str], binding: str |
         return Outcome(False, "This sign-in link is no longer valid", str(exc))
     outcome = _complete(services, flow, code, query, binding)
     oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok, error=None if outcome.ok else outcome.message)
+    if outcome.ok and flow.purpose == PARTNER:
+        sync.request(services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT,
+                     partner_bc_id=flow.partner_bc_id)
     audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
                  target=flow.partner_bc_id or "customer BC", outcome="ok" if outcome.ok else "failed",
                  detail="" if outcome.ok else outcome.message)
