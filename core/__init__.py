@@ -1,0 +1,1 @@
+"""PartnerWatch domain: storage, TikTok access, jobs and sync (no Streamlit, no sandbox)."""

@@ -1,0 +1,1 @@
+"""TikTok API for Business access: the one async client, its errors and the process-wide rate limiter."""
