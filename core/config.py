@@ -1,0 +1,228 @@
+"""Settings: environment variables and `.streamlit/secrets.toml` folded into one frozen dataclass.
+
+The environment wins over the secrets file (sections `[tiktok]` and `[partnerwatch]`). When neither
+names a TikTok app id nor secret the app runs in *sandbox mode*: the local emulator's app credentials and
+base URLs are used, and an encryption key and a CLI API token are generated once under `data/`.
+The table of fields lives in docs/ARCHITECTURE.md. Secrets never appear in `repr()`, and every secret
+value is registered with the logging redaction filter as soon as it is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
+from core.logging_setup import register_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SANDBOX_APP_ID = "7100000000000000000"
+SANDBOX_APP_SECRET = "sandbox-secret"  # the emulator's published credentials, not a secret  # noqa: S105
+LIVE_API_BASE = "https://business-api.tiktok.com/open_api/v1.3/"
+LIVE_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"
+CALLBACK_PATH = "/api/oauth/tiktok/callback"
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process is configured with. Build it with `Settings.load()`."""
+
+    app_id: str
+    app_secret: str = field(repr=False)
+    api_base_url: str
+    portal_auth_url: str
+    redirect_uri: str
+    db_path: Path
+    encryption_keys: tuple[str, ...] = field(repr=False)
+    qps: float
+    http_timeout_s: float
+    port: int
+    sandbox_port: int
+    sandbox_seed: int
+    api_token: str | None = field(repr=False)
+    data_dir: Path
+    sandbox: bool
+    public_url: str
+    sandbox_key_file: Path | None = None  # set when the encryption key was generated (sandbox only)
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        secrets_file: Path | None = None,
+        root: Path | None = None,
+    ) -> Settings:
+        """Read the settings; `env` defaults to `os.environ`, `root` to the repository root."""
+        root = Path(root) if root is not None else ROOT
+        secrets_path = secrets_file if secrets_file is not None else root / ".streamlit" / "secrets.toml"
+        src = _Source(env=os.environ if env is None else env, secrets=_read_secrets(secrets_path))
+        settings = _build(src, root)
+        for secret in (settings.app_secret, settings.api_token, *settings.encryption_keys):
+            if secret:
+                register_secret(secret)
+        return settings
+
+
+@dataclass(frozen=True)
+class _Source:
+    env: Mapping[str, str]
+    secrets: dict[str, Any]
+
+    def get(self, var: str, toml_key: str | None) -> tuple[Any, str] | None:
+        """The raw value and a label naming where it came from, or None when unset (or empty)."""
+        value = self.env.get(var)
+        if value is not None and str(value).strip() != "":
+            return value, var
+        if toml_key is None:
+            return None
+        section, _, key = toml_key.partition(".")
+        table = self.secrets.get(section, {})
+        value = table.get(key) if isinstance(table, dict) else None
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return None
+        return value, f"{toml_key} in secrets.toml"
+
+    def text(self, var: str, toml_key: str | None, default: str | None) -> str | None:
+        found = self.get(var, toml_key)
+        if found is None:
+            return default
+        value, label = found
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ConfigError(f"{label} must be a string, got {type(value).__name__}")
+        return str(value).strip()
+
+    def number(self, var: str, toml_key: str | None, default: T, kind: Callable[[Any], T], *,
+               low: float, high: float) -> T:
+        found = self.get(var, toml_key)
+        if found is None:
+            return default
+        value, label = found
+        try:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            parsed = kind(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{label} must be {_kind_name(kind)}, got {value!r}") from None
+        if not low <= parsed <= high:  # type: ignore[operator]
+            raise ConfigError(f"{label} must be between {low:g} and {high:g}, got {value!r}")
+        return parsed
+
+
+def _kind_name(kind: Callable[[Any], Any]) -> str:
+    return "a whole number" if kind is int else "a number"
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    try:
+        with Path(path).open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _build(src: _Source, root: Path) -> Settings:
+    sandbox = _is_sandbox(src)
+    port = src.number("PW_PORT", None, 8501, int, low=1, high=65535)
+    sandbox_port = src.number("PW_SANDBOX_PORT", None, 9100, int, low=1, high=65535)
+    public_url = (src.text("PW_PUBLIC_URL", "partnerwatch.public_url", None)
+                  or f"http://localhost:{port}").rstrip("/")
+    emulator = f"http://127.0.0.1:{sandbox_port}"
+    data_dir = _resolve(root, src.text("PW_DATA_DIR", "partnerwatch.data_dir", "data") or "data")
+    keys, key_file = _encryption_keys(src, sandbox, data_dir)
+    return Settings(
+        app_id=src.text("PW_TIKTOK_APP_ID", "tiktok.app_id", SANDBOX_APP_ID) or SANDBOX_APP_ID,
+        app_secret=src.text("PW_TIKTOK_APP_SECRET", "tiktok.app_secret", SANDBOX_APP_SECRET) or "",
+        api_base_url=_url(src, "PW_TIKTOK_API_BASE", "tiktok.api_base_url",
+                          f"{emulator}/open_api/v1.3/" if sandbox else LIVE_API_BASE),
+        portal_auth_url=_url(src, "PW_TIKTOK_PORTAL_URL", "tiktok.portal_auth_url",
+                             f"{emulator}/portal/auth" if sandbox else LIVE_PORTAL_URL),
+        redirect_uri=_url(src, "PW_REDIRECT_URI", "tiktok.redirect_uri", public_url + CALLBACK_PATH),
+        db_path=_db_path(src, root),
+        encryption_keys=keys,
+        qps=src.number("PW_QPS", "partnerwatch.qps", 10.0, float, low=0.01, high=10_000),
+        http_timeout_s=src.number("PW_HTTP_TIMEOUT", "partnerwatch.http_timeout_s", 20.0, float,
+                                  low=0.1, high=3600),
+        port=port,
+        sandbox_port=sandbox_port,
+        sandbox_seed=src.number("PW_SANDBOX_SEED", None, 7, int, low=-(2**63), high=2**63 - 1),
+        api_token=_api_token(src, sandbox, data_dir),
+        data_dir=data_dir,
+        sandbox=sandbox,
+        public_url=public_url,
+        sandbox_key_file=key_file,
+    )
+
+
+def _is_sandbox(src: _Source) -> bool:
+    app_id = src.get("PW_TIKTOK_APP_ID", "tiktok.app_id")
+    secret = src.get("PW_TIKTOK_APP_SECRET", "tiktok.app_secret")
+    if app_id is None and secret is None:
+        return True
+    if app_id is None or secret is None:
+        missing = ("PW_TIKTOK_APP_ID (tiktok.app_id)" if app_id is None
+                   else "PW_TIKTOK_APP_SECRET (tiktok.app_secret)")
+        raise ConfigError(
+            f"{missing} is not set while the other TikTok credential is: set both for the live API, "
+            "or neither for the sandbox"
+        )
+    return False
+
+
+def _url(src: _Source, var: str, toml_key: str, default: str) -> str:
+    value = src.text(var, toml_key, default) or default
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{var} ({toml_key}) must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _db_path(src: _Source, root: Path) -> Path:
+    value = src.text("PW_DB_PATH", "partnerwatch.db_path", "data/partnerwatch.duckdb")
+    return Path(":memory:") if value == ":memory:" else _resolve(root, value or "data/partnerwatch.duckdb")
+
+
+def _encryption_keys(src: _Source, sandbox: bool, data_dir: Path) -> tuple[tuple[str, ...], Path | None]:
+    found = src.get("PW_ENCRYPTION_KEYS", "partnerwatch.encryption_keys")
+    if found is None:
+        if not sandbox:
+            return (), None
+        return (load_or_create_sandbox_key(data_dir),), data_dir / "sandbox.key"
+    value, label = found
+    if isinstance(value, str):
+        keys = tuple(part.strip() for part in value.split(",") if part.strip())
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        keys = tuple(item.strip() for item in value if item.strip())
+    else:
+        raise ConfigError(f"{label} must be a comma-separated string or a list of strings")
+    for position, key in enumerate(keys, start=1):
+        try:
+            validate_key(key, position)
+        except InvalidKeyError as exc:
+            raise ConfigError(f"{label}: {exc}") from None
+    return keys, None
+
+
+def _api_token(src: _Source, sandbox: bool, data_dir: Path) -> str | None:
+    configured = src.text("PW_API_TOKEN", "partnerwatch.api_token", None)
+    if configured:
+        if len(configured) < 16:
+            raise ConfigError("PW_API_TOKEN (partnerwatch.api_token) must be at least 16 characters long")
+        return configured
+    return load_or_create_api_token(data_dir) if sandbox else None
