@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from core.oauth_flows import FlowError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from core import connect
 from core import services as core_services
 from core.config import Settings
+from core.oauth_flows import FlowError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def start_sandbox(settings: Settings) -> Any:
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     settings = Settings.load()
-    sandbox = await run_in_threadpool(start_sandbox, settings) if settings.sandbox else None
+    # PW_SANDBOX_EXTERNAL=1: a sandbox already listens on PW_SANDBOX_PORT (tests that pre-seed the world)
+    embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
+    sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     await run_in_threadpool(core_services.get)
     try:
         yield {}
