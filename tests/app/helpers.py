@@ -1,0 +1,53 @@
+"""Build real Services for tests (a DuckDB file under tmp, the sandbox as TikTok) and connect accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import streamlit as st
+
+from core import connect
+from core import services as core_services
+from core.config import Settings
+from core.roles import ADMIN, Actor
+from core.services import Services
+
+ADMIN_ACTOR = Actor("admin@partnerwatch.local", ADMIN)
+CUSTOMER_ADMIN = "admin@acme.example"
+PASSWORD = "sandbox-pass"
+
+
+def make_services(tmp_path: Path, sandbox=None, **env: str) -> Services:
+    """Services in sandbox mode against `sandbox` (or an unreachable port), installed process-wide."""
+    port = urlparse(sandbox.base_url).port if sandbox is not None else 9
+    settings = Settings.load(
+        env={"PW_SANDBOX_PORT": str(port), "PW_DB_PATH": str(tmp_path / "pw.duckdb"),
+             "PW_DATA_DIR": str(tmp_path / "data"), "PW_PORT": "8501", **env},
+        secrets_file=tmp_path / "absent-secrets.toml", root=tmp_path,
+    )
+    svc = core_services.build(settings)
+    core_services.install(svc)
+    st.cache_resource.clear()  # ui.resources caches the process's services
+    return svc
+
+
+def authorize(svc: Services, sandbox, started: connect.Started, email: str) -> connect.Outcome:
+    """Play the browser's part: log in on the sandbox portal, confirm, and hit the callback."""
+    from sandbox.testing import obtain_auth_code
+
+    state = parse_qs(urlparse(started.start_url).query)["state"][0]
+    code = obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD,
+                            state)
+    return connect.finish_callback(svc, {"auth_code": code, "code": code, "state": state},
+                                   connect.binding_for(svc, started.flow.flow_id))
+
+
+def connect_customer(svc: Services, sandbox) -> connect.Outcome:
+    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.CUSTOMER)
+    return authorize(svc, sandbox, started, CUSTOMER_ADMIN)
+
+
+def connect_partner(svc: Services, sandbox, bc_id: str, monitor_email: str) -> connect.Outcome:
+    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.PARTNER, partner_bc_id=bc_id)
+    return authorize(svc, sandbox, started, monitor_email)
