@@ -1,0 +1,57 @@
+"""The first flow a user sees, in Chromium: connect the customer BC through the sandbox portal pop-up,
+run Check for updates, watch it reach Completed, and see the partners with their statuses."""
+
+import re
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import RunningApp, wait_for_app
+
+
+def _nav(page: Page, name: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    wait_for_app(page)
+
+
+def _grid_text(page: Page) -> str:
+    """The visible cells of the first data grid (glide-data-grid keeps an accessible table in the DOM)."""
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible()
+    return " | ".join(grid.get_by_role("gridcell").all_inner_texts())
+
+
+def test_connect_customer_bc_then_check_for_updates(app_server: RunningApp, page: Page) -> None:
+    page.goto(app_server.url)
+    wait_for_app(page)
+    expect(page.get_by_text("Sandbox mode")).to_be_visible()
+
+    _nav(page, "Settings")
+    page.get_by_role("button", name="Connect your TikTok Business Center").click()
+    wait_for_app(page)
+    with page.expect_popup() as popup_info:
+        page.get_by_role("button", name="Open TikTok authorization").click()
+    popup = popup_info.value
+    popup.locator("input[name=email]").fill("admin@acme.example")
+    popup.locator("input[name=password]").fill("sandbox-pass")
+    popup.get_by_role("button", name="Log in").click()
+    expect(popup).to_have_title("App Authorization | TikTok For Business")
+    popup.get_by_role("button", name="Confirm").click()
+    popup.wait_for_event("close", timeout=15_000)
+    expect(page.get_by_text("Business Center connected.")).to_be_visible(timeout=5_000)
+    expect(page.get_by_text(re.compile("Connected to .*Acme Retail Group"))).to_be_visible()
+
+    _nav(page, "Partners")
+    page.get_by_role("button", name="Check for updates").first.click()
+    wait_for_app(page)
+    _nav(page, "Automation")
+    expect(page.get_by_text(re.compile(r"Check for updates · All partners · Completed"))).to_be_visible(
+        timeout=90_000)
+
+    world = httpx.get(f"{app_server.sandbox_url}/sandbox/world", timeout=30).json()
+    _nav(page, "Partners")
+    cells = _grid_text(page)
+    for partner in world["partners"]:
+        assert partner["name"] in cells
+    assert "Not eligible" in cells
+    assert "Pending onboarding" in cells
