@@ -25,7 +25,7 @@ _secrets_pattern: re.Pattern[str] | None = None
 
 _KEY = r"(?:[\w-]*(?:access[_-]?token|refresh[_-]?token|api[_-]?token|secret|password|passwd)[\w-]*" \
        r"|auth[_-]?code|code|token)"
-_VALUE = r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,;\"'}\])]+)"
+_VALUE = r"(?:\[REDACTED\]|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,;\"'}\])]+)"
 _PAIR = re.compile(
     rf"(?P<q>[\"']?)(?P<key>\b{_KEY})(?P=q)(?P<sep>\s*[:=]\s*)(?P<value>{_VALUE})",
     re.IGNORECASE,
@@ -83,6 +83,8 @@ class RedactingFilter(logging.Filter):
     """Rewrites a record in place so that its message, exception and stack text are redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_pw_redacted", False):  # already rewritten by another handler's filter
+            return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a broken format string: keep the raw parts, redacted
@@ -95,6 +97,7 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
+        record._pw_redacted = True
         return True
 
 
