@@ -1,0 +1,79 @@
+"""Handlers of the OAuth routes: `oauth2/access_token/`, `oauth2/revoke_token/`, `oauth2/advertiser/get/`.
+
+Marketing API advertiser tokens never expire and come without refresh_token/expires_in (wire spec §1.3).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sandbox.call import Call
+from sandbox.errors import APP_FORBIDDEN, INVALID_ACCESS_TOKEN, INVALID_PARTNER, ApiError, param_error
+from sandbox.params import required
+from sandbox.world import World
+
+# INFERRED: the numeric permission scopes granted to the app (Read BC, BC member management, partner management).
+SCOPE = [4, 5, 11]
+
+
+def check_app(world: World, app_id: str, secret: str) -> None:
+    """40113 for an unknown app, 40101 when the secret does not match it."""
+    if app_id != world.app.app_id:
+        raise ApiError(APP_FORBIDDEN)
+    if not secrets.compare_digest(secret.encode(), world.app.app_secret.encode()):
+        raise ApiError(INVALID_PARTNER)
+
+
+def _body_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise param_error(name, "Missing data for required field.")
+    return required({name: str(value)}, name)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "")
+    return bool(value)
+
+
+def access_token(call: Call) -> dict[str, Any]:
+    """Exchanges a single-use auth_code for a long-term access token."""
+    app_id, secret, code = (_body_field(call.body, n) for n in ("app_id", "secret", "auth_code"))
+    check_app(call.world, app_id, secret)
+    user_id = call.world.redeem_auth_code(app_id, code)
+    data: dict[str, Any] = {"access_token": call.world.mint_token(user_id, app_id)}
+    # return_advertiser_ids=false leaves the key out entirely (INFERRED from bububa's "skip the list").
+    if _flag(call.body.get("return_advertiser_ids", True)):
+        data["advertiser_ids"] = [a.asset_id for a in call.world.advertisers_of(user_id)]
+    data["scope"] = list(SCOPE)
+    return data
+
+
+def revoke_token(call: Call) -> dict[str, Any]:
+    """Revokes a token; answers the advertisers it could reach. No Access-Token header needed (INFERRED)."""
+    app_id, secret, token = (_body_field(call.body, n) for n in ("app_id", "secret", "access_token"))
+    check_app(call.world, app_id, secret)
+    record = call.world.token(token)
+    if record is None:
+        raise ApiError(INVALID_ACCESS_TOKEN)
+    if record.app_id != app_id:
+        raise ApiError(APP_FORBIDDEN, "The app_id is inconsistent with the token's app information.")
+    advertisers = [a.asset_id for a in call.world.advertisers_of(record.user_id)]
+    call.world.revoke_token(token)
+    return {"app_id": app_id, "advertiser_ids": advertisers}
+
+
+def advertiser_get(call: Call) -> dict[str, Any]:
+    """The advertisers the token can reach (not paginated)."""
+    token = call.require_token()
+    app_id, secret = required(call.query, "app_id"), required(call.query, "secret")
+    check_app(call.world, app_id, secret)
+    record = call.world.token(token)
+    if record is None:
+        raise ApiError(INVALID_ACCESS_TOKEN)
+    if record.app_id != app_id:
+        raise ApiError(APP_FORBIDDEN, "The app_id is inconsistent with the token's app information.")
+    rows = call.world.advertisers_of(record.user_id)
+    return {"list": [{"advertiser_id": a.asset_id, "advertiser_name": a.asset_name} for a in rows]}
