@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core import audit
 from core.config import Settings
-from core.roles import ADMIN, ANALYST, GUEST, ROLES
+from core.roles import ADMIN, ANALYST, GUEST, ROLES, Actor, require_admin
 from core.store import Store
 
 SANDBOX_USERS = (("admin@partnerwatch.local", ADMIN), ("analyst@partnerwatch.local", ANALYST))
@@ -45,6 +46,22 @@ def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = N
             [email, role, partner_bc_id, invited_by, datetime.now(UTC)],
         )
     return next(u for u in list_users(store) if u.email == email)
+
+
+def invite(store: Store, actor: Actor, email: str, role: str, *,
+           partner_bc_id: str | None = None) -> WorkspaceUser:
+    """Invite a workspace user or change a role (admins only); a guest user belongs to a partner."""
+    require_admin(actor, "invite workspace users or change roles")
+    if role == GUEST and not partner_bc_id:
+        raise ValueError("A guest user is a partner's admin: choose the partner.")
+    admins = [u.email for u in list_users(store) if u.role == ADMIN]
+    if role != ADMIN and admins == [email.strip().lower()]:
+        raise ValueError("This is the workspace's last admin: make someone else an admin first.")
+    user = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None,
+                  invited_by=actor.email)
+    audit.record(store, actor=actor.email, action="workspace.invite", target=user.email, outcome="ok",
+                 detail=f"role {role}" + (f", partner {partner_bc_id}" if role == GUEST else ""))
+    return user
 
 
 def sandbox_users(store: Store) -> list[WorkspaceUser]:
