@@ -13,6 +13,7 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from core import audit, integration, oauth_flows, partners, sync, tokens
@@ -58,9 +59,20 @@ class Outcome:
 
 def start(services: Services, actor: Actor, *, purpose: str, partner_bc_id: str | None = None) -> Started:
     require_admin(actor, "connect a TikTok Business Center")
+    if purpose == PARTNER:
+        _require_connectable(services, partner_bc_id)
     flow, state = oauth_flows.begin(services.store, purpose=purpose, initiator=actor.email,
                                     partner_bc_id=partner_bc_id)
     return Started(flow=flow, start_url=f"{START_PATH}?{urlencode({'state': state})}")
+
+
+def _require_connectable(services: Services, partner_bc_id: str | None) -> None:
+    partner = partners.get(services.store, partner_bc_id or "")
+    if partner is None:
+        raise ConnectError("This partner is not in your partner list: run Check for updates, then retry.")
+    if not partner.eligible:
+        raise ConnectError(f"{partner.name} is {partners.NOT_ELIGIBLE}: you can only add a native partner if you "
+                           "have shared at least one asset with a partner or vice versa.")
 
 
 def binding_for(services: Services, flow_id: str) -> str:
@@ -206,3 +218,31 @@ def disconnect_customer(services: Services, actor: Actor) -> str:
     audit.record(services.store, actor=actor.email, action="disconnect.customer", target="customer BC",
                  outcome="ok", detail=note.strip())
     return "Disconnected your Business Center. Synced history is kept." + note
+
+
+def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
+    """Revoke a partner's token at TikTok, delete it, mark the partner `Disconnected` and its members not
+    current; synced history stays. Returns a sentence for the user."""
+    require_admin(actor, "disconnect a partner token")
+    partner = partners.get(services.store, bc_id)
+    if partner is None:
+        raise ConnectError("This partner is not in your partner list: run Check for updates.")
+    token = tokens.load(services.store, services.box, partner.token_id)
+    note = ""
+    if token:
+        s = services.settings
+        try:
+            revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
+                         access_token=token, timeout_s=s.http_timeout_s)
+        except TikTokError as exc:
+            note = f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    now = datetime.now(UTC)
+    with services.store.write() as cur:
+        if partner.token_id is not None:
+            tokens.delete(cur, partner.token_id)
+        cur.execute("UPDATE partners SET connection = 'disconnected', token_id = NULL, last_error = NULL "
+                    "WHERE bc_id = ?", [bc_id])
+        cur.execute("UPDATE members SET removed_at = ? WHERE partner_bc_id = ? AND removed_at IS NULL", [now, bc_id])
+    audit.record(services.store, actor=actor.email, action="disconnect.partner", target=bc_id, outcome="ok",
+                 detail=note.strip())
+    return f"Disconnected {partner.name}. Synced history is kept; connect it again from the Connect page." + note
