@@ -8,6 +8,7 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 _PAGES = {
     "partners": ("Partners", ":material/handshake:"),
+    "connect": ("Connect", ":material/add_link:"),
     "automation": ("Automation", ":material/sync:"),
     "settings": ("Settings", ":material/settings:"),
 }

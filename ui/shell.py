@@ -20,7 +20,10 @@ if current.role == GUEST:
     st.info("You are a guest of this workspace: partner data is visible to its admins and analysts only.")
     st.stop()
 
-pages = [page("partners", default=True), page("automation")]
+pages = [page("partners", default=True)]
+if current.is_admin:
+    pages.append(page("connect"))
+pages.append(page("automation"))
 if current.is_admin:
     pages.append(page("settings"))
 

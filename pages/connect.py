@@ -1,0 +1,250 @@
+"""Connect: the hint-guided wizard that onboards a partner BC through its monitor account.
+
+Steps (product.md §1 Connect): 1 Choose partner, 2 Requirements (checked live), 3 the dialog
+"Connect your partner token" → Get started, 4 "Grant access to the PartnerWatch app" → Next opens TikTok
+in a pop-up with a fresh single-use state, 5 the outcome, noticed by a 1-second polling fragment.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from core import connect, integration, oauth_flows, partners, vault, workspace
+from core.roles import GUEST, NotAllowed
+from ui.components import actor, popup_button
+from ui.nav import page
+from ui.resources import services
+from ui.workspace_forms import forget_revealed, invite_guest_form, reveal_block, vault_add_form
+
+HINT_NOT_ELIGIBLE = ("**IMPORTANT:** You can only add a native partner in PartnerWatch if you have shared at least "
+                     "one asset with a partner in your paid social app or vice versa.")
+HINT_GUEST_USER = ("**IMPORTANT:** For security purposes, PartnerWatch recommends that you invite the admin who will "
+                   "create the monitor account as a **Guest User** of your workspace. That way, they can securely "
+                   "share the credentials with you via a PartnerWatch account.")
+HINT_ISOLATE = ("**NOTE:** PartnerWatch recommends your partner isolate your shared assets to avoid syncing and "
+                "importing information from other organizations or customers.")
+HINT_DEDICATED = ("**NOTE:** PartnerWatch recommends creating a dedicated account in TikTok for Business (not "
+                  "assigned to a specific user) to monitor the partner's business center from PartnerWatch. "
+                  "Preferably, set it up with a PartnerWatch-managed email address and phone number.")
+HINT_MONITOR_SETUP = ("**NOTE:** Preferably, set this account up with a PartnerWatch-managed email address and phone "
+                      "number, as well as a secure password provided by your partner.")
+
+_FLOW = "pw_connect_flow"  # connect.Started of the attempt in progress
+_STEP = "pw_connect_step"  # (partner bc_id, "dialog" | "grant")
+_RESULT = "pw_connect_result"  # (partner bc_id, ok, message)
+
+svc = services()
+me = actor()
+st.title("Connect a partner")
+st.caption("Connect a TikTok for Business native partner through its monitor account to see the partner's users "
+           "with shared access to your assets. PartnerWatch's app only reads the partner's Business Center.")
+if not me.is_admin:
+    st.error("Only admins can connect partners.")
+    st.stop()
+
+
+def _pick_partner(options: list[partners.Partner]) -> partners.Partner | None:
+    by_id = {p.bc_id: p for p in options}
+    wanted = st.query_params.get("partner")
+    if wanted in by_id and st.session_state.get("pw_connect_from") != wanted:
+        st.session_state["pw_connect_partner"] = wanted  # coming from Partners → More options → Connect
+        st.session_state["pw_connect_from"] = wanted
+    chosen = st.selectbox("Partner", list(by_id), key="pw_connect_partner", index=None,
+                          placeholder="Choose the partner to connect",
+                          format_func=lambda b: f"{by_id[b].name} ({b}) · {by_id[b].status}")
+    return by_id.get(chosen)
+
+
+def _status_notice(partner: partners.Partner) -> None:
+    status = partner.status
+    if status == partners.NOT_ELIGIBLE:
+        st.error(HINT_NOT_ELIGIBLE, icon=":material/error:")
+    elif status == partners.RECONNECT_REQUIRED:
+        st.warning(f"TikTok rejected {partner.name}'s token ({partner.last_error or 'token revoked or expired'}). "
+                   "Reconnect it with the monitor account: follow the steps below.", icon=":material/sync_problem:")
+    elif status == partners.ONBOARDED:
+        st.success(f"{partner.name} is onboarded. You can reconnect it with another monitor account below.")
+    elif status == partners.DISCONNECTED:
+        st.info(f"{partner.name}'s token was disconnected. Connect it again below; its synced history is kept.")
+
+
+def _requirement(met: bool | None, label: str, detail: str = "") -> None:
+    icon = ":green[:material/check_circle:]" if met else (
+        ":red[:material/cancel:]" if met is False else ":gray[:material/radio_button_unchecked:]")
+    st.markdown(f"{icon} {label}")
+    if detail:
+        st.caption(detail)
+
+
+def _requirements(partner: partners.Partner) -> bool:
+    """Render the checklist; True when the hard requirements (integration, eligibility) are met."""
+    current = integration.get(svc.store)
+    connected = bool(current and current.bc_id)
+    _requirement(connected, "A TikTok Business Center integration in PartnerWatch",
+                 f"Connected: {current.bc_name} ({current.bc_id})." if connected else "Not connected yet.")
+    if not connected:
+        st.page_link(page("settings"), label="Connect your TikTok Business Center in Settings",
+                     icon=":material/arrow_forward:")
+    _requirement(partner.eligible, "A partner in TikTok for Business with shared access to your assets",
+                 f"{partner.assets_shared_with_partner} asset(s) shared with {partner.name}, "
+                 f"{partner.assets_shared_by_partner} shared by {partner.name}.")
+    _guest_requirement(partner)
+    _vault_requirement(partner)
+    _requirement(None, "Your assets isolated into a single TikTok Business Center (optional)")
+    st.info(HINT_ISOLATE, icon=":material/info:")
+    _requirement(None, "A dedicated monitor account with the **Admin** role on your partner's TikTok Business "
+                       "Center", "The Admin role is checked with TikTok when you connect.")
+    st.info(HINT_DEDICATED, icon=":material/info:")
+    return connected and partner.eligible
+
+
+def _guest_requirement(partner: partners.Partner) -> None:
+    guests = [u for u in workspace.list_users(svc.store) if u.role == GUEST and u.partner_bc_id == partner.bc_id]
+    _requirement(bool(guests), "An admin from your partner's side has joined your PartnerWatch workspace as a "
+                 "**Guest User**", ", ".join(u.email for u in guests) or "No guest user for this partner yet.")
+    st.error(HINT_GUEST_USER, icon=":material/shield_person:")
+    if not guests:
+        with st.expander("Invite the partner's admin as a guest user"):
+            invite_guest_form(svc, me, [partner], key="pw_connect_invite", partner_bc_id=partner.bc_id)
+
+
+def _vault_requirement(partner: partners.Partner) -> None:
+    items = vault.shared_with(svc.store, me.email, partner.bc_id)
+    _requirement(bool(items), "The monitor account's credentials shared with you in the credential vault",
+                 "Reveal them to log in to TikTok for Business in the next steps; each reveal is audited."
+                 if items else "Nothing shared with you for this partner yet.")
+    for item in items:
+        with st.container(border=True):
+            st.markdown(f"**{item.label}** · added by {item.created_by}")
+            reveal_block(svc, me, item, key=f"pw_connect_item_{item.id}")
+    st.info(HINT_MONITOR_SETUP, icon=":material/info:")
+    if svc.settings.sandbox:
+        st.caption(f"Sandbox: each partner's monitor account is `monitor@<partner-slug>.example` with password "
+                   f"`sandbox-pass`; the sandbox lists them at "
+                   f"[/sandbox/world](http://127.0.0.1:{svc.settings.sandbox_port}/sandbox/world).")
+    with st.expander("Add the monitor account to the vault", expanded=not items):
+        vault_add_form(svc, me, [partner], key="pw_connect_vault_add", partner_bc_id=partner.bc_id)
+
+
+def _open_dialog(bc_id: str) -> None:
+    st.session_state[_STEP] = (bc_id, "dialog")
+    st.session_state.pop(_RESULT, None)
+
+
+def _close_dialog() -> None:
+    if st.session_state.get(_STEP, ("", ""))[1] == "dialog":
+        st.session_state.pop(_STEP, None)
+
+
+@st.dialog("Connect your partner token", on_dismiss=_close_dialog)
+def _connect_dialog(partner: partners.Partner) -> None:
+    st.write(f"You are about to connect **{partner.name}** ({partner.bc_id}) with its monitor account.")
+    st.write("In the next step, TikTok for Business opens in a pop-up window: log in with the monitor account's "
+             "credentials if asked, then confirm access for the PartnerWatch app (read-only).")
+    if st.button("Get started", type="primary", key="pw_get_started"):
+        _begin(partner)
+        st.rerun()
+
+
+def _begin(partner: partners.Partner) -> None:
+    """Mint a fresh single-use state for this partner and move to the grant step."""
+    try:
+        st.session_state[_FLOW] = connect.start(svc, me, purpose=connect.PARTNER, partner_bc_id=partner.bc_id)
+        st.session_state[_STEP] = (partner.bc_id, "grant")
+    except (NotAllowed, connect.ConnectError) as exc:
+        st.session_state.pop(_STEP, None)
+        st.session_state[_RESULT] = (partner.bc_id, False, str(exc))
+
+
+def _grant_step(partner: partners.Partner) -> None:
+    started: connect.Started | None = st.session_state.get(_FLOW)
+    if started is None or started.flow.partner_bc_id != partner.bc_id or _expired(started):
+        _begin(partner)  # a flow for another partner, or an expired one, is never reused
+        started = st.session_state.get(_FLOW)
+        if started is None:
+            return
+    st.subheader("Grant access to the PartnerWatch app")
+    st.write("Click **Next** to open TikTok for Business in a pop-up window. If you have no TikTok session in this "
+             "browser, log in with the monitor account's e-mail and password (see Requirements). Then, on **App "
+             "Authorization | TikTok For Business**, click **Confirm**. The pop-up closes and this page shows the "
+             "result.")
+    popup_button("Next", started.start_url, key=f"pw_next_{started.flow.flow_id}")
+    _await_outcome(started.flow.flow_id, partner.bc_id)
+    if st.button("Cancel", key="pw_cancel_connect"):
+        _reset()
+        st.rerun()
+
+
+def _expired(started: connect.Started) -> bool:
+    return started.flow.expires_at <= datetime.now(UTC)
+
+
+@st.fragment(run_every="1s")
+def _await_outcome(flow_id: str, bc_id: str) -> None:
+    flow = oauth_flows.get(svc.store, flow_id)
+    expired = flow is not None and flow.status == oauth_flows.PENDING and flow.expires_at <= datetime.now(UTC)
+    if flow is not None and not expired and flow.status in (oauth_flows.PENDING, oauth_flows.EXCHANGING):
+        st.caption(":material/hourglass_top: Waiting for TikTok… finish the authorization in the pop-up.")
+        return
+    ok = flow is not None and flow.status == oauth_flows.CONNECTED
+    partner = partners.get(svc.store, bc_id)
+    if ok:
+        message = (f"{partner.name if partner else bc_id} is connected. The first Check for updates for this "
+                   "partner has started: follow it on the Automation page.")
+    elif expired:
+        message = "The authorization was not finished within 10 minutes. Start again with Connect your partner token."
+    else:
+        message = flow.error if flow and flow.error else "The connection attempt was lost. Start again."
+    _reset()
+    st.session_state[_RESULT] = (bc_id, ok, message)
+    st.rerun()
+
+
+def _reset() -> None:
+    for key in (_FLOW, _STEP):
+        st.session_state.pop(key, None)
+    forget_revealed()
+
+
+def _result(partner: partners.Partner) -> None:
+    bc_id, ok, message = st.session_state.get(_RESULT, (None, False, ""))
+    if bc_id != partner.bc_id:
+        return
+    if ok:
+        st.success(message, icon=":material/check_circle:")
+        st.page_link(page("automation"), label="Follow the Check for updates on Automation",
+                     icon=":material/arrow_forward:")
+    else:
+        st.error(f"**Not connected.** {message}", icon=":material/error:")
+        st.caption("Nothing was stored. Fix what the message says, then connect again.")
+
+
+st.header("1. Choose partner", divider="gray")
+chosen = _pick_partner(partners.all_current(svc.store))
+if chosen is None:
+    st.info("Choose a partner. If your partner exists in your TikTok Business Center but is not listed, run "
+            "**Check for updates** on the Partners page to sync and import it.", icon=":material/info:")
+    st.stop()
+_status_notice(chosen)
+
+st.header("2. Requirements", divider="gray")
+ready = _requirements(chosen)
+
+st.header("3. Connect", divider="gray")
+_result(chosen)
+step = st.session_state.get(_STEP)
+if step is not None and step[0] != chosen.bc_id:
+    _reset()  # the partner changed: the attempt for the other one is abandoned
+    step = None
+if step is None or step[1] == "dialog":
+    again = chosen.status in (partners.RECONNECT_REQUIRED, partners.ONBOARDED)
+    st.button("Reconnect your partner token" if again else "Connect your partner token", type="primary",
+              disabled=not ready, key="pw_open_connect", on_click=_open_dialog, args=(chosen.bc_id,))
+    if not ready:
+        st.caption("Connect your Business Center and choose an eligible partner to continue.")
+if step is not None and step[1] == "dialog":
+    _connect_dialog(chosen)
+elif step is not None and step[1] == "grant":
+    _grant_step(chosen)

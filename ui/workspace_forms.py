@@ -1,0 +1,79 @@
+"""Forms shared by the Connect wizard and Settings: invite a guest user, add and reveal vault items.
+
+Every action goes through core (which refuses non-admins server-side); these only render and report.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import vault, workspace
+from core.partners import Partner
+from core.roles import GUEST, Actor, NotAllowed
+from core.services import Services
+
+_REVEALED = "pw_vault_revealed"  # item id → Credentials, for this session until hidden
+
+
+def invite_guest_form(svc: Services, me: Actor, partner_list: list[Partner], *, key: str,
+                      partner_bc_id: str | None = None) -> None:
+    """Invite a partner-side admin as a guest user of the workspace, tied to a partner."""
+    names = {p.bc_id: p.name for p in partner_list}
+    with st.form(key, clear_on_submit=True, border=True):
+        email = st.text_input("Guest user's e-mail", placeholder="admin@partner.example")
+        chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
+            "Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        if st.form_submit_button("Invite guest user", disabled=not me.is_admin or not names):
+            try:
+                user = workspace.invite(svc.store, me, email, GUEST, partner_bc_id=chosen)
+                st.success(f"Invited {user.email} as a guest user for {names.get(chosen, chosen)}.")
+            except (NotAllowed, ValueError) as exc:
+                st.error(str(exc))
+
+
+def vault_add_form(svc: Services, me: Actor, partner_list: list[Partner], *, key: str,
+                   partner_bc_id: str | None = None) -> None:
+    """Add a monitor account (email, phone, password) to the credential vault."""
+    names = {p.bc_id: p.name for p in partner_list}
+    with st.form(key, clear_on_submit=True, border=True):
+        chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
+            "Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        email = st.text_input("Monitor account e-mail")
+        phone = st.text_input("Monitor account phone")
+        password = st.text_input("Monitor account password", type="password")
+        if st.form_submit_button("Add to the vault", disabled=not names):
+            try:
+                item = vault.add(svc.store, svc.box, me, partner_bc_id=chosen, email=email, phone=phone,
+                                 password=password)
+                st.success(f"Added {item.label} to the vault, shared with you.")
+            except (NotAllowed, vault.VaultError) as exc:
+                st.error(str(exc))
+
+
+def reveal_block(svc: Services, me: Actor, item: vault.VaultItem, *, key: str) -> None:
+    """Reveal (audited) and show a monitor account's credentials with copy buttons, or hide them."""
+    revealed: dict = st.session_state.setdefault(_REVEALED, {})
+    creds = revealed.get(item.id)
+    if creds is None:
+        if st.button(f"Reveal {item.email_hint}", key=f"{key}_reveal", icon=":material/visibility:",
+                     help="Each reveal is written to the audit log."):
+            try:
+                revealed[item.id] = vault.reveal(svc.store, svc.box, me, item.id)
+            except (NotAllowed, vault.VaultError) as exc:
+                st.error(str(exc))
+            st.rerun()
+        return
+    st.caption("E-mail")
+    st.code(creds.email, language=None)
+    st.caption("Phone")
+    st.code(creds.phone or "—", language=None)
+    st.caption("Password")
+    st.code(creds.password, language=None)
+    if st.button("Hide", key=f"{key}_hide", icon=":material/visibility_off:"):
+        revealed.pop(item.id, None)
+        st.rerun()
+
+
+def forget_revealed() -> None:
+    """Drop every revealed credential from this session."""
+    st.session_state.pop(_REVEALED, None)
