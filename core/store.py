@@ -149,20 +149,22 @@ class Store:
             raise
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not applied yet, in order; returns their versions."""
-        with self.write() as cur:
-            cur.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"""
-            )
-        with self.read() as cur:
-            applied = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
-        done: list[int] = []
-        for migration in discover_migrations(self._migrations_dir):
-            if migration.version not in applied:
-                self._apply(migration)
-                done.append(migration.version)
-        return done
+        """Apply the migrations not applied yet, in order, each in its own transaction; returns their versions.
+
+        The write lock is held throughout, so two Stores of one file in this process cannot race.
+        """
+        pending = discover_migrations(self._migrations_dir)
+        with self._write_lock:
+            with self.write() as cur:
+                cur.execute(
+                    """CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,
+                           name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"""
+                )
+                applied = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+            for migration in pending:
+                if migration.version not in applied:
+                    self._apply(migration)
+        return [migration.version for migration in pending if migration.version not in applied]
 
     def _apply(self, migration: Migration) -> None:
         sql = migration.path.read_text(encoding="utf-8")

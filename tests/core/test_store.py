@@ -114,6 +114,31 @@ def test_migrations_apply_once_and_only_new_ones_on_reopen(tmp_path: Path, migra
     third.close()
 
 
+def test_concurrent_opens_of_one_file_migrate_once(tmp_path: Path, migrations: Path) -> None:
+    path = tmp_path / "pw.duckdb"
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(Store(path, migrations_dir=migrations))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert [store.schema_version() for store in opened] == [1] * 4
+    assert _count(opened[0], "schema_migrations") == 1
+    for store in opened:
+        store.close()
+
+
 def test_failing_migration_leaves_nothing(migrations: Path) -> None:
     (migrations / "002_broken.sql").write_text("CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;")
     with pytest.raises(StoreError, match=r"002_broken\.sql"):
