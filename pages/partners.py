@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import integration, partners, sync
+from core import connect, integration, partners, sync
 from core.roles import NotAllowed
 from ui.components import actor, when
 from ui.nav import page
@@ -72,11 +72,20 @@ with tab:
         chosen = st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})",
                               key="partner_choice")
         with st.popover("More options", icon=":material/more_vert:"):
+            if st.button("Connect", key="connect_one", disabled=not me.is_admin,
+                         help="Open the Connect wizard for this partner"):
+                st.switch_page(page("connect"), query_params={"partner": chosen})
             if st.button("Check for updates", key="check_one", disabled=not me.is_admin):
                 try:
                     task_id = sync.request(svc, actor=me, partner_bc_id=chosen)
                     st.toast(f"Check for updates for {names[chosen]} started (task #{task_id}).")
                 except NotAllowed as exc:
+                    st.error(str(exc))
+            if me.is_admin and st.button("Disconnect token", key="disconnect_one",
+                                         help="Revoke the partner's token at TikTok; synced history is kept"):
+                try:
+                    st.toast(connect.disconnect_partner(svc, me, chosen))
+                except (NotAllowed, connect.ConnectError) as exc:
                     st.error(str(exc))
 
     st.subheader("Guest users per partner")
