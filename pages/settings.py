@@ -1,11 +1,13 @@
-"""Settings (admins): the customer BC integration and how PartnerWatch talks to TikTok."""
+"""Settings (admins): the customer BC integration, how PartnerWatch talks to TikTok, workspace users and
+the credential vault."""
 
 import streamlit as st
 
-from core import connect, integration, oauth_flows
+from core import connect, integration, oauth_flows, partners
 from core.roles import NotAllowed
 from ui.components import actor, popup_button, when
 from ui.resources import services
+from ui.workspace_forms import vault_section, workspace_users_section
 
 svc = services()
 me = actor()
@@ -82,3 +84,10 @@ if current:
             except NotAllowed as exc:
                 st.session_state["pw_flash"] = ("error", str(exc))
             st.rerun()
+
+st.header("Workspace users", divider="gray")
+workspace_users_section(svc, me, partners.all_current(svc.store))
+
+st.header("Credential vault", divider="gray")
+st.caption("Monitor accounts' e-mail, phone and password, encrypted; each reveal is written to the audit log.")
+vault_section(svc, me, partners.all_current(svc.store))

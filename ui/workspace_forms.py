@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import vault, workspace
 from core.partners import Partner
-from core.roles import GUEST, Actor, NotAllowed
+from core.roles import GUEST, ROLES, Actor, NotAllowed
 from core.services import Services
 
 _REVEALED = "pw_vault_revealed"  # item id → Credentials, for this session until hidden
@@ -77,3 +77,62 @@ def reveal_block(svc: Services, me: Actor, item: vault.VaultItem, *, key: str) -
 def forget_revealed() -> None:
     """Drop every revealed credential from this session."""
     st.session_state.pop(_REVEALED, None)
+
+
+def workspace_users_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None:
+    """Settings → Workspace users: the list, a guest-user invite tied to a partner, and role changes."""
+    names = {p.bc_id: p.name for p in partner_list}
+    users = workspace.list_users(svc.store)
+    st.dataframe(
+        [{"E-mail": u.email, "Role": u.role, "Partner": names.get(u.partner_bc_id or "", u.partner_bc_id or ""),
+          "Invited by": u.invited_by or "", "Invited at": u.invited_at} for u in users],
+        hide_index=True, width="stretch", key="pw_workspace_users")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Invite a guest user** (a partner's admin, to share the monitor account)")
+        invite_guest_form(svc, me, partner_list, key="pw_settings_invite")
+    with right:
+        st.markdown("**Invite a user or change a role**")
+        with st.form("pw_settings_role", clear_on_submit=True, border=True):
+            email = st.text_input("E-mail", key="pw_role_email")
+            role = st.selectbox("Role", [r for r in ROLES if r != GUEST], key="pw_role_role")
+            if st.form_submit_button("Save role"):
+                try:
+                    workspace.invite(svc.store, me, email, role)
+                    st.success(f"{email.strip().lower()} is now {role}.")
+                except (NotAllowed, ValueError) as exc:
+                    st.error(str(exc))
+
+
+def vault_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None:
+    """Settings → Credential vault: add, share with a workspace user, reveal (audited), delete."""
+    names = {p.bc_id: p.name for p in partner_list}
+    with st.expander("Add a monitor account", icon=":material/add:"):
+        vault_add_form(svc, me, partner_list, key="pw_settings_vault_add")
+    items = vault.list_items(svc.store)
+    if not items:
+        st.caption("The vault is empty.")
+    emails = [u.email for u in workspace.list_users(svc.store)]
+    for item in items:
+        partner = names.get(item.partner_bc_id or "", item.partner_bc_id or "no partner")
+        with st.container(border=True, key=f"pw_vault_item_{item.id}"):
+            st.markdown(f"**{item.label}** · {partner} · added by {item.created_by}")
+            st.caption("Shared with: " + (", ".join(item.shared_with) or "nobody"))
+            reveal_block(svc, me, item, key=f"pw_settings_item_{item.id}")
+            share_col, delete_col = st.columns([3, 1], vertical_alignment="bottom")
+            others = [e for e in emails if e not in item.shared_with]
+            target = share_col.selectbox("Share with", others, key=f"pw_share_to_{item.id}", index=None,
+                                         placeholder="Choose a workspace user")
+            if share_col.button("Share", key=f"pw_share_{item.id}", disabled=target is None):
+                _run(lambda i=item.id, t=target: vault.share(svc.store, me, i, t), f"Shared with {target}.")
+            if delete_col.button("Delete", key=f"pw_delete_{item.id}", icon=":material/delete:"):
+                _run(lambda i=item.id: vault.delete(svc.store, me, i), f"Deleted {item.label}.")
+
+
+def _run(action, done: str) -> None:
+    try:
+        action()
+        st.session_state["pw_flash"] = ("success", done)
+    except (NotAllowed, vault.VaultError) as exc:
+        st.session_state["pw_flash"] = ("error", str(exc))
+    st.rerun()
