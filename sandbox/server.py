@@ -50,7 +50,9 @@ class SandboxServer:
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         """Binds the socket, serves in a daemon thread, waits until uvicorn is ready."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # With proto IPPROTO_TCP (not 0) asyncio sets TCP_NODELAY on accepted connections; without it every
+        # keep-alive request waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
