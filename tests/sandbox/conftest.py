@@ -43,7 +43,3 @@ def admin_token(sandbox: SandboxServer) -> str:
     """A token of the customer BC's admin, admin@acme.example."""
     return sandbox.world.issue_token("admin@acme.example")
 
-
-def partner(sandbox: SandboxServer, number: int) -> Any:
-    """The PartnerInfo of partner `number` (1-based)."""
-    return sandbox.world.partners[number - 1]
