@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from core import integration, partners
+from core import integration, partners, tokens
 from core.jobs import (
     COMPLETED,
     RETRYING,
@@ -148,8 +148,7 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
         counts = Counts()
         refreshed = partners.get(services.store, partner.bc_id) or partner
         if refreshed.connection == "connected":
-            for step in PARTNER_STEPS:
-                counts += await step(services, client, ctx, job, refreshed)
+            counts += await _partner_steps(services, client, ctx, job, refreshed)
     except TikTokError as exc:
         job.fail(str(exc))
         ctx.advance()
@@ -160,6 +159,41 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
     ctx.advance()
     ctx.status(RUNNING)
     return counts
+
+
+async def _partner_steps(services: Services, client: TikTokClient, ctx: TaskContext, job: JobHandle,
+                         partner: partners.Partner) -> Counts:
+    """An onboarded partner's own work, after checking its monitor token (`bc/get/`) still works. When TikTok
+    rejects that token (40104/40105), the partner becomes `Reconnect required` and the job fails."""
+    counts = Counts()
+    try:
+        await client.get_bcs(_partner_token(services, partner))
+        for step in PARTNER_STEPS:
+            counts += await step(services, client, ctx, job, partner)
+    except TokenRejectedError as exc:
+        if exc.path.startswith("bc/get") or await _partner_token_rejected(services, client, partner):
+            partners.set_connection(services.store, partner.bc_id, "reconnect_required", error=(
+                f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."))
+        raise
+    return counts
+
+
+def _partner_token(services: Services, partner: partners.Partner) -> str:
+    token = tokens.load(services.store, services.box, partner.token_id)
+    if token is None:
+        raise TokenRejectedError(40105, "no stored token for this partner", path="bc/get/")
+    return token
+
+
+async def _partner_token_rejected(services: Services, client: TikTokClient, partner: partners.Partner) -> bool:
+    """Whether the partner's own token is the one TikTok rejects (not the customer's)."""
+    try:
+        await client.get_bcs(_partner_token(services, partner))
+    except TokenRejectedError:
+        return True
+    except TikTokError:
+        return False
+    return False
 
 
 async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str,
