@@ -12,7 +12,9 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from core import integration, partners, tokens
+import duckdb
+
+from core import integration, member_sync, partners, tokens
 from core.jobs import (
     COMPLETED,
     RETRYING,
@@ -31,11 +33,6 @@ from core.tiktok.errors import TikTokError, TokenRejectedError
 DEDUPE_KEY = "check-for-updates"
 TASK_KIND = "Check for updates"
 PARTNER_CONCURRENCY = 8
-
-# Per-partner extra work for onboarded partners (member sync registers itself here).
-PartnerStep = Callable[[Services, TikTokClient, TaskContext, JobHandle, partners.Partner],
-                       Awaitable[Counts]]
-PARTNER_STEPS: list[PartnerStep] = []
 
 _Result = Counts | str | TokenRejectedError  # a partner job's outcome: counts, a failure, or a dead customer token
 
@@ -143,13 +140,16 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
     job.running()
     try:
         shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job)
-        with services.store.write() as cur:
-            partners.replace_assets(cur, partner.bc_id, shared, datetime.now(UTC))
+        write_assets = functools.partial(partners.replace_assets, partner_bc_id=partner.bc_id, assets=shared,
+                                         now=datetime.now(UTC))
         counts = Counts()
         refreshed = partners.get(services.store, partner.bc_id) or partner
-        if refreshed.connection == "connected":
-            counts += await _partner_steps(services, client, ctx, job, refreshed)
-    except TikTokError as exc:
+        if member_sync.applies_to(refreshed):  # assets and members in one transaction
+            counts += await _partner_steps(services, client, ctx, job, refreshed, shared, write_assets)
+        else:
+            with services.store.write() as cur:
+                write_assets(cur)
+    except (TikTokError, member_sync.MemberSyncError) as exc:
         job.fail(str(exc))
         ctx.advance()
         if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
@@ -162,14 +162,15 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
 
 
 async def _partner_steps(services: Services, client: TikTokClient, ctx: TaskContext, job: JobHandle,
-                         partner: partners.Partner) -> Counts:
+                         partner: partners.Partner, shared: list[dict],
+                         write_assets: Callable[[duckdb.DuckDBPyConnection], None]) -> Counts:
     """An onboarded partner's own work, after checking its monitor token (`bc/get/`) still works. When TikTok
     rejects that token (40104/40105), the partner becomes `Reconnect required` and the job fails."""
     counts = Counts()
     try:
         await client.get_bcs(_partner_token(services, partner))
-        for step in PARTNER_STEPS:
-            counts += await step(services, client, ctx, job, partner)
+        counts += await member_sync.sync_partner(services, client, job, partner, shared, task_id=ctx.task_id,
+                                                 also_write=write_assets)
     except TokenRejectedError as exc:
         if exc.path.startswith("bc/get") or await _partner_token_rejected(services, client, partner):
             partners.set_connection(services.store, partner.bc_id, "reconnect_required", error=(
@@ -215,4 +216,4 @@ async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id
     return [item for listing in listings for item in listing]
 
 
-__all__ = ["COMPLETED", "DEDUPE_KEY", "PARTNER_STEPS", "request"]
+__all__ = ["COMPLETED", "DEDUPE_KEY", "request"]

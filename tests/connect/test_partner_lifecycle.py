@@ -87,11 +87,14 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     with fresh.store.read() as cur:
         assert cur.execute("SELECT count(*) FROM tokens WHERE purpose = 'partner' AND revoked_at IS NULL "
                            "AND bc_id = ?", [info.bc_id]).fetchone()[0] == 0
-        member = cur.execute("SELECT user_email, removed_at FROM members WHERE partner_bc_id = ?",
-                             [info.bc_id]).fetchone()
+        member = cur.execute("SELECT user_email, removed_at FROM members WHERE partner_bc_id = ? AND member_key = ?",
+                             [info.bc_id, "k1"]).fetchone()
+        current = cur.execute("SELECT count(*) FROM members WHERE partner_bc_id = ? AND removed_at IS NULL",
+                              [info.bc_id]).fetchone()[0]
         audit = cur.execute("SELECT outcome FROM audit_log WHERE action = 'disconnect.partner'").fetchall()
     assert member[0] == "someone@agency.example"  # kept,
     assert member[1] is not None  # not current
+    assert current == 0
     assert audit == [("ok",)]
     assert partners.assets(fresh.store, info.bc_id).equals(assets_before)
 

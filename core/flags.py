@@ -1,0 +1,111 @@
+"""Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
+
+A flag is a boolean column of the Members query (`core.members`), so it can be filtered and sorted on
+the server. The SQL conditions use these aliases: `m` (members), `r` (the member's reach on your shared
+assets: `asset_admin`), `l` (the partner's latest member sync: `task_id`, `baseline`) and `domains` (the
+personal e-mail domains, one bound list parameter).
+
+The personal-domain list lives in `settings_kv` under `flags.personal_domains` (comma or newline
+separated); without it `DEFAULT_PERSONAL_DOMAINS` applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core import audit
+from core.roles import Actor, require_admin
+from core.store import Store
+
+PERSONAL_DOMAINS_KEY = "flags.personal_domains"
+DEFAULT_PERSONAL_DOMAINS = (
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "outlook.com", "hotmail.com",
+    "hotmail.co.uk", "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+    "protonmail.com", "pm.me", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "mail.ru", "yandex.ru",
+    "yandex.com", "qq.com", "163.com", "126.com", "naver.com", "zoho.com", "tutanota.com", "fastmail.com",
+)
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+@dataclass(frozen=True)
+class Flag:
+    key: str
+    label: str
+    help: str
+    condition: str  # SQL over the aliases of the module docstring
+
+
+FLAGS = (
+    Flag("partner_admin", "Partner BC admin",
+         "Admin in the partner's Business Center: can invite people and pass your shared assets on.",
+         "m.user_role = 'ADMIN'"),
+    Flag("finance_manager", "Finance manager",
+         "Finance manager in the partner's Business Center: can manage payment and billing.",
+         "m.finance_role = 'MANAGER'"),
+    Flag("personal_email", "Personal e-mail",
+         "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
+         "partner company does not control this account.",
+         "list_contains(domains, split_part(lower(m.user_email), '@', 2))"),
+    Flag("invitation_pending", "Invitation pending",
+         "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
+         "m.relation_status = 'PENDING'"),
+    Flag("new_member", "New since last sync",
+         "Added by the partner's latest sync (a partner's first sync adds no one as new).",
+         "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline"),
+    Flag("asset_admin", "Admin on your asset",
+         "Reaches at least one of the assets you share with this partner with an admin role.",
+         "coalesce(r.asset_admin, false)"),
+)
+BY_KEY = {flag.key: flag for flag in FLAGS}
+BY_LABEL = {flag.label: flag for flag in FLAGS}
+
+
+def column(flag: Flag) -> str:
+    """The boolean column name of a flag in the Members query."""
+    return f"flag_{flag.key}"
+
+
+def help_text() -> str:
+    """One line per flag, for the table's column help."""
+    return "\n".join(f"- **{flag.label}**: {flag.help}" for flag in FLAGS)
+
+
+def parse_domains(text: str) -> list[str]:
+    """Domains from comma/newline/space separated text, lower-cased, `@` stripped; ValueError on a bad one."""
+    domains: list[str] = []
+    for raw in re.split(r"[\s,;]+", text or ""):
+        domain = raw.strip().lstrip("@").lower()
+        if not domain:
+            continue
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"{raw!r} is not a domain name (for example gmail.com)")
+        if domain not in domains:
+            domains.append(domain)
+    return domains
+
+
+def personal_domains(store: Store) -> list[str]:
+    """The configured personal e-mail domains, or the defaults."""
+    with store.read() as cur:
+        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [PERSONAL_DOMAINS_KEY]).fetchone()
+    if row is None or row[0] is None:
+        return list(DEFAULT_PERSONAL_DOMAINS)
+    return parse_domains(str(row[0]))
+
+
+def set_personal_domains(store: Store, actor: Actor, text: str) -> list[str]:
+    """Replace the personal-domain list (admins; audited); returns the stored list."""
+    require_admin(actor, "change the personal e-mail domains")
+    domains = parse_domains(text)
+    with store.write() as cur:
+        cur.execute(
+            """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+                                               updated_by = excluded.updated_by""",
+            [PERSONAL_DOMAINS_KEY, ",".join(domains), datetime.now(UTC), actor.email],
+        )
+        audit.record(store, actor=actor.email, action="settings.personal_domains", target=PERSONAL_DOMAINS_KEY,
+                     outcome="ok", detail=f"{len(domains)} domains")
+    return domains
