@@ -70,8 +70,10 @@ def exchange_code(*, api_base_url: str, app_id: str, app_secret: str, auth_code:
     """Exchange a single-use auth_code for an access token (`POST oauth2/access_token/`).
 
     Raises AuthCodeError (40110), AppCredentialsError (40101/40113), InvalidRequestError (40002, …),
-    or TransportError (network, timeout, HTTP non-200, non-JSON).
+    or TransportError (network, timeout, HTTP non-200, non-JSON); ValueError for an empty auth_code.
     """
+    if not auth_code:
+        raise ValueError("auth_code is empty: the callback carried no authorization code")
     token_url = _endpoint(api_base_url, EXCHANGE_PATH)
     session = OAuth2Session(client_id=app_id, redirect_uri=redirect_uri)
     session.register_compliance_hook("access_token_request", _tiktok_token_request)
