@@ -244,7 +244,7 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
     stored = _stored_members(cur, bc_id)
     plan = make_plan(stored, snapshot.members, partner_bc_id=bc_id, task_id=task_id, now=now)
     check_safeguard(plan, partner_name=partner_name, threshold=threshold)
-    baseline = cur.execute("SELECT count(*) FROM member_syncs WHERE partner_bc_id = ?", [bc_id]).fetchone()[0] == 0
+    baseline = not cur.execute("SELECT 1 FROM member_syncs WHERE partner_bc_id = ?", [bc_id]).fetchall()
     _rekey_history(cur, bc_id, plan.rekeys)
     cur.execute("DELETE FROM members WHERE partner_bc_id = ?", [bc_id])
     bulk_insert(cur, "members", pa.Table.from_pylist(plan.rows, schema=MEMBER_SCHEMA))

@@ -1,0 +1,148 @@
+"""CSV export of guest users: streamed in chunks, every field quoted, safe against formula injection,
+UTF-8 with a header row, and audited.
+
+`stream_members` yields bytes chunks built from DuckDB record batches, so an export of a million rows
+never becomes one Python string. A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width
+`＝ ＋ － ＠` gets a leading `'` so that spreadsheets show it as text instead of running it.
+
+The Members page authorises its **Download CSV** link with a short-lived, single-use export token:
+`mint_token` stores only its SHA-256 with the filters and the user; `redeem_token` spends it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from core import audit, members
+from core.members import MemberFilter
+from core.roles import Actor, require_reader
+from core.store import Store
+
+EXPORT_PATH = "/api/export/members.csv"
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+BATCH_ROWS = 10_000
+TOKEN_TTL = timedelta(minutes=10)
+
+
+class ExportTokenError(PermissionError):
+    """The export link is unknown, expired or already used."""
+
+
+def safe_cell(value: object) -> str:
+    """The cell as text, with `'` in front when a spreadsheet could read it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(DANGEROUS_STARTS) else text
+
+
+def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable[object]]]) -> Iterator[bytes]:
+    """One UTF-8 chunk for the header, then one per batch of rows; every field quoted, CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+
+    def flush() -> bytes:
+        chunk = buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    writer.writerow([safe_cell(name) for name in header])
+    yield flush()
+    for rows in batches:
+        writer.writerows([safe_cell(value) for value in row] for row in rows)
+        chunk = flush()
+        if chunk:
+            yield chunk
+
+
+def stream_members(store: Store, f: MemberFilter, *, actor: Actor, batch_rows: int = BATCH_ROWS,
+                   via: str = "app") -> Iterator[bytes]:
+    """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops)."""
+    require_reader(actor, "export guest users")
+    sql, params = members.export_sql(store, f)
+    return _audited(store, f, actor, via, sql, params, batch_rows)
+
+
+def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, params: list[object],
+             batch_rows: int) -> Iterator[bytes]:
+    counted = _Counter()
+    outcome = "interrupted"
+    try:
+        with store.read() as cur:
+            reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
+            yield from csv_chunks(members.EXPORT_COLUMNS, counted.rows(_batch_rows(reader)))
+        outcome = "ok"
+    finally:
+        audit.record(store, actor=actor.email, action="export.members", target="guest users CSV",
+                     outcome=outcome, detail=f"{counted.n} rows via {via}; filters {f.to_json()}")
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def rows(self, batches: Iterable[list[tuple]]) -> Iterator[list[tuple]]:
+        for batch in batches:
+            self.n += len(batch)
+            yield batch
+
+
+def _batch_rows(reader: Iterable) -> Iterator[list[tuple]]:
+    """Rows of each Arrow record batch (columns zipped), one batch at a time."""
+    for batch in reader:
+        columns = [column.to_pylist() for column in batch.columns]
+        yield list(zip(*columns, strict=True))
+
+
+def filename(now: datetime | None = None) -> str:
+    return f"guest-users-{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}.csv"
+
+
+# -- single-use export tokens -----------------------------------------------------------------------
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mint_token(store: Store, actor: Actor, f: MemberFilter, *, ttl: timedelta = TOKEN_TTL) -> str:
+    """A token for one download of exactly these filtered rows by this user; expired tokens are purged."""
+    require_reader(actor, "export guest users")
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        cur.execute("DELETE FROM export_tokens WHERE expires_at < ?", [now - timedelta(days=1)])
+        cur.execute(
+            """INSERT INTO export_tokens (token_hash, actor, actor_role, filters, created_at, expires_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [_hash(token), actor.email, actor.role, f.to_json(), now, now + ttl],
+        )
+    return token
+
+
+def download_url(token: str) -> str:
+    """The relative URL of the export route for a minted token."""
+    return f"{EXPORT_PATH}?{urlencode({'token': token})}"
+
+
+def redeem_token(store: Store, token: str | None) -> tuple[Actor, MemberFilter]:
+    """Spend a token: the user and filters it was minted for; ExportTokenError when it cannot be used."""
+    if not token:
+        raise ExportTokenError("This download link has no token: use Download CSV on the Members page.")
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        row = cur.execute(
+            """UPDATE export_tokens SET used_at = ?
+               WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+               RETURNING actor, actor_role, filters""",
+            [now, _hash(token), now],
+        ).fetchone()
+    if row is None:
+        raise ExportTokenError("This download link has expired or was already used: go back to the Members "
+                               "page and click Download CSV again.")
+    return Actor(row[0], row[1]), MemberFilter.from_json(row[2])
