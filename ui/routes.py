@@ -22,6 +22,7 @@ from core import connect
 from core import services as core_services
 from core.config import Settings
 from core.oauth_flows import FlowError
+from ui import api
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +98,5 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route(connect.START_PATH, oauth_start, methods=["GET"]),
     Route(connect.CALLBACK_PATH, oauth_callback, methods=["GET"]),
+    *api.ROUTES,  # Download CSV and the CLI's local API
 ]

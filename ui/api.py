@@ -1,0 +1,96 @@
+"""Local HTTP API served next to Streamlit (mounted by `ui/routes.py`).
+
+- `GET /api/export/members.csv?token=…`: the Members page's **Download CSV**, authorised by a short-lived
+  single-use export token minted by the page (`core.export.mint_token`); the filters come from the token.
+- The CLI's routes, authorised by `Authorization: Bearer <settings.api_token>` (constant-time compare):
+  `GET /api/export/members.csv?<filters>`, `POST /api/sync` `{"partner": BC_ID | null}`,
+  `GET /api/tasks/{task_id}`.
+
+Handlers are plain `def`s (Starlette runs them in its thread pool), so they may call the blocking core.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from core import cli, export, sync
+from core import services as core_services
+from core.jobs import TRIGGER_CLI
+from core.members import MemberFilter
+from core.roles import SYSTEM_CLI, NotAllowed
+from core.services import Services
+
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+def bearer_ok(request: Request, services: Services) -> bool:
+    """Whether the request carries the configured API token."""
+    expected = services.settings.api_token
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), expected.encode())
+
+
+def _refused(message: str, status: int) -> Response:
+    return PlainTextResponse(message, status_code=status, headers=_NO_STORE)
+
+
+def export_members(request: Request) -> Response:
+    svc = core_services.get()
+    token = request.query_params.get("token")
+    try:
+        if token:
+            actor, member_filter = export.redeem_token(svc.store, token)
+            via = "Download CSV"
+        elif bearer_ok(request, svc):
+            actor, member_filter, via = SYSTEM_CLI, MemberFilter.from_mapping(request.query_params), "command line"
+        else:
+            return _refused("Use Download CSV on the Members page (or the CLI with its API token).", 401)
+        chunks = export.stream_members(svc.store, member_filter, actor=actor, via=via)
+    except export.ExportTokenError as exc:
+        return _refused(str(exc), 403)
+    except NotAllowed as exc:
+        return _refused(str(exc), 403)
+    except ValueError as exc:
+        return _refused(f"Bad filter: {exc}", 400)
+    headers = {**_NO_STORE, "Content-Disposition": f'attachment; filename="{export.filename()}"'}
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def api_sync(request: Request) -> Response:
+    svc = await run_in_threadpool(core_services.get)
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    try:
+        body = json.loads(await request.body() or b"{}")
+        partner = body.get("partner") if isinstance(body, dict) else None
+    except ValueError:
+        return _refused("The body must be JSON.", 400)
+    task_id = await run_in_threadpool(lambda: sync.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI,
+                                                           partner_bc_id=partner or None))
+    return JSONResponse({"task_id": task_id}, headers=_NO_STORE)
+
+
+def api_task(request: Request) -> Response:
+    svc = core_services.get()
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    try:
+        report = cli.task_report(svc.store, int(request.path_params["task_id"]))
+    except cli.CliFailure as exc:
+        return _refused(str(exc), 404)
+    return JSONResponse(report.as_dict(), headers=_NO_STORE)
+
+
+ROUTES = [
+    Route(export.EXPORT_PATH, export_members, methods=["GET"]),
+    Route(cli.API_SYNC, api_sync, methods=["POST"]),
+    Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
+]
