@@ -1,16 +1,19 @@
 """Deterministic generation of the sandbox world from a seed.
 
 Only `random.Random(seed)` drives it (no hash(), set ordering or clock), so one seed gives one world, byte for
-byte. Each partner's members come from their own `Random` seeded by the main stream, so a partner's members
-do not depend on how many members other partners have. Worlds of 200 partners x 4,000 members are the
-target size: the member loop is kept lean (tuples, plain `random()` draws).
+byte. Each partner's members come from their own `Random` seeded by the main stream and are generated when
+the partner BC is first used, so start-up does not grow with `--members`, and the result never depends on
+the order partners are used in. Worlds of 200 partners x 4,000 members are the target size: the member
+loop is kept lean (tuples, shared name strings, plain `random()` draws).
 """
 
 from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 from sandbox import names
@@ -33,7 +36,10 @@ from sandbox.models import (
 CUSTOMER_NAME = "Acme Retail Group"
 CUSTOMER_ADMIN_EMAIL = "admin@acme.example"
 MONITOR_NAME = "PartnerWatch Monitor"
+PARTNER_USER_BASE = 7_200_000_000_000_000_000  # partner n's generated user_ids: BASE + n * SPAN + ...
+PARTNER_USER_SPAN = 10**13
 SEPARATORS = (".", "_", "")
+_NAME_POOL: list[tuple[str, str]] = []
 # (user_name, e-mail, user_role, finance_role, relation_status) of the customer BC.
 CUSTOMER_MEMBERS: tuple[tuple[str, str, str, str | None, str], ...] = (
     ("Avery Chen", CUSTOMER_ADMIN_EMAIL, ADMIN, "MANAGER", BOUND),
@@ -82,24 +88,35 @@ class _Ids:
 
 
 def build_world(seed: int, partners: int, members: int) -> WorldData:
-    """Generates the whole world for `seed`: the customer BC, then `partners` agency BCs of `members` each."""
+    """Generates the world for `seed`: the customer BC, then `partners` agency BCs of `members` each.
+
+    Everything but the partners' members and asset assignments is made here; those are made by each partner
+    BC's loader on first use, from a seed drawn here, so the result does not depend on when they are made.
+    """
     rng = random.Random(seed)
     data = WorldData()
     asset_ids = _Ids(rng, 7_060_000_000_000_000_000)
     bc_ids = _Ids(rng, 7_300_000_000_000_000_000)
     customer = _customer(rng, data, asset_ids)
-    agencies = _agency_names(rng, partners)
-    taken: set[str] = set(data.accounts)
-    for number, agency in enumerate(agencies, start=1):
-        bc = _partner_bc(rng, agency, bc_ids.next())
+    for number, agency in enumerate(_agency_names(rng, partners), start=1):
+        loader = partial(_load_partner, data, number, rng.getrandbits(64), members, f"{agency[1]}.example")
+        bc = _partner_bc(rng, agency, bc_ids.next(), loader)
         customer.partner_ids.append(bc.bc_id)
         bc.partner_ids.append(customer.bc_id)
         data.bcs[bc.bc_id] = bc
-        monitor = _partner_members(rng, data, bc, number, members, agency[1], taken)
         eligible = _partner_assets(rng, data, bc, number, asset_ids)
-        data.partners.append(PartnerInfo(number, bc.bc_id, agency[1], monitor.user_email,
-                                         monitor.user_role, eligible))
+        monitor_role = STANDARD if number == 2 else ADMIN
+        data.partners.append(PartnerInfo(number, bc.bc_id, agency[1], f"monitor@{agency[1]}.example",
+                                         monitor_role, eligible))
     return data
+
+
+def home_partner_number(user_id: str) -> int | None:
+    """The partner number whose generated members have this user_id range (None for other IDs)."""
+    if not user_id.isdigit():
+        return None
+    number = (int(user_id) - PARTNER_USER_BASE) // PARTNER_USER_SPAN
+    return number if number >= 1 and int(user_id) >= PARTNER_USER_BASE else None
 
 
 def _customer(rng: random.Random, data: WorldData, asset_ids: _Ids) -> BusinessCenter:
@@ -159,60 +176,65 @@ def _agency_names(rng: random.Random, count: int) -> list[tuple[str, str, str, s
     return chosen
 
 
-def _partner_bc(rng: random.Random, agency: tuple[str, str, str, str, str, str], bc_id: str) -> BusinessCenter:
+def _partner_bc(rng: random.Random, agency: tuple[str, str, str, str, str, str], bc_id: str,
+                loader: Callable[[BusinessCenter], None]) -> BusinessCenter:
     name, _slug, company, area, currency, tz = agency
     roll = rng.random()
     verification = "VERIFIED" if roll < 0.8 else ("REVIEWING" if roll < 0.9 else "NOT_SUBMITTED")
     return BusinessCenter(bc_id=bc_id, name=name, company=company, currency=currency, registered_area=area,
-                          timezone=tz, type="AGENCY", verification_status=verification)
+                          timezone=tz, type="AGENCY", verification_status=verification, loader=loader)
 
 
-def _partner_members(rng: random.Random, data: WorldData, bc: BusinessCenter, number: int, count: int,
-                     slug: str, taken: set[str]) -> Member:
-    """Fills the partner BC with `count` members plus its monitor account; returns the monitor."""
-    sub = random.Random(rng.getrandbits(64))
-    home = f"{slug}.example"
-    ids = _Ids(sub, 7_200_000_000_000_000_000 + number * 10**13)
-    members = _draw_members(sub, ids, count, home, taken)
+def _load_partner(data: WorldData, number: int, seed: int, count: int, home: str, bc: BusinessCenter) -> None:
+    """Loader of partner BC `number`: `count` members plus the monitor account, then asset assignments.
+
+    Runs under the BC's lock, fills `bc._members`/`bc._assignments` directly and registers the accounts.
+    E-mails are unique within the partner; personal-domain ones carry the partner number, so they are
+    unique across partners whatever order partners load in.
+    """
+    rng = random.Random(seed)
+    ids = _Ids(rng, PARTNER_USER_BASE + number * PARTNER_USER_SPAN)
     monitor_email = f"monitor@{home}"
-    taken.add(monitor_email)
+    members = _draw_members(rng, ids, count, home, {monitor_email}, str(number))
     monitor = Member(ids.next(), MONITOR_NAME, monitor_email, STANDARD if number == 2 else ADMIN, BOUND, None)
-    members.insert(sub.randrange(len(members) + 1), monitor)
-    directory, accounts = bc.members, data.accounts
+    members.insert(rng.randrange(len(members) + 1), monitor)
+    directory, accounts = bc._members, data.accounts
     for member in members:
         if member[0] is None:
             directory[member[2]] = member
         else:
             directory[member[0]] = member
             accounts[member[2]] = member[0]
-    return monitor
+    _assign_partner_members(rng, data, bc)
 
 
-def _draw_members(rng: random.Random, ids: _Ids, count: int, home: str, taken: set[str]) -> list[Member]:
+def _name_pool() -> list[tuple[str, str]]:
+    """Every (display name, e-mail handle) of first x last x separator, plus the whole names; shared by all
+    members, so a large world keeps one copy of each name string."""
+    if not _NAME_POOL:
+        _NAME_POOL.extend((f"{first} {last}", sep.join((first_handle, last_handle)))
+                          for first, first_handle in names.FIRST_NAMES for last, last_handle in names.LAST_NAMES
+                          for sep in SEPARATORS)
+    return _NAME_POOL
+
+
+def _draw_members(rng: random.Random, ids: _Ids, count: int, home: str, taken: set[str], tag: str) -> list[Member]:
     """`count` random members; the positions of `_forced_slots` get their forced traits (the hot loop)."""
     forced = _forced_slots(rng, count)
     draw, make = rng.random, tuple.__new__
-    firsts, lasts, wholes = names.FIRST_NAMES, names.LAST_NAMES, names.WHOLE_NAMES
-    n_first, n_last, n_whole = len(firsts), len(lasts), len(wholes)
+    pool, wholes, personal = _name_pool(), names.WHOLE_NAMES, names.PERSONAL_DOMAINS
+    n_pool, n_whole = len(pool), len(wholes)
     members = []
     for position in range(count):
         user_id = ids.next()
-        if draw() < 0.04:
-            display, handle = wholes[int(draw() * n_whole)]
-        else:
-            first, last = firsts[int(draw() * n_first)], lasts[int(draw() * n_last)]
-            display = f"{first[0]} {last[0]}"
-            handle = SEPARATORS[int(draw() * 3)].join((first[1], last[1]))
-        domain = home
-        if draw() < 0.04:
-            domain = names.PERSONAL_DOMAINS[int(draw() * 3)]
+        display, handle = wholes[int(draw() * n_whole)] if draw() < 0.04 else pool[int(draw() * n_pool)]
+        domain = personal[int(draw() * 3)] if draw() < 0.04 else home
         role, finance, status = _roles(draw(), draw(), draw())
-        override = forced.get(position)
-        if override is not None:
+        if position in forced:
             display, handle, domain, role, finance, status = _apply(
-                override, (display, handle, domain, role, finance, status))
+                forced[position], (display, handle, domain, role, finance, status))
         if domain != home:
-            handle = f"{handle}{10 + int(draw() * 90)}"
+            handle = f"{handle}{tag}{10 + int(draw() * 90)}"
         email = f"{handle}@{domain}"
         if email in taken:
             email = _unique_email(handle, domain, taken)
@@ -267,7 +289,7 @@ def _unique_email(handle: str, domain: str, taken: set[str]) -> str:
     email = f"{handle}@{domain}"
     number = 2
     while email in taken:
-        email = f"{handle}{number}@{domain}"
+        email = f"{handle}.{number}@{domain}"
         number += 1
     taken.add(email)
     return email
@@ -286,7 +308,6 @@ def _partner_assets(rng: random.Random, data: WorldData, bc: BusinessCenter, num
         if number == 3 or rng.random() < 0.5:
             for asset_id in rng.sample(bc.asset_ids, rng.randint(1, len(bc.asset_ids))):
                 data.shares.append(Share(asset_id, bc.bc_id, customer.bc_id, rng.choice(ADVERTISER_ROLES)))
-    _assign_partner_members(rng, data, bc)
     return eligible
 
 
@@ -302,9 +323,9 @@ def _share_customer_assets(rng: random.Random, data: WorldData, customer: Busine
 
 def _assign_partner_members(rng: random.Random, data: WorldData, bc: BusinessCenter) -> None:
     """Gives some BOUND members of the partner BC a role on each asset it owns or was shared."""
-    bound = [key for key, member in bc.members.items() if member.relation_status == BOUND]
+    bound = [key for key, member in bc._members.items() if member.relation_status == BOUND]
     received = [s.asset_id for s in data.shares if s.partner_bc_id == bc.bc_id]
     for asset_id in bc.asset_ids + received:
         roles = CATALOG_ROLES if data.assets[asset_id].asset_type == "CATALOG" else ADVERTISER_ROLES
         chosen = rng.sample(bound, min(len(bound), rng.randint(2, 6)))
-        bc.assignments[asset_id] = {key: rng.choice(roles) for key in chosen}
+        bc._assignments[asset_id] = {key: rng.choice(roles) for key in chosen}

@@ -2,12 +2,14 @@
 
 Members, assets and shares are immutable tuples (compact and cheap to create, which matters for worlds of
 800,000 members); a change replaces the tuple. `BusinessCenter` is the mutable container, guarded by the
-World's lock. `*_wire()` helpers give the exact v1.3 field names.
+World's lock; its members can be generated lazily. `*_wire()` helpers give the exact v1.3 field names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 ADMIN = "ADMIN"
@@ -92,23 +94,58 @@ class PartnerInfo(NamedTuple):
     eligible: bool
 
 
-@dataclass
 class BusinessCenter:
-    """A Business Center: its `bc_info`, members (insertion ordered), partners, owned assets, assignments."""
+    """A Business Center: its `bc_info`, members (insertion ordered), partners, owned assets, assignments.
 
-    bc_id: str
-    name: str
-    company: str
-    currency: str
-    registered_area: str
-    timezone: str
-    type: str
-    status: str = "ENABLE"
-    verification_status: str = "VERIFIED"
-    members: dict[str, Member] = field(default_factory=dict)
-    partner_ids: list[str] = field(default_factory=list)
-    asset_ids: list[str] = field(default_factory=list)
-    assignments: dict[str, dict[str, str]] = field(default_factory=dict)
+    Members and asset assignments may be generated on first use: `loader(bc)` then fills `_members` and
+    `_assignments` once, under the BC's lock, the first time either is read (so a world of 800,000 members
+    starts without generating them all).
+    """
+
+    def __init__(self, bc_id: str, name: str, company: str, currency: str, registered_area: str, timezone: str,
+                 type: str, verification_status: str = "VERIFIED",
+                 loader: Callable[[BusinessCenter], None] | None = None) -> None:
+        self.bc_id, self.name, self.company, self.currency = bc_id, name, company, currency
+        self.registered_area, self.timezone, self.type = registered_area, timezone, type
+        self.status = "ENABLE"
+        self.verification_status = verification_status
+        self.partner_ids: list[str] = []
+        self.asset_ids: list[str] = []
+        self._members: dict[str, Member] = {}
+        self._assignments: dict[str, dict[str, str]] = {}
+        self._loader = loader
+        self._ready = loader is None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether members and assignments exist yet (reading either generates them)."""
+        return self._ready
+
+    def load(self) -> None:
+        """Generates members and assignments if not done yet (thread-safe, once)."""
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready and self._loader is not None:
+                self._loader(self)
+            self._ready = True
+
+    @property
+    def members(self) -> dict[str, Member]:
+        self.load()
+        return self._members
+
+    @members.setter
+    def members(self, value: dict[str, Member]) -> None:
+        self.load()
+        self._members = value
+
+    @property
+    def assignments(self) -> dict[str, dict[str, str]]:
+        """asset_id → {member key → advertiser_role or catalog_role}."""
+        self.load()
+        return self._assignments
 
     def info_wire(self) -> dict[str, Any]:
         """The `bc_info` object of `bc/get/`."""

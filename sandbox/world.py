@@ -1,6 +1,9 @@
 """World: the sandbox's state (BCs, members, assets, shares, accounts) and its runtime (portal sessions,
 auth codes, access tokens), pure Python and thread-safe behind one lock.
 
+Partner members are generated per partner BC on first use (see `generate.py`); lookups by e-mail or
+user_id load just the partner they belong to, `to_json()` and `load_all()` load everything.
+
 The HTTP layers (`api.py`, `portal.py`, `control.py`) only call these methods; readers get snapshots
 (lists of immutable tuples), so a control call changing a member never tears a page being served.
 """
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sandbox.errors import AUTH_CODE_ERROR, ApiError
-from sandbox.generate import CUSTOMER_ADMIN_EMAIL, build_world
+from sandbox.generate import CUSTOMER_ADMIN_EMAIL, build_world, home_partner_number
 from sandbox.models import (
     ADMIN,
     BOUND,
@@ -27,6 +30,7 @@ from sandbox.models import (
     Member,
     PartnerInfo,
 )
+from sandbox.names import PERSONAL_DOMAINS
 
 AUTH_CODE_TTL_S = 3600.0
 DEFAULT_APP = App("7100000000000000000", "sandbox-secret", "PartnerWatch", ())
@@ -66,20 +70,44 @@ class World:
         self._load()
 
     def _load(self) -> None:
-        # The cyclic GC would rescan the growing heap many times while 800k tuples are created: pause it.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            data = build_world(self.seed, self.partner_count, self.member_count)
-        finally:
-            if paused:
-                gc.enable()
+        data = build_world(self.seed, self.partner_count, self.member_count)
         self.customer_bc_id = data.customer_bc_id
         self.bcs: dict[str, BusinessCenter] = data.bcs
         self.assets: dict[str, Asset] = data.assets
         self.shares = data.shares
         self.accounts: dict[str, str] = data.accounts
         self.partners: list[PartnerInfo] = data.partners
+        self._domains = {p.monitor_email.split("@")[1]: p.bc_id for p in self.partners}
+
+    def load_all(self) -> None:
+        """Generates every partner's members now (they are otherwise made on first use)."""
+        # The cyclic GC would rescan the growing heap many times while 800k tuples are created: pause it.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            for bc in self.bcs.values():
+                bc.load()
+        finally:
+            if paused:
+                gc.enable()
+
+    def user_id(self, email: str) -> str | None:
+        """The user_id of the account with this e-mail (loading the partner it belongs to if needed)."""
+        email = email.strip().lower()
+        with self._lock:
+            if email not in self.accounts:
+                domain = email.rpartition("@")[2]
+                if domain in self._domains:
+                    self.bcs[self._domains[domain]].load()
+                elif domain in PERSONAL_DOMAINS:
+                    self.load_all()
+            return self.accounts.get(email)
+
+    def _bcs_of(self, user_id: str) -> list[BusinessCenter]:
+        """The BCs that may list this user: those loaded already plus the partner its ID range belongs to."""
+        number = home_partner_number(user_id)
+        home = self.partners[number - 1].bc_id if number is not None and number <= len(self.partners) else None
+        return [bc for bc in self.bcs.values() if bc.loaded or bc.bc_id == home]
 
     def reset(self) -> None:
         """Back to the seeded state; sessions, auth codes and tokens are dropped."""
@@ -95,14 +123,13 @@ class World:
 
     def authenticate(self, email: str, password: str) -> str | None:
         """The user_id for a correct e-mail/password pair (every sandbox account uses `sandbox-pass`)."""
-        with self._lock:
-            user_id = self.accounts.get(email.strip().lower())
+        user_id = self.user_id(email)
         return user_id if user_id is not None and secrets.compare_digest(password, PASSWORD) else None
 
     def account(self, user_id: str) -> tuple[str, str] | None:
         """(user_name, e-mail) of an account, from any BC it belongs to."""
         with self._lock:
-            for bc in self.bcs.values():
+            for bc in self._bcs_of(user_id):
                 member = bc.members.get(user_id)
                 if member is not None:
                     return member.user_name or member.user_email, member.user_email
@@ -155,11 +182,10 @@ class World:
 
     def issue_token(self, user_email: str) -> str:
         """Tests only: an access token for the account `user_email`, without the portal."""
-        with self._lock:
-            user_id = self.accounts.get(user_email.lower())
-            if user_id is None:
-                raise KeyError(f"no sandbox account {user_email!r}")
-            return self.mint_token(user_id, self.app.app_id)
+        user_id = self.user_id(user_email)
+        if user_id is None:
+            raise KeyError(f"no sandbox account {user_email!r}")
+        return self.mint_token(user_id, self.app.app_id)
 
     def token(self, access_token: str) -> TokenRecord | None:
         with self._lock:
@@ -171,8 +197,8 @@ class World:
 
     def revoke_user_tokens(self, user_email: str) -> int:
         """Revokes every token of the account; returns how many there were."""
+        user_id = self.user_id(user_email)
         with self._lock:
-            user_id = self.accounts.get(user_email.lower())
             doomed = [t for t, record in self._tokens.items() if record.user_id == user_id]
             for token in doomed:
                 del self._tokens[token]
@@ -184,7 +210,7 @@ class World:
         """The BCs the user is a BOUND member of, with that membership."""
         with self._lock:
             found = []
-            for bc in self.bcs.values():
+            for bc in self._bcs_of(user_id):
                 member = bc.members.get(user_id)
                 if member is not None and member.relation_status == BOUND:
                     found.append((bc, member))
@@ -301,7 +327,7 @@ class World:
         """An invitee has only its e-mail; anyone else gets the account's user_id (a new account if none)."""
         if member.relation_status == PENDING:
             return member._replace(user_id=None, user_name=None)
-        user_id = member.user_id or self.accounts.get(member.user_email)
+        user_id = member.user_id or self.user_id(member.user_email)
         if user_id is None:
             self._next_user_id += 1
             user_id = str(self._next_user_id)
@@ -329,6 +355,7 @@ class World:
     def to_json(self) -> dict[str, Any]:
         """The whole world (no tokens or sessions), for `GET /sandbox/world`."""
         with self._lock:
+            self.load_all()
             return {
                 "seed": self.seed,
                 "password": PASSWORD,

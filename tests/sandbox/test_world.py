@@ -58,7 +58,7 @@ def test_every_partner_lists_the_customer_and_has_a_bound_monitor() -> None:
     for info in world.partners:
         bc = world.bcs[info.bc_id]
         assert bc.partner_ids == [world.customer_bc_id]
-        monitor = bc.members[world.accounts[info.monitor_email]]
+        monitor = bc.members[str(world.user_id(info.monitor_email))]
         assert (monitor.relation_status, monitor.user_role) == (BOUND, info.monitor_role)
         assert len(bc.members) == 41
 
@@ -116,3 +116,28 @@ def test_reset_restores_the_seeded_world() -> None:
     assert _dump(world) != before
     world.reset()
     assert _dump(world) == before
+
+
+def test_partners_generate_on_first_use_and_order_does_not_matter() -> None:
+    forward, backward = World(seed=5, partners=5, members=25), World(seed=5, partners=5, members=25)
+    assert not any(forward.bcs[p.bc_id].loaded for p in forward.partners)
+    for info in forward.partners:
+        forward.bcs[info.bc_id].load()
+    for info in reversed(backward.partners):
+        assert backward.user_id(info.monitor_email) is not None
+    assert _dump(forward) == _dump(backward)
+
+
+def test_a_user_id_finds_its_bcs_before_its_partner_is_loaded() -> None:
+    world = World(seed=5, partners=3, members=10)
+    monitor_id = World(seed=5, partners=3, members=10).user_id(world.partners[2].monitor_email)
+    assert not world.bcs[world.partners[2].bc_id].loaded
+    assert [bc.bc_id for bc, _ in world.user_bcs(str(monitor_id))] == [world.partners[2].bc_id]
+    assert not world.bcs[world.partners[0].bc_id].loaded
+
+
+def test_personal_email_accounts_log_in() -> None:
+    world = World(seed=5, partners=3, members=30)
+    email = next(m.user_email for bc in World(seed=5, partners=3, members=30).bcs.values()
+                 for m in bc.members.values() if m.user_email.endswith("@gmail.com") and m.user_id)
+    assert world.authenticate(email, "sandbox-pass") is not None
