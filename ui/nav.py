@@ -9,6 +9,7 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 _PAGES = {
     "partners": ("Partners", ":material/handshake:"),
     "connect": ("Connect", ":material/add_link:"),
+    "members": ("Members", ":material/group:"),
     "automation": ("Automation", ":material/sync:"),
     "settings": ("Settings", ":material/settings:"),
 }

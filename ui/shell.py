@@ -23,6 +23,7 @@ if current.role == GUEST:
 pages = [page("partners", default=True)]
 if current.is_admin:
     pages.append(page("connect"))
+pages.append(page("members"))
 pages.append(page("automation"))
 if current.is_admin:
     pages.append(page("settings"))

@@ -1,0 +1,109 @@
+"""Members: User Overview → TikTok Business guest users (filtered, sorted and paged in DuckDB) and Changes."""
+
+import math
+
+import streamlit as st
+
+from core import export, flags, members
+from core.members import MemberFilter
+from ui.components import actor, when
+from ui.resources import services
+
+svc = services()
+me = actor()
+
+st.title("Members")
+st.header("User Overview", divider="gray")
+guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
+
+with guests_tab:
+    partner_names = members.partner_options(svc.store)
+    cols = st.columns([2, 1, 1, 2])
+    chosen_partners = cols[0].multiselect("Partner", list(partner_names), format_func=lambda b: partner_names[b],
+                                          key="members_partner", placeholder="All partners")
+    chosen_roles = cols[1].multiselect("Role", list(members.ROLES), format_func=members.ROLES.get,
+                                       key="members_role", placeholder="All roles")
+    chosen_statuses = cols[2].multiselect("Status", list(members.STATUSES), format_func=members.STATUSES.get,
+                                          key="members_status", placeholder="All statuses")
+    chosen_flags = cols[3].multiselect("Risk flag", [f.key for f in flags.FLAGS],
+                                       format_func=lambda k: flags.BY_KEY[k].label, key="members_flag",
+                                       placeholder="Any or no flag", help=flags.help_text())
+    cols = st.columns([3, 2, 1, 1])
+    search = cols[0].text_input("Search", key="members_search", placeholder="Name, e-mail, user id or partner")
+    sort = cols[1].selectbox("Sort by", list(members.SORTS), key="members_sort",
+                             format_func=lambda s: s.replace("_", " ").capitalize())
+    descending = cols[2].toggle("Descending", key="members_desc")
+    include_removed = cols[3].toggle("Show removed", key="members_removed",
+                                     help="Also list guest users who left the partner's Business Center")
+    member_filter = MemberFilter(partners=tuple(chosen_partners), roles=tuple(chosen_roles),
+                                 statuses=tuple(chosen_statuses), flags=tuple(chosen_flags), search=search,
+                                 include_removed=include_removed, sort=sort, descending=descending)
+
+    if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
+        st.session_state["members_filter"] = member_filter
+        st.session_state["members_page"] = 1
+    total = members.count(svc.store, member_filter)
+    pages = max(1, math.ceil(total / members.PAGE_SIZE))
+    current_page = min(st.session_state.get("members_page", 1), pages)
+    offset = (current_page - 1) * members.PAGE_SIZE
+    rows = members.page(svc.store, member_filter, limit=members.PAGE_SIZE, offset=offset)
+
+    summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
+    if total:
+        summary_col.caption(f"Guest users {offset + 1}–{offset + len(rows)} of {total}")
+        token = export.mint_token(svc.store, me, member_filter)
+        download_col.link_button("Download CSV", export.download_url(token), icon=":material/download:",
+                                 help="Exactly the filtered rows, as CSV (the link works once, for 10 minutes)")
+    else:
+        summary_col.info("No guest users match. Onboard partners on the Partners page and run Check for updates.")
+
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_order=members.PAGE_COLUMNS,
+        column_config={
+            "member": st.column_config.TextColumn("Account member"),
+            "user_email": st.column_config.TextColumn("Email"),
+            "partner": st.column_config.TextColumn("Partner"),
+            "role": st.column_config.TextColumn("TikTok role"),
+            "finance_role": st.column_config.TextColumn("Finance role"),
+            "status": st.column_config.TextColumn("Membership status"),
+            "assets": st.column_config.TextColumn("Your assets reached",
+                                                  help="Your assets shared with the partner that this member can "
+                                                       "use, with the role TikTok reports"),
+            "flags": st.column_config.ListColumn("Risk flags", help=flags.help_text()),
+            "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm z"),
+            "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm z"),
+            "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm z"),
+        },
+        key="members_table",
+    )
+    st.pagination(pages, key="members_page")
+
+with changes_tab:
+    include_baseline = st.toggle("Include first syncs", key="changes_baseline",
+                                 help="A partner's first sync lists every member as added")
+    timeline = members.timeline(svc.store, include_baseline=include_baseline)
+    if timeline.empty:
+        st.info("No changes yet: they appear after a partner's second sync.")
+    else:
+        st.subheader("Changes per sync")
+        st.bar_chart(timeline, x="synced_at", y="members", color="change")
+        log = members.changes(svc.store, include_baseline=include_baseline)
+        st.dataframe(
+            log,
+            hide_index=True,
+            width="stretch",
+            column_order=["changed_at", "partner", "member", "user_email", "change", "old_value", "new_value",
+                          "task_id"],
+            column_config={
+                "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm z"),
+                "partner": "Partner", "member": "Account member", "user_email": "Email", "change": "Change",
+                "old_value": "From", "new_value": "To", "task_id": st.column_config.NumberColumn("Sync task"),
+            },
+            key="changes_table",
+        )
+    recent = members.syncs(svc.store, limit=1)
+    if not recent.empty:
+        st.caption(f"Last member sync: {when(recent['synced_at'][0])}")
