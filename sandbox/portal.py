@@ -106,7 +106,7 @@ async def decide(request: Request) -> Response:
     if session is None:
         return RedirectResponse(f"/portal/auth?{_query(request)}", 303)
     form = await _form(request)
-    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+    if not secrets.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
         return _error("The form has expired. Please reload the page and try again.")
     state_param = [("state", state)] if state else []
     if form.get("decision") != "confirm":

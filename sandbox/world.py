@@ -124,7 +124,7 @@ class World:
     def authenticate(self, email: str, password: str) -> str | None:
         """The user_id for a correct e-mail/password pair (every sandbox account uses `sandbox-pass`)."""
         user_id = self.user_id(email)
-        return user_id if user_id is not None and secrets.compare_digest(password, PASSWORD) else None
+        return user_id if user_id is not None and secrets.compare_digest(password.encode(), PASSWORD.encode()) else None
 
     def account(self, user_id: str) -> tuple[str, str] | None:
         """(user_name, e-mail) of an account, from any BC it belongs to."""

@@ -55,6 +55,13 @@ def test_wrong_password_shows_an_error(browser) -> None:
     assert COOKIE not in answer.cookies
 
 
+def test_unicode_password_is_just_wrong(browser) -> None:
+    page = browser.get(f"/portal/auth?{QUERY}")
+    answer = browser.post(_action(page), data={"email": "admin@acme.example", "password": "pässwörd"})
+    assert answer.status_code == 200
+    assert "Incorrect email or password." in answer.text
+
+
 def test_login_sets_an_httponly_cookie_and_keeps_the_query(browser) -> None:
     page = browser.get(f"/portal/auth?{QUERY}")
     answer = browser.post(_action(page), data={"email": "admin@acme.example", "password": "sandbox-pass"})
@@ -98,9 +105,10 @@ def test_cancel_redirects_with_access_denied(browser) -> None:
 
 def test_consent_with_a_bad_csrf_is_refused(browser) -> None:
     page = _login(browser)
-    done = browser.post(_action(page), data={"csrf": "forged", "decision": "confirm"})
-    assert done.status_code == 400
-    assert "location" not in done.headers
+    for forged in ("forged", "fälscht"):
+        done = browser.post(_action(page), data={"csrf": forged, "decision": "confirm"})
+        assert done.status_code == 400
+        assert "location" not in done.headers
 
 
 @pytest.mark.parametrize("query", [
