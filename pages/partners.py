@@ -47,6 +47,9 @@ with tab:
     if table.empty:
         st.write("No partners yet.")
     else:
+        counts = table["status"].value_counts()
+        st.markdown(f"**{len(table)} partners:** " + " · ".join(
+            f"{counts[status]} {status}" for status in partners.STATUSES if status in counts))
         st.dataframe(
             table,
             hide_index=True,

@@ -18,11 +18,12 @@ if not me.is_admin:
 st.title("Settings")
 st.header("Integration", divider="gray")
 s = svc.settings
-cols = st.columns(3)
-cols[0].metric("Mode", "Sandbox" if s.sandbox else "Live TikTok")
-cols[1].metric("TikTok app id", s.app_id)
-cols[2].metric("Redirect URL", s.redirect_uri.split("//", 1)[-1])
-st.caption(f"API: `{s.api_base_url}` · authorization: `{s.portal_auth_url}` · client QPS limit {s.qps:g}")
+st.markdown(
+    f"**Mode:** {'Sandbox (local TikTok emulator)' if s.sandbox else 'Live TikTok'}  \n"
+    f"**TikTok app id:** `{s.app_id}`  \n"
+    f"**Redirect URL:** `{s.redirect_uri}`  \n"
+    f"**API:** `{s.api_base_url}` · **authorization page:** `{s.portal_auth_url}` · **client QPS limit:** {s.qps:g}"
+)
 
 current = integration.get(svc.store)
 _FLOW_KEY = "pw_customer_flow"
