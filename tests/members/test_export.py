@@ -1,0 +1,129 @@
+"""CSV export: formula-injection corpus read back with csv.reader, quoting, streaming in bounded chunks,
+audit rows, and the Download CSV route (single-use token, or the CLI's bearer token)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from core import audit, export, jobs
+from core.members import MemberFilter
+from core.roles import GUEST, Actor, NotAllowed
+from core.store import Store
+from tests.members.conftest import ANALYST_ACTOR, control, exported_rows, monitored_partners, run_sync
+from ui import api
+
+DANGEROUS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\nx", "\0x", "\uff1d1+1", "\uff0b1", "\uff0d1",
+             "\uff20x", '=HYPERLINK("http://evil.example","x")', "-2+3+cmd|' /C calc'!A0"]
+HARMLESS = ["plain", "", 'say "hi"', "line1\nline2", "a,b;c", "ünïcödé 名前", "x=1", "'quoted", " =1"]
+
+
+def _read(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("value", DANGEROUS)
+def test_dangerous_cells_get_a_leading_quote(value):
+    rows = _read(b"".join(export.csv_chunks(["h"], [[(value,)]])))
+    assert rows == [["h"], ["'" + value]]
+
+
+@pytest.mark.parametrize("value", HARMLESS)
+def test_harmless_cells_are_kept_exactly(value):
+    rows = _read(b"".join(export.csv_chunks(["h"], [[(value,)]])))
+    assert rows == [["h"], [value]]
+
+
+def test_every_field_is_quoted_with_crlf_rows():
+    data = b"".join(export.csv_chunks(["Member", "=Header"], [[("a", None), ("b", 1)]]))
+    assert data == b'"Member","\'=Header"\r\n"a",""\r\n"b","1"\r\n'
+
+
+def test_injected_names_from_tiktok_are_neutralised_in_the_export(onboarded, sandbox):
+    bc_id = monitored_partners(sandbox)[0].bc_id
+    names = {"calc@agency.example": "=cmd|' /C calc'!A0", "wide@agency.example": "\uff20SUM(1)",
+             "multi@agency.example": 'Line "one"\nline two'}
+    for email, name in names.items():
+        control(sandbox, "members/add", bc_id=bc_id, user_email=email, user_name=name)
+    assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
+    rows = {r["Email"]: r for r in exported_rows(onboarded, MemberFilter(search="@agency.example"))}
+    assert rows["calc@agency.example"]["Member"] == "'=cmd|' /C calc'!A0"
+    assert rows["wide@agency.example"]["Member"] == "'\uff20SUM(1)"
+    assert rows["multi@agency.example"]["Member"] == 'Line "one"\nline two'
+
+
+def _synthetic_store(tmp_path, n: int) -> Store:
+    store = Store(tmp_path / "big.duckdb")
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        cur.execute("INSERT INTO partners (bc_id, name, connection) VALUES ('p1', 'Big Agency', 'connected')")
+        cur.execute(
+            """INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role,
+                                    relation_status, first_seen, last_seen)
+               SELECT 'p1', i::VARCHAR, i::VARCHAR, CASE WHEN i % 7 = 0 THEN '=evil' || i ELSE 'User ' || i END,
+                      'user' || i || '@big.example', CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'STANDARD' END,
+                      'BOUND', ?, ? FROM range(?) t(i)""",
+            [now, now, n],
+        )
+    return store
+
+
+def test_large_export_streams_in_bounded_chunks_and_is_audited(tmp_path):
+    n = 200_000
+    store = _synthetic_store(tmp_path, n)
+    try:
+        sizes, rows = [], 0
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR, batch_rows=5_000)
+        for chunk in stream:
+            sizes.append(len(chunk))
+            rows += chunk.count(b"\r\n")
+        assert rows == n + 1
+        assert len(sizes) > n // 5_000  # header + one chunk per batch: never the whole file at once
+        assert max(sizes) < 2_000_000
+        entry = audit.query(store, action="export.members").iloc[0]
+        assert (entry["actor"], entry["outcome"]) == (ANALYST_ACTOR.email, "ok")
+        assert entry["detail"].startswith(f"{n} rows via app")
+    finally:
+        store.close()
+
+
+def test_stopped_download_is_audited_as_interrupted(tmp_path):
+    store = _synthetic_store(tmp_path, 30_000)
+    try:
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR, batch_rows=1_000)
+        next(stream), next(stream)
+        stream.close()
+        assert audit.query(store, action="export.members").iloc[0]["outcome"] == "interrupted"
+        with pytest.raises(NotAllowed):
+            export.stream_members(store, MemberFilter(), actor=Actor("guest@x.example", GUEST))
+    finally:
+        store.close()
+
+
+def test_download_route_token_is_single_use_and_bearer_works_for_the_cli(onboarded):
+    client = TestClient(Starlette(routes=api.ROUTES))
+    f = MemberFilter(roles=("ADMIN",))
+    token = export.mint_token(onboarded.store, ANALYST_ACTOR, f)
+
+    first = client.get(export.download_url(token))
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("text/csv")
+    assert "attachment" in first.headers["content-disposition"]
+    rows = _read(first.content)
+    assert len(rows) > 1
+    assert {r[5] for r in rows[1:]} == {"Admin"}
+    assert client.get(export.download_url(token)).status_code == 403  # spent
+    assert client.get(export.EXPORT_PATH).status_code == 401
+    assert client.get(export.EXPORT_PATH, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    cli = client.get(export.EXPORT_PATH, params=f.to_query(),
+                     headers={"Authorization": f"Bearer {onboarded.settings.api_token}"})
+    assert cli.status_code == 200
+    assert _read(cli.content) == rows
+    actors = set(audit.query(onboarded.store, action="export.members")["actor"])
+    assert actors == {ANALYST_ACTOR.email, "command line"}
