@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import connect, integration, partners, sync
+from core import connect, integration, members, partners, sync
 from core.roles import NotAllowed
 from ui.components import actor, when
 from ui.nav import page
@@ -50,6 +50,7 @@ with tab:
         counts = table["status"].value_counts()
         st.markdown(f"**{len(table)} partners:** " + " · ".join(
             f"{counts[status]} {status}" for status in partners.STATUSES if status in counts))
+        st.caption(f":material/group: Guest users: {members.summary_line(svc.store)}")
         st.dataframe(
             table,
             hide_index=True,
