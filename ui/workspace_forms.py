@@ -19,6 +19,7 @@ def invite_guest_form(svc: Services, me: Actor, partner_list: list[Partner], *, 
                       partner_bc_id: str | None = None) -> None:
     """Invite a partner-side admin as a guest user of the workspace, tied to a partner."""
     names = {p.bc_id: p.name for p in partner_list}
+    _show_notice(key)
     with st.form(key, clear_on_submit=True, border=True):
         email = st.text_input("Guest user's e-mail", placeholder="admin@partner.example")
         chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
@@ -26,7 +27,7 @@ def invite_guest_form(svc: Services, me: Actor, partner_list: list[Partner], *, 
         if st.form_submit_button("Invite guest user", disabled=not me.is_admin or not names):
             try:
                 user = workspace.invite(svc.store, me, email, GUEST, partner_bc_id=chosen)
-                st.success(f"Invited {user.email} as a guest user for {names.get(chosen, chosen)}.")
+                _rerun_with_notice(key, f"Invited {user.email} as a guest user for {names.get(chosen, chosen)}.")
             except (NotAllowed, ValueError) as exc:
                 st.error(str(exc))
 
@@ -35,6 +36,7 @@ def vault_add_form(svc: Services, me: Actor, partner_list: list[Partner], *, key
                    partner_bc_id: str | None = None) -> None:
     """Add a monitor account (email, phone, password) to the credential vault."""
     names = {p.bc_id: p.name for p in partner_list}
+    _show_notice(key)
     with st.form(key, clear_on_submit=True, border=True):
         chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
             "Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
@@ -45,9 +47,21 @@ def vault_add_form(svc: Services, me: Actor, partner_list: list[Partner], *, key
             try:
                 item = vault.add(svc.store, svc.box, me, partner_bc_id=chosen, email=email, phone=phone,
                                  password=password)
-                st.success(f"Added {item.label} to the vault, shared with you.")
+                _rerun_with_notice(key, f"Added {item.label} to the vault, shared with you.")
             except (NotAllowed, vault.VaultError) as exc:
                 st.error(str(exc))
+
+
+def _show_notice(key: str) -> None:
+    notice = st.session_state.pop(f"{key}_notice", None)
+    if notice:
+        st.success(notice)
+
+
+def _rerun_with_notice(key: str, message: str) -> None:
+    """Rerun the page so every check above the form sees the change; the message shows once."""
+    st.session_state[f"{key}_notice"] = message
+    st.rerun()
 
 
 def reveal_block(svc: Services, me: Actor, item: vault.VaultItem, *, key: str) -> None:
@@ -93,13 +107,14 @@ def workspace_users_section(svc: Services, me: Actor, partner_list: list[Partner
         invite_guest_form(svc, me, partner_list, key="pw_settings_invite")
     with right:
         st.markdown("**Invite a user or change a role**")
+        _show_notice("pw_settings_role")
         with st.form("pw_settings_role", clear_on_submit=True, border=True):
             email = st.text_input("E-mail", key="pw_role_email")
             role = st.selectbox("Role", [r for r in ROLES if r != GUEST], key="pw_role_role")
             if st.form_submit_button("Save role"):
                 try:
                     workspace.invite(svc.store, me, email, role)
-                    st.success(f"{email.strip().lower()} is now {role}.")
+                    _rerun_with_notice("pw_settings_role", f"{email.strip().lower()} is now {role}.")
                 except (NotAllowed, ValueError) as exc:
                     st.error(str(exc))
 

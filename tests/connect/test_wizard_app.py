@@ -69,7 +69,8 @@ def test_requirements_turn_green_after_invite_and_vault_share_and_reveal_is_audi
     at = wizard(info.bc_id)
     next(t for t in at.text_input if t.label == "Guest user's e-mail").input("Partner.Admin@agency.example")
     at.button(key="FormSubmitter:pw_connect_invite-Invite guest user").click().run()
-    assert "Invited partner.admin@agency.example as a guest user" in texts(at.success)
+    assert ":green[:material/check_circle:] An admin from your partner's side has joined" in texts(at.markdown)
+    assert "partner.admin@agency.example" in texts(at.caption)
     vault.add(svc.store, svc.box, ADMIN_ACTOR, partner_bc_id=info.bc_id, email=info.monitor_email,
               phone="+15550100", password="sandbox-pass")
     at.run()
