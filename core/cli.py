@@ -274,8 +274,9 @@ def _command(args: argparse.Namespace, backend: LocalBackend | RemoteBackend, se
     return OK
 
 
-def main(argv: list[str] | None = None, *, settings: Settings | None = None, out: TextIO = sys.stdout,
-         err: TextIO = sys.stderr) -> int:
+def main(argv: list[str] | None = None, *, settings: Settings | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         args = build_parser().parse_args(argv)
         return _run(args, settings or Settings.load(), out)

@@ -164,3 +164,14 @@ def table_state(svc: Services) -> dict[str, list[tuple]]:
     with svc.store.read() as cur:
         return {name: cur.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
                 for name in ("members", "member_assets", "member_changes", "member_syncs", "partner_assets")}
+
+
+def prepared_workspace(template: Path, target: Path, sandbox: SandboxServer) -> dict[str, str]:
+    """Copy an onboarded workspace to `target` with fresh tokens, closed: the env of a process using it."""
+    shutil.copytree(template, target, dirs_exist_ok=True)
+    svc = make_services(target, sandbox, PW_QPS="1000")
+    reissue_tokens(svc, sandbox)
+    core_services.install(None)
+    svc.close()
+    return {"PW_DB_PATH": str(target / "pw.duckdb"), "PW_DATA_DIR": str(target / "data"),
+            "PW_SANDBOX_PORT": str(sandbox.port), "PW_QPS": "1000"}
