@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from core.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
 from core.logging_setup import register_secret
+from core.roles import RoleRules, normalize_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +56,7 @@ class Settings:
     sandbox: bool
     public_url: str
     sandbox_key_file: Path | None = None  # set when the encryption key was generated (sandbox only)
+    roles: RoleRules = field(default_factory=RoleRules)  # sign-in roles (PW_ROLE_* / [partnerwatch.roles])
 
     @classmethod
     def load(
@@ -163,7 +165,36 @@ def _build(src: _Source, root: Path) -> Settings:
         sandbox=sandbox,
         public_url=public_url,
         sandbox_key_file=key_file,
+        roles=_role_rules(src),
     )
+
+
+_ROLE_SOURCES = (("admins", "PW_ROLE_ADMINS"), ("analysts", "PW_ROLE_ANALYSTS"), ("guests", "PW_ROLE_GUESTS"))
+
+
+def _role_rules(src: _Source) -> RoleRules:
+    """Role entries per role: the env var (comma separated) wins over `[partnerwatch.roles]` in secrets.toml."""
+    section = src.secrets.get("partnerwatch", {})
+    table = section.get("roles", {}) if isinstance(section, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError("partnerwatch.roles in secrets.toml must be a table (admins, analysts, guests)")
+    unknown = set(table) - {key for key, _ in _ROLE_SOURCES}
+    if unknown:
+        raise ConfigError(f"partnerwatch.roles has unknown keys {sorted(unknown)}: use admins, analysts, guests")
+    found: dict[str, tuple[str, ...]] = {}
+    for key, var in _ROLE_SOURCES:
+        env_value = src.env.get(var)
+        if env_value is not None and env_value.strip():
+            raw, label = [part for part in env_value.split(",") if part.strip()], var
+        else:
+            raw, label = table.get(key, []), f"partnerwatch.roles.{key} in secrets.toml"
+        if isinstance(raw, str) or not isinstance(raw, list) or not all(isinstance(i, str) for i in raw):
+            raise ConfigError(f"{label} must be a list of e-mail addresses or @domain entries")
+        try:
+            found[key] = tuple(normalize_entry(item) for item in raw)
+        except ValueError as exc:
+            raise ConfigError(f"{label}: {exc}") from None
+    return RoleRules(**found)
 
 
 def _is_sandbox(src: _Source) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from core import audit, integration, oauth_flows, partners, sync, tokens
+from core import audit, integration, oauth_flows, partners, sync, tokens, workspace
 from core.jobs import TRIGGER_CONNECT
 from core.oauth import authorization_url, callback_params, exchange_code, revoke_token
 from core.oauth_flows import Flow, FlowError
@@ -170,6 +170,9 @@ def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[s
     if not binding or not hmac.compare_digest(binding, binding_for(services, fid)):
         return Outcome(False, "Connection refused", "This authorization was started in another browser or "
                        "session. Start again from PartnerWatch in this browser.", fid)
+    if workspace.role_for(services.store, services.settings, flow.initiator) != ADMIN:
+        return Outcome(False, "Connection refused", f"{flow.initiator} is no longer an admin of this workspace, and "
+                       "only admins can connect a Business Center. Nothing was stored.", fid)
     if not code:
         denied = query.get("error") == "access_denied"
         reason = "You cancelled the authorization on TikTok." if denied else "TikTok sent no authorization code."
@@ -200,6 +203,15 @@ def _explain(exc: TikTokError) -> str:
     if isinstance(exc, TransportError):
         return f"TikTok could not be reached ({exc.message}). Nothing was changed; try again in a moment."
     return f"TikTok answered with an error ({exc.code}: {exc.message}). Nothing was changed."
+
+
+def choose_customer_bc(services: Services, actor: Actor, bc_id: str) -> integration.Integration:
+    """Pick which of the connected account's Business Centers to monitor (admins; audited)."""
+    require_admin(actor, "choose the Business Center to monitor")
+    current = integration.choose_bc(services.store, bc_id, actor=actor.email)
+    audit.record(services.store, actor=actor.email, action="settings.customer_bc", target=bc_id, outcome="ok",
+                 detail=current.bc_name or "")
+    return current
 
 
 def disconnect_customer(services: Services, actor: Actor) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core import integration, member_sync, partners, tokens
+from core import audit, integration, member_sync, partners, tokens
 from core.jobs import (
     COMPLETED,
     RETRYING,
@@ -45,9 +45,29 @@ def request(services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL,
     if partner_bc_id is not None:
         partner = partners.get(services.store, partner_bc_id)
         target = partner.name if partner else partner_bc_id
-    work = functools.partial(_run, services, partner_bc_id)
-    return services.runner.submit(work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger,
-                                  dedupe_key=DEDUPE_KEY)
+    running = services.runner.active_task(DEDUPE_KEY)
+    work = functools.partial(_audited_run, services, partner_bc_id, actor.email, target)
+    task_id = services.runner.submit(work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger,
+                                     dedupe_key=DEDUPE_KEY)
+    joined = running is not None and running == task_id
+    audit.record(services.store, actor=actor.email, action="sync.request", target=target,
+                 outcome="already running" if joined else "queued", detail=f"task #{task_id}; trigger {trigger}")
+    return task_id
+
+
+def _audited_run(services: Services, partner_bc_id: str | None, actor: str, target: str,
+                 ctx: TaskContext) -> Counts:
+    """Run the task and write its outcome to the audit log (the runner records the task status)."""
+    try:
+        counts = _run(services, partner_bc_id, ctx)
+    except Exception as exc:
+        audit.record(services.store, actor=actor, action="sync.finish", target=target, outcome="not completed",
+                     detail=f"task #{ctx.task_id}: {exc}")
+        raise
+    audit.record(services.store, actor=actor, action="sync.finish", target=target, outcome="completed",
+                 detail=f"task #{ctx.task_id}: {counts.added} added, {counts.updated} updated, "
+                        f"{counts.removed} removed")
+    return counts
 
 
 def _run(services: Services, partner_bc_id: str | None, ctx: TaskContext) -> Counts:

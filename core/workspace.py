@@ -73,8 +73,26 @@ def sandbox_users(store: Store) -> list[WorkspaceUser]:
     return list_users(store)
 
 
-def role_for(store: Store, settings: Settings, email: str) -> str:
-    """A signed-in user's role: the workspace table decides; unknown people get the least (guest)."""
-    email = email.strip().lower()
-    user = next((u for u in list_users(store) if u.email == email), None)
-    return user.role if user else GUEST
+def role_for(store: Store, settings: Settings, email: str) -> str | None:
+    """A signed-in user's role, or None (no access).
+
+    Live mode: the configured role rules decide (exact e-mail, then @domain); the workspace table adds
+    guest users only, so an admin or analyst role always comes from configuration. Sandbox mode (the
+    user switcher): the configured rules first, then the workspace table, then the built-in sandbox users.
+    """
+    configured = settings.roles.role_for(email)
+    if configured is not None:
+        return configured
+    address = email.strip().lower()
+    user = next((u for u in list_users(store) if u.email == address), None)
+    if user is None:
+        return dict(SANDBOX_USERS).get(address) if settings.sandbox else None
+    if settings.sandbox or user.role == GUEST:
+        return user.role
+    return None
+
+
+def current_actor(store: Store, settings: Settings, email: str) -> Actor | None:
+    """The Actor for `email` with the role it has right now, or None when it has no access."""
+    role = role_for(store, settings, email)
+    return Actor(email.strip().lower(), role) if role else None

@@ -54,7 +54,7 @@ elif current:
     options = {c["bc_info"]["bc_id"]: c["bc_info"].get("name", "") for c in integration.candidates(svc.store)}
     bc_id = st.selectbox("Business Center", list(options), format_func=lambda b: f"{options[b]} ({b})")
     if st.button("Use this Business Center", type="primary"):
-        integration.choose_bc(svc.store, bc_id, actor=me.email)
+        connect.choose_customer_bc(svc, me, bc_id)
         st.rerun()
 else:
     st.info("No Business Center connected. Connect your company's own TikTok Business Center with an account "

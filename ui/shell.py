@@ -1,4 +1,8 @@
-"""The Streamlit main script: who is signed in, which pages they get, and the navigation."""
+"""The Streamlit main script: who is signed in, which pages they get, and the navigation.
+
+Only the pages of the user's role are registered, so an admin page reached by URL by anyone else is not
+served; each admin page and every core action check the role again on the server.
+"""
 
 import streamlit as st
 
@@ -12,7 +16,12 @@ st.set_page_config(page_title="PartnerWatch", page_icon=":material/shield_person
 svc = services()
 current = auth.current_actor(svc)
 if current is None:
-    auth.sign_in_screen()
+    st.session_state.pop("pw_actor", None)
+    email = None if svc.settings.sandbox else auth.signed_in_email()
+    if email is None and not svc.settings.sandbox:
+        auth.sign_in_screen()
+    else:
+        auth.no_access_screen(email)
     st.stop()
 st.session_state["pw_actor"] = current
 if current.role == GUEST:
