@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import export, jobs, members, sync, tokens
+from core import export, jobs, members, sync, tokens, workspace
 from core import services as core_services
 from core.members import MemberFilter
 from core.roles import ANALYST, Actor
@@ -53,6 +53,7 @@ def monitored_partners(sandbox: SandboxServer) -> list:
 def onboard(tmp_path: Path, sandbox: SandboxServer) -> Services:
     svc = make_services(tmp_path, sandbox, PW_QPS="1000")
     fast_retries(svc)
+    workspace.sandbox_users(svc.store)  # the sandbox workspace's admin starts the connections
     assert connect_customer(svc, sandbox).ok
     assert run_sync(svc)[1] == jobs.COMPLETED
     for info in monitored_partners(sandbox):
