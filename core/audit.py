@@ -29,11 +29,12 @@ def record(store: Store, *, actor: str, action: str, target: str, outcome: str, 
 
 
 def query(store: Store, *, actor: str | None = None, action: str | None = None,
-          since: datetime | None = None, limit: int = 500) -> pd.DataFrame:
-    """Audit rows, newest first, filtered by exact actor, action (or `prefix.*`), and time."""
+          since: datetime | None = None, until: datetime | None = None, outcome: str | None = None,
+          limit: int = 500) -> pd.DataFrame:
+    """Audit rows, newest first, filtered by exact actor, action (or `prefix.*`), outcome and time range."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    where, params = _filters(actor, action, since)
+    where, params = _filters(actor, action, since, until, outcome)
     sql = f"""SELECT id, "at", actor, action, target, outcome, detail FROM audit_log
               {where} ORDER BY "at" DESC, id DESC LIMIT ?"""
     with store.read() as cur:
@@ -41,7 +42,17 @@ def query(store: Store, *, actor: str | None = None, action: str | None = None,
     return frame[COLUMNS]
 
 
-def _filters(actor: str | None, action: str | None, since: datetime | None) -> tuple[str, list[object]]:
+def distinct(store: Store, column: str) -> list[str]:
+    """The values seen in `actor`, `action` or `outcome`, for filter choices."""
+    if column not in ("actor", "action", "outcome"):
+        raise ValueError(f"cannot list the values of {column!r}")
+    with store.read() as cur:
+        rows = cur.execute(f"SELECT DISTINCT {column} FROM audit_log WHERE {column} IS NOT NULL ORDER BY 1").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _filters(actor: str | None, action: str | None, since: datetime | None, until: datetime | None = None,
+             outcome: str | None = None) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
     if actor is not None:
@@ -53,7 +64,13 @@ def _filters(actor: str | None, action: str | None, since: datetime | None) -> t
     elif action is not None:
         clauses.append("action = ?")
         params.append(action)
+    if outcome is not None:
+        clauses.append("outcome = ?")
+        params.append(outcome)
     if since is not None:
         clauses.append('"at" >= ?')
         params.append(since)
+    if until is not None:
+        clauses.append('"at" < ?')
+        params.append(until)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

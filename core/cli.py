@@ -1,9 +1,10 @@
-"""Command line for cron and scripts: `python -m core.cli sync|export-members|migrate`.
+"""Command line for cron and scripts: `python -m core.cli sync|export-members|rotate-key|migrate`.
 
     python -m core.cli sync [--partner BC_ID]
     python -m core.cli export-members --out FILE [--partner BC_ID ...] [--role ADMIN|STANDARD ...]
                                       [--status BOUND|PENDING|REJECTED|UNBOUND ...] [--flag FLAG ...]
                                       [--search TEXT] [--include-removed] [--sort COLUMN] [--desc]
+    python -m core.cli rotate-key      (PW_ENCRYPTION_KEYS=NEW,OLD: re-encrypt every secret under NEW)
     python -m core.cli migrate
 
 Exit codes: 0 ok, 1 failed, 2 bad usage.
@@ -27,7 +28,7 @@ from typing import Protocol, TextIO
 import duckdb
 import httpx
 
-from core import export, flags, jobs, members, sync
+from core import export, flags, jobs, keys, members, sync
 from core import services as core_services
 from core.config import ConfigError, Settings
 from core.jobs import TRIGGER_CLI
@@ -37,6 +38,7 @@ from core.store import Store
 
 OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
+API_ROTATE_KEY = "/api/keys/rotate"
 API_TASK = "/api/tasks/{task_id}"
 HEALTH = "/healthz"
 POLL_INTERVAL_S = 0.5
@@ -102,6 +104,7 @@ class Backend(Protocol):
     def sync(self, partner_bc_id: str | None) -> TaskReport: ...
     def export(self, f: MemberFilter, out: Path) -> int: ...
     def schema_version(self) -> int: ...
+    def rotate_key(self) -> str: ...
 
 
 class LocalBackend:
@@ -121,6 +124,12 @@ class LocalBackend:
 
     def schema_version(self) -> int:
         return self.services.store.schema_version()
+
+    def rotate_key(self) -> str:
+        try:
+            return keys.rotate_all(self.services.store, self.services.box, SYSTEM_CLI).line()
+        except keys.RotationError as exc:
+            raise CliFailure(str(exc)) from exc
 
     def close(self) -> None:
         self.services.close()
@@ -162,6 +171,9 @@ class RemoteBackend:
 
     def schema_version(self) -> int:
         return int(self._check(self.client.get(HEALTH)).json()["schema_version"])
+
+    def rotate_key(self) -> str:
+        return str(self._check(self.client.post(API_ROTATE_KEY)).json()["message"])
 
     def close(self) -> None:
         self.client.close()
@@ -234,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--include-removed", action="store_true")
     out.add_argument("--sort", default="partner", choices=list(members.SORTS))
     out.add_argument("--desc", action="store_true")
+    commands.add_parser("rotate-key", help="re-encrypt every stored secret under the first key of "
+                        "PW_ENCRYPTION_KEYS (NEW,OLD); all or nothing, safe to repeat")
     commands.add_parser("migrate", help="apply database migrations")
     return parser
 
@@ -264,6 +278,9 @@ def _command(args: argparse.Namespace, backend: LocalBackend | RemoteBackend, se
     if args.command == "migrate":
         print(f"Database {settings.db_path} is at schema version {backend.schema_version()} "
               "(the running app applies migrations at start-up).", file=out)
+        return OK
+    if args.command == "rotate-key":
+        print(backend.rotate_key(), file=out)
         return OK
     if args.command == "sync":
         report = backend.sync(args.partner)

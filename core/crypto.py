@@ -65,7 +65,9 @@ class SecretBox:
                 "No encryption key is configured: set PW_ENCRYPTION_KEYS (or partnerwatch.encryption_keys "
                 "in .streamlit/secrets.toml) before storing tokens or secrets"
             )
-        self._fernet = MultiFernet([validate_key(key, n) for n, key in enumerate(cleaned, start=1)])
+        fernets = [validate_key(key, n) for n, key in enumerate(cleaned, start=1)]
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
         self.key_count = len(cleaned)
 
     def __repr__(self) -> str:
@@ -84,6 +86,14 @@ class SecretBox:
             return self._fernet.decrypt(bytes(ciphertext)).decode("utf-8")
         except InvalidToken:
             raise DecryptError(_DECRYPT_HINT) from None
+
+    def is_current(self, ciphertext: bytes) -> bool:
+        """Whether `ciphertext` is already encrypted with the primary (newest) key."""
+        try:
+            self._primary.decrypt(bytes(ciphertext))
+        except InvalidToken:
+            return False
+        return True
 
     def rotate(self, ciphertext: bytes) -> bytes:
         """Re-encrypt `ciphertext` with the primary key."""

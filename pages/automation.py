@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from core import jobs
+from core import jobs, schedule
 from ui.resources import services
 
 svc = services()
 
 st.title("Automation")
 st.caption("Each Check for updates is a task with one job per partner. Running tasks update live.")
+st.caption(schedule.policy(svc.store).describe())
 
 _TASK_COLUMNS = {
     "status": st.column_config.TextColumn("Status"),

@@ -1,5 +1,5 @@
-"""Settings (admins): the customer BC integration, how PartnerWatch talks to TikTok, workspace users and
-the credential vault."""
+"""Settings (admins): the customer BC integration, how PartnerWatch talks to TikTok, workspace users,
+the credential vault, the sync policy and the audit log."""
 
 import streamlit as st
 
@@ -7,6 +7,7 @@ from core import connect, integration, oauth_flows, partners
 from core.roles import NotAllowed
 from ui.components import actor, popup_button, when
 from ui.resources import services
+from ui.trust_sections import audit_log_section, sync_policy_section
 from ui.workspace_forms import vault_section, workspace_users_section
 
 svc = services()
@@ -92,3 +93,9 @@ workspace_users_section(svc, me, partners.all_current(svc.store))
 st.header("Credential vault", divider="gray")
 st.caption("Monitor accounts' e-mail, phone and password, encrypted; each reveal is written to the audit log.")
 vault_section(svc, me, partners.all_current(svc.store))
+
+st.header("Sync policy", divider="gray")
+sync_policy_section(svc, me)
+
+st.header("Audit log", divider="gray")
+audit_log_section(svc, me)

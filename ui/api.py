@@ -4,7 +4,7 @@
   single-use export token minted by the page (`core.export.mint_token`); the filters come from the token.
 - The CLI's routes, authorised by `Authorization: Bearer <settings.api_token>` (constant-time compare):
   `GET /api/export/members.csv?<filters>`, `POST /api/sync` `{"partner": BC_ID | null}`,
-  `GET /api/tasks/{task_id}`.
+  `GET /api/tasks/{task_id}`, `POST /api/keys/rotate` (re-encrypt every secret under the primary key).
 
 Handlers are plain `def`s (Starlette runs them in its thread pool), so they may call the blocking core.
 """
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from core import cli, export, sync
+from core import cli, export, keys, sync
 from core import services as core_services
 from core.jobs import TRIGGER_CLI
 from core.members import MemberFilter
@@ -89,8 +89,21 @@ def api_task(request: Request) -> Response:
     return JSONResponse(report.as_dict(), headers=_NO_STORE)
 
 
+def api_rotate_key(request: Request) -> Response:
+    svc = core_services.get()
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    try:
+        report = keys.rotate_all(svc.store, svc.box, SYSTEM_CLI)
+    except keys.RotationError as exc:
+        return _refused(str(exc), 409)
+    return JSONResponse({"message": report.line(), "rotated": report.rotated, "current": report.current},
+                        headers=_NO_STORE)
+
+
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
     Route(cli.API_SYNC, api_sync, methods=["POST"]),
     Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
+    Route(cli.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
 ]

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import connect
+from core import connect, schedule
 from core import services as core_services
 from core.config import Settings
 from core.oauth_flows import FlowError
@@ -47,9 +47,11 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     await run_in_threadpool(core_services.get)
+    schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
     try:
         yield {}
     finally:
+        schedule.stop()
         if sandbox is not None:
             sandbox.stop()
 

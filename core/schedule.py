@@ -1,0 +1,175 @@
+"""Scheduled sync ("Workspace policy"): a daily Check for updates at a configured UTC time.
+
+The policy lives in `settings_kv` (`schedule.daily_enabled`, `schedule.daily_time` as HH:MM UTC) and is
+edited in Settings → Sync policy. `Scheduler` is one daemon thread per process, started by the `st.App`
+lifespan (never per browser session; `start()` twice returns the running one). Every `CHECK_INTERVAL_S`
+it calls `tick()`, which claims the day in the database (`schedule.last_run_date`, compare-and-set in one
+write transaction) before requesting the sync, so a day's run happens once even if ticks race or the
+process restarts; a process that was down at the scheduled time catches up when it starts that day.
+Cron can call `python -m core.cli sync` instead (or as well: a sync already running is joined).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from core import audit, sync
+from core.jobs import TRIGGER_POLICY
+from core.roles import SYSTEM_SCHEDULER, Actor, require_admin
+from core.services import Services
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+ENABLED_KEY = "schedule.daily_enabled"
+TIME_KEY = "schedule.daily_time"
+LAST_RUN_KEY = "schedule.last_run_date"
+DEFAULT_TIME = time(6, 0)
+CHECK_INTERVAL_S = 30.0
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Policy:
+    enabled: bool
+    at: time  # UTC
+    last_run: date | None
+
+    def due(self, now: datetime) -> bool:
+        """Enabled, the day's time has passed, and today's run has not been claimed yet."""
+        now = now.astimezone(UTC)
+        return self.enabled and now.time() >= self.at and self.last_run != now.date()
+
+    def next_run(self, now: datetime) -> datetime | None:
+        if not self.enabled:
+            return None
+        now = now.astimezone(UTC)
+        today = datetime.combine(now.date(), self.at, tzinfo=UTC)
+        return today + timedelta(days=1) if self.last_run == now.date() else today  # past today: due now
+
+    def describe(self, now: datetime | None = None) -> str:
+        if not self.enabled:
+            return "Scheduled sync is off (Settings → Sync policy)."
+        upcoming = self.next_run(now or datetime.now(UTC))
+        return (f"Scheduled sync: daily at {self.at:%H:%M} UTC (trigger “{TRIGGER_POLICY}”); "
+                f"next run {upcoming:%Y-%m-%d %H:%M} UTC.")
+
+
+def _settings(store: Store) -> dict[str, str]:
+    with store.read() as cur:
+        rows = cur.execute("SELECT key, value FROM settings_kv WHERE key IN (?, ?, ?)",
+                           [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY]).fetchall()
+    return {key: value for key, value in rows if value is not None}
+
+
+def parse_time(text: str) -> time:
+    match = _HHMM.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a time of day as HH:MM (24-hour, UTC)")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def policy(store: Store) -> Policy:
+    values = _settings(store)
+    try:
+        at = parse_time(values.get(TIME_KEY, "")) if TIME_KEY in values else DEFAULT_TIME
+    except ValueError:
+        log.warning("settings_kv %s is not HH:MM (%r): using %s", TIME_KEY, values[TIME_KEY], DEFAULT_TIME)
+        at = DEFAULT_TIME
+    last = values.get(LAST_RUN_KEY)
+    return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at,
+                  last_run=date.fromisoformat(last) if last else None)
+
+
+def _put(cur, key: str, value: str, by: str) -> None:
+    cur.execute(
+        """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+                                           updated_by = excluded.updated_by""",
+        [key, value, datetime.now(UTC), by],
+    )
+
+
+def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy:
+    """Turn the daily sync on or off and set its UTC time (admins; audited)."""
+    require_admin(actor, "change the sync policy")
+    with store.write() as cur:
+        _put(cur, ENABLED_KEY, "true" if enabled else "false", actor.email)
+        _put(cur, TIME_KEY, f"{at:%H:%M}", actor.email)
+        audit.record(store, actor=actor.email, action="settings.sync_policy", target="daily sync", outcome="ok",
+                     detail=f"{'on' if enabled else 'off'} at {at:%H:%M} UTC")
+    return policy(store)
+
+
+def claim(store: Store, today: date) -> bool:
+    """Take today's run (compare-and-set under the write lock); False when it was already taken."""
+    with store.write() as cur:
+        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [LAST_RUN_KEY]).fetchone()
+        if row is not None and row[0] == today.isoformat():
+            return False
+        _put(cur, LAST_RUN_KEY, today.isoformat(), SYSTEM_SCHEDULER.email)
+    return True
+
+
+def tick(services: Services, now: datetime | None = None) -> int | None:
+    """Start the day's scheduled sync when it is due; returns its task id, or None."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if not policy(services.store).due(now) or not claim(services.store, now.date()):
+        return None
+    log.info("Workspace policy: starting the daily Check for updates")
+    return sync.request(services, actor=SYSTEM_SCHEDULER, trigger=TRIGGER_POLICY)
+
+
+class Scheduler:
+    """The process's scheduler thread: calls `tick` every `interval_s` until stopped."""
+
+    def __init__(self, services: Callable[[], Services], interval_s: float = CHECK_INTERVAL_S) -> None:
+        self._services = services
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pw-scheduler", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tick(self._services())
+            except Exception:  # keep the schedule alive; the next tick tries again
+                log.exception("Workspace policy: the scheduled sync check failed")
+            self._stop.wait(self._interval_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+_lock = threading.Lock()
+_running: Scheduler | None = None
+
+
+def start(services: Callable[[], Services], interval_s: float = CHECK_INTERVAL_S) -> Scheduler:
+    """Start the process's scheduler, or return the one already running (guard against double start)."""
+    global _running
+    with _lock:
+        if _running is None or not _running.alive:
+            _running = Scheduler(services, interval_s)
+            _running._thread.start()
+        return _running
+
+
+def stop() -> None:
+    """Stop the process's scheduler (lifespan shutdown, tests)."""
+    global _running
+    with _lock:
+        current, _running = _running, None
+    if current is not None:
+        current.stop()
