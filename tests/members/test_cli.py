@@ -4,6 +4,7 @@ local API (app started with `streamlit run`); exit codes 0 ok, 1 failed, 2 bad u
 from __future__ import annotations
 
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import cli
+from core.config import Settings
 from tests.browser.conftest import RunningApp, free_port, start_app, stop_app
 from tests.members.conftest import (
     comparable,
@@ -70,13 +72,12 @@ def test_local_mode_sync_export_and_migrate(workspace, sandbox, tmp_path):
     assert comparable(_rows(out)) == _expected(sandbox, "Admin")
     assert f"Exported {len(_rows(out))} guest users" in exported.stdout
 
-    failed = _cli(workspace, "sync", "--partner", "7999999999999999999")
-    assert failed.returncode == cli.FAILED
-    assert "not in the partner list" in failed.stdout
-
-    migrated = _cli(workspace, "migrate")
-    assert migrated.returncode == cli.OK
-    assert "schema version" in migrated.stdout
+    settings = Settings.load(env=workspace, root=ROOT)  # the same process the subprocess would be
+    printed = io.StringIO()
+    assert cli.main(["sync", "--partner", "7999999999999999999"], settings=settings, out=printed) == cli.FAILED
+    assert "not in the partner list" in printed.getvalue()
+    assert cli.main(["migrate"], settings=settings, out=printed) == cli.OK
+    assert "schema version" in printed.getvalue()
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_remote_mode_goes_through_the_running_app(running_app, sandbox, tmp_path
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="remote.admin@agency.example", user_role="ADMIN")
 
-    synced = _cli(env, "sync")
+    synced = _cli(env, "sync", "--partner", bc_id)
     assert synced.returncode == cli.OK, synced.stderr + app.log()
     assert "Completed" in synced.stdout
 
