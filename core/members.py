@@ -32,7 +32,7 @@ SORTS = {
     "finance_role": "finance_role",
     "status": "status",
     "assets": "asset_count",
-    "flags": "len(flags)",
+    "flags": "flag_count",
     "first_seen": "first_seen",
     "last_seen": "last_seen",
     "removed_at": "removed_at",
@@ -52,7 +52,7 @@ EXPORT_COLUMNS = {
     "Finance role": "coalesce(finance_role, '')",
     "Membership status": "coalesce(status, '')",
     "Your assets reached": "assets",
-    "Risk flags": "array_to_string(flags, '; ')",
+    "Risk flags": "array_to_string({flags}, '; ')",
     "First seen": "coalesce(strftime(first_seen, '%Y-%m-%d %H:%M:%S UTC'), '')",
     "Last seen": "coalesce(strftime(last_seen, '%Y-%m-%d %H:%M:%S UTC'), '')",
     "Removed at": "coalesce(strftime(removed_at, '%Y-%m-%d %H:%M:%S UTC'), '')",
@@ -116,7 +116,7 @@ class MemberFilter:
 def _base_sql() -> str:
     """All members with display values and flag columns; one bound parameter: the personal domains."""
     flag_columns = ",\n".join(f"coalesce(({f.condition}), false) AS {flags.column(f)}" for f in flags.FLAGS)
-    flag_labels = ", ".join(f"CASE WHEN {flags.column(f)} THEN '{f.label}' END" for f in flags.FLAGS)
+    flag_count = " + ".join(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS)
     return f"""
 WITH params AS (SELECT ?::VARCHAR[] AS domains),
 latest AS (
@@ -146,9 +146,15 @@ flagged AS (
     LEFT JOIN latest l ON l.partner_bc_id = m.partner_bc_id
 ),
 filtered AS (
-    SELECT *, list_filter([{flag_labels}], lambda x: x IS NOT NULL) AS flags FROM flagged
+    SELECT *, {flag_count} AS flag_count FROM flagged
     WHERE {{where}}
 )"""
+
+
+def _flags_list() -> str:
+    """The labels of a row's flags, as a list (computed only for the rows selected: it is not cheap)."""
+    labels = ", ".join(f"CASE WHEN {flags.column(f)} THEN '{f.label}' END" for f in flags.FLAGS)
+    return f"list_filter([{labels}], lambda x: x IS NOT NULL)"
 
 
 def _where(f: MemberFilter) -> tuple[str, list[object]]:
@@ -176,11 +182,12 @@ def _order(f: MemberFilter) -> str:
     return f"ORDER BY {SORTS[f.sort]} {direction} NULLS LAST, partner_bc_id, member_key"
 
 
-def query(store: Store, f: MemberFilter, select: str, tail: str = "",
-          extra: list[object] | None = None) -> tuple[str, list[object]]:
-    """SQL and parameters selecting `select` from the filtered members (for export streaming)."""
+def query(store: Store, f: MemberFilter, select: str, tail: str = "", extra: list[object] | None = None,
+          source: str = "filtered") -> tuple[str, list[object]]:
+    """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members."""
     where, params = _where(f)
-    sql = _base_sql().replace("{where}", where) + f"\nSELECT {select} FROM filtered {tail}"
+    select = select.replace("{flags}", _flags_list())
+    sql = _base_sql().replace("{where}", where) + f"\nSELECT {select} FROM {source} {tail}"
     return sql, [flags.personal_domains(store), *params, *(extra or [])]
 
 
@@ -195,8 +202,9 @@ def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int =
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
     select = ("partner_bc_id, member_key, coalesce(user_name, user_email) AS member, user_email, partner, role, "
-              "finance_role, status, assets, flags, first_seen, last_seen, removed_at")
-    sql, params = query(store, f, select, f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset])
+              "finance_role, status, assets, {flags} AS flags, first_seen, last_seen, removed_at")
+    window = f"(SELECT * FROM filtered {_order(f)} LIMIT ? OFFSET ?) AS filtered"  # flag lists for this page only
+    sql, params = query(store, f, select, _order(f), [limit, offset], source=window)
     with store.read() as cur:
         return cur.execute(sql, params).df()
 
