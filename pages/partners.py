@@ -39,6 +39,34 @@ else:
     if current.health_detail:
         st.warning(current.health_detail)
 
+_DISCONNECT = "pw_disconnect_partner"  # the partner whose Disconnect token awaits confirmation
+
+
+def _ask_disconnect(bc_id: str) -> None:
+    st.session_state[_DISCONNECT] = bc_id
+
+
+def _forget_disconnect() -> None:
+    st.session_state.pop(_DISCONNECT, None)
+
+
+@st.dialog("Disconnect token", on_dismiss=_forget_disconnect)
+def _confirm_disconnect(bc_id: str, name: str) -> None:
+    st.write(f"Revoke PartnerWatch's token for **{name}** at TikTok? Synced history is kept and its guest users "
+             "are marked as not current. You can connect the partner again from the Connect page.")
+    if st.button("Disconnect token", type="primary", key="disconnect_confirm"):
+        try:
+            st.session_state["pw_partners_flash"] = ("success", connect.disconnect_partner(svc, me, bc_id))
+        except (NotAllowed, connect.ConnectError) as exc:
+            st.session_state["pw_partners_flash"] = ("error", str(exc))
+        _forget_disconnect()
+        st.rerun()
+
+
+flash = st.session_state.pop("pw_partners_flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
 (tab,) = st.tabs(["TikTok Business Partners"])
 with tab:
     table = partners.table(svc.store)
@@ -85,12 +113,11 @@ with tab:
                     st.toast(f"Check for updates for {names[chosen]} started (task #{task_id}).")
                 except NotAllowed as exc:
                     st.error(str(exc))
-            if me.is_admin and st.button("Disconnect token", key="disconnect_one",
-                                         help="Revoke the partner's token at TikTok; synced history is kept"):
-                try:
-                    st.toast(connect.disconnect_partner(svc, me, chosen))
-                except (NotAllowed, connect.ConnectError) as exc:
-                    st.error(str(exc))
+            if me.is_admin:
+                st.button("Disconnect token", key="disconnect_one", on_click=_ask_disconnect, args=(chosen,),
+                          help="Revoke the partner's token at TikTok; synced history is kept")
+        if st.session_state.get(_DISCONNECT) in names:
+            _confirm_disconnect(st.session_state[_DISCONNECT], names[st.session_state[_DISCONNECT]])
 
     st.subheader("Guest users per partner")
     by_role = partners.members_by_role(svc.store)
