@@ -14,7 +14,7 @@ from tests.app.helpers import ADMIN_ACTOR, connect_partner
 from tests.connect.test_callback_failures import eligible_admin_partners
 
 
-def _wait_all(svc) -> None:
+def wait_for_tasks(svc) -> None:
     for task_id in jobs.list_tasks(svc.store)["id"]:
         svc.runner.wait(int(task_id), timeout=60)
 
@@ -39,14 +39,14 @@ def test_connect_stores_encrypted_token_and_starts_first_check(fresh, sandbox):
     tasks = jobs.list_tasks(fresh.store)
     first = tasks[tasks["trigger"] == TRIGGER_CONNECT]
     assert list(first["target"]) == [partner.name]
-    _wait_all(fresh)
+    wait_for_tasks(fresh)
     assert jobs.list_tasks(fresh.store).iloc[0]["status"] == jobs.COMPLETED
 
 
 def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     info = eligible_admin_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    _wait_all(fresh)
+    wait_for_tasks(fresh)
     revoked = httpx.post(f"{sandbox.base_url}/sandbox/control/tokens/revoke",
                          json={"user_email": info.monitor_email}, timeout=10).json()
     assert revoked["revoked"] == 1
@@ -62,14 +62,14 @@ def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     assert partners.get(fresh.store, other.bc_id).status == partners.PENDING_ONBOARDING  # not blamed
 
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok  # the wizard's reconnect
-    _wait_all(fresh)
+    wait_for_tasks(fresh)
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED
 
 
 def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     info = eligible_admin_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    _wait_all(fresh)
+    wait_for_tasks(fresh)
     token = _stored_token(fresh, info.bc_id)
     now = datetime.now(UTC)
     with fresh.store.write() as cur:
@@ -99,6 +99,6 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     assert partners.assets(fresh.store, info.bc_id).equals(assets_before)
 
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    _wait_all(fresh)
+    wait_for_tasks(fresh)
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED
     assert sandbox.world.token(_stored_token(fresh, info.bc_id)) is not None
