@@ -239,6 +239,8 @@ def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
     partner = partners.get(services.store, bc_id)
     if partner is None:
         raise ConnectError("This partner is not in your partner list: run Check for updates.")
+    if services.runner.active_task(sync.DEDUPE_KEY) is not None:  # it could write members after us
+        raise ConnectError("A Check for updates is running: disconnect the token once it has finished.")
     token = tokens.load(services.store, services.box, partner.token_id)
     note = ""
     if token:
