@@ -4,9 +4,11 @@ and connecting again."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from core import connect, jobs, oauth_flows, partners, sync, tokens
 from core.jobs import TRIGGER_CONNECT
@@ -102,3 +104,18 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     wait_for_tasks(fresh)
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED
     assert sandbox.world.token(_stored_token(fresh, info.bc_id)) is not None
+
+
+def test_disconnect_waits_for_a_running_check_for_updates(world, sandbox_session):
+    info = eligible_admin_partners(sandbox_session)[0]
+    release = threading.Event()
+    task_id = world.runner.submit(lambda ctx: release.wait(10) and jobs.Counts(), kind=sync.TASK_KIND,
+                                  target="All partners", actor=ADMIN_ACTOR.email, trigger=jobs.TRIGGER_MANUAL,
+                                  dedupe_key=sync.DEDUPE_KEY)
+    try:
+        with pytest.raises(connect.ConnectError, match="Check for updates is running"):
+            connect.disconnect_partner(world, ADMIN_ACTOR, info.bc_id)
+    finally:
+        release.set()
+        world.runner.wait(task_id, timeout=10)
+    assert partners.get(world.store, info.bc_id).status == partners.PENDING_ONBOARDING
