@@ -17,6 +17,8 @@ from sandbox.server import SandboxServer
 from tests.app.helpers import make_services
 from tests.members.conftest import fast_retries, onboard, reissue_tokens
 
+ROOT_DIR = Path(__file__).resolve().parents[2]
+
 CONTENT_SQL = {
     "partners": """SELECT bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection,
                           removed_at IS NULL FROM partners ORDER BY ALL""",

@@ -1,0 +1,77 @@
+"""Crash: a `python -m core.cli sync` process killed with SIGKILL in the middle of a member write. On restart
+the database opens, the task reads `Not completed`, the data equals the last committed sync, and the next
+sync completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from core import jobs, members
+from core.members import MemberFilter
+from tests.app.helpers import make_services
+from tests.members.conftest import control, fast_retries, monitored_partners, run_sync
+from tests.trust.conftest import ROOT_DIR, content
+
+# The CLI's sync, with one test hook: after the members of a partner are inserted (transaction still
+# open, nothing committed), say so and wait to be killed.
+CHILD = textwrap.dedent("""
+    import sys, time
+    from core import cli, member_sync
+    real = member_sync.bulk_insert
+    def hooked(cur, table, frame):
+        count = real(cur, table, frame)
+        if table == "members":
+            print("MID-WRITE", flush=True)
+            time.sleep(120)
+        return count
+    member_sync.bulk_insert = hooked
+    sys.exit(cli.main(["sync"]))
+""")
+
+
+def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, sandbox, tmp_path):
+    svc = workspace_factory()
+    before = content(svc.store)
+    target = monitored_partners(sandbox)[0]
+    control(sandbox, "members/add", bc_id=target.bc_id, user_email="late.joiner@agency.example",
+            user_name="Late Joiner", user_role="ADMIN")
+    settings = svc.settings
+    svc.close()  # the app is stopped: the CLI opens the database itself
+
+    env = {**os.environ, "PW_DB_PATH": str(settings.db_path), "PW_DATA_DIR": str(settings.data_dir),
+           "PW_SANDBOX_PORT": str(settings.sandbox_port), "PW_QPS": "1000", "PW_PUBLIC_URL": "http://127.0.0.1:9"}
+    child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT_DIR, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while "MID-WRITE" not in line and time.monotonic() < deadline and child.poll() is None:
+            line = child.stdout.readline()
+        assert "MID-WRITE" in line, "the sync never reached its member write"
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+    restarted = make_services(tmp_path, sandbox, PW_QPS="1000")  # opens the file, replays the log
+    fast_retries(restarted)
+    try:
+        task = jobs.list_tasks(restarted.store).iloc[0]
+        assert task["status"] == jobs.NOT_COMPLETED
+        assert task["trigger"] == jobs.TRIGGER_CLI
+        assert "Interrupted" in task["error"]
+        assert not jobs.any_active(restarted.store)
+        assert content(restarted.store) == before
+        search = MemberFilter(search="late.joiner@agency.example")
+        assert members.count(restarted.store, search) == 0
+        assert run_sync(restarted)[1] == jobs.COMPLETED
+        assert members.count(restarted.store, search) == 1
+    finally:
+        restarted.close()
