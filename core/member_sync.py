@@ -150,13 +150,8 @@ async def sync_partner(services: Services, client: TikTokClient, job: JobHandle,
     """
     try:
         snapshot = await fetch(services, client, partner, shared_assets, job)
-        now = datetime.now(UTC)
-        threshold = threshold_pct(services.store)
-        with services.store.write() as cur:
-            if also_write is not None:
-                also_write(cur)
-            return apply(cur, snapshot, partner_name=partner.name, task_id=task_id, now=now,
-                         threshold=threshold)
+        # In a worker thread: the other partners' requests keep flowing while this one is written.
+        return await asyncio.to_thread(_write, services.store, snapshot, partner.name, task_id, also_write)
     except TokenRejectedError as exc:
         partners.set_connection(services.store, partner.bc_id, "reconnect_required",
                                 error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect.")
@@ -164,6 +159,17 @@ async def sync_partner(services: Services, client: TikTokClient, job: JobHandle,
     except (TikTokError, MemberSyncError) as exc:
         partners.set_connection(services.store, partner.bc_id, "sync_failed", error=str(exc))
         raise
+
+
+def _write(store: Store, snapshot: Snapshot, partner_name: str, task_id: int,
+           also_write: Callable[[duckdb.DuckDBPyConnection], None] | None) -> Counts:
+    """The partner's one transaction: `also_write`, then the members diff."""
+    now = datetime.now(UTC)
+    threshold = threshold_pct(store)
+    with store.write() as cur:
+        if also_write is not None:
+            also_write(cur)
+        return apply(cur, snapshot, partner_name=partner_name, task_id=task_id, now=now, threshold=threshold)
 
 
 # -- fetch ------------------------------------------------------------------------------------------
