@@ -47,14 +47,22 @@ if not me.is_admin:
 
 def _pick_partner(options: list[partners.Partner]) -> partners.Partner | None:
     by_id = {p.bc_id: p for p in options}
-    wanted = st.query_params.get("partner")
-    if wanted in by_id and st.session_state.get("pw_connect_from") != wanted:
-        st.session_state["pw_connect_partner"] = wanted  # coming from Partners → More options → Connect
-        st.session_state["pw_connect_from"] = wanted
+    wanted = st.query_params.get("partner")  # Partners → More options → Connect, or a shared link
+    if wanted in by_id:
+        st.session_state["pw_connect_partner"] = wanted
     chosen = st.selectbox("Partner", list(by_id), key="pw_connect_partner", index=None,
-                          placeholder="Choose the partner to connect",
+                          placeholder="Choose the partner to connect", on_change=_keep_in_url,
                           format_func=lambda b: f"{by_id[b].name} ({b}) · {by_id[b].status}")
     return by_id.get(chosen)
+
+
+def _keep_in_url() -> None:
+    """The URL names the chosen partner, so the link can be shared and a later deep link wins."""
+    chosen = st.session_state.get("pw_connect_partner")
+    if chosen:
+        st.query_params["partner"] = chosen
+    else:
+        st.query_params.pop("partner", None)
 
 
 def _status_notice(partner: partners.Partner) -> None:
@@ -164,7 +172,7 @@ def _grant_step(partner: partners.Partner) -> None:
         _begin(partner)  # a flow for another partner, or an expired one, is never reused
         started = st.session_state.get(_FLOW)
         if started is None:
-            return
+            st.rerun()  # show why it could not start
     st.subheader("Grant access to the PartnerWatch app")
     st.write("Click **Next** to open TikTok for Business in a pop-up window. If you have no TikTok session in this "
              "browser, log in with the monitor account's e-mail and password (see Requirements). Then, on **App "
