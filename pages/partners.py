@@ -31,11 +31,13 @@ if current is None or not current.bc_id:
         st.page_link(page("settings"), label="Connect your TikTok Business Center in Settings",
                      icon=":material/arrow_forward:")
 else:
-    cols = st.columns(4)
-    cols[0].metric("Business Center", current.bc_name or "—", help=f"BC id {current.bc_id}")
-    cols[1].metric("BC id", current.bc_id)
-    cols[2].metric("Last sync", when(current.last_sync_at))
-    cols[3].metric("Health", current.health or "—")
+    healthy = current.health == integration.HEALTHY
+    with st.container(border=True):
+        st.markdown(
+            f":material/corporate_fare: **{current.bc_name or 'Business Center'}** · BC id `{current.bc_id}` · "
+            f"last sync {when(current.last_sync_at)} · "
+            + (f":green-badge[{current.health}]" if healthy else f":red-badge[{current.health or 'Unknown'}]")
+        )
     if current.health_detail:
         st.warning(current.health_detail)
 
