@@ -12,6 +12,7 @@ _PAGES = {
     "members": ("Members", ":material/group:"),
     "automation": ("Automation", ":material/sync:"),
     "settings": ("Settings", ":material/settings:"),
+    "guest": ("Share credentials", ":material/key:"),
 }
 
 

@@ -24,18 +24,17 @@ if current is None:
         auth.no_access_screen(email)
     st.stop()
 st.session_state["pw_actor"] = current
-if current.role == GUEST:
-    st.title("PartnerWatch")
-    st.info("You are a guest of this workspace: partner data is visible to its admins and analysts only.")
-    st.stop()
 
-pages = [page("partners", default=True)]
-if current.is_admin:
-    pages.append(page("connect"))
-pages.append(page("members"))
-pages.append(page("automation"))
-if current.is_admin:
-    pages.append(page("settings"))
+if current.role == GUEST:  # a partner's admin: shares the monitor account, sees no partner data
+    pages = [page("guest", default=True)]
+else:
+    pages = [page("partners", default=True)]
+    if current.is_admin:
+        pages.append(page("connect"))
+    pages.append(page("members"))
+    pages.append(page("automation"))
+    if current.is_admin:
+        pages.append(page("settings"))
 
 with st.sidebar:
     st.caption(f"Signed in as **{current.email}** ({current.role})")
