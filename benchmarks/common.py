@@ -1,0 +1,100 @@
+"""Shared helpers of the benchmarks: sizes, the machine, memory readings, percentiles and results.json.
+
+Every benchmark module exposes `run(size: str) -> dict` returning its figures: `value` (the headline
+figure), `unit`, `target`, then further figures. `record` merges them into `benchmarks/results.json`
+(`{"name": {"value": ..., "unit": ..., "target": ..., ...}}`), keeping the other benchmarks' entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
+SIZES = ("full", "quick", "tiny")  # full: the issue's sizes; quick: a smoke run; tiny: the test suite's
+PYTHON = sys.executable
+
+
+def machine() -> dict[str, object]:
+    """What the figures ran on (RESULTS.md quotes it)."""
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(_meminfo_kib("MemTotal") / 1024 / 1024, 1),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _meminfo_kib(field: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def rss_mib() -> float:
+    """The current resident set size of this process."""
+    return _status_kib("VmRSS") / 1024
+
+
+def peak_rss_mib() -> float:
+    """The peak resident set size of this process so far."""
+    return _status_kib("VmHWM") / 1024
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The `pct` percentile (0..100) by linear interpolation."""
+    if len(values) == 1:
+        return values[0]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[min(98, max(0, round(pct) - 1))]
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def read_results(path: Path = RESULTS_JSON) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def record(name: str, figures: dict[str, object], path: Path = RESULTS_JSON) -> None:
+    """Merge one benchmark's figures into results.json."""
+    results = read_results(path)
+    results[name] = figures
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def check_shape(results: dict[str, dict]) -> None:
+    """Raise ValueError unless every entry has a numeric value and target and a unit."""
+    for name, figures in results.items():
+        for key, kind in (("value", (int, float)), ("target", (int, float)), ("unit", str)):
+            if not isinstance(figures.get(key), kind) or isinstance(figures.get(key), bool):
+                raise ValueError(f"{name}.{key} is missing or not a {kind}")

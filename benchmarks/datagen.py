@@ -1,0 +1,156 @@
+"""Data generators of the benchmarks: synthetic members loaded in bulk into a migrated DuckDB store, and
+in-memory TikTok snapshots (what `bc/member/get/` would return) with a chosen share of changes.
+
+Everything is deterministic: values come from DuckDB's `hash()` of the row number (SQL loads) or from
+`random.Random(seed)` (snapshots). The shape follows the sandbox world: ~10% admins, finance roles,
+mostly BOUND members, PENDING invitees keyed by e-mail, personal mailboxes, names that start with `=`
+or `+` (the CSV export must neutralise them), ~30% of members reaching one or two shared assets, a
+baseline sync plus a later sync with a few changes, and ~3% removed members.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from core.member_sync import Snapshot, member_key
+from core.store import Store
+
+PARTNER_BASE = 7_300_000_000_000_000_000
+USER_BASE = 7_400_000_000_000_000_000
+ASSET_BASE = 7_500_000_000_000_000_000
+BASELINE_TASK, LATEST_TASK = 1, 2
+
+_MEMBERS_SQL = """
+INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role, finance_role,
+                     relation_status, first_seen, last_seen, removed_at, first_task_id, added_task_id,
+                     last_task_id)
+WITH g AS (
+    SELECT p, i, hash(p * $m + i) % 1000 AS h, hash(p * $m + i + 7919) % 1000 AS h2
+    FROM range($partners) a(p), range($m) b(i)),
+s AS (
+    SELECT *, CASE WHEN h < 850 THEN 'BOUND' WHEN h < 920 THEN 'PENDING' WHEN h < 960 THEN 'REJECTED'
+                   ELSE 'UNBOUND' END AS status,
+           CASE WHEN h2 < 50 THEN 'gmail.com' WHEN h2 < 70 THEN 'outlook.com'
+                ELSE 'agency' || p || '.example' END AS domain
+    FROM g)
+SELECT ($pbase + p)::VARCHAR,
+       CASE WHEN status = 'PENDING' THEN 'user' || i || '@' || domain ELSE ($ubase + p * $m + i)::VARCHAR END,
+       CASE WHEN status = 'PENDING' THEN NULL ELSE ($ubase + p * $m + i)::VARCHAR END,
+       CASE WHEN status = 'PENDING' THEN NULL WHEN h2 % 97 = 0 THEN '=HYPERLINK("x")' || i
+            WHEN h2 % 89 = 0 THEN '+' || i ELSE 'Member ' || i || ' Ünïcode' END,
+       'user' || i || '@' || domain,
+       CASE WHEN h2 % 10 = 0 THEN 'ADMIN' ELSE 'STANDARD' END,
+       CASE WHEN h2 % 33 = 0 THEN 'MANAGER' WHEN h2 % 20 = 0 THEN 'ANALYST' END,
+       status, $first, $last,
+       CASE WHEN h % 31 = 0 THEN $last END,
+       $t1, CASE WHEN h2 % 101 = 0 THEN $t2 ELSE $t1 END, $t2
+FROM s"""
+
+_ASSETS_SQL = """
+INSERT INTO member_assets (partner_bc_id, member_key, asset_id, asset_type, asset_name, asset_role, synced_at)
+SELECT m.partner_bc_id, m.member_key, (($abase + hash(m.partner_bc_id) % 1000000 * 3 + a.k))::VARCHAR,
+       'ADVERTISER', 'Acme Ads ' || a.k, CASE WHEN hash(m.member_key) % 5 = 0 THEN 'ADMIN' ELSE 'OPERATOR' END,
+       $last
+FROM members m, range(2) a(k)
+WHERE m.relation_status = 'BOUND' AND (hash(m.member_key) % 10 < 3) AND (a.k = 0 OR hash(m.member_key) % 2 = 0)"""
+
+_CHANGES_SQL = """
+INSERT INTO member_changes (task_id, partner_bc_id, member_key, change, old_value, new_value, changed_at)
+SELECT $t1, partner_bc_id, member_key, 'added', NULL, user_role, $first FROM members
+UNION ALL
+SELECT $t2, partner_bc_id, member_key, 'added', NULL, user_role, $last FROM members WHERE added_task_id = $t2
+UNION ALL
+SELECT $t2, partner_bc_id, member_key, 'removed', user_role, NULL, $last FROM members WHERE removed_at IS NOT NULL
+UNION ALL
+SELECT $t2, partner_bc_id, member_key, 'role_changed', 'STANDARD', 'ADMIN', $last FROM members
+WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
+
+
+def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Store:
+    """A migrated store holding `partners` × `members_per_partner` members with assets, syncs and changes."""
+    store = Store(path)
+    last = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    values = {"partners": partners, "m": members_per_partner, "pbase": PARTNER_BASE, "ubase": USER_BASE,
+              "abase": ASSET_BASE, "first": last - timedelta(days=7), "last": last, "t1": BASELINE_TASK,
+              "t2": LATEST_TASK}
+    with store.write() as cur:
+        cur.execute(
+            """INSERT INTO partners (bc_id, name, connection, first_seen, last_seen, last_sync_at,
+                                     assets_shared_with_partner)
+               SELECT ($pbase + p)::VARCHAR, CASE WHEN p % 5 = 0 THEN 'Agentur Müller ' ELSE 'Agency ' END || p,
+                      'connected', $first, $last, $last, 2 FROM range($partners) t(p)""",
+            {k: values[k] for k in ("pbase", "partners", "first", "last")},
+        )
+        cur.execute(_MEMBERS_SQL, {k: values[k] for k in ("m", "partners", "pbase", "ubase", "first", "last",
+                                                          "t1", "t2")})
+        cur.execute(_ASSETS_SQL, {k: values[k] for k in ("abase", "last")})
+        cur.execute(_CHANGES_SQL, {k: values[k] for k in ("t1", "t2", "first", "last")})
+        cur.execute(
+            """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed,
+                                         removed)
+               SELECT t.task_id, bc_id, CASE t.task_id WHEN $t1 THEN $first ELSE $last END, t.task_id = $t1,
+                      $m, 0, 0, 0
+               FROM partners, (VALUES ($t1), ($t2)) t(task_id)""",
+            {k: values[k] for k in ("t1", "t2", "first", "last", "m")},
+        )
+    return store
+
+
+# -- snapshots (what TikTok returns), for the upsert benchmark ------------------------------------
+
+
+def snapshot(partner_index: int, members: int, seed: int = 7) -> Snapshot:
+    """One partner BC's members as `bc/member/get/` lists them, and their reach on two shared assets."""
+    rng = random.Random(seed * 1_000_003 + partner_index)
+    bc_id = str(PARTNER_BASE + partner_index)
+    fetched: dict[str, dict[str, str | None]] = {}
+    for i in range(members):
+        item = _member_item(rng, partner_index, i)
+        fetched[member_key(item) or ""] = _fields(item)
+    roles = [{"member_key": key, "asset_id": str(ASSET_BASE + partner_index * 3 + k), "asset_type": "ADVERTISER",
+              "asset_name": f"Acme Ads {k}", "asset_role": "ADMIN" if rng.random() < 0.2 else "OPERATOR"}
+             for key, row in fetched.items() if row["relation_status"] == "BOUND" and rng.random() < 0.3
+             for k in range(1 + (rng.random() < 0.5))]
+    return Snapshot(bc_id, fetched, roles)
+
+
+def _member_item(rng: random.Random, partner_index: int, i: int) -> dict:
+    status = rng.choices(("BOUND", "PENDING", "REJECTED", "UNBOUND"), (85, 7, 4, 4))[0]
+    domain = rng.choices(("gmail.com", "outlook.com", f"agency{partner_index}.example"), (5, 2, 93))[0]
+    item = {"user_email": f"user{i}@{domain}", "user_role": "ADMIN" if rng.random() < 0.1 else "STANDARD",
+            "relation_status": status,
+            "ext_user_role": {"finance_role": rng.choices(("MANAGER", "ANALYST", None), (3, 5, 92))[0]}}
+    if status != "PENDING":
+        item.update(user_id=str(USER_BASE + partner_index * 10_000 + i), user_name=f"Member {i} Ünïcode")
+    return item
+
+
+def _fields(item: dict) -> dict[str, str | None]:
+    return {"user_id": item.get("user_id"), "user_name": item.get("user_name"), "user_email": item["user_email"],
+            "user_role": item["user_role"], "finance_role": item["ext_user_role"]["finance_role"],
+            "relation_status": item["relation_status"]}
+
+
+def changed(snap: Snapshot, share: float, seed: int = 11) -> Snapshot:
+    """A copy with `share` of the members changed: 40% role, 20% status, 20% removed, 20% new members."""
+    rng = random.Random(seed)
+    fetched = {key: dict(row) for key, row in snap.members.items()}
+    keys = sorted(fetched)
+    picked = rng.sample(keys, round(len(keys) * share))
+    for n, key in enumerate(picked):
+        kind = n % 5
+        if kind in (0, 1):
+            fetched[key]["user_role"] = "STANDARD" if fetched[key]["user_role"] == "ADMIN" else "ADMIN"
+        elif kind == 2:
+            fetched[key]["relation_status"] = "UNBOUND" if fetched[key]["relation_status"] != "UNBOUND" else "BOUND"
+        elif kind == 3:
+            del fetched[key]
+        else:
+            new_key = str(USER_BASE + 9_000_000_000 + rng.randrange(10**9))
+            fetched[new_key] = {"user_id": new_key, "user_name": "New Member", "user_role": "STANDARD",
+                                "user_email": f"new{n}@{snap.partner_bc_id}.example", "finance_role": None,
+                                "relation_status": "BOUND"}
+    roles = [r for r in snap.asset_roles if r["member_key"] in fetched]
+    return Snapshot(snap.partner_bc_id, fetched, roles)

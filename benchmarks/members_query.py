@@ -1,0 +1,134 @@
+"""members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load).
+
+1. Page views as the page runs them: `members.count` then `members.page` (50 rows) for a mix of filters,
+   sorts, searches and offsets, repeated; p50 and p95 seconds of a page view (headline: p95, target
+   < 100 ms), plus the p95 of each of the two queries alone.
+2. The Members page script run in AppTest (`ui/shell.py` → `pages/members.py`) on that database, first
+   run and a rerun (target < 1 s).
+3. This process's peak resident memory after all of it (target < 500 MiB).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import datagen
+from benchmarks.common import load_average, peak_rss_mib, percentile
+from core import members
+from core.members import MemberFilter
+from core.store import Store
+
+NAME = "members_query"
+TARGET_P95_S = 0.1
+TARGET_APPTEST_S = 1.0
+TARGET_PEAK_MIB = 500
+SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
+REPEATS = {"full": 2, "quick": 2, "tiny": 1}
+CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"
+
+
+def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
+    """The filter/sort/offset mix of a user browsing the page."""
+    return [
+        (MemberFilter(), 0),
+        (MemberFilter(), 50),
+        (MemberFilter(sort="member"), 0),
+        (MemberFilter(sort="email", descending=True), 500),
+        (MemberFilter(sort="last_seen", descending=True), 0),
+        (MemberFilter(sort="assets", descending=True), 0),
+        (MemberFilter(sort="flags", descending=True), 0),
+        (MemberFilter(roles=("ADMIN",)), 0),
+        (MemberFilter(statuses=("PENDING",), sort="member"), 0),
+        (MemberFilter(flags=("personal_email",)), 0),
+        (MemberFilter(flags=("asset_admin", "partner_admin")), 100),
+        (MemberFilter(search="user123@"), 0),
+        (MemberFilter(search="agentur"), 0),
+        (MemberFilter(partners=(first_partner,)), 0),
+        (MemberFilter(include_removed=True, sort="removed_at", descending=True), 0),
+        (MemberFilter(), 10_000),
+    ]
+
+
+def database(size: str) -> Path:
+    """The synthetic database of this size (generated once per machine, then copied)."""
+    partners, per_partner = SIZES[size]
+    path = CACHE / f"members-{partners}x{per_partner}-v2.duckdb"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        datagen.synthetic_store(partial, partners, per_partner).close()
+        partial.rename(path)
+    return path
+
+
+def _page_views(store: Store, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    first = str(datagen.PARTNER_BASE)
+    views, counts, pages = [], [], []
+    members.page(store, MemberFilter())  # warm the file cache once
+    for _ in range(repeats):
+        for f, offset in cases(first):
+            t0 = time.perf_counter()
+            members.count(store, f)
+            t1 = time.perf_counter()
+            members.page(store, f, offset=offset)
+            t2 = time.perf_counter()
+            views.append(t2 - t0)
+            counts.append(t1 - t0)
+            pages.append(t2 - t1)
+    return views, counts, pages
+
+
+def _apptest(tmp: Path) -> tuple[float, float]:
+    """Seconds of the Members page's first run and of a rerun (sort changed), in AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    from core import services as core_services
+    from core import workspace
+    from tests.app.helpers import make_services
+
+    svc = make_services(tmp)
+    workspace.sandbox_users(svc.store)
+    try:
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "ui" / "shell.py"), default_timeout=60)
+        at.run()
+        at.switch_page("../pages/members.py")
+        t0 = time.perf_counter()
+        at.run()
+        first = time.perf_counter() - t0
+        if at.exception:
+            raise RuntimeError(f"the Members page failed: {at.exception}")
+        if not at.dataframe or len(at.dataframe[0].value) != members.PAGE_SIZE:
+            raise RuntimeError("the Members page did not show a full page of guest users")
+        t0 = time.perf_counter()
+        at.selectbox(key="members_sort").set_value("member").run()
+        rerun = time.perf_counter() - t0
+    finally:
+        core_services.install(None)
+        svc.close()
+    return first, rerun
+
+
+def run(size: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="pw-bench-members-") as tmp:
+        path = Path(tmp) / "pw.duckdb"
+        shutil.copyfile(database(size), path)
+        store = Store(path)
+        total = members.count(store, MemberFilter(include_removed=True))
+        views, counts, pages = _page_views(store, REPEATS[size])
+        store.close()
+        first, rerun = _apptest(Path(tmp))
+    p95 = percentile(views, 95)
+    peak = peak_rss_mib()
+    return {"value": round(p95, 4), "unit": "s", "target": TARGET_P95_S, "met": p95 < TARGET_P95_S,
+            "members": total, "page_views": len(views), "p50_s": round(statistics.median(views), 4),
+            "p95_s": round(p95, 4), "count_p95_s": round(percentile(counts, 95), 4),
+            "page_p95_s": round(percentile(pages, 95), 4), "max_s": round(max(views), 4),
+            "apptest_first_run_s": round(first, 3), "apptest_rerun_s": round(rerun, 3),
+            "apptest_target_s": TARGET_APPTEST_S, "apptest_met": max(first, rerun) < TARGET_APPTEST_S,
+            "peak_rss_mib": round(peak, 1), "peak_rss_target_mib": TARGET_PEAK_MIB,
+            "peak_rss_met": peak < TARGET_PEAK_MIB, "load_average_1m": load_average()}

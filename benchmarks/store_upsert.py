@@ -1,0 +1,106 @@
+"""store_upsert: upsert and diff of 200,000 members (50 partners × 4,000) into a store already holding
+them, with 5% of them changed, exactly as Check for updates applies a partner (`member_sync.apply`: read
+the stored rows, plan the diff, write members, reach and change log as Arrow frames, one transaction per
+partner). Headline: seconds for all 50 partners (target < 2 s).
+
+Baseline: the same plan written row by row with `executemany` (members upserted with
+`INSERT ... ON CONFLICT DO UPDATE`, reach and change rows inserted one by one), the usual ORM-style
+approach. It costs tens of milliseconds per row, so it runs on the first `BASELINE_MEMBERS` members of one
+partner and is scaled linearly to all members (its cost is per row), which the figures say.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from benchmarks import datagen
+from benchmarks.common import load_average
+from core import member_sync
+from core.member_sync import MEMBER_SCHEMA, Snapshot
+from core.store import Store
+
+NAME = "store_upsert"
+TARGET_S = 2.0
+SIZES = {"full": (50, 4000), "quick": (10, 4000), "tiny": (3, 200)}
+BASELINE_MEMBERS = {"full": 1000, "quick": 300, "tiny": 50}
+CHANGE_SHARE = 0.05
+_T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def _apply_all(store: Store, snapshots: list[Snapshot], task_id: int, now: datetime) -> int:
+    changes = 0
+    for snap in snapshots:
+        with store.write() as cur:
+            counts = member_sync.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now,
+                                       threshold=100.0)
+        changes += counts.added + counts.updated + counts.removed
+    return changes
+
+
+def _seed(path: Path, snapshots: list[Snapshot]) -> Store:
+    store = Store(path)
+    with store.write() as cur:
+        cur.executemany("INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+                        [[s.partner_bc_id, f"Agency {s.partner_bc_id[-3:]}"] for s in snapshots])
+    _apply_all(store, snapshots, task_id=1, now=_T0)
+    return store
+
+
+_UPSERT = (f"INSERT INTO members ({', '.join(MEMBER_SCHEMA.names)}) VALUES ({', '.join('?' * len(MEMBER_SCHEMA))}) "
+           "ON CONFLICT (partner_bc_id, member_key) DO UPDATE SET "
+           + ", ".join(f"{n} = excluded.{n}" for n in MEMBER_SCHEMA.names[2:]))
+
+
+def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, now: datetime) -> None:
+    """The baseline: same diff, written with executemany one row at a time."""
+    stored = member_sync._stored_members(cur, snap.partner_bc_id)
+    plan = member_sync.make_plan(stored, snap.members, partner_bc_id=snap.partner_bc_id, task_id=task_id, now=now)
+    cur.executemany(_UPSERT, [[row[n] for n in MEMBER_SCHEMA.names] for row in plan.rows])
+    cur.execute("DELETE FROM member_assets WHERE partner_bc_id = ?", [snap.partner_bc_id])
+    assets = member_sync._asset_table(snap, now).to_pylist()
+    for table, rows in (("member_assets", assets), ("member_changes", plan.changes)):
+        if rows:
+            names = list(rows[0])
+            cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                            [list(r.values()) for r in rows])
+
+
+def _head(snap: Snapshot, n: int) -> Snapshot:
+    """The snapshot's first `n` members (in key order) and their reach."""
+    keys = set(sorted(snap.members)[:n])
+    return Snapshot(snap.partner_bc_id, {k: v for k, v in snap.members.items() if k in keys},
+                    [r for r in snap.asset_roles if r["member_key"] in keys])
+
+
+def run(size: str) -> dict[str, object]:
+    partners, per_partner = SIZES[size]
+    base = [datagen.snapshot(p, per_partner) for p in range(partners)]
+    changed = [datagen.changed(s, CHANGE_SHARE, seed=p) for p, s in enumerate(base)]
+    later = _T0 + timedelta(days=1)
+    with tempfile.TemporaryDirectory(prefix="pw-bench-upsert-") as tmp:
+        store = _seed(Path(tmp) / "fast.duckdb", base)
+        started = time.perf_counter()
+        changes = _apply_all(store, changed, task_id=2, now=later)
+        seconds = time.perf_counter() - started
+        store.close()
+
+        sample = BASELINE_MEMBERS[size]
+        slow = _seed(Path(tmp) / "slow.duckdb", [_head(base[0], sample)])
+        small = _head(changed[0], sample)
+        started = time.perf_counter()
+        with slow.write() as cur:
+            _row_by_row(cur, small, 2, later)
+        baseline_sample_s = time.perf_counter() - started
+        slow.close()
+    rows = sum(len(s.members) for s in changed)
+    baseline_s = baseline_sample_s * rows / len(small.members)
+    return {"value": round(seconds, 3), "unit": "s", "target": TARGET_S, "met": seconds < TARGET_S,
+            "members": rows, "partners": partners, "changes_written": changes,
+            "rows_per_s": round(rows / seconds), "baseline_executemany_s": round(baseline_s, 2),
+            "baseline_measured_members": len(small.members), "speedup_vs_executemany": round(baseline_s / seconds, 1),
+            "load_average_1m": load_average()}

@@ -1,0 +1,189 @@
+"""sync_rate_utilisation: how close Check for updates gets to TikTok's rate limit.
+
+A sandbox of 50 partners × 4,000 members runs in its own process (Ultimate tier: 50 QPS, 3,000 QPM, and
+20 ms added to every call). The app onboards every eligible ADMIN-monitored partner through the OAuth
+portal with the limits lifted (set-up, not measured), then the limits are applied, the app's token
+bucket is set to 50 QPS and one full Check for updates runs (partner list, assets, members of every
+onboarded partner, DB writes). Every response is recorded at the transport.
+
+- ideal time = requests needed (responses other than 40100) ÷ 50 QPS; the headline is achieved ÷ ideal
+  request rate (target ≥ 0.9);
+- the share of calls answered 40100 (target ≤ 1%);
+- speed-up over a sequential one-request-at-a-time client that retries 40100 after 0.6 s (Airbyte's
+  legacy TikTok source): it replays an evenly spaced sample of the same requests against the same
+  limits, and its request rate is compared with the app's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import ROOT, load_average
+from core import jobs, sync, workspace
+from core import services as core_services
+from core.services import Services
+from core.tiktok.client import THROTTLED, TikTokClient
+from core.tiktok.ratelimit import TokenBucket
+
+NAME = "sync_rate_utilisation"
+TARGET_RATIO = 0.9
+TARGET_THROTTLED = 0.01
+QPS, QPM, LATENCY_MS = 50, 3000, 20
+SIZES = {"full": (50, 4000), "quick": (8, 1000), "tiny": (3, 20)}
+SEQUENTIAL_SAMPLE = {"full": 1500, "quick": 300, "tiny": 30}
+SEQUENTIAL_RETRY_S = 0.6
+REDIRECT_URI = "http://localhost:8501/api/oauth/tiktok/callback"
+
+
+@dataclass
+class Sandbox:
+    """The sandbox process (the helpers only need `base_url`)."""
+
+    base_url: str
+    proc: subprocess.Popen
+
+    def control(self, name: str, **body: object) -> None:
+        httpx.post(f"{self.base_url}/sandbox/control/{name}", json=body, timeout=30).raise_for_status()
+
+    def world(self) -> dict:
+        return httpx.get(f"{self.base_url}/sandbox/world", timeout=120).json()
+
+
+def start_sandbox(partners: int, per_partner: int) -> Sandbox:
+    from benchmarks.app_start import _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--partners", str(partners),
+                             "--members", str(per_partner), "--qps", "100000", "--qpm", "100000000",
+                             "--redirect-uri", REDIRECT_URI], cwd=ROOT, stdout=subprocess.DEVNULL)
+    sandbox = Sandbox(f"http://127.0.0.1:{port}", proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(sandbox.base_url + "/sandbox/world", timeout=5)
+            return sandbox
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the sandbox did not start")
+
+
+@dataclass
+class Recorder:
+    """Every API response seen by the app's clients: (url, access token, envelope code)."""
+
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        calls = self.calls
+
+        class Recording(httpx.AsyncHTTPTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                response = await super().handle_async_request(request)
+                body = await response.aread()
+                await response.aclose()
+                try:
+                    code = int(json.loads(body).get("code", -1))
+                except (ValueError, AttributeError):
+                    code = -1
+                calls.append((str(request.url), request.headers.get("Access-Token", ""), code))
+                return httpx.Response(response.status_code, headers=response.headers, content=body,
+                                      request=request)
+
+        return Recording()
+
+
+def onboard(tmp: Path, sandbox: Sandbox) -> Services:
+    """Customer and every eligible ADMIN-monitored partner connected and synced, limits lifted."""
+    from tests.app.helpers import ADMIN_ACTOR, connect_customer, connect_partner, make_services
+
+    svc = make_services(tmp, sandbox, PW_QPS="10000")
+    workspace.sandbox_users(svc.store)
+    if not connect_customer(svc, sandbox).ok:
+        raise RuntimeError("could not connect the customer BC")
+    _wait(svc, sync.request(svc, actor=ADMIN_ACTOR))
+    for info in sandbox.world()["partners"]:
+        if info["eligible"] and info["monitor_role"] == "ADMIN":
+            if not connect_partner(svc, sandbox, info["bc_id"], info["monitor_email"]).ok:
+                raise RuntimeError(f"could not connect partner {info['bc_id']}")
+            for task_id in jobs.list_tasks(svc.store)["id"]:
+                svc.runner.wait(int(task_id), timeout=600)
+    return svc
+
+
+def _wait(svc: Services, task_id: int) -> None:
+    status = svc.runner.wait(task_id, timeout=3600)
+    if status != jobs.COMPLETED:
+        raise RuntimeError(f"Check for updates ended {status}")
+
+
+def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, Recorder]:
+    """One Check for updates under the real limits; seconds and the recorded responses."""
+    from tests.app.helpers import ADMIN_ACTOR
+
+    sandbox.control("ratelimit", qps=QPS, qpm=QPM)
+    sandbox.control("latency", ms=LATENCY_MS)
+    svc.limiter = TokenBucket(QPS)
+    recorder = Recorder()
+    svc.client = lambda *, on_retry=None: TikTokClient(  # type: ignore[method-assign]
+        svc.client_config(), svc.limiter, on_retry=on_retry, transport=recorder.transport())
+    time.sleep(1.5)  # the sandbox's buckets refill
+    t0 = time.perf_counter()
+    _wait(svc, sync.request(svc, actor=ADMIN_ACTOR))
+    return time.perf_counter() - t0, recorder
+
+
+def sequential_rate(calls: list[tuple[str, str, int]], sample: int) -> tuple[float, int]:
+    """Requests per second of a one-at-a-time client (40100 → sleep 0.6 s, retry); and its 40100 count."""
+    needed = [c for c in calls if c[2] != THROTTLED]
+    step = max(1, len(needed) // sample)
+    picked = needed[::step][:sample]
+    throttled = 0
+    time.sleep(1.5)
+    with httpx.Client(timeout=30) as client:
+        t0 = time.perf_counter()
+        for url, token, _code in picked:
+            while client.get(url, headers={"Access-Token": token}).json().get("code") == THROTTLED:
+                throttled += 1
+                time.sleep(SEQUENTIAL_RETRY_S)
+        seconds = time.perf_counter() - t0
+    return len(picked) / seconds, throttled
+
+
+def run(size: str) -> dict[str, object]:
+    partners, per_partner = SIZES[size]
+    sandbox = start_sandbox(partners, per_partner)
+    try:
+        with tempfile.TemporaryDirectory(prefix="pw-bench-sync-") as tmp:
+            svc = onboard(Path(tmp), sandbox)
+            try:
+                seconds, recorder = measured_sync(svc, sandbox)
+            finally:
+                core_services.install(None)
+                svc.close()
+        seq_rps, seq_throttled = sequential_rate(recorder.calls, SEQUENTIAL_SAMPLE[size])
+    finally:
+        sandbox.proc.terminate()
+        sandbox.proc.wait(10)
+    sent = len(recorder.calls)
+    throttled = sum(1 for c in recorder.calls if c[2] == THROTTLED)
+    needed = sent - throttled
+    achieved = needed / seconds
+    ratio = achieved / QPS
+    return {"value": round(ratio, 3), "unit": "ratio", "target": TARGET_RATIO, "met": ratio >= TARGET_RATIO,
+            "qps_limit": QPS, "latency_ms": LATENCY_MS, "partners": partners, "members_per_partner": per_partner,
+            "requests_needed": needed, "requests_sent": sent, "elapsed_s": round(seconds, 2),
+            "ideal_s": round(needed / QPS, 2), "achieved_rps": round(achieved, 2),
+            "throttled_share": round(throttled / sent, 4), "throttled_target": TARGET_THROTTLED,
+            "throttled_met": throttled / sent <= TARGET_THROTTLED,
+            "sequential_rps": round(seq_rps, 2), "sequential_sample": SEQUENTIAL_SAMPLE[size],
+            "sequential_throttled": seq_throttled, "speedup_vs_sequential": round(achieved / seq_rps, 2),
+            "load_average_1m": load_average()}
