@@ -260,7 +260,8 @@ def timeline(store: Store, *, include_baseline: bool = False) -> pd.DataFrame:
                GROUP BY c.task_id, c.change ORDER BY synced_at, c.change""",
             [include_baseline],
         ).df()
-    return frame.assign(change=frame["change"].map(lambda c: CHANGE_LABELS.get(c, c)))
+    labels = [f"#{task} · {at:%Y-%m-%d %H:%M}" for task, at in zip(frame["task_id"], frame["synced_at"], strict=True)]
+    return frame.assign(change=frame["change"].map(lambda c: CHANGE_LABELS.get(c, c)), sync=labels)
 
 
 def syncs(store: Store, *, limit: int = 50) -> pd.DataFrame:
@@ -293,9 +294,10 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
     period = "since last week" if days == 7 else f"in the last {days} days"
     if not (added or removed or role_changes):
         return f"No guest user changes {period}."
-    parts = [_plural(new_admins, "new admin"), _plural(added, "guest user") + " added",
-             _plural(removed, "guest user") + " removed", _plural(role_changes, "role change")]
-    return f"{parts[0][0].upper()}{parts[0][1:]} {period} ({', '.join(parts[1:])})."
+    details = [text for n, text in ((added, _plural(added, "guest user") + " added"),
+                                    (removed, _plural(removed, "guest user") + " removed"),
+                                    (role_changes, _plural(role_changes, "role change"))) if n]
+    return f"{_plural(new_admins, 'new admin')} {period} ({', '.join(details)})."
 
 
 def _plural(n: int, noun: str) -> str:

@@ -30,7 +30,8 @@ with guests_tab:
                                        placeholder="Any or no flag", help=flags.help_text())
     cols = st.columns([3, 2, 1, 1])
     search = cols[0].text_input("Search", key="members_search", placeholder="Name, e-mail, user id or partner")
-    sort = cols[1].selectbox("Sort by", list(members.SORTS), key="members_sort",
+    sort = cols[1].selectbox("Sort by", list(members.SORTS), index=list(members.SORTS).index("partner"),
+                             key="members_sort",
                              format_func=lambda s: s.replace("_", " ").capitalize())
     descending = cols[2].toggle("Descending", key="members_desc")
     include_removed = cols[3].toggle("Show removed", key="members_removed",
@@ -89,7 +90,8 @@ with changes_tab:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
-        st.bar_chart(timeline, x="synced_at", y="members", color="change")
+        st.bar_chart(timeline, x="sync", y="members", color="change", x_label="Sync (task · time)",
+                     y_label="Guest users")
         log = members.changes(svc.store, include_baseline=include_baseline)
         st.dataframe(
             log,
