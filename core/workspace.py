@@ -20,15 +20,25 @@ class WorkspaceUser:
     partner_bc_id: str | None
     invited_by: str | None
     invited_at: datetime | None
+    joined_at: datetime | None = None  # first sign-in; until then the user is only invited
 
 
 def list_users(store: Store) -> list[WorkspaceUser]:
     with store.read() as cur:
         rows = cur.execute(
-            """SELECT email, role, partner_bc_id, invited_by, invited_at FROM workspace_users
+            """SELECT email, role, partner_bc_id, invited_by, invited_at, joined_at FROM workspace_users
                ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'analyst' THEN 1 ELSE 2 END, email"""
         ).fetchall()
     return [WorkspaceUser(*r) for r in rows]
+
+
+def mark_joined(store: Store, email: str) -> None:
+    """Record a workspace user's first sign-in (the "has joined" of an invited guest user)."""
+    email = email.strip().lower()
+    if any(u.email == email and u.joined_at is None for u in list_users(store)):
+        with store.write() as cur:
+            cur.execute("UPDATE workspace_users SET joined_at = ? WHERE email = ? AND joined_at IS NULL",
+                        [datetime.now(UTC), email])
 
 
 def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = None,

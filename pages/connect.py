@@ -110,8 +110,12 @@ def _requirements(partner: partners.Partner) -> bool:
 
 def _guest_requirement(partner: partners.Partner) -> None:
     guests = [u for u in workspace.list_users(svc.store) if u.role == GUEST and u.partner_bc_id == partner.bc_id]
-    _requirement(bool(guests), "An admin from your partner's side has joined your PartnerWatch workspace as a "
-                 "**Guest User**", ", ".join(u.email for u in guests) or "No guest user for this partner yet.")
+    joined = [u.email for u in guests if u.joined_at is not None]
+    invited = [u.email for u in guests if u.joined_at is None]
+    detail = "; ".join(part for part in (", ".join(joined) and f"joined: {', '.join(joined)}",
+                                         invited and f"invited, not signed in yet: {', '.join(invited)}") if part)
+    _requirement(bool(joined), "An admin from your partner's side has joined your PartnerWatch workspace as a "
+                 "**Guest User**", detail or "No guest user for this partner yet.")
     st.error(HINT_GUEST_USER, icon=":material/shield_person:")
     if not guests:
         with st.expander("Invite the partner's admin as a guest user"):

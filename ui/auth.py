@@ -15,6 +15,7 @@ from core.services import Services
 
 _SANDBOX_KEY = "sandbox_user"
 _AUDITED_KEY = "pw_signin_audited"
+_JOINED_KEY = "pw_joined_marked"
 
 
 def signed_in_email() -> str | None:
@@ -27,12 +28,20 @@ def signed_in_email() -> str | None:
 def current_actor(services: Services) -> Actor | None:
     """The workspace user of this session, or None when nobody has access (the caller explains why)."""
     if services.settings.sandbox:
-        return _sandbox_actor(services)
+        return _joined_once(services, _sandbox_actor(services))
     email = signed_in_email()
     if email is None:
         return None
     actor = workspace.current_actor(services.store, services.settings, email)
     _audit_once(services, email, actor)
+    return _joined_once(services, actor)
+
+
+def _joined_once(services: Services, actor: Actor | None) -> Actor | None:
+    """The first time a user uses the app in a browser session, record that they have joined."""
+    if actor is not None and st.session_state.get(_JOINED_KEY) != actor.email:
+        st.session_state[_JOINED_KEY] = actor.email
+        workspace.mark_joined(services.store, actor.email)
     return actor
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, partners, vault
+from core import audit, partners, vault, workspace
 from tests.app.helpers import ADMIN_ACTOR, authorize
 from tests.connect.test_callback_failures import eligible_admin_partners, partner_no
 
@@ -69,8 +69,12 @@ def test_requirements_turn_green_after_invite_and_vault_share_and_reveal_is_audi
     at = wizard(info.bc_id)
     next(t for t in at.text_input if t.label == "Guest user's e-mail").input("Partner.Admin@agency.example")
     at.button(key="FormSubmitter:pw_connect_invite-Invite guest user").click().run()
+    assert ":green[:material/check_circle:] An admin from your partner's side has joined" not in texts(at.markdown)
+    assert "invited, not signed in yet: partner.admin@agency.example" in texts(at.caption)
+    workspace.mark_joined(svc.store, "partner.admin@agency.example")  # the guest signs in once
+    at.run()
     assert ":green[:material/check_circle:] An admin from your partner's side has joined" in texts(at.markdown)
-    assert "partner.admin@agency.example" in texts(at.caption)
+    assert "joined: partner.admin@agency.example" in texts(at.caption)
     vault.add(svc.store, svc.box, ADMIN_ACTOR, partner_bc_id=info.bc_id, email=info.monitor_email,
               phone="+15550100", password="sandbox-pass")
     at.run()
