@@ -7,7 +7,7 @@ from core import connect, integration, oauth_flows, partners
 from core.roles import NotAllowed
 from ui.components import actor, popup_button, when
 from ui.resources import services
-from ui.trust_sections import audit_log_section, sync_policy_section
+from ui.trust_sections import audit_log_section, risk_flags_section, sync_policy_section
 from ui.workspace_forms import vault_section, workspace_users_section
 
 svc = services()
@@ -96,6 +96,9 @@ vault_section(svc, me, partners.all_current(svc.store))
 
 st.header("Sync policy", divider="gray")
 sync_policy_section(svc, me)
+
+st.header("Risk flags", divider="gray")
+risk_flags_section(svc, me)
 
 st.header("Audit log", divider="gray")
 audit_log_section(svc, me)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from core import audit, member_sync, schedule
+from core import audit, flags, member_sync, schedule
 from core.audit_export import AuditFilter, csv_bytes, rows
 from core.roles import Actor, NotAllowed
 from core.services import Services
@@ -37,6 +37,21 @@ def sync_policy_section(svc: Services, me: Actor) -> None:
                 if threshold != member_sync.threshold_pct(svc.store):
                     member_sync.set_threshold_pct(svc.store, me, threshold)
                 st.session_state["pw_flash"] = ("success", "Sync policy saved.")
+            except (NotAllowed, ValueError) as exc:
+                st.session_state["pw_flash"] = ("error", str(exc))
+            st.rerun()
+
+
+def risk_flags_section(svc: Services, me: Actor) -> None:
+    """The personal e-mail domains behind the "personal email domain" risk flag."""
+    with st.form("pw_personal_domains", border=True):
+        text = st.text_area("Personal e-mail domains", value="\n".join(flags.personal_domains(svc.store)),
+                            help="One per line (or comma separated). Guest users whose e-mail is at one of these "
+                                 "domains get the personal-domain flag on the Members page.")
+        if st.form_submit_button("Save domains"):
+            try:
+                saved = flags.set_personal_domains(svc.store, me, text)
+                st.session_state["pw_flash"] = ("success", f"Saved {len(saved)} personal e-mail domains.")
             except (NotAllowed, ValueError) as exc:
                 st.session_state["pw_flash"] = ("error", str(exc))
             st.rerun()

@@ -110,3 +110,22 @@ def test_settings_shows_integration_and_starts_a_flow(svc):
     started = at.session_state["pw_customer_flow"]
     assert started.start_url.startswith("/api/oauth/tiktok/start?state=")
     assert started.flow.purpose == "customer"
+
+
+def test_settings_edits_the_personal_domains_behind_the_flag(svc):
+    from core import audit, flags
+
+    at = _app().run()
+    at.switch_page("../pages/settings.py").run()
+    area = next(t for t in at.text_area if t.label == "Personal e-mail domains")
+    assert "gmail.com" in area.value
+    area.set_value("gmail.com\n@Proton.me, web.de")
+    next(b for b in at.button if b.label == "Save domains").click().run()
+    assert not at.exception
+    assert flags.personal_domains(svc.store) == ["gmail.com", "proton.me", "web.de"]
+    assert not audit.query(svc.store, action="settings.personal_domains").empty
+    area = next(t for t in at.text_area if t.label == "Personal e-mail domains")
+    area.set_value("not a domain!")
+    next(b for b in at.button if b.label == "Save domains").click().run()
+    assert any("is not a domain name" in e.value for e in at.error)
+    assert flags.personal_domains(svc.store) == ["gmail.com", "proton.me", "web.de"]
