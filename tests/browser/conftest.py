@@ -129,5 +129,6 @@ def page(browser):
 
 def wait_for_app(page) -> None:
     """Streamlit connected and idle (the attributes Streamlit's own e2e suite waits on)."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
+    # generous: a page with a polling fragment is "running" often, and a loaded 2-core machine is slow
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
