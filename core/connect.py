@@ -214,18 +214,24 @@ def choose_customer_bc(services: Services, actor: Actor, bc_id: str) -> integrat
     return current
 
 
+def _revoke_at_tiktok(services: Services, token: str | None) -> str:
+    """Revoke a token at TikTok; returns "" or a note for the user when TikTok did not confirm it."""
+    if not token:
+        return ""
+    s = services.settings
+    try:
+        revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
+                     access_token=token, timeout_s=s.http_timeout_s)
+    except TikTokError as exc:
+        return f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    return ""
+
+
 def disconnect_customer(services: Services, actor: Actor) -> str:
     """Revoke the customer token at TikTok, then forget it. Returns a sentence for the user."""
     require_admin(actor, "disconnect the Business Center")
     token = integration.access_token(services.store, services.box)
-    note = ""
-    if token:
-        s = services.settings
-        try:
-            revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
-                         access_token=token, timeout_s=s.http_timeout_s)
-        except TikTokError as exc:
-            note = f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    note = _revoke_at_tiktok(services, token)
     integration.disconnect(services.store)
     audit.record(services.store, actor=actor.email, action="disconnect.customer", target="customer BC",
                  outcome="ok", detail=note.strip())
@@ -242,14 +248,7 @@ def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
     if services.runner.active_task(sync.DEDUPE_KEY) is not None:  # it could write members after us
         raise ConnectError("A Check for updates is running: disconnect the token once it has finished.")
     token = tokens.load(services.store, services.box, partner.token_id)
-    note = ""
-    if token:
-        s = services.settings
-        try:
-            revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
-                         access_token=token, timeout_s=s.http_timeout_s)
-        except TikTokError as exc:
-            note = f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    note = _revoke_at_tiktok(services, token)
     now = datetime.now(UTC)
     with services.store.write() as cur:
         if partner.token_id is not None:
