@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.member_sync import Snapshot, member_key
-from core.store import Store
+from core.store import MIGRATIONS_DIR, Store
 
 PARTNER_BASE = 7_300_000_000_000_000_000
 USER_BASE = 7_400_000_000_000_000_000
@@ -68,6 +68,12 @@ SELECT $t2, partner_bc_id, member_key, 'role_changed', 'STANDARD', 'ADMIN', $las
 WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
 
 
+def _reach_sql() -> str:
+    """The members' reach columns from `member_assets`: the backfill statement of migration 006."""
+    text = (MIGRATIONS_DIR / "006_member_reach.sql").read_text()
+    return text[text.index("UPDATE members"):]
+
+
 def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Store:
     """A migrated store holding `partners` × `members_per_partner` members with assets, syncs and changes."""
     store = Store(path)
@@ -86,6 +92,7 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
         cur.execute(_MEMBERS_SQL, {k: values[k] for k in ("m", "partners", "pbase", "ubase", "first", "last",
                                                           "t1", "t2")})
         cur.execute(_ASSETS_SQL, {k: values[k] for k in ("abase", "last")})
+        cur.execute(_reach_sql())
         cur.execute(_CHANGES_SQL, {k: values[k] for k in ("t1", "t2", "first", "last")})
         cur.execute(
             """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed,

@@ -1,9 +1,9 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
 A flag is a boolean column of the Members query (`core.members`), so it can be filtered and sorted on
-the server. The SQL conditions use these aliases: `m` (members), `r` (the member's reach on your shared
-assets: `asset_admin`), `l` (the partner's latest member sync: `task_id`, `baseline`) and `domains` (the
-personal e-mail domains, one bound list parameter).
+the server. The SQL conditions use these aliases: `m` (members, with the reach on your shared assets the member
+sync writes: `asset_admin`), `l` (the partner's latest member sync: `task_id`, `baseline`) and `domains`
+(the personal e-mail domains, one bound list parameter).
 
 The personal-domain list lives in `settings_kv` under `flags.personal_domains` (comma or newline
 separated); without it `DEFAULT_PERSONAL_DOMAINS` applies.
@@ -56,7 +56,7 @@ FLAGS = (
          "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline"),
     Flag("asset_admin", "Admin on your asset",
          "Reaches at least one of the assets you share with this partner with an admin role.",
-         "coalesce(r.asset_admin, false)"),
+         "coalesce(m.asset_admin, false)"),
 )
 BY_KEY = {flag.key: flag for flag in FLAGS}
 BY_LABEL = {flag.label: flag for flag in FLAGS}

@@ -122,12 +122,6 @@ WITH params AS (SELECT ?::VARCHAR[] AS domains),
 latest AS (
     SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
     FROM member_syncs GROUP BY partner_bc_id),
-reach AS (
-    SELECT partner_bc_id, member_key, count(*) AS asset_count,
-           string_agg(coalesce(asset_name, asset_id) || ' (' || asset_type || ': ' || coalesce(asset_role, '?')
-                      || ')', '; ' ORDER BY asset_name, asset_id) AS assets,
-           bool_or(asset_role = 'ADMIN') AS asset_admin
-    FROM member_assets GROUP BY partner_bc_id, member_key),
 flagged AS (
     SELECT m.partner_bc_id, m.member_key, m.user_id, m.user_name, m.user_email, p.name AS partner,
            m.user_role, m.relation_status,
@@ -136,14 +130,14 @@ flagged AS (
                 ELSE m.finance_role END AS finance_role,
            CASE m.relation_status WHEN 'BOUND' THEN 'Joined' WHEN 'PENDING' THEN 'Invitation pending'
                 WHEN 'REJECTED' THEN 'Rejected' WHEN 'UNBOUND' THEN 'Unbound' ELSE m.relation_status END AS status,
-           coalesce(r.assets, '') AS assets, coalesce(r.asset_count, 0) AS asset_count,
+           coalesce(m.assets, '') AS assets, coalesce(m.asset_count, 0) AS asset_count,
            m.first_seen, m.last_seen, m.removed_at, (p.removed_at IS NOT NULL) AS partner_removed,
            {flag_columns}
     FROM members m
     JOIN partners p ON p.bc_id = m.partner_bc_id
     CROSS JOIN params
-    LEFT JOIN reach r ON r.partner_bc_id = m.partner_bc_id AND r.member_key = m.member_key
     LEFT JOIN latest l ON l.partner_bc_id = m.partner_bc_id
+    WHERE {{scope}}
 ),
 filtered AS (
     SELECT *, {flag_count} AS flag_count FROM flagged
@@ -183,12 +177,15 @@ def _order(f: MemberFilter) -> str:
 
 
 def query(store: Store, f: MemberFilter, select: str, tail: str = "", extra: list[object] | None = None,
-          source: str = "filtered") -> tuple[str, list[object]]:
-    """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members."""
+          source: str = "filtered", scope: tuple[str, list[object]] = ("true", [])) -> tuple[str, list[object]]:
+    """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members.
+
+    `scope` is a condition on `members m` (with its parameters) applied before any display column is built.
+    """
     where, params = _where(f)
     select = select.replace("{flags}", _flags_list())
-    sql = _base_sql().replace("{where}", where) + f"\nSELECT {select} FROM {source} {tail}"
-    return sql, [flags.personal_domains(store), *params, *(extra or [])]
+    sql = _base_sql().replace("{scope}", scope[0]).replace("{where}", where) + f"\nSELECT {select} FROM {source} {tail}"
+    return sql, [flags.personal_domains(store), *scope[1], *params, *(extra or [])]
 
 
 def count(store: Store, f: MemberFilter) -> int:
@@ -198,15 +195,34 @@ def count(store: Store, f: MemberFilter) -> int:
 
 
 def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
-    """One page of filtered, sorted members with the page's columns."""
+    """One page of filtered, sorted members with the page's columns.
+
+    Keys first: the filter, sort and LIMIT/OFFSET select only `(partner_bc_id, member_key)`; the display
+    columns and flag lists are then built for those keys alone, not for every member before the Top-N.
+    """
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
+    keys_sql, keys_params = query(store, f, "partner_bc_id, member_key", f"{_order(f)} LIMIT ? OFFSET ?",
+                                  [limit, offset])
+    with store.read() as cur:  # one snapshot for both steps
+        keys = cur.execute(keys_sql, keys_params).fetchall()
+        sql, params = _page_rows_sql(store, f, keys)
+        return cur.execute(sql, params).df()
+
+
+def _page_rows_sql(store: Store, f: MemberFilter, keys: list[tuple[str, str]]) -> tuple[str, list[object]]:
+    """The page's display columns and flag lists, built only for its keys (in their order)."""
     select = ("partner_bc_id, member_key, coalesce(user_name, user_email) AS member, user_email, partner, role, "
               "finance_role, status, assets, {flags} AS flags, first_seen, last_seen, removed_at")
-    window = f"(SELECT * FROM filtered {_order(f)} LIMIT ? OFFSET ?) AS filtered"  # flag lists for this page only
-    sql, params = query(store, f, select, _order(f), [limit, offset], source=window)
-    with store.read() as cur:
-        return cur.execute(sql, params).df()
+    if not keys:
+        return query(store, f, select, scope=("false", []))
+    marks = ", ".join("?" * len(keys))
+    scope = (f"m.partner_bc_id IN ({marks}) AND m.member_key IN ({marks})",
+             [bc for bc, _ in keys] + [key for _, key in keys])
+    values = ", ".join(f"(?, ?, {pos})" for pos in range(len(keys)))
+    source = (f"filtered JOIN (VALUES {values}) AS page_keys(k_bc, k_key, k_pos) "
+              "ON k_bc = partner_bc_id AND k_key = member_key")
+    return query(store, f, select, "ORDER BY k_pos", [v for pair in keys for v in pair], source=source, scope=scope)
 
 
 def export_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
