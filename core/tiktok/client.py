@@ -12,6 +12,9 @@ One `httpx.AsyncClient` per `async with TikTokClient(...)` block. Every call:
   down. HTTP 4xx other than 408/425/429 (a wrong path or method) is raised at once, as is every
   non-retryable code. When the attempts run out, `RetriesExhaustedError` wraps the last error.
 
+The typed helpers (`get_bcs`, `get_partners`, …) check each listed item's shape (`shapes.py`) and raise
+`ResponseShapeError`, not retried, for a missing id or a field of the wrong type.
+
 Pagination is 1-based (`page`, `page_size`, `data.page_info`) and stops on `page >= total_page`, an empty
 `list`, or the page count implied by the first page's `total_number`, whichever comes first.
 
@@ -35,7 +38,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from core.tiktok import envelope
+from core.tiktok import envelope, shapes
 from core.tiktok.errors import (
     RetriesExhaustedError,
     RetryableError,
@@ -311,11 +314,13 @@ class TikTokClient:
 
     async def get_bcs(self, token: str) -> list[dict]:
         """`bc/get/`: the BCs the token's user can access (items carry `bc_info`, `user_role`)."""
-        return await self.list_all("bc/get/", {}, token, page_size=MAX_PAGE_SIZE)
+        items = await self.list_all("bc/get/", {}, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items("bc/get/", items, shapes.BC)
 
     async def get_partners(self, token: str, bc_id: str) -> list[dict]:
         """`bc/partner/get/`: the partners of `bc_id` (`bc_id`, `bc_name`); needs a BC admin."""
-        return await self.list_all("bc/partner/get/", {"bc_id": str(bc_id)}, token, page_size=MAX_PAGE_SIZE)
+        items = await self.list_all("bc/partner/get/", {"bc_id": str(bc_id)}, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items("bc/partner/get/", items, shapes.PARTNER)
 
     async def get_partner_assets(self, token: str, bc_id: str, partner_id: str, asset_type: str,
                                  share_type: str) -> list[dict]:
@@ -324,18 +329,21 @@ class TikTokClient:
         _check_choice("share_type", share_type, SHARE_TYPES)
         params = {"bc_id": str(bc_id), "partner_id": str(partner_id), "asset_type": asset_type,
                   "share_type": share_type}
-        return await self.list_all("bc/partner/asset/get/", params, token, page_size=MAX_PAGE_SIZE)
+        items = await self.list_all("bc/partner/asset/get/", params, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items("bc/partner/asset/get/", items, shapes.PARTNER_ASSET)
 
     async def get_members(self, token: str, bc_id: str, filtering: dict | None = None) -> list[dict]:
         """`bc/member/get/`: members and pending invitees of `bc_id`; needs a BC admin."""
         params = {"bc_id": str(bc_id), "filtering": filtering or None}
-        return await self.list_all("bc/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
+        items = await self.list_all("bc/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
+        return shapes.check_items("bc/member/get/", items, shapes.MEMBER)
 
     async def get_asset_members(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[dict]:
         """`bc/asset/member/get/`: members with access to one asset (`advertiser_role`/`catalog_role`)."""
         _check_choice("asset_type", asset_type, ASSET_TYPES)
         params = {"bc_id": str(bc_id), "asset_type": asset_type, "asset_id": str(asset_id)}
-        return await self.list_all("bc/asset/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
+        items = await self.list_all("bc/asset/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
+        return shapes.check_items("bc/asset/member/get/", items, shapes.ASSET_MEMBER)
 
     async def get_authorized_advertisers(self, token: str) -> list[dict]:
         """`oauth2/advertiser/get/`: advertisers the token is authorised for (not paginated)."""

@@ -11,6 +11,8 @@ success) are success and anything else maps to one of the classes below (see the
 - `InvalidRequestError`: bad parameters, missing objects and any unknown code.
 - `AuthCodeError` / `AppCredentialsError`: OAuth code exchange failures.
 - `RetriesExhaustedError`: the last retryable error once the client gave up, with the attempt count.
+- `ResponseShapeError` (code -2, not retried): a successful listing whose items lack a required field or
+  carry one of the wrong type (a float id, a number where a name belongs); names the item and the field.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import ClassVar
 
 SUCCESS_CODES = frozenset({0, 20001})
 TRANSPORT_CODE = -1
+SHAPE_CODE = -2
 
 _RETRYABLE_CODES = frozenset({40100, 40016, 40133, 40200, 40201, 40202, 40700, 50000, 50002, 60001})
 _RETRYABLE_RANGE = range(51000, 51100)
@@ -95,6 +98,19 @@ class RetriesExhaustedError(TikTokError):
         self.attempts = attempts
 
 
+class ResponseShapeError(TikTokError):
+    """A successful response that does not have the documented shape; asking again would not help."""
+
+    def __init__(self, path: str, where: str, problem: str) -> None:
+        super().__init__(SHAPE_CODE, f"{where} {problem}", None, path)
+        self.args = (path, where, problem)
+        self.where = where
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"TikTok sent an unexpected response on {self.path}: {self.message}"
+
+
 def is_success(code: int) -> bool:
     """True for 0 (OK) and 20001 (partial OK)."""
     return code in SUCCESS_CODES
@@ -123,12 +139,14 @@ def error_for(code: int, message: str, request_id: str | None, path: str) -> Tik
 
 
 __all__ = [
+    "SHAPE_CODE",
     "SUCCESS_CODES",
     "TRANSPORT_CODE",
     "AppCredentialsError",
     "AuthCodeError",
     "InvalidRequestError",
     "PermissionDeniedError",
+    "ResponseShapeError",
     "RetriesExhaustedError",
     "RetryableError",
     "TikTokError",

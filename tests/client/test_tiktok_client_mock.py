@@ -297,15 +297,20 @@ def test_secret_and_token_never_reach_the_logs(caplog: pytest.LogCaptureFixture)
 
 # -- pagination -------------------------------------------------------------------------------------
 
+def item(n: int) -> dict:
+    """Item `n`, with the fields every typed helper's shape check requires."""
+    return {"n": n, "bc_id": str(n), "bc_info": {"bc_id": str(n)}, "asset_id": str(n), "user_id": str(n)}
+
+
 def paged(total: int, *, never_ends: bool = False) -> Handler:
     """A server with `total` numbered items; `never_ends` keeps claiming more pages and repeating items."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         page, size = int(request.url.params["page"]), int(request.url.params["page_size"])
-        items = [{"n": n} for n in range((page - 1) * size, min(page * size, total))]
+        items = [item(n) for n in range((page - 1) * size, min(page * size, total))]
         total_page = -(-total // size)
         if never_ends:
-            items, total_page = [{"n": 0}], page + 1
+            items, total_page = [item(0)], page + 1
         return ok({"list": items, "page_info": {"page": page, "page_size": size, "total_number": total,
                                                  "total_page": total_page}})
 
@@ -334,8 +339,8 @@ def test_empty_result_is_one_request() -> None:
 
 
 def test_stops_on_an_empty_page_without_page_info() -> None:
-    script = Script(ok({"list": [{"n": 1}]}), ok({"list": [{"n": 2}]}), ok({"list": []}))
-    assert call(make_client(script), lambda c: c.get_bcs(TOKEN)) == [{"n": 1}, {"n": 2}]
+    script = Script(ok({"list": [item(1)]}), ok({"list": [item(2)]}), ok({"list": []}))
+    assert call(make_client(script), lambda c: c.get_bcs(TOKEN)) == [item(1), item(2)]
     assert len(script.requests) == 3
 
 
