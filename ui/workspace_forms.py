@@ -107,16 +107,32 @@ def workspace_users_section(svc: Services, me: Actor, partner_list: list[Partner
         invite_guest_form(svc, me, partner_list, key="pw_settings_invite")
     with right:
         st.markdown("**Invite a user or change a role**")
-        _show_notice("pw_settings_role")
-        with st.form("pw_settings_role", clear_on_submit=True, border=True):
-            email = st.text_input("E-mail", key="pw_role_email")
-            role = st.selectbox("Role", [r for r in ROLES if r != GUEST], key="pw_role_role")
-            if st.form_submit_button("Save role"):
-                try:
-                    workspace.invite(svc.store, me, email, role)
-                    _rerun_with_notice("pw_settings_role", f"{email.strip().lower()} is now {role}.")
-                except (NotAllowed, ValueError) as exc:
-                    st.error(str(exc))
+        role_form(svc, me, names)
+
+
+LIVE_ROLES_HELP = ("Admin and analyst roles come from configuration in production: `admins` and `analysts` "
+                   "under `[partnerwatch.roles]` in `.streamlit/secrets.toml`, or the `PW_ROLE_ADMINS` and "
+                   "`PW_ROLE_ANALYSTS` environment variables. Here you can add guest users only.")
+
+
+def role_form(svc: Services, me: Actor, names: dict[str, str]) -> None:
+    """The role form: admin or analyst in the sandbox; in production only guest users (tied to a partner),
+    since configuration decides who is an admin or an analyst."""
+    sandbox = svc.settings.sandbox
+    _show_notice("pw_settings_role")
+    if not sandbox:
+        st.caption(LIVE_ROLES_HELP)
+    with st.form("pw_settings_role", clear_on_submit=True, border=True):
+        email = st.text_input("E-mail", key="pw_role_email")
+        role = st.selectbox("Role", [r for r in ROLES if r != GUEST] if sandbox else [GUEST], key="pw_role_role")
+        partner = None if sandbox else st.selectbox("Partner", list(names), format_func=names.get,
+                                                    key="pw_role_partner", index=None)
+        if st.form_submit_button("Save role"):
+            try:
+                workspace.invite(svc.store, me, email, role, partner_bc_id=partner)
+                _rerun_with_notice("pw_settings_role", f"{email.strip().lower()} is now {role}.")
+            except (NotAllowed, ValueError) as exc:
+                st.error(str(exc))
 
 
 def vault_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None:

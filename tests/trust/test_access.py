@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, audit_export, connect, jobs, keys, member_sync, schedule, sync, vault, workspace
+from core import audit, audit_export, connect, jobs, keys, member_sync, partners, schedule, sync, vault, workspace
 from core.config import ConfigError, Settings
 from core.crypto import SecretBox
 from core.roles import ADMIN, ANALYST, GUEST, Actor, NotAllowed, RoleRules
@@ -157,3 +157,32 @@ def test_every_admin_action_is_refused_in_core_for_analysts_and_guests(live):
     assert not schedule.policy(live.store).enabled
     assert member_sync.threshold_pct(live.store) == member_sync.DEFAULT_THRESHOLD_PCT
     assert list(audit.query(live.store, action="vault.reveal")["outcome"]) == ["refused", "refused"]
+
+
+def test_live_role_form_offers_guest_only_and_says_where_roles_are_configured(live):
+    with live.store.write() as cur:
+        partners.apply_partner_list(cur, [{"bc_id": "7300000000000000009", "bc_name": "Agency"}], datetime.now(UTC))
+    at = _app("boss@acme.example")
+    at.switch_page("../pages/settings.py").run()
+    assert not at.exception
+    assert at.selectbox(key="pw_role_role").options == [GUEST]
+    assert any("[partnerwatch.roles]" in c.value and "PW_ROLE_ADMINS" in c.value for c in at.caption)
+    at.text_input(key="pw_role_email").set_value("Kim@Agency.example")
+    at.selectbox(key="pw_role_partner").set_value("7300000000000000009")
+    at.button[[b.label for b in at.button].index("Save role")].click().run()
+    assert not at.exception
+    kim = next(u for u in workspace.list_users(live.store) if u.email == "kim@agency.example")
+    assert (kim.role, kim.partner_bc_id) == (GUEST, "7300000000000000009")
+
+
+def test_sandbox_role_form_offers_admin_and_analyst(tmp_path):
+    svc = make_services(tmp_path, None)
+    try:
+        at = AppTest.from_file(SHELL, default_timeout=30).run()
+        at.switch_page("../pages/settings.py").run()
+        assert not at.exception
+        assert at.selectbox(key="pw_role_role").options == [ADMIN, ANALYST]
+        assert not any("[partnerwatch.roles]" in c.value for c in at.caption)
+    finally:
+        install(None)
+        svc.close()
