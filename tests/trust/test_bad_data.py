@@ -210,19 +210,20 @@ class MemberPages:
 
 
 @st.composite
-def member_identity(draw: st.DrawFn, n: int) -> dict:
-    """Member `n`: a user with an id (number beyond 2^53 or string), or an invitee known by e-mail only."""
+def member_identity(draw: st.DrawFn, n: int, user_id: int | str) -> dict:
+    """Member `n`: a user with its (unique) id, or an invitee known by e-mail only."""
     email = f"{draw(st.text(NO_SPACE, min_size=1, max_size=12))}.{n}@agency.example"
     if draw(st.booleans()):
-        return {"user_id": draw(ID), "user_email": email}
+        return {"user_id": user_id, "user_email": email}
     return {"user_email": email}
 
 
 @st.composite
 def member_pages(draw: st.DrawFn) -> MemberPages:
     members = []
-    for n in range(draw(st.integers(0, 45))):  # up to 3 pages of 20 in one listing
-        member = draw(member_identity(n))
+    user_ids = draw(st.lists(ID, max_size=45, unique_by=str))  # up to 3 pages of 20 in one listing
+    for n, user_id in enumerate(user_ids):
+        member = draw(member_identity(n, user_id))
         if (name := draw(NAME)) is not None:
             member["user_name"] = name
         if (role := draw(st.none() | st.sampled_from(["ADMIN", "STANDARD"]) | TEXT)) is not None:
