@@ -8,8 +8,8 @@
    key) keeps its row and history. New members get `first_seen`, everyone seen gets `last_seen`, those
    gone get `removed_at`; every difference becomes a `member_changes` row of the task. The diff runs in
    DuckDB (the snapshot registered as Arrow tables, joined with the stored rows); `make_plan` is the same
-   diff in Python, the reference the tests hold it to. Rows are written as whole frames (delete the
-   partner's rows, insert the new frame) with each member's reach (asset count, text, admin flag).
+   diff in Python, the reference the tests hold it to. Rows are written in place (UPDATE ... FROM the new
+   frame, INSERT of new keys; no delete + re-insert) with each member's reach (asset count, text, admin flag).
 
 The mass-removal safeguard (`settings_kv` key `sync.mass_removal_threshold_pct`, default 20) raises
 `SyncHalted` inside the transaction when a sync would remove more than that share of the partner's
@@ -269,10 +269,8 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
             cur.unregister(name)
     baseline = not cur.execute("SELECT 1 FROM member_syncs WHERE partner_bc_id = ?", [bc_id]).fetchall()
     _rekey_history(cur, bc_id, rekeys)
-    cur.execute("DELETE FROM members WHERE partner_bc_id = ?", [bc_id])
-    bulk_insert(cur, "members", rows)
-    cur.execute("DELETE FROM member_assets WHERE partner_bc_id = ?", [bc_id])
-    bulk_insert(cur, "member_assets", assets)
+    _write_members(cur, bc_id, rows, rekeys)
+    _write_assets(cur, bc_id, assets)
     bulk_insert(cur, "member_changes", changes)
     cur.execute(
         """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
@@ -287,6 +285,54 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
                 [bc_id])
     partners.mark_synced(cur, bc_id, now)
     return plan.counts
+
+
+def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, rows: pa.Table, rekeys: dict[str, str]) -> None:
+    """Make the partner's stored rows equal `rows`: update in place, insert the new keys.
+
+    `rows` holds every stored key of the partner after the re-keys, so nothing else is deleted; a re-keyed
+    row (and the removed row it replaces under its new key) is deleted and inserted under its new key.
+    """
+    if rekeys:
+        cur.execute("DELETE FROM members WHERE partner_bc_id = ? AND list_contains(?, member_key)",
+                    [bc_id, [*rekeys, *rekeys.values()]])
+    _upsert(cur, "members", rows, bc_id, ("member_key",))
+
+
+def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table) -> None:
+    """Make the partner's `member_assets` equal `assets`: delete the gone, update the kept, insert the new."""
+    cur.register("_pw_assets_new", assets)
+    try:
+        cur.execute(
+            """DELETE FROM member_assets WHERE partner_bc_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM _pw_assets_new a WHERE a.member_key = member_assets.member_key
+                   AND a.asset_id = member_assets.asset_id AND a.asset_type = member_assets.asset_type)""",
+            [bc_id],
+        )
+    finally:
+        cur.unregister("_pw_assets_new")
+    _upsert(cur, "member_assets", assets, bc_id, ("member_key", "asset_id", "asset_type"))
+
+
+def _upsert(cur: duckdb.DuckDBPyConnection, table: str, frame: pa.Table, bc_id: str, keys: tuple[str, ...]) -> None:
+    """UPDATE the partner's rows of `table` whose `keys` are in `frame` (non-key columns only), INSERT the rest.
+
+    In place rather than delete + insert: DuckDB then rewrites only the changed column segments, and the
+    primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000).
+    """
+    if frame.num_rows == 0:
+        return
+    match = " AND ".join(f"t.{k} = f.{k}" for k in keys)
+    values = ", ".join(f"{c} = f.{c}" for c in frame.column_names if c not in (*keys, "partner_bc_id"))
+    cur.register("_pw_upsert", frame)
+    try:
+        cur.execute(f"UPDATE {table} AS t SET {values} FROM _pw_upsert f WHERE t.partner_bc_id = ? AND {match}",
+                    [bc_id])
+        cur.execute(f"""INSERT INTO {table} BY NAME SELECT f.* FROM _pw_upsert f
+                        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.partner_bc_id = ? AND {match})""",
+                    [bc_id])
+    finally:
+        cur.unregister("_pw_upsert")
 
 
 # The partner's stored members with the invitee re-keys applied (`_move` in SQL): a re-keyed row takes
