@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest, local_script_runner
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1.util import patch_config_options
 
@@ -57,7 +57,8 @@ def overlapping_apptests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     scripts = ScriptCache()
     monkeypatch.setattr(Runtime, "instance", classmethod(instance))
     monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: cls._instance is not None or bool(last)))
-    monkeypatch.setattr(app_test_module, "ScriptCache", lambda: scripts)
+    for module in (app_test_module, local_script_runner):
+        monkeypatch.setattr(module, "ScriptCache", lambda: scripts)
     monkeypatch.setattr(app_test_module, "patch_config_options", lambda _options: contextlib.nullcontext())
     with patch_config_options({"global.appTest": True}):
         yield
