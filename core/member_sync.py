@@ -328,11 +328,12 @@ def _upsert(cur: duckdb.DuckDBPyConnection, table: str, frame: pa.Table, bc_id: 
     try:
         cur.execute(f"UPDATE {table} AS t SET {values} FROM _pw_upsert f WHERE t.partner_bc_id = ? AND {match}",
                     [bc_id])
-        cur.execute(f"""INSERT INTO {table} BY NAME SELECT f.* FROM _pw_upsert f
-                        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.partner_bc_id = ? AND {match})""",
-                    [bc_id])
+        new = cur.sql(f"""SELECT f.* FROM _pw_upsert f
+                          WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.partner_bc_id = $bc AND {match})""",
+                      params={"bc": bc_id}).to_arrow_table()
     finally:
         cur.unregister("_pw_upsert")
+    bulk_insert(cur, table, new)
 
 
 # The partner's stored members with the invitee re-keys applied (`_move` in SQL): a re-keyed row takes
