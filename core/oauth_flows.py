@@ -101,11 +101,7 @@ def consume(store: Store, state: str | None, *, now: datetime | None = None) -> 
                 WHERE state_hash = ? AND status = ? AND expires_at > ? RETURNING {_COLUMNS}""",
             [EXCHANGING, at, _hash(state), PENDING, at],
         ).fetchone()
-        if row is None:
-            raise FlowError(_refusal(cur, state, at))
-    flow = _flow(row)
-    assert flow is not None
-    return flow
+        return _found(cur, row, state, at)
 
 
 def peek(store: Store, state: str | None, *, now: datetime | None = None) -> Flow:
@@ -118,10 +114,14 @@ def peek(store: Store, state: str | None, *, now: datetime | None = None) -> Flo
             f"SELECT {_COLUMNS} FROM oauth_flows WHERE state_hash = ? AND status = ? AND expires_at > ?",
             [_hash(state), PENDING, at],
         ).fetchone()
-        if row is None:
-            raise FlowError(_refusal(cur, state, at))
+        return _found(cur, row, state, at)
+
+
+def _found(cur: Any, row: tuple[Any, ...] | None, state: str, at: datetime) -> Flow:
+    """The flow of a row that matched a pending, unexpired state, or FlowError saying why none did."""
     flow = _flow(row)
-    assert flow is not None
+    if flow is None:
+        raise FlowError(_refusal(cur, state, at))
     return flow
 
 
