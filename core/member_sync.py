@@ -8,8 +8,9 @@
    key) keeps its row and history. New members get `first_seen`, everyone seen gets `last_seen`, those
    gone get `removed_at`; every difference becomes a `member_changes` row of the task. The diff runs in
    DuckDB (the snapshot registered as Arrow tables, joined with the stored rows); `make_plan` is the same
-   diff in Python, the reference the tests hold it to. Rows are written in place (UPDATE ... FROM the new
-   frame, INSERT of new keys; no delete + re-insert) with each member's reach (asset count, text, admin flag).
+   diff in Python, the reference the tests hold it to. Only rows that differ are written, in place (UPDATE ...
+   FROM the changed rows, INSERT of new keys; no delete + re-insert), with each member's reach (asset count,
+   text, admin flag); everyone still current gets `last_seen` from one UPDATE.
 
 The mass-removal safeguard (`settings_kv` key `sync.mass_removal_threshold_pct`, default 20) raises
 `SyncHalted` inside the transaction when a sync would remove more than that share of the partner's
@@ -250,61 +251,82 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
           now: datetime, threshold: float) -> Counts:
     """Write one partner's snapshot inside the caller's transaction; SyncHalted applies nothing.
 
-    The diff runs in DuckDB (`_ROWS_SQL`, `_CHANGES_SQL` over the snapshot registered as Arrow tables):
-    the same result as `make_plan`, without turning 4,000 stored rows into Python objects.
+    One diff query (`_diff`) gives every member row after the sync beside its stored values; the change rows
+    are projections of it, and only the rows that differ are written (plus one statement for everyone's
+    `last_seen`): the same result as `make_plan`, without turning 4,000 stored rows into Python objects.
     """
     bc_id = snapshot.partner_bc_id
     stored = _stored_keys(cur, bc_id)
     rekeys = _find_rekeys(stored, snapshot.members)
-    params = {"bc": bc_id, "now": now, "task": task_id}
     assets = _asset_table(snapshot, now)
-    frames = {"_pw_fetched": _fetched_table(snapshot), "_pw_rekeys": _rekey_table(rekeys), "_pw_assets": assets}
-    for name, frame in frames.items():
-        cur.register(name, frame)
-    try:
-        changes = cur.sql(_STORED_CTE + _CHANGES_SQL, params=params).to_arrow_table()
-        current = sum(row["removed_at"] is None for row in stored.values())
-        plan = Plan(rekeys=rekeys, current_before=current, counts=_counts(changes))
-        check_safeguard(plan, partner_name=partner_name, threshold=threshold)
-        rows = cur.sql(_STORED_CTE + _ROWS_SQL, params=params).to_arrow_table()
-    finally:
-        for name in frames:
-            cur.unregister(name)
-    baseline = not cur.execute("SELECT 1 FROM member_syncs WHERE partner_bc_id = ?", [bc_id]).fetchall()
+    diff = _diff(cur, snapshot, rekeys, assets, {"bc": bc_id, "now": now, "task": task_id})
+    changes = _change_rows(diff, task_id=task_id, bc_id=bc_id, now=now)
+    current = sum(row["removed_at"] is None for row in stored.values())
+    plan = Plan(rekeys=rekeys, current_before=current, counts=_counts(changes))
+    check_safeguard(plan, partner_name=partner_name, threshold=threshold)
     _rekey_history(cur, bc_id, rekeys)
-    _write_members(cur, bc_id, rows, rekeys, set(stored))
-    _write_assets(cur, bc_id, assets)
+    _write_members(cur, bc_id, diff, rekeys, set(stored), {"now": now, "task": task_id})
+    _write_assets(cur, bc_id, assets, now)
     bulk_insert(cur, "member_changes", changes)
-    cur.execute(
-        """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (task_id, partner_bc_id) DO UPDATE SET synced_at = excluded.synced_at,
-               members = excluded.members, added = excluded.added, changed = excluded.changed,
-               removed = excluded.removed""",
-        [task_id, bc_id, now, baseline, len(snapshot.members), plan.counts.added, plan.counts.updated,
-         plan.counts.removed],
-    )
-    cur.execute("UPDATE partners SET connection = 'connected' WHERE bc_id = ? AND connection = 'sync_failed'",
-                [bc_id])
-    partners.mark_synced(cur, bc_id, now)
+    _record_sync(cur, bc_id, task_id=task_id, now=now, members=len(snapshot.members), counts=plan.counts)
     return plan.counts
 
 
-def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, rows: pa.Table, rekeys: dict[str, str],
-                   stored: set[str]) -> None:
-    """Make the partner's stored rows equal `rows`: update in place, insert the new keys.
+def _diff(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, rekeys: dict[str, str], assets: pa.Table,
+          params: dict[str, object]) -> pa.Table:
+    """`_DIFF_SQL` over the snapshot registered as Arrow tables (the re-key joins only when there are re-keys)."""
+    frames = {"_pw_fetched": _fetched_table(snapshot), "_pw_assets": assets}
+    if rekeys:
+        frames["_pw_rekeys"] = _rekey_table(rekeys)
+    for name, frame in frames.items():
+        cur.register(name, frame)
+    try:
+        return cur.sql((_REKEYED_CTE if rekeys else _STORED_CTE) + _DIFF_SQL, params=params).to_arrow_table()
+    finally:
+        for name in frames:
+            cur.unregister(name)
 
-    `rows` holds every stored key of the partner after the re-keys, so nothing else is deleted; a re-keyed
-    row (and the removed row it replaces under its new key) is deleted and inserted under its new key.
+
+def _record_sync(cur: duckdb.DuckDBPyConnection, bc_id: str, *, task_id: int, now: datetime, members: int,
+                 counts: Counts) -> None:
+    """The `member_syncs` row (baseline = the partner's first) and the partner's sync state."""
+    cur.execute(
+        """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
+           SELECT $task, $bc, $now, NOT EXISTS (SELECT 1 FROM member_syncs WHERE partner_bc_id = $bc),
+                  $members, $added, $changed, $removed
+           ON CONFLICT (task_id, partner_bc_id) DO UPDATE SET synced_at = excluded.synced_at,
+               members = excluded.members, added = excluded.added, changed = excluded.changed,
+               removed = excluded.removed""",
+        {"task": task_id, "bc": bc_id, "now": now, "members": members, "added": counts.added,
+         "changed": counts.updated, "removed": counts.removed},
+    )
+    cur.execute(
+        """UPDATE partners SET last_sync_at = ?, last_error = NULL,
+               connection = CASE WHEN connection = 'sync_failed' THEN 'connected' ELSE connection END
+           WHERE bc_id = ?""",
+        [now, bc_id],
+    )
+
+
+def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, diff: pa.Table, rekeys: dict[str, str],
+                   stored: set[str], params: dict[str, object]) -> None:
+    """Make the partner's stored rows equal the diff's rows, writing only what changed.
+
+    Everyone current gets `last_seen` in one statement; then the rows that differ otherwise (new, returned,
+    removed, changed fields or reach) are updated in place or inserted. A re-keyed row (and the removed row
+    it replaces under its new key) is deleted and inserted under its new key.
     """
     moved = [*rekeys, *rekeys.values()]
     if moved:
         cur.execute("DELETE FROM members WHERE partner_bc_id = ? AND list_contains(?, member_key)", [bc_id, moved])
+    cur.execute("UPDATE members SET last_seen = $now, last_task_id = $task "
+                "WHERE partner_bc_id = $bc AND removed_at IS NULL", {**params, "bc": bc_id})
+    rows = diff.filter(diff.column("dirty")).select(_ROW_COLUMNS)
     _upsert(cur, "members", rows, bc_id, ("member_key",), known=stored.difference(moved))
 
 
-def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table) -> None:
-    """Make the partner's `member_assets` equal `assets`: delete the gone, update the kept, insert the new."""
+def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table, now: datetime) -> None:
+    """Make the partner's `member_assets` equal `assets`: delete the gone, upsert the rest."""
     cur.register("_pw_assets_new", assets)
     try:
         cur.execute(
@@ -313,108 +335,143 @@ def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table) 
                    AND a.asset_id = member_assets.asset_id AND a.asset_type = member_assets.asset_type)""",
             [bc_id],
         )
+        if assets.num_rows:
+            cur.execute(
+                """INSERT INTO member_assets BY NAME SELECT * FROM _pw_assets_new
+                   ON CONFLICT (partner_bc_id, member_key, asset_id, asset_type) DO UPDATE SET
+                       asset_name = excluded.asset_name, asset_role = excluded.asset_role,
+                       synced_at = excluded.synced_at""")
     finally:
         cur.unregister("_pw_assets_new")
-    _upsert(cur, "member_assets", assets, bc_id, ("member_key", "asset_id", "asset_type"))
 
 
 def _upsert(cur: duckdb.DuckDBPyConnection, table: str, frame: pa.Table, bc_id: str, keys: tuple[str, ...],
-            known: set[str] | None = None) -> None:
-    """UPDATE the partner's rows of `table` whose `keys` are in `frame` (non-key columns only), INSERT the rest.
-
-    `known`: the single key column's stored values, when the caller has them (saves a query); else asked.
+            known: set[str]) -> None:
+    """UPDATE the partner's rows of `table` whose key is in `known` from `frame`, INSERT the rest.
 
     In place rather than delete + insert: DuckDB then rewrites only the changed column segments, and the
     primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000).
     """
     if frame.num_rows == 0:
         return
-    match = " AND ".join(f"t.{k} = f.{k}" for k in keys)
-    values = ", ".join(f"{c} = f.{c}" for c in frame.column_names if c not in (*keys, "partner_bc_id"))
-    cur.register("_pw_upsert", frame)
-    try:
-        cur.execute(f"UPDATE {table} AS t SET {values} FROM _pw_upsert f WHERE t.partner_bc_id = ? AND {match}",
-                    [bc_id])
-        if known is not None:
-            stored = pa.array(sorted(known), pa.string())
-            new = frame.filter(pc.invert(pc.is_in(frame.column(keys[0]), value_set=stored)))
-        else:
-            new = cur.sql(f"""SELECT f.* FROM _pw_upsert f
-                              WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.partner_bc_id = $bc AND {match})""",
-                          params={"bc": bc_id}).to_arrow_table()
-    finally:
-        cur.unregister("_pw_upsert")
+    is_known = pc.is_in(frame.column(keys[0]), value_set=pa.array(sorted(known), pa.string()))
+    update, new = frame.filter(is_known), frame.filter(pc.invert(is_known))
+    if update.num_rows:
+        match = " AND ".join(f"t.{k} = f.{k}" for k in keys)
+        values = ", ".join(f"{c} = f.{c}" for c in frame.column_names if c not in (*keys, "partner_bc_id"))
+        cur.register("_pw_upsert", update)
+        try:
+            cur.execute(f"UPDATE {table} AS t SET {values} FROM _pw_upsert f WHERE t.partner_bc_id = ? AND {match}",
+                        [bc_id])
+        finally:
+            cur.unregister("_pw_upsert")
     bulk_insert(cur, table, new)
 
 
-# The partner's stored members with the invitee re-keys applied (`_move` in SQL): a re-keyed row takes
-# its new key and the earlier first_seen of a removed row already under that key, which it replaces.
-_STORED_CTE = """
+_STORED_COLUMNS = """m.user_id, m.user_name, m.user_email, m.user_role, m.finance_role, m.relation_status,
+           m.last_seen, m.removed_at, m.added_task_id, m.last_task_id, m.asset_count, m.assets, m.asset_admin"""
+
+# The partner's stored members, as they are (no re-keys this sync).
+_STORED_CTE = f"""
 WITH stored AS (
-    SELECT coalesce(r.new_key, m.member_key) AS member_key, m.user_id, m.user_name, m.user_email, m.user_role,
-           m.finance_role, m.relation_status, m.last_seen, m.removed_at, m.added_task_id, m.last_task_id,
+    SELECT m.member_key, {_STORED_COLUMNS}, m.first_seen, m.first_task_id, false AS moved
+    FROM members m WHERE m.partner_bc_id = $bc
+)"""
+
+# The stored members with the invitee re-keys applied (`_move` in SQL): a re-keyed row takes its new key
+# and the earlier first_seen of a removed row already under that key, which it replaces.
+_REKEYED_CTE = f"""
+WITH stored AS (
+    SELECT coalesce(r.new_key, m.member_key) AS member_key, {_STORED_COLUMNS},
            CASE WHEN h.first_seen < m.first_seen THEN h.first_seen ELSE m.first_seen END AS first_seen,
-           CASE WHEN h.first_seen < m.first_seen THEN h.first_task_id ELSE m.first_task_id END AS first_task_id
+           CASE WHEN h.first_seen < m.first_seen THEN h.first_task_id ELSE m.first_task_id END AS first_task_id,
+           r.new_key IS NOT NULL AS moved
     FROM members m
     LEFT JOIN _pw_rekeys r ON r.old_key = m.member_key
     LEFT JOIN members h ON h.partner_bc_id = m.partner_bc_id AND h.member_key = r.new_key
     WHERE m.partner_bc_id = $bc AND m.member_key NOT IN (SELECT new_key FROM _pw_rekeys)
-),
-gone AS (SELECT s.* FROM stored s ANTI JOIN _pw_fetched f ON f.member_key = s.member_key),
-seen AS (
-    SELECT f.*, s.member_key IS NULL OR s.removed_at IS NOT NULL AS added, s.member_key IS NULL AS new,
-           s.first_seen, s.first_task_id, s.added_task_id, s.user_role AS old_role,
-           s.finance_role AS old_finance_role, s.relation_status AS old_status
-    FROM _pw_fetched f LEFT JOIN stored s ON s.member_key = f.member_key
 )"""
 
-# The partner's member rows after the sync (what `make_plan` puts in `Plan.rows`), with their reach.
-_ROWS_SQL = """,
+_FIELDS = ("user_id", "user_name", "user_email", "user_role", "finance_role", "relation_status")
+_REACH = ("asset_count", "assets", "asset_admin")
+
+# Every member row after the sync (what `make_plan` puts in `Plan.rows`, with its reach), the stored values
+# the change rows need (`old_*`), what happened to it, and `dirty`: whether it must be written beyond the
+# `last_seen`/`last_task_id` every current member gets.
+_DIFF_SQL = f""",
 reach AS (
     SELECT member_key, count(*) AS asset_count,
            string_agg(coalesce(asset_name, asset_id) || ' (' || asset_type || ': ' || coalesce(asset_role, '?')
                       || ')', '; ' ORDER BY asset_name, asset_id) AS assets,
            coalesce(bool_or(asset_role = 'ADMIN'), false) AS asset_admin
     FROM _pw_assets GROUP BY member_key),
+joined AS (
+    SELECT coalesce(f.member_key, s.member_key) AS member_key, f.member_key IS NOT NULL AS seen,
+           s.member_key IS NULL AS new, s.member_key IS NOT NULL AND s.removed_at IS NULL AS was_current,
+           coalesce(s.moved, false) AS moved, s.first_seen, s.first_task_id, s.last_seen, s.removed_at,
+           s.added_task_id, s.last_task_id,
+           {", ".join(f"f.{c} AS f_{c}, s.{c} AS old_{c}" for c in _FIELDS)},
+           {", ".join(f"s.{c} AS old_{c}" for c in _REACH)}
+    FROM _pw_fetched f FULL JOIN stored s ON s.member_key = f.member_key),
 next AS (
-    SELECT member_key, user_id, user_name, user_email, user_role, finance_role, relation_status, first_seen,
-           last_seen, coalesce(removed_at, $now::TIMESTAMPTZ) AS removed_at, first_task_id, added_task_id,
-           last_task_id
-    FROM gone
-    UNION ALL
-    SELECT member_key, user_id, user_name, user_email, user_role, finance_role, relation_status,
-           CASE WHEN new THEN $now::TIMESTAMPTZ ELSE first_seen END, $now::TIMESTAMPTZ, NULL::TIMESTAMPTZ,
-           CASE WHEN new THEN $task::BIGINT ELSE first_task_id END,
-           CASE WHEN added THEN $task::BIGINT ELSE added_task_id END, $task::BIGINT
-    FROM seen)
-SELECT $bc::VARCHAR AS partner_bc_id, n.*, coalesce(r.asset_count, 0) AS asset_count,
-       coalesce(r.assets, '') AS assets, coalesce(r.asset_admin, false) AS asset_admin
-FROM next n LEFT JOIN reach r ON r.member_key = n.member_key
-ORDER BY n.member_key"""
+    SELECT j.*, seen AND NOT was_current AS added, NOT seen AND was_current AS removing,
+           {", ".join(f"CASE WHEN seen THEN f_{c} ELSE old_{c} END AS {c}" for c in _FIELDS)},
+           coalesce(r.asset_count, 0) AS asset_count, coalesce(r.assets, '') AS assets,
+           coalesce(r.asset_admin, false) AS asset_admin
+    FROM joined j LEFT JOIN reach r ON r.member_key = j.member_key)
+SELECT $bc::VARCHAR AS partner_bc_id, member_key,
+       {", ".join(_FIELDS)},
+       CASE WHEN new THEN $now::TIMESTAMPTZ ELSE first_seen END AS first_seen,
+       CASE WHEN seen THEN $now::TIMESTAMPTZ ELSE last_seen END AS last_seen,
+       CASE WHEN seen THEN NULL ELSE coalesce(removed_at, $now::TIMESTAMPTZ) END AS removed_at,
+       CASE WHEN new THEN $task::BIGINT ELSE first_task_id END AS first_task_id,
+       CASE WHEN added THEN $task::BIGINT ELSE added_task_id END AS added_task_id,
+       CASE WHEN seen THEN $task::BIGINT ELSE last_task_id END AS last_task_id,
+       {", ".join(_REACH)},
+       added, removing, old_user_role,
+       seen AND NOT added AND old_user_role IS DISTINCT FROM user_role AS role_changed,
+       seen AND NOT added AND old_finance_role IS DISTINCT FROM finance_role AS finance_role_changed,
+       seen AND NOT added AND old_relation_status IS DISTINCT FROM relation_status AS status_changed,
+       old_finance_role, old_relation_status,
+       new OR moved OR added OR removing
+           OR {" OR ".join(f"old_{c} IS DISTINCT FROM {c}" for c in (*_FIELDS, *_REACH))} AS dirty
+FROM next ORDER BY member_key"""
 
-# The change rows of the sync, in `make_plan`'s order (member key, then added/removed, role, finance, status).
-_CHANGES_SQL = """,
-diff AS (
-    SELECT member_key, 'removed' AS change, user_role AS old_value, NULL::VARCHAR AS new_value, 0 AS kind
-    FROM gone WHERE removed_at IS NULL
-    UNION ALL SELECT member_key, 'added', NULL, user_role, 0 FROM seen WHERE added
-    UNION ALL SELECT member_key, 'role_changed', old_role, user_role, 1 FROM seen
-              WHERE NOT added AND old_role IS DISTINCT FROM user_role
-    UNION ALL SELECT member_key, 'finance_role_changed', old_finance_role, finance_role, 2 FROM seen
-              WHERE NOT added AND old_finance_role IS DISTINCT FROM finance_role
-    UNION ALL SELECT member_key, 'status_changed', old_status, relation_status, 3 FROM seen
-              WHERE NOT added AND old_status IS DISTINCT FROM relation_status)
-SELECT $task::BIGINT AS task_id, $bc::VARCHAR AS partner_bc_id, member_key, change, old_value, new_value,
-       $now::TIMESTAMPTZ AS changed_at
-FROM diff ORDER BY member_key, kind"""
+_ROW_COLUMNS = [*MEMBER_SCHEMA.names, *_REACH]
 
-_FETCHED_FIELDS = ("user_id", "user_name", "user_email", "user_role", "finance_role", "relation_status")
+# (change, mask column, old value column, new value column, order within a member), as `make_plan` adds them.
+_CHANGE_KINDS = ((REMOVED, "removing", "old_user_role", None, 0), (ADDED, "added", None, "user_role", 0),
+                 (ROLE_CHANGED, "role_changed", "old_user_role", "user_role", 1),
+                 (FINANCE_ROLE_CHANGED, "finance_role_changed", "old_finance_role", "finance_role", 2),
+                 (STATUS_CHANGED, "status_changed", "old_relation_status", "relation_status", 3))
+
+
+def _change_rows(diff: pa.Table, *, task_id: int, bc_id: str, now: datetime) -> pa.Table:
+    """The sync's `member_changes` rows in `make_plan`'s order (member key, then kind)."""
+    parts = []
+    for change, mask, old, new, order in _CHANGE_KINDS:
+        hits = diff.filter(diff.column(mask))
+        n = hits.num_rows
+        parts.append(pa.table({
+            "member_key": hits.column("member_key"), "change": pa.array([change] * n, pa.string()),
+            "old_value": hits.column(old) if old else pa.nulls(n, pa.string()),
+            "new_value": hits.column(new) if new else pa.nulls(n, pa.string()),
+            "order": pa.array([order] * n, pa.int8()),
+        }))
+    rows = pa.concat_tables(parts).sort_by([("member_key", "ascending"), ("order", "ascending")])
+    n = rows.num_rows
+    return pa.table({
+        "task_id": pa.array([task_id] * n, pa.int64()), "partner_bc_id": pa.array([bc_id] * n, pa.string()),
+        "member_key": rows.column("member_key"), "change": rows.column("change"),
+        "old_value": rows.column("old_value"), "new_value": rows.column("new_value"),
+        "changed_at": pa.array([now] * n, _TS),
+    }, schema=CHANGE_SCHEMA)
 
 
 def _fetched_table(snapshot: Snapshot) -> pa.Table:
     members = snapshot.members
     columns = {"member_key": list(members)}
-    columns.update({name: [row[name] for row in members.values()] for name in _FETCHED_FIELDS})
+    columns.update({name: [row[name] for row in members.values()] for name in _FIELDS})
     return pa.table(columns, schema=pa.schema([(name, pa.string()) for name in columns]))
 
 

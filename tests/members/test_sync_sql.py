@@ -5,6 +5,7 @@ ways must give the same member rows, change rows and counts, and the reach colum
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,7 +95,27 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
                                       key=lambda r: r["member_key"])
         assert _changes(store, task_id) == [(c["member_key"], c["change"], c["old_value"], c["new_value"])
                                             for c in plan.changes]
+        reach = _reach(store)
+        assert reach == _reach_of(snap, reach)
     store.close()
+
+
+def _reach(store: Store) -> dict[str, tuple[int, bool]]:
+    """Each member's stored reach columns (only rows that changed are rewritten, so they must carry over)."""
+    with store.read() as cur:
+        rows = cur.execute("SELECT member_key, asset_count, asset_admin FROM members WHERE partner_bc_id = ?",
+                           [BC]).fetchall()
+    return {key: (count, admin) for key, count, admin in rows}
+
+
+def _reach_of(snap: Snapshot, keys: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    with_assets: dict[str, set[tuple[str, str]]] = {}
+    admin: set[str] = set()
+    for role in snap.asset_roles:
+        with_assets.setdefault(role["member_key"], set()).add((role["asset_id"], role["asset_type"]))
+        if role["asset_role"] == "ADMIN":
+            admin.add(role["member_key"])
+    return {key: (len(with_assets.get(key, ())), key in admin) for key in keys}
 
 
 def test_reach_columns_are_written_with_the_rows(tmp_path: Path) -> None:
