@@ -265,8 +265,8 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
     plan = Plan(rekeys=rekeys, current_before=current, counts=_counts(changes))
     check_safeguard(plan, partner_name=partner_name, threshold=threshold)
     _rekey_history(cur, bc_id, rekeys)
-    _write_members(cur, bc_id, diff, rekeys, set(stored), {"now": now, "task": task_id})
-    _write_assets(cur, bc_id, assets, now)
+    _write_members(cur, bc_id, diff, rekeys, {"now": now, "task": task_id})
+    _write_assets(cur, bc_id, assets)
     bulk_insert(cur, "member_changes", changes)
     _record_sync(cur, bc_id, task_id=task_id, now=now, members=len(snapshot.members), counts=plan.counts)
     return plan.counts
@@ -309,7 +309,7 @@ def _record_sync(cur: duckdb.DuckDBPyConnection, bc_id: str, *, task_id: int, no
 
 
 def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, diff: pa.Table, rekeys: dict[str, str],
-                   stored: set[str], params: dict[str, object]) -> None:
+                   params: dict[str, object]) -> None:
     """Make the partner's stored rows equal the diff's rows, writing only what changed.
 
     Everyone current gets `last_seen` in one statement; then the rows that differ otherwise (new, returned,
@@ -321,11 +321,13 @@ def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, diff: pa.Table, r
         cur.execute("DELETE FROM members WHERE partner_bc_id = ? AND list_contains(?, member_key)", [bc_id, moved])
     cur.execute("UPDATE members SET last_seen = $now, last_task_id = $task "
                 "WHERE partner_bc_id = $bc AND removed_at IS NULL", {**params, "bc": bc_id})
-    rows = diff.filter(diff.column("dirty")).select(_ROW_COLUMNS)
-    _upsert(cur, "members", rows, bc_id, ("member_key",), known=stored.difference(moved))
+    rows = diff.filter(diff.column("dirty"))
+    in_place = pc.fill_null(pc.and_not(pc.is_valid(rows.column("rid")), rows.column("moved")), False)
+    _update_by_rowid(cur, rows.filter(in_place))
+    bulk_insert(cur, "members", rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
 
 
-def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table, now: datetime) -> None:
+def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table) -> None:
     """Make the partner's `member_assets` equal `assets`: delete the gone, upsert the rest."""
     cur.register("_pw_assets_new", assets)
     try:
@@ -345,27 +347,21 @@ def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table, 
         cur.unregister("_pw_assets_new")
 
 
-def _upsert(cur: duckdb.DuckDBPyConnection, table: str, frame: pa.Table, bc_id: str, keys: tuple[str, ...],
-            known: set[str]) -> None:
-    """UPDATE the partner's rows of `table` whose key is in `known` from `frame`, INSERT the rest.
+def _update_by_rowid(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """UPDATE the stored rows the diff read (`rid`, their rowid in this transaction) to `rows`.
 
     In place rather than delete + insert: DuckDB then rewrites only the changed column segments, and the
-    primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000).
+    primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000); by
+    rowid rather than by key: half the cost of the key join.
     """
-    if frame.num_rows == 0:
+    if rows.num_rows == 0:
         return
-    is_known = pc.is_in(frame.column(keys[0]), value_set=pa.array(sorted(known), pa.string()))
-    update, new = frame.filter(is_known), frame.filter(pc.invert(is_known))
-    if update.num_rows:
-        match = " AND ".join(f"t.{k} = f.{k}" for k in keys)
-        values = ", ".join(f"{c} = f.{c}" for c in frame.column_names if c not in (*keys, "partner_bc_id"))
-        cur.register("_pw_upsert", update)
-        try:
-            cur.execute(f"UPDATE {table} AS t SET {values} FROM _pw_upsert f WHERE t.partner_bc_id = ? AND {match}",
-                        [bc_id])
-        finally:
-            cur.unregister("_pw_upsert")
-    bulk_insert(cur, table, new)
+    values = ", ".join(f"{c} = f.{c}" for c in _ROW_COLUMNS if c not in ("partner_bc_id", "member_key"))
+    cur.register("_pw_update", rows.select(["rid", *_ROW_COLUMNS]))
+    try:
+        cur.execute(f"UPDATE members SET {values} FROM _pw_update f WHERE members.rowid = f.rid")
+    finally:
+        cur.unregister("_pw_update")
 
 
 _STORED_COLUMNS = """m.user_id, m.user_name, m.user_email, m.user_role, m.finance_role, m.relation_status,
@@ -374,7 +370,7 @@ _STORED_COLUMNS = """m.user_id, m.user_name, m.user_email, m.user_role, m.financ
 # The partner's stored members, as they are (no re-keys this sync).
 _STORED_CTE = f"""
 WITH stored AS (
-    SELECT m.member_key, {_STORED_COLUMNS}, m.first_seen, m.first_task_id, false AS moved
+    SELECT m.rowid AS rid, m.member_key, {_STORED_COLUMNS}, m.first_seen, m.first_task_id, false AS moved
     FROM members m WHERE m.partner_bc_id = $bc
 )"""
 
@@ -382,7 +378,7 @@ WITH stored AS (
 # and the earlier first_seen of a removed row already under that key, which it replaces.
 _REKEYED_CTE = f"""
 WITH stored AS (
-    SELECT coalesce(r.new_key, m.member_key) AS member_key, {_STORED_COLUMNS},
+    SELECT m.rowid AS rid, coalesce(r.new_key, m.member_key) AS member_key, {_STORED_COLUMNS},
            CASE WHEN h.first_seen < m.first_seen THEN h.first_seen ELSE m.first_seen END AS first_seen,
            CASE WHEN h.first_seen < m.first_seen THEN h.first_task_id ELSE m.first_task_id END AS first_task_id,
            r.new_key IS NOT NULL AS moved
@@ -408,7 +404,7 @@ reach AS (
 joined AS (
     SELECT coalesce(f.member_key, s.member_key) AS member_key, f.member_key IS NOT NULL AS seen,
            s.member_key IS NULL AS new, s.member_key IS NOT NULL AND s.removed_at IS NULL AS was_current,
-           coalesce(s.moved, false) AS moved, s.first_seen, s.first_task_id, s.last_seen, s.removed_at,
+           s.rid, coalesce(s.moved, false) AS moved, s.first_seen, s.first_task_id, s.last_seen, s.removed_at,
            s.added_task_id, s.last_task_id,
            {", ".join(f"f.{c} AS f_{c}, s.{c} AS old_{c}" for c in _FIELDS)},
            {", ".join(f"s.{c} AS old_{c}" for c in _REACH)}
@@ -419,7 +415,7 @@ next AS (
            coalesce(r.asset_count, 0) AS asset_count, coalesce(r.assets, '') AS assets,
            coalesce(r.asset_admin, false) AS asset_admin
     FROM joined j LEFT JOIN reach r ON r.member_key = j.member_key)
-SELECT $bc::VARCHAR AS partner_bc_id, member_key,
+SELECT rid, moved, $bc::VARCHAR AS partner_bc_id, member_key,
        {", ".join(_FIELDS)},
        CASE WHEN new THEN $now::TIMESTAMPTZ ELSE first_seen END AS first_seen,
        CASE WHEN seen THEN $now::TIMESTAMPTZ ELSE last_seen END AS last_seen,
