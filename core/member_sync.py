@@ -7,7 +7,7 @@
    ones, keyed by (partner BC id, user_id or lower(e-mail)); an invitee who joins (e-mail key → user_id
    key) keeps its row and history. New members get `first_seen`, everyone seen gets `last_seen`, those
    gone get `removed_at`; every difference becomes a `member_changes` row of the task. The diff runs in
-   DuckDB (the snapshot registered as Arrow tables, joined with the stored rows); `make_plan` is the same
+   Arrow (the snapshot as Arrow tables, joined with the stored rows read from DuckDB); `make_plan` is the same
    diff in Python, the reference the tests hold it to. Only rows that differ are written, in place (UPDATE ...
    FROM the changed rows, INSERT of new keys; no delete + re-insert), with each member's reach (asset count,
    text, admin flag); everyone still current gets `last_seen` from one UPDATE.
@@ -251,15 +251,15 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
           now: datetime, threshold: float) -> Counts:
     """Write one partner's snapshot inside the caller's transaction; SyncHalted applies nothing.
 
-    One diff query (`_diff`) gives every member row after the sync beside its stored values; the change rows
-    are projections of it, and only the rows that differ are written (plus one statement for everyone's
-    `last_seen`): the same result as `make_plan`, without turning 4,000 stored rows into Python objects.
+    `_diff` joins the snapshot with the stored rows in Arrow and gives every member row after the sync beside
+    its stored values; the change rows are projections of it, and only the rows that differ are written (plus
+    one statement for everyone's `last_seen`): the same result as `make_plan`, without Python objects per row.
     """
     bc_id = snapshot.partner_bc_id
     stored = _stored_keys(cur, bc_id)
     rekeys = _find_rekeys(stored, snapshot.members)
     assets = _asset_table(snapshot, now)
-    diff = _diff(cur, snapshot, rekeys, assets, {"bc": bc_id, "now": now, "task": task_id})
+    diff = _diff(cur, snapshot, rekeys, assets, now=now, task_id=task_id)
     changes = _change_rows(diff, task_id=task_id, bc_id=bc_id, now=now)
     current = sum(row["removed_at"] is None for row in stored.values())
     plan = Plan(rekeys=rekeys, current_before=current, counts=_counts(changes))
@@ -272,19 +272,91 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
     return plan.counts
 
 
-def _diff(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, rekeys: dict[str, str], assets: pa.Table,
-          params: dict[str, object]) -> pa.Table:
-    """`_DIFF_SQL` over the snapshot registered as Arrow tables (the re-key joins only when there are re-keys)."""
-    frames = {"_pw_fetched": _fetched_table(snapshot), "_pw_assets": assets}
-    if rekeys:
-        frames["_pw_rekeys"] = _rekey_table(rekeys)
-    for name, frame in frames.items():
-        cur.register(name, frame)
-    try:
-        return cur.sql((_REKEYED_CTE if rekeys else _STORED_CTE) + _DIFF_SQL, params=params).to_arrow_table()
-    finally:
-        for name in frames:
-            cur.unregister(name)
+def _diff(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, rekeys: dict[str, str], assets: pa.Table, *,
+          now: datetime, task_id: int) -> pa.Table:
+    """Every member row after the sync beside its stored values, computed in Arrow (see `_next_rows`)."""
+    stored = _read_stored(cur, snapshot.partner_bc_id, rekeys)
+    fetched = _fetched_table(snapshot)
+    fetched = fetched.rename_columns([c if c == "member_key" else f"f_{c}" for c in fetched.column_names])
+    fetched = fetched.append_column("seen", pa.array([True] * fetched.num_rows, pa.bool_()))
+    stored = stored.rename_columns([c if c == "member_key" else f"old_{c}" for c in stored.column_names])
+    stored = stored.append_column("in_store", pa.array([True] * stored.num_rows, pa.bool_()))
+    joined = fetched.join(stored, keys="member_key", join_type="full outer", coalesce_keys=True)
+    joined = joined.sort_by("member_key")
+    return _next_rows(joined, _reach(assets), bc_id=snapshot.partner_bc_id, now=now, task_id=task_id)
+
+
+def _read_stored(cur: duckdb.DuckDBPyConnection, bc_id: str, rekeys: dict[str, str]) -> pa.Table:
+    """The partner's stored members (re-keys applied when there are any), with their rowid in `rid`."""
+    if not rekeys:
+        stored = cur.sql(_STORED_CTE + " SELECT * FROM stored", params={"bc": bc_id}).to_arrow_table()
+    else:
+        cur.register("_pw_rekeys", _rekey_table(rekeys))
+        try:
+            stored = cur.sql(_REKEYED_CTE + " SELECT * FROM stored", params={"bc": bc_id}).to_arrow_table()
+        finally:
+            cur.unregister("_pw_rekeys")
+    for name in ("first_seen", "last_seen", "removed_at"):  # the session's time zone name varies
+        stored = stored.set_column(stored.schema.get_field_index(name), name, stored.column(name).cast(_TS))
+    return stored
+
+
+def _reach(assets: pa.Table) -> pa.Table:
+    """Per member: the number of assets reached, the display text ("Acme Ads (ADVERTISER: ADMIN); ..."
+    ordered by asset name, then id) and whether any role is ADMIN."""
+    ordered = assets.sort_by([("member_key", "ascending"), ("asset_name", "ascending"), ("asset_id", "ascending")])
+    text = pc.binary_join_element_wise(
+        pc.coalesce(ordered.column("asset_name"), ordered.column("asset_id")), " (", ordered.column("asset_type"),
+        ": ", pc.coalesce(ordered.column("asset_role"), "?"), ")", "")
+    admin = pc.fill_null(pc.equal(ordered.column("asset_role"), "ADMIN"), False)
+    grouped = (pa.table({"member_key": ordered.column("member_key"), "text": text, "admin": admin})
+               .group_by("member_key", use_threads=False)  # one thread keeps each list in the sorted order
+               .aggregate([("text", "list"), ("text", "count"), ("admin", "any")]))
+    return pa.table({"member_key": grouped.column("member_key"), "count": grouped.column("text_count"),
+                     "text": pc.binary_join(grouped.column("text_list"), "; "), "admin": grouped.column("admin_any")})
+
+
+def _distinct(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.ChunkedArray:
+    """SQL's `a IS DISTINCT FROM b`."""
+    return pc.if_else(pc.or_(pc.is_null(a), pc.is_null(b)), pc.xor(pc.is_null(a), pc.is_null(b)), pc.not_equal(a, b))
+
+
+def _next_rows(joined: pa.Table, reach: pa.Table, *, bc_id: str, now: datetime, task_id: int) -> pa.Table:
+    """What `make_plan` puts in `Plan.rows` (with the reach), the stored values the change rows need (`old_*`),
+    what happened to each member, and `dirty`: whether its row must be written beyond the `last_seen` and
+    `last_task_id` that every current member gets."""
+    col = joined.column
+    seen, in_store = pc.is_valid(col("seen")), pc.is_valid(col("in_store"))
+    new = pc.invert(in_store)
+    was_current = pc.and_(in_store, pc.is_null(col("old_removed_at")))
+    added, removing = pc.and_not(seen, was_current), pc.and_not(was_current, seen)
+    at, task = pa.scalar(now, _TS), pa.scalar(task_id, pa.int64())
+    out: dict[str, object] = {"rid": col("old_rid"), "moved": pc.fill_null(col("old_moved"), False),
+                              "partner_bc_id": pa.array([bc_id] * joined.num_rows, pa.string()),
+                              "member_key": col("member_key")}
+    for name in _FIELDS:
+        out[name] = pc.if_else(seen, col(f"f_{name}"), col(f"old_{name}"))
+    out["first_seen"] = pc.if_else(new, at, col("old_first_seen"))
+    out["last_seen"] = pc.if_else(seen, at, col("old_last_seen"))
+    out["removed_at"] = pc.if_else(seen, pa.scalar(None, _TS), pc.coalesce(col("old_removed_at"), at))
+    out["first_task_id"] = pc.if_else(new, task, col("old_first_task_id"))
+    out["added_task_id"] = pc.if_else(added, task, col("old_added_task_id"))
+    out["last_task_id"] = pc.if_else(seen, task, col("old_last_task_id"))
+    at_reach = pc.index_in(col("member_key"), value_set=reach.column("member_key"))
+    out["asset_count"] = pc.fill_null(pc.take(reach.column("count"), at_reach), 0).cast(pa.int32())
+    out["assets"] = pc.fill_null(pc.take(reach.column("text"), at_reach), "")
+    out["asset_admin"] = pc.fill_null(pc.take(reach.column("admin"), at_reach), False)
+    kept = pc.and_not(seen, added)
+    out.update({"added": added, "removing": removing, "old_user_role": col("old_user_role"),
+                "old_finance_role": col("old_finance_role"), "old_relation_status": col("old_relation_status"),
+                "role_changed": pc.and_(kept, _distinct(col("old_user_role"), out["user_role"])),
+                "finance_role_changed": pc.and_(kept, _distinct(col("old_finance_role"), out["finance_role"])),
+                "status_changed": pc.and_(kept, _distinct(col("old_relation_status"), out["relation_status"]))})
+    dirty = pc.or_(pc.or_(new, out["moved"]), pc.or_(added, removing))
+    for name in (*_FIELDS, *_REACH):
+        dirty = pc.or_(dirty, _distinct(col(f"old_{name}"), out[name]))
+    out["dirty"] = dirty
+    return pa.table(out)
 
 
 def _record_sync(cur: duckdb.DuckDBPyConnection, bc_id: str, *, task_id: int, now: datetime, members: int,
@@ -390,48 +462,6 @@ WITH stored AS (
 
 _FIELDS = ("user_id", "user_name", "user_email", "user_role", "finance_role", "relation_status")
 _REACH = ("asset_count", "assets", "asset_admin")
-
-# Every member row after the sync (what `make_plan` puts in `Plan.rows`, with its reach), the stored values
-# the change rows need (`old_*`), what happened to it, and `dirty`: whether it must be written beyond the
-# `last_seen`/`last_task_id` every current member gets.
-_DIFF_SQL = f""",
-reach AS (
-    SELECT member_key, count(*) AS asset_count,
-           string_agg(coalesce(asset_name, asset_id) || ' (' || asset_type || ': ' || coalesce(asset_role, '?')
-                      || ')', '; ' ORDER BY asset_name, asset_id) AS assets,
-           coalesce(bool_or(asset_role = 'ADMIN'), false) AS asset_admin
-    FROM _pw_assets GROUP BY member_key),
-joined AS (
-    SELECT coalesce(f.member_key, s.member_key) AS member_key, f.member_key IS NOT NULL AS seen,
-           s.member_key IS NULL AS new, s.member_key IS NOT NULL AND s.removed_at IS NULL AS was_current,
-           s.rid, coalesce(s.moved, false) AS moved, s.first_seen, s.first_task_id, s.last_seen, s.removed_at,
-           s.added_task_id, s.last_task_id,
-           {", ".join(f"f.{c} AS f_{c}, s.{c} AS old_{c}" for c in _FIELDS)},
-           {", ".join(f"s.{c} AS old_{c}" for c in _REACH)}
-    FROM _pw_fetched f FULL JOIN stored s ON s.member_key = f.member_key),
-next AS (
-    SELECT j.*, seen AND NOT was_current AS added, NOT seen AND was_current AS removing,
-           {", ".join(f"CASE WHEN seen THEN f_{c} ELSE old_{c} END AS {c}" for c in _FIELDS)},
-           coalesce(r.asset_count, 0) AS asset_count, coalesce(r.assets, '') AS assets,
-           coalesce(r.asset_admin, false) AS asset_admin
-    FROM joined j LEFT JOIN reach r ON r.member_key = j.member_key)
-SELECT rid, moved, $bc::VARCHAR AS partner_bc_id, member_key,
-       {", ".join(_FIELDS)},
-       CASE WHEN new THEN $now::TIMESTAMPTZ ELSE first_seen END AS first_seen,
-       CASE WHEN seen THEN $now::TIMESTAMPTZ ELSE last_seen END AS last_seen,
-       CASE WHEN seen THEN NULL ELSE coalesce(removed_at, $now::TIMESTAMPTZ) END AS removed_at,
-       CASE WHEN new THEN $task::BIGINT ELSE first_task_id END AS first_task_id,
-       CASE WHEN added THEN $task::BIGINT ELSE added_task_id END AS added_task_id,
-       CASE WHEN seen THEN $task::BIGINT ELSE last_task_id END AS last_task_id,
-       {", ".join(_REACH)},
-       added, removing, old_user_role,
-       seen AND NOT added AND old_user_role IS DISTINCT FROM user_role AS role_changed,
-       seen AND NOT added AND old_finance_role IS DISTINCT FROM finance_role AS finance_role_changed,
-       seen AND NOT added AND old_relation_status IS DISTINCT FROM relation_status AS status_changed,
-       old_finance_role, old_relation_status,
-       new OR moved OR added OR removing
-           OR {" OR ".join(f"old_{c} IS DISTINCT FROM {c}" for c in (*_FIELDS, *_REACH))} AS dirty
-FROM next ORDER BY member_key"""
 
 _ROW_COLUMNS = [*MEMBER_SCHEMA.names, *_REACH]
 
