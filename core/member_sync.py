@@ -256,26 +256,27 @@ def apply(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, partner_name: s
     one statement for everyone's `last_seen`): the same result as `make_plan`, without Python objects per row.
     """
     bc_id = snapshot.partner_bc_id
-    stored = _stored_keys(cur, bc_id)
+    stored_rows = _read_stored(cur, bc_id, {})
+    stored = _stored_keys(stored_rows)
     rekeys = _find_rekeys(stored, snapshot.members)
+    if rekeys:
+        stored_rows = _read_stored(cur, bc_id, rekeys)
     assets = _asset_table(snapshot, now)
-    diff = _diff(cur, snapshot, rekeys, assets, now=now, task_id=task_id)
+    diff = _diff(stored_rows, snapshot, assets, now=now, task_id=task_id)
     changes = _change_rows(diff, task_id=task_id, bc_id=bc_id, now=now)
     current = sum(row["removed_at"] is None for row in stored.values())
     plan = Plan(rekeys=rekeys, current_before=current, counts=_counts(changes))
     check_safeguard(plan, partner_name=partner_name, threshold=threshold)
     _rekey_history(cur, bc_id, rekeys)
     _write_members(cur, bc_id, diff, rekeys, {"now": now, "task": task_id})
-    _write_assets(cur, bc_id, assets)
+    _write_assets(cur, bc_id, assets, now)
     bulk_insert(cur, "member_changes", changes)
     _record_sync(cur, bc_id, task_id=task_id, now=now, members=len(snapshot.members), counts=plan.counts)
     return plan.counts
 
 
-def _diff(cur: duckdb.DuckDBPyConnection, snapshot: Snapshot, rekeys: dict[str, str], assets: pa.Table, *,
-          now: datetime, task_id: int) -> pa.Table:
+def _diff(stored: pa.Table, snapshot: Snapshot, assets: pa.Table, *, now: datetime, task_id: int) -> pa.Table:
     """Every member row after the sync beside its stored values, computed in Arrow (see `_next_rows`)."""
-    stored = _read_stored(cur, snapshot.partner_bc_id, rekeys)
     fetched = _fetched_table(snapshot)
     fetched = fetched.rename_columns([c if c == "member_key" else f"f_{c}" for c in fetched.column_names])
     fetched = fetched.append_column("seen", pa.array([True] * fetched.num_rows, pa.bool_()))
@@ -399,24 +400,33 @@ def _write_members(cur: duckdb.DuckDBPyConnection, bc_id: str, diff: pa.Table, r
     bulk_insert(cur, "members", rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
 
 
-def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table) -> None:
-    """Make the partner's `member_assets` equal `assets`: delete the gone, upsert the rest."""
-    cur.register("_pw_assets_new", assets)
-    try:
-        cur.execute(
-            """DELETE FROM member_assets WHERE partner_bc_id = ? AND NOT EXISTS (
-                   SELECT 1 FROM _pw_assets_new a WHERE a.member_key = member_assets.member_key
-                   AND a.asset_id = member_assets.asset_id AND a.asset_type = member_assets.asset_type)""",
-            [bc_id],
-        )
-        if assets.num_rows:
-            cur.execute(
-                """INSERT INTO member_assets BY NAME SELECT * FROM _pw_assets_new
-                   ON CONFLICT (partner_bc_id, member_key, asset_id, asset_type) DO UPDATE SET
-                       asset_name = excluded.asset_name, asset_role = excluded.asset_role,
-                       synced_at = excluded.synced_at""")
-    finally:
-        cur.unregister("_pw_assets_new")
+def _write_assets(cur: duckdb.DuckDBPyConnection, bc_id: str, assets: pa.Table, now: datetime) -> None:
+    """Make the partner's `member_assets` equal `assets`, writing only what changed.
+
+    Everything kept gets `synced_at` from one UPDATE; then the gone rows are deleted, the changed updated (both
+    by the rowid just read) and the new inserted.
+    """
+    keys = ["member_key", "asset_id", "asset_type"]
+    stored = cur.sql("SELECT rowid AS rid, member_key, asset_id, asset_type, asset_name, asset_role "
+                     "FROM member_assets WHERE partner_bc_id = $bc", params={"bc": bc_id}).to_arrow_table()
+    joined = assets.join(stored.rename_columns(["rid", *keys, "old_name", "old_role"]), keys=keys,
+                         join_type="full outer")
+    rid, kept = joined.column("rid"), pc.is_valid(joined.column("partner_bc_id"))
+    gone = pc.drop_null(pc.filter(rid, pc.invert(kept)))
+    if len(gone):
+        cur.execute("DELETE FROM member_assets WHERE list_contains(?, rowid)", [gone.to_pylist()])
+    cur.execute("UPDATE member_assets SET synced_at = ? WHERE partner_bc_id = ?", [now, bc_id])
+    changed = pc.and_(pc.is_valid(rid), pc.or_(_distinct(joined.column("old_name"), joined.column("asset_name")),
+                                               _distinct(joined.column("old_role"), joined.column("asset_role"))))
+    updates = joined.filter(pc.and_(kept, changed)).select(["rid", "asset_name", "asset_role"])
+    if updates.num_rows:
+        cur.register("_pw_asset_update", updates)
+        try:
+            cur.execute("""UPDATE member_assets SET asset_name = f.asset_name, asset_role = f.asset_role
+                           FROM _pw_asset_update f WHERE member_assets.rowid = f.rid""")
+        finally:
+            cur.unregister("_pw_asset_update")
+    bulk_insert(cur, "member_assets", joined.filter(pc.and_(kept, pc.is_null(rid))).select(ASSET_SCHEMA.names))
 
 
 def _update_by_rowid(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
@@ -506,11 +516,12 @@ def _rekey_table(rekeys: dict[str, str]) -> pa.Table:
                     schema=pa.schema([("old_key", pa.string()), ("new_key", pa.string())]))
 
 
-def _stored_keys(cur: duckdb.DuckDBPyConnection, bc_id: str) -> dict[str, dict]:
+def _stored_keys(stored: pa.Table) -> dict[str, dict]:
     """What `_find_rekeys` reads of the stored members: key → removed_at (None when current), e-mail."""
-    rows = cur.execute("SELECT member_key, removed_at IS NOT NULL, user_email FROM members WHERE partner_bc_id = ?",
-                       [bc_id]).fetchall()
-    return {key: {"removed_at": True if removed else None, "user_email": email} for key, removed, email in rows}
+    removed = pc.is_valid(stored.column("removed_at")).to_pylist()
+    return {key: {"removed_at": True if gone else None, "user_email": email} for key, gone, email
+            in zip(stored.column("member_key").to_pylist(), removed, stored.column("user_email").to_pylist(),
+                   strict=True)}
 
 
 def _counts(changes: pa.Table) -> Counts:

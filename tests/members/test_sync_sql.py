@@ -97,7 +97,16 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
                                             for c in plan.changes]
         reach = _reach(store)
         assert reach == _reach_of(snap, reach)
+        assert _assets(store) == {(r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"],
+                                   now) for r in snap.asset_roles}
     store.close()
+
+
+def _assets(store: Store) -> set[tuple]:
+    """`member_assets` (only changed rows are rewritten, so kept, changed, new and gone must all be right)."""
+    with store.read() as cur:
+        return set(cur.execute("SELECT member_key, asset_id, asset_type, asset_name, asset_role, synced_at "
+                               "FROM member_assets WHERE partner_bc_id = ?", [BC]).fetchall())
 
 
 def _reach(store: Store) -> dict[str, tuple[int, bool]]:
