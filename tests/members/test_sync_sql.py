@@ -1,6 +1,7 @@
-"""The member diff in DuckDB (`member_sync.apply`) against its pure-Python reference (`make_plan`): random
-rounds of role, finance and status changes, removals, returns, new members and invitees re-keyed both
-ways must give the same member rows, change rows and counts, and the reach columns on the rows."""
+"""The member diff (`member_sync.apply`, Arrow + DuckDB) against its pure-Python reference (`make_plan`):
+random rounds of role, finance and status changes, removals, returns, new members and invitees re-keyed both
+ways must give the same member rows, change rows and counts, reach columns and `member_assets`. Several
+partners written together (`apply_many`, the group commit) must give what writing them one by one gives."""
 
 from __future__ import annotations
 
@@ -54,11 +55,11 @@ def _mutate(members: dict[str, dict], gone: dict[str, dict], rng: random.Random,
         members[key] = row
 
 
-def _snapshot(members: dict[str, dict], rng: random.Random) -> Snapshot:
+def _snapshot(members: dict[str, dict], rng: random.Random, bc: str = BC) -> Snapshot:
     roles = [{"member_key": key, "asset_id": f"a{k}", "asset_type": "ADVERTISER",
               "asset_name": rng.choice((None, f"Ads {k}")), "asset_role": rng.choice(("ADMIN", "OPERATOR", None))}
              for key in members if rng.random() < 0.4 for k in range(rng.randrange(1, 3))]
-    return Snapshot(BC, {key: {f: row[f] for f in FIELDS} for key, row in members.items()}, roles)
+    return Snapshot(bc, {key: {f: row[f] for f in FIELDS} for key, row in members.items()}, roles)
 
 
 def _rows(store: Store) -> list[dict]:
