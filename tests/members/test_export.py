@@ -165,3 +165,14 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
             assert streamed == expected
     finally:
         store.close()
+
+
+def test_no_matching_rows_exports_the_header_only(tmp_path):
+    store = _corpus_store(tmp_path)
+    try:
+        f = MemberFilter(search="no such member")
+        assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
+            export.csv_chunks(members.EXPORT_COLUMNS, []))
+        assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
+    finally:
+        store.close()
