@@ -68,11 +68,11 @@ def stream_members(store: Store, f: MemberFilter, *, actor: Actor, batch_rows: i
                    via: str = "app") -> Iterator[bytes]:
     """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops)."""
     require_reader(actor, "export guest users")
-    sql, params = lines_sql(store, f)
+    sql, params = _lines_sql(store, f)
     return _audited(store, f, actor, via, sql, params, batch_rows)
 
 
-def lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
+def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
     """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order.
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
@@ -120,6 +120,8 @@ class _Counter:
 
 def _joined(lines: pa.StringArray) -> bytes:
     """The lines end to end: their span of the array's data buffer, copied once."""
+    if not pa.types.is_string(lines.type):  # large_string / string_view buffers are laid out differently
+        raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
     _, offsets, data = lines.buffers()
     positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
     return data[positions[lines.offset]:positions[lines.offset + len(lines)]].to_pybytes()
