@@ -2,10 +2,10 @@
 UTF-8 with a header row, and audited.
 
 `stream_members` yields bytes chunks built from DuckDB record batches, so an export of a million rows
-never becomes one Python string. Each batch is escaped and written column-wise by Arrow (`pyarrow.compute`
-for the formula prefix, `pyarrow.csv` for the quoting): byte for byte what `csv_chunks` writes for text.
-A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width `＝ ＋ － ＠` gets a leading `'` so
-that spreadsheets show it as text instead of running it.
+never becomes one Python string. DuckDB writes each row's CSV line (`_csv_line_sql`, byte for byte what
+`csv_chunks` writes for text) and a chunk is a batch's lines as they lie in the Arrow buffer: no Python
+work per row. A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width `＝ ＋ － ＠` gets a
+leading `'` so that spreadsheets show it as text instead of running it.
 
 The Members page authorises its **Download CSV** link with a short-lived, single-use export token:
 `mint_token` stores only its SHA-256 with the filters and the user; `redeem_token` spends it.
@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from core import audit, members
 from core.members import MemberFilter
@@ -33,8 +31,6 @@ from core.store import Store
 EXPORT_PATH = "/api/export/members.csv"
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 BATCH_ROWS = 10_000
-_DANGEROUS_RE = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in DANGEROUS_STARTS) + "]"  # RE2, for Arrow
-_ARROW_CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", eol="\r\n")
 TOKEN_TTL = timedelta(minutes=10)
 
 
@@ -72,8 +68,29 @@ def stream_members(store: Store, f: MemberFilter, *, actor: Actor, batch_rows: i
                    via: str = "app") -> Iterator[bytes]:
     """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops)."""
     require_reader(actor, "export guest users")
-    sql, params = members.export_sql(store, f)
+    sql, params = _lines_sql(store, f)
     return _audited(store, f, actor, via, sql, params, batch_rows)
+
+
+def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
+    """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order.
+
+    The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
+    """
+    names = [f"_cell{i}" for i in range(len(members.EXPORT_COLUMNS))]
+    cells = ", ".join(f"coalesce(({expr})::VARCHAR, '') AS {name}"
+                      for name, expr in zip(names, members.EXPORT_COLUMNS.values(), strict=True))
+    sql, params = members.query(store, f, f"*, {cells}")
+    return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {members._order(f)}", params
+
+
+def _csv_line_sql(cells: list[str]) -> str:
+    """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
+    starts = ", ".join(str(ord(c)) for c in DANGEROUS_STARTS)  # ord('') is -1: an empty cell stays empty
+    # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
+    fields = [f"CASE WHEN ord({c}) IN ({starts}) THEN '''' ELSE '' END, "
+              f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END""" for c in cells]
+    return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"
 
 
 def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, params: list[object],
@@ -83,7 +100,8 @@ def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, pa
     try:
         with store.read() as cur:
             reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
-            yield from arrow_csv_chunks(members.EXPORT_COLUMNS, counted.batches(reader))
+            yield from csv_chunks(members.EXPORT_COLUMNS, [])
+            yield from (_joined(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
         outcome = "ok"
     finally:
         audit.record(store, actor=actor.email, action="export.members", target="guest users CSV",
@@ -100,25 +118,13 @@ class _Counter:
             yield batch
 
 
-def safe_column(column: pa.Array) -> pa.Array:
-    """`safe_cell` on a whole Arrow column: text, nulls as "", a `'` before formula-like starts."""
-    text = pc.fill_null(column.cast(pa.string()), "")
-    dangerous = pc.match_substring_regex(text, _DANGEROUS_RE)
-    return pc.if_else(dangerous, pc.binary_join_element_wise("'", text, ""), text)
-
-
-def arrow_csv_chunks(header: Iterable[str], batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """`csv_chunks` for Arrow record batches of text columns: the header chunk, then one chunk per batch."""
-    names = list(header)
-    yield from csv_chunks(names, [])
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        columns = [safe_column(column) for column in batch.columns]
-        table = pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
-        sink = io.BytesIO()
-        pacsv.write_csv(table, sink, _ARROW_CSV)
-        yield sink.getvalue()
+def _joined(lines: pa.StringArray) -> bytes:
+    """The lines end to end: their span of the array's data buffer, copied once."""
+    if not pa.types.is_string(lines.type):  # large_string / string_view buffers are laid out differently
+        raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
+    _, offsets, data = lines.buffers()
+    positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
+    return data[positions[lines.offset]:positions[lines.offset + len(lines)]].to_pybytes()
 
 
 def filename(now: datetime | None = None) -> str:
