@@ -56,7 +56,7 @@ def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
 def database(size: str) -> Path:
     """The synthetic database of this size (generated once per machine, then copied)."""
     partners, per_partner = SIZES[size]
-    path = CACHE / f"members-{partners}x{per_partner}-v3.duckdb"
+    path = CACHE / f"members-{partners}x{per_partner}-v4.duckdb"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")

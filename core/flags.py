@@ -1,8 +1,9 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
 A flag is a boolean column of the Members query (`core.members`), so it can be filtered and sorted on
-the server. The SQL conditions use these aliases: `m` (members, with the reach on your shared assets the member
-sync writes: `asset_admin`), `l` (the partner's latest member sync: `task_id`, `baseline`) and `domains`
+the server. The SQL conditions use these aliases: `m` (members, with what the member sync writes besides
+TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`), `l` (the
+partner's latest member sync: `task_id`, `baseline`) and `domains`
 (the personal e-mail domains, one bound list parameter).
 
 The personal-domain list lives in `settings_kv` under `flags.personal_domains` (comma or newline
@@ -47,7 +48,7 @@ FLAGS = (
     Flag("personal_email", "Personal e-mail",
          "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
          "partner company does not control this account.",
-         "list_contains(domains, split_part(lower(m.user_email), '@', 2))"),
+         "list_contains(domains, m.email_domain)"),
     Flag("invitation_pending", "Invitation pending",
          "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
          "m.relation_status = 'PENDING'"),

@@ -388,7 +388,9 @@ next AS (
            CASE WHEN added THEN $task::BIGINT ELSE added_task_id END, $task::BIGINT
     FROM seen)
 SELECT $bc::VARCHAR AS partner_bc_id, n.*, coalesce(r.asset_count, 0) AS asset_count,
-       coalesce(r.assets, '') AS assets, coalesce(r.asset_admin, false) AS asset_admin
+       coalesce(r.assets, '') AS assets, coalesce(r.asset_admin, false) AS asset_admin,
+       lower(coalesce(n.user_name, n.user_email)) AS member_lower, lower(n.user_email) AS email_lower,
+       split_part(lower(n.user_email), '@', 2) AS email_domain
 FROM next n LEFT JOIN reach r ON r.member_key = n.member_key
 ORDER BY n.member_key"""
 

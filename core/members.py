@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pandas as pd
 
 from core import flags
@@ -22,12 +23,13 @@ STATUSES = {"BOUND": "Joined", "PENDING": "Invitation pending", "REJECTED": "Rej
 FINANCE_ROLES = {"MANAGER": "Manager", "ANALYST": "Analyst"}
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+DEEP_OFFSET = 1000  # from here a page in partner order is found among the partners it spans
 
 # sort key → SQL expression over the `filtered` relation (never user text)
 SORTS = {
-    "member": "lower(coalesce(user_name, user_email))",
-    "email": "lower(user_email)",
-    "partner": "lower(partner)",
+    "member": "member_lower",  # lower(coalesce(user_name, user_email)), stored by the sync (migration 008)
+    "email": "email_lower",
+    "partner": "partner_lower",
     "role": "role",
     "finance_role": "finance_role",
     "status": "status",
@@ -122,8 +124,10 @@ WITH params AS (SELECT ?::VARCHAR[] AS domains),
 latest AS (
     SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
     FROM member_syncs GROUP BY partner_bc_id),
+parts AS (SELECT bc_id, name, lower(name) AS partner_lower, removed_at FROM partners),
 flagged AS (
-    SELECT m.partner_bc_id, m.member_key, m.user_id, m.user_name, m.user_email, p.name AS partner,
+    SELECT m.rowid AS row_id, m.partner_bc_id, m.member_key, m.user_id, m.user_name, m.user_email,
+           m.member_lower, m.email_lower, p.name AS partner, p.partner_lower,
            m.user_role, m.relation_status,
            CASE m.user_role WHEN 'ADMIN' THEN 'Admin' WHEN 'STANDARD' THEN 'Standard' ELSE m.user_role END AS role,
            CASE m.finance_role WHEN 'MANAGER' THEN 'Manager' WHEN 'ANALYST' THEN 'Analyst'
@@ -134,7 +138,7 @@ flagged AS (
            m.first_seen, m.last_seen, m.removed_at, (p.removed_at IS NOT NULL) AS partner_removed,
            {flag_columns}
     FROM members m
-    JOIN partners p ON p.bc_id = m.partner_bc_id
+    JOIN parts p ON p.bc_id = m.partner_bc_id
     CROSS JOIN params
     LEFT JOIN latest l ON l.partner_bc_id = m.partner_bc_id
     WHERE {{scope}}
@@ -165,8 +169,9 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
         clauses.append("(" + " OR ".join(flags.column(flags.BY_KEY[k]) for k in f.flags) + ")")
     term = f.search.strip().lower()
     if term:
-        clauses.append("(contains(lower(coalesce(user_name, '')), ?) OR contains(lower(coalesce(user_email, '')), ?)"
-                       " OR user_id = ? OR contains(lower(partner), ?))")
+        # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway
+        clauses.append("(contains(member_lower, ?) OR contains(email_lower, ?) OR user_id = ?"
+                       " OR contains(partner_lower, ?))")
         params.extend([term, term, f.search.strip(), term])
     return (" AND ".join(clauses) or "true"), params
 
@@ -176,15 +181,15 @@ def _order(f: MemberFilter) -> str:
     return f"ORDER BY {SORTS[f.sort]} {direction} NULLS LAST, partner_bc_id, member_key"
 
 
-def query(store: Store, f: MemberFilter, select: str, tail: str = "", extra: list[object] | None = None,
-          source: str = "filtered", scope: tuple[str, list[object]] = ("true", [])) -> tuple[str, list[object]]:
+def query(store: Store, f: MemberFilter | None, select: str, tail: str = "", extra: list[object] | None = None,
+          scope: tuple[str, list[object]] = ("true", [])) -> tuple[str, list[object]]:
     """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members.
 
     `scope` is a condition on `members m` (with its parameters) applied before any display column is built.
     """
-    where, params = _where(f)
+    where, params = _where(f) if f is not None else ("true", [])
     select = select.replace("{flags}", _flags_list())
-    sql = _base_sql().replace("{scope}", scope[0]).replace("{where}", where) + f"\nSELECT {select} FROM {source} {tail}"
+    sql = _base_sql().replace("{scope}", scope[0]).replace("{where}", where) + f"\nSELECT {select} FROM filtered {tail}"
     return sql, [flags.personal_domains(store), *scope[1], *params, *(extra or [])]
 
 
@@ -197,32 +202,58 @@ def count(store: Store, f: MemberFilter) -> int:
 def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of filtered, sorted members with the page's columns.
 
-    Keys first: the filter, sort and LIMIT/OFFSET select only `(partner_bc_id, member_key)`; the display
-    columns and flag lists are then built for those keys alone, not for every member before the Top-N.
+    Row ids first: the filter, sort and LIMIT/OFFSET select only the members' `rowid`; the display columns
+    and flag lists are then built for those rows alone (found by rowid, which skips the other row groups),
+    in the same snapshot, so the rows are exactly the ones the filter selected.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
-    keys_sql, keys_params = query(store, f, "partner_bc_id, member_key", f"{_order(f)} LIMIT ? OFFSET ?",
-                                  [limit, offset])
-    with store.read() as cur:  # one snapshot for both steps
-        keys = cur.execute(keys_sql, keys_params).fetchall()
-        sql, params = _page_rows_sql(store, f, keys)
+    with store.read() as cur:  # one snapshot for every step
+        sql, params = _page_rows_sql(store, _row_ids(cur, store, f, limit, offset))
         return cur.execute(sql, params).df()
 
 
-def _page_rows_sql(store: Store, f: MemberFilter, keys: list[tuple[str, str]]) -> tuple[str, list[object]]:
-    """The page's display columns and flag lists, built only for its keys (in their order)."""
+def _row_ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int, offset: int) -> list[int]:
+    """The `rowid`s of the page's members, in page order."""
+    if f.sort == "partner" and offset >= DEEP_OFFSET:
+        spanned = _spanned_partners(cur, store, f, limit, offset)
+        if spanned is None:
+            return []
+        f, offset = spanned
+    sql, params = query(store, f, "row_id", f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset])
+    return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
+
+
+def _spanned_partners(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int,
+                      offset: int) -> tuple[MemberFilter, int] | None:
+    """A deep page in partner order as the same page of only the partners it spans, and its offset among them.
+
+    A Top-N keeps `offset + limit` rows in its heap (0.46 s at offset 10,000 of 1M members, 0.04 s at 0); the
+    filtered members per partner, counted in partner order, tell which partners the page spans (None: none,
+    the page is past the end).
+    """
+    direction = "DESC" if f.descending else "ASC"
+    sql, params = query(store, f, "partner_bc_id, count(*)",
+                        f"GROUP BY partner_lower, partner_bc_id ORDER BY partner_lower {direction} NULLS LAST, "
+                        "partner_bc_id")
+    spanned, skipped, seen = [], 0, 0
+    for bc_id, members_of_partner in cur.execute(sql, params).fetchall():
+        if seen + members_of_partner <= offset:
+            skipped += members_of_partner
+        elif seen < offset + limit:
+            spanned.append(bc_id)
+        seen += members_of_partner
+    if not spanned:
+        return None
+    return replace(f, partners=tuple(spanned)), offset - skipped
+
+
+def _page_rows_sql(store: Store, row_ids: list[int]) -> tuple[str, list[object]]:
+    """The page's display columns and flag lists, built only for its rows (in their order)."""
     select = ("partner_bc_id, member_key, coalesce(user_name, user_email) AS member, user_email, partner, role, "
               "finance_role, status, assets, {flags} AS flags, first_seen, last_seen, removed_at")
-    if not keys:
-        return query(store, f, select, scope=("false", []))
-    marks = ", ".join("?" * len(keys))
-    scope = (f"m.partner_bc_id IN ({marks}) AND m.member_key IN ({marks})",
-             [bc for bc, _ in keys] + [key for _, key in keys])
-    values = ", ".join(f"(?, ?, {pos})" for pos in range(len(keys)))
-    source = (f"filtered JOIN (VALUES {values}) AS page_keys(k_bc, k_key, k_pos) "
-              "ON k_bc = partner_bc_id AND k_key = member_key")
-    return query(store, f, select, "ORDER BY k_pos", [v for pair in keys for v in pair], source=source, scope=scope)
+    scope = (f"m.rowid IN ({', '.join('?' * len(row_ids))})", row_ids) if row_ids else ("false", [])
+    return query(store, None, select, "ORDER BY list_position(?::BIGINT[], row_id)", [row_ids], scope=scope)
 
 
 def export_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
