@@ -95,7 +95,7 @@ ORIGINAL_PERSONAL = "list_contains($domains, split_part(lower(m.user_email), '@'
 
 
 def _reference(store: Store, f: MemberFilter, limit: int, offset: int) -> tuple[int, list[str]]:
-    where = ["m.removed_at IS NULL", "p.removed_at IS NULL"]
+    where = ["true"] if f.include_removed else ["m.removed_at IS NULL", "p.removed_at IS NULL"]
     params: dict[str, object] = {}
     if f.search:
         where.append(ORIGINAL_SEARCH)
@@ -119,11 +119,13 @@ def _reference(store: Store, f: MemberFilter, limit: int, offset: int) -> tuple[
 CASES = [(MemberFilter(sort=sort, descending=desc), offset) for sort in ORIGINAL_SORTS for desc in (False, True)
          for offset in (0, 40)]
 CASES += [(MemberFilter(sort="partner", descending=desc), offset) for desc in (False, True)
-          for offset in (members.DEEP_OFFSET - 1, members.DEEP_OFFSET, 1234, 2899, 2950, 2990, 5000)]
+          for offset in (1, 99, 100, 999, 1000, 1234, 2899, 2950, 2990, 5000)]
 CASES += [(MemberFilter(search=term, sort="member"), 0)
           for term in ("ärger", "ÄRGER", "gmail.com", "u4", "zebra", "agentur", "noname@", "user12@", "émile")]
 CASES += [(MemberFilter(flags=("personal_email",), sort="email", descending=True), 0),
-          (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50)]
+          (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50),
+          (MemberFilter(include_removed=True), 1500), (MemberFilter(include_removed=True, sort="email"), 0),
+          (MemberFilter(search="agentur", sort="partner"), 1000)]
 
 
 @pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
