@@ -115,8 +115,8 @@ class MemberFilter:
         return {k: v for k, v in query.items() if v}
 
 
-# The columns of `flagged` (one row per member) and their SQL over `members m`, `parts p`, `latest l` and
-# `params`: a query gets only those it names (see `_base_sql`).
+# The columns of `flagged` (one row per member) and their SQL over `members m`, `parts p` and `params`: a
+# query gets only those it names (see `_base_sql`).
 _COLUMNS = {
     "row_id": "m.rowid", "partner_bc_id": "m.partner_bc_id", "member_key": "m.member_key", "user_id": "m.user_id",
     "user_name": "m.user_name", "user_email": "m.user_email", "member_lower": "m.member_lower",
@@ -133,7 +133,6 @@ _COLUMNS = {
 }
 _FLAG_COUNT = " + ".join(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS)
 _PERSONAL = flags.column(flags.BY_KEY["personal_email"])
-_NEW_MEMBER = flags.column(flags.BY_KEY["new_member"])
 
 
 def _base_sql(uses: str) -> str:
@@ -146,21 +145,20 @@ def _base_sql(uses: str) -> str:
         uses += " " + _FLAG_COUNT
     columns = [f"{sql} AS {name}" for name, sql in _COLUMNS.items()
                if name == "row_id" or re.search(rf"\b{name}\b", uses)]  # at least one column
-    joins = "CROSS JOIN params" if re.search(rf"\b{_PERSONAL}\b", uses) else ""
-    if re.search(rf"\b{_NEW_MEMBER}\b", uses):
-        joins += "\n    LEFT JOIN latest l ON l.partner_bc_id = m.partner_bc_id"
     flag_count = f", {_FLAG_COUNT} AS flag_count" if "flag_count" in uses else ""
     return f"""
 WITH params AS (SELECT ?::VARCHAR[] AS domains),
 latest AS (
     SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
     FROM member_syncs GROUP BY partner_bc_id),
-parts AS (SELECT bc_id, name, lower(name) AS partner_lower, removed_at FROM partners),
+parts AS (
+    SELECT bc_id, name, lower(name) AS partner_lower, removed_at, l.task_id AS latest_task_id,
+           l.baseline AS latest_baseline
+    FROM partners LEFT JOIN latest l ON l.partner_bc_id = bc_id),
 flagged AS (
     SELECT {", ".join(columns)}
     FROM members m
     JOIN parts p ON p.bc_id = m.partner_bc_id
-    {joins}
     WHERE {{scope}}
 ),
 filtered AS (
@@ -211,7 +209,7 @@ def query(store: Store, f: MemberFilter | None, select: str, tail: str = "", ext
     select = select.replace("{flags}", _flags_list())
     outer = f"SELECT {select} FROM filtered {tail}"
     base = _base_sql(f"{where} {outer}")
-    domains = [flags.personal_domains(store)] if "CROSS JOIN params" in base else [None]
+    domains = [flags.personal_domains(store)] if re.search(rf"\b{_PERSONAL}\b", base) else [None]
     sql = base.replace("{scope}", scope[0]).replace("{where}", where) + "\n" + outer
     return sql, [*domains, *scope[1], *params, *(extra or [])]
 

@@ -91,28 +91,36 @@ ORIGINAL_SORTS = {"member": "lower(coalesce(m.user_name, m.user_email))", "email
                   "partner": "lower(p.name)", "assets": "m.asset_count"}
 ORIGINAL_SEARCH = ("(contains(lower(coalesce(m.user_name, '')), $t) OR contains(lower(coalesce(m.user_email, '')), $t)"
                    " OR m.user_id = $raw OR contains(lower(p.name), $t))")
-ORIGINAL_PERSONAL = "list_contains($domains, split_part(lower(m.user_email), '@', 2))"
+ORIGINAL_FLAGS = {"partner_admin": "m.user_role = 'ADMIN'", "finance_manager": "m.finance_role = 'MANAGER'",
+                  "personal_email": "list_contains($domains, split_part(lower(m.user_email), '@', 2))",
+                  "invitation_pending": "m.relation_status = 'PENDING'",
+                  "new_member": "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline",
+                  "asset_admin": "coalesce(m.asset_admin, false)"}
+ORIGINAL_SORTS["flags"] = " + ".join(f"coalesce(({c}), false)::INTEGER" for c in ORIGINAL_FLAGS.values())
+LATEST = """LEFT JOIN (SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id,
+                              arg_max(baseline, synced_at) AS baseline
+                       FROM member_syncs GROUP BY partner_bc_id) l ON l.partner_bc_id = m.partner_bc_id"""
 
 
 def _reference(store: Store, f: MemberFilter, limit: int, offset: int) -> tuple[int, list[str]]:
     where = ["true"] if f.include_removed else ["m.removed_at IS NULL", "p.removed_at IS NULL"]
-    params: dict[str, object] = {}
+    params: dict[str, object] = {"domains": list(flags.DEFAULT_PERSONAL_DOMAINS)}
     if f.search:
         where.append(ORIGINAL_SEARCH)
         params.update(t=f.search.strip().lower(), raw=f.search.strip())
-    if f.flags == ("personal_email",):
-        where.append(ORIGINAL_PERSONAL)
-        params["domains"] = list(flags.DEFAULT_PERSONAL_DOMAINS)
+    if f.flags:
+        where.append("(" + " OR ".join(f"coalesce(({ORIGINAL_FLAGS[k]}), false)" for k in f.flags) + ")")
     if f.partners:
         where.append("list_contains($partners, m.partner_bc_id)")
         params["partners"] = list(f.partners)
-    body = f"FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id WHERE {' AND '.join(where)}"
+    body = f"FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id {LATEST} WHERE {' AND '.join(where)}"
     order = (f"{ORIGINAL_SORTS[f.sort]} {'DESC' if f.descending else 'ASC'} NULLS LAST, m.partner_bc_id, "
              "m.member_key")
+    count_sql = f"SELECT count(*) {body}"
+    keys_sql = f"SELECT m.member_key {body} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     with store.read() as cur:
-        total = cur.execute(f"SELECT count(*) {body}", params).fetchone()[0]
-        keys = cur.execute(f"SELECT m.member_key {body} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-                           params).fetchall()
+        total = cur.execute(count_sql, {k: v for k, v in params.items() if f"${k}" in count_sql}).fetchone()[0]
+        keys = cur.execute(keys_sql, {k: v for k, v in params.items() if f"${k}" in keys_sql}).fetchall()
     return total, [k for (k,) in keys]
 
 
@@ -123,6 +131,10 @@ CASES += [(MemberFilter(sort="partner", descending=desc), offset) for desc in (F
 CASES += [(MemberFilter(search=term, sort="member"), 0)
           for term in ("ärger", "ÄRGER", "gmail.com", "u4", "zebra", "agentur", "noname@", "user12@", "émile")]
 CASES += [(MemberFilter(flags=("personal_email",), sort="email", descending=True), 0),
+          (MemberFilter(flags=("new_member", "finance_manager"), sort="flags"), 0),
+          (MemberFilter(flags=("invitation_pending", "asset_admin", "partner_admin"), sort="flags",
+                        descending=True), 20),
+          (MemberFilter(sort="flags", descending=True), 0),
           (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50),
           (MemberFilter(include_removed=True), 1500), (MemberFilter(include_removed=True, sort="email"), 0),
           (MemberFilter(search="agentur", sort="partner"), 1000)]
