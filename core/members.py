@@ -187,9 +187,10 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
         clauses.append("(" + " OR ".join(flags.column(flags.BY_KEY[k]) for k in f.flags) + ")")
     term = f.search.strip().lower()
     if term:
-        # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway
+        # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
+        # partner names are searched once each, not once per member
         clauses.append("(contains(member_lower, ?) OR contains(email_lower, ?) OR user_id = ?"
-                       " OR contains(partner_lower, ?))")
+                       " OR partner_bc_id IN (SELECT bc_id FROM parts WHERE contains(partner_lower, ?)))")
         params.extend([term, term, f.search.strip(), term])
     return (" AND ".join(clauses) or "true"), params
 
