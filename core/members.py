@@ -305,17 +305,25 @@ CHANGE_LABELS = {"added": "Added", "removed": "Removed", "role_changed": "Role c
 
 def changes(store: Store, *, partner_bc_id: str | None = None, include_baseline: bool = False,
             limit: int = 500) -> pd.DataFrame:
-    """The change log, newest first: when, which sync, partner, member, what changed (from → to)."""
+    """The change log, newest first: when, which sync, partner, member, what changed (from → to).
+
+    The newest changes first, then their members (by primary key, so no row is added or lost): joining the
+    members to every change before the LIMIT cost 0.23 s with 1M members.
+    """
     with store.read() as cur:
         return cur.execute(
-            """SELECT c.changed_at, c.task_id, p.name AS partner, coalesce(m.user_name, m.user_email) AS member,
-                      m.user_email, c.change, c.old_value, c.new_value, coalesce(s.baseline, false) AS baseline
-               FROM member_changes c
-               JOIN partners p ON p.bc_id = c.partner_bc_id
+            """WITH recent AS (
+                   SELECT c.*, p.name AS partner, coalesce(s.baseline, false) AS baseline
+                   FROM member_changes c
+                   JOIN partners p ON p.bc_id = c.partner_bc_id
+                   LEFT JOIN member_syncs s ON s.task_id = c.task_id AND s.partner_bc_id = c.partner_bc_id
+                   WHERE (? IS NULL OR c.partner_bc_id = ?) AND (? OR NOT coalesce(s.baseline, false))
+                   ORDER BY c.changed_at DESC, c.id DESC LIMIT ?)
+               SELECT c.changed_at, c.task_id, c.partner, coalesce(m.user_name, m.user_email) AS member,
+                      m.user_email, c.change, c.old_value, c.new_value, c.baseline
+               FROM recent c
                LEFT JOIN members m ON m.partner_bc_id = c.partner_bc_id AND m.member_key = c.member_key
-               LEFT JOIN member_syncs s ON s.task_id = c.task_id AND s.partner_bc_id = c.partner_bc_id
-               WHERE (? IS NULL OR c.partner_bc_id = ?) AND (? OR NOT coalesce(s.baseline, false))
-               ORDER BY c.changed_at DESC, c.id DESC LIMIT ?""",
+               ORDER BY c.changed_at DESC, c.id DESC""",
             [partner_bc_id, partner_bc_id, include_baseline, limit],
         ).df().assign(change=lambda d: d["change"].map(lambda c: CHANGE_LABELS.get(c, c)))
 
