@@ -68,9 +68,9 @@ SELECT $t2, partner_bc_id, member_key, 'role_changed', 'STANDARD', 'ADMIN', $las
 WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
 
 
-def _reach_sql() -> str:
-    """The members' reach columns from `member_assets`: the backfill statement of migration 006."""
-    text = (MIGRATIONS_DIR / "006_member_reach.sql").read_text()
+def _backfill_sql(migration: str) -> str:
+    """The backfill statement of a migration that derives `members` columns (as the sync writes them)."""
+    text = (MIGRATIONS_DIR / migration).read_text()
     return text[text.index("UPDATE members"):]
 
 
@@ -92,7 +92,8 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
         cur.execute(_MEMBERS_SQL, {k: values[k] for k in ("m", "partners", "pbase", "ubase", "first", "last",
                                                           "t1", "t2")})
         cur.execute(_ASSETS_SQL, {k: values[k] for k in ("abase", "last")})
-        cur.execute(_reach_sql())
+        cur.execute(_backfill_sql("006_member_reach.sql"))  # reach on the shared assets
+        cur.execute(_backfill_sql("008_member_search_columns.sql"))  # lower-cased search and sort text
         cur.execute(_CHANGES_SQL, {k: values[k] for k in ("t1", "t2", "first", "last")})
         cur.execute(
             """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed,

@@ -80,8 +80,9 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
     names = [f"_cell{i}" for i in range(len(members.EXPORT_COLUMNS))]
     cells = ", ".join(f"coalesce(({expr})::VARCHAR, '') AS {name}"
                       for name, expr in zip(names, members.EXPORT_COLUMNS.values(), strict=True))
-    sql, params = members.query(store, f, f"*, {cells}")
-    return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {members._order(f)}", params
+    keys, order = members.sort_keys(f)
+    sql, params = members.query(store, f, f"{keys}, {cells}")
+    return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
 
 
 def _csv_line_sql(cells: list[str]) -> str:

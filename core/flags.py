@@ -1,9 +1,10 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
 A flag is a boolean column of the Members query (`core.members`), so it can be filtered and sorted on
-the server. The SQL conditions use these aliases: `m` (members, with the reach on your shared assets the member
-sync writes: `asset_admin`), `l` (the partner's latest member sync: `task_id`, `baseline`) and `domains`
-(the personal e-mail domains, one bound list parameter).
+the server. The SQL conditions use these aliases: `m` (members, with what the member sync writes besides
+TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`), `p` (the
+partner, with its latest member sync: `latest_task_id`, `latest_baseline`) and `params` (one row: `domains`,
+the personal e-mail domains, one bound list parameter).
 
 The personal-domain list lives in `settings_kv` under `flags.personal_domains` (comma or newline
 separated); without it `DEFAULT_PERSONAL_DOMAINS` applies.
@@ -47,13 +48,13 @@ FLAGS = (
     Flag("personal_email", "Personal e-mail",
          "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
          "partner company does not control this account.",
-         "list_contains(domains, split_part(lower(m.user_email), '@', 2))"),
+         "m.email_domain IN (SELECT unnest(domains) FROM params)"),
     Flag("invitation_pending", "Invitation pending",
          "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
          "m.relation_status = 'PENDING'"),
     Flag("new_member", "New since last sync",
          "Added by the partner's latest sync (a partner's first sync adds no one as new).",
-         "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline"),
+         "m.removed_at IS NULL AND m.added_task_id = p.latest_task_id AND NOT p.latest_baseline"),
     Flag("asset_admin", "Admin on your asset",
          "Reaches at least one of the assets you share with this partner with an admin role.",
          "coalesce(m.asset_admin, false)"),

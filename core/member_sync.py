@@ -618,8 +618,15 @@ def _write_members(cur: duckdb.DuckDBPyConnection, bcs: list[str], diff: pa.Tabl
                 {"now": now, "task": task_id, "bcs": bcs})
     rows = diff.filter(diff.column("dirty"))
     in_place = pc.fill_null(pc.and_not(pc.is_valid(rows.column("rid")), rows.column("moved")), False)
-    _update_by_rowid(cur, "members", rows.filter(in_place).select(["rid", *_ROW_COLUMNS]))
-    bulk_insert(cur, "members", rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
+    _update_by_rowid(cur, "members", rows.filter(in_place).select(["rid", *_ROW_COLUMNS]), also_set=_SEARCH_COLUMNS)
+    new = rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS)
+    if new.num_rows:
+        derived = ", ".join(f"{expr} AS {name}" for name, expr in _SEARCH_COLUMNS.items())
+        cur.register("_pw_new_members", new)
+        try:
+            cur.execute(f"INSERT INTO members BY NAME SELECT f.*, {derived} FROM _pw_new_members f")
+        finally:
+            cur.unregister("_pw_new_members")
 
 
 def _write_assets(cur: duckdb.DuckDBPyConnection, bcs: list[str], assets: pa.Table, now: datetime) -> None:
@@ -658,8 +665,10 @@ def _asset_keys(table: pa.Table) -> pa.ChunkedArray:
                                        table.column("asset_type"), "\x1f")
 
 
-def _update_by_rowid(cur: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    """UPDATE the rows of `table` read in this transaction (`rid`, their rowid) to the other columns of `rows`.
+def _update_by_rowid(cur: duckdb.DuckDBPyConnection, table: str, rows: pa.Table,
+                     also_set: dict[str, str] | None = None) -> None:
+    """UPDATE the rows of `table` read in this transaction (`rid`, their rowid) to the other columns of `rows`,
+    and the columns of `also_set` to its expressions over them (`f.<column>`).
 
     In place rather than delete + insert: DuckDB then rewrites only the changed column segments, and the
     primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000); by
@@ -667,7 +676,8 @@ def _update_by_rowid(cur: duckdb.DuckDBPyConnection, table: str, rows: pa.Table)
     """
     if rows.num_rows == 0:
         return
-    values = ", ".join(f"{c} = f.{c}" for c in rows.column_names if c not in ("rid", "partner_bc_id", "member_key"))
+    values = ", ".join([*(f"{c} = f.{c}" for c in rows.column_names if c not in ("rid", "partner_bc_id", "member_key")),
+                        *(f"{name} = {expr}" for name, expr in (also_set or {}).items())])
     cur.register("_pw_update", rows)
     try:
         cur.execute(f"UPDATE {table} SET {values} FROM _pw_update f WHERE {table}.rowid = f.rid")
@@ -706,6 +716,9 @@ _FIELDS_SCHEMA = pa.schema([(name, pa.string()) for name in _FIELDS])
 _ROLE_SCHEMA = pa.schema([f for f in ASSET_SCHEMA if f.name not in ("partner_bc_id", "synced_at")])
 _REACH = ("asset_count", "assets", "asset_admin")
 _ROW_COLUMNS = [*MEMBER_SCHEMA.names, *_REACH]
+# What the Members page filters and sorts on, lower-cased once per write (migration 008 has the same SQL).
+_SEARCH_COLUMNS = {"member_lower": "lower(coalesce(f.user_name, f.user_email))", "email_lower": "lower(f.user_email)",
+                   "email_domain": "split_part(lower(f.user_email), '@', 2)"}
 _REKEY_SCHEMA = pa.schema([("partner_bc_id", pa.string()), ("old_key", pa.string()), ("new_key", pa.string())])
 _NO_REKEYS = _REKEY_SCHEMA.empty_table()
 
