@@ -619,14 +619,19 @@ def _write_members(cur: duckdb.DuckDBPyConnection, bcs: list[str], diff: pa.Tabl
     rows = diff.filter(diff.column("dirty"))
     in_place = pc.fill_null(pc.and_not(pc.is_valid(rows.column("rid")), rows.column("moved")), False)
     _update_by_rowid(cur, "members", rows.filter(in_place).select(["rid", *_ROW_COLUMNS]), also_set=_SEARCH_COLUMNS)
-    new = rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS)
-    if new.num_rows:
-        derived = ", ".join(f"{expr} AS {name}" for name, expr in _SEARCH_COLUMNS.items())
-        cur.register("_pw_new_members", new)
-        try:
-            cur.execute(f"INSERT INTO members BY NAME SELECT f.*, {derived} FROM _pw_new_members f")
-        finally:
-            cur.unregister("_pw_new_members")
+    _insert_members(cur, rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
+
+
+def _insert_members(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """INSERT new member rows with their search columns."""
+    if rows.num_rows == 0:
+        return
+    derived = ", ".join(f"{expr} AS {name}" for name, expr in _SEARCH_COLUMNS.items())
+    cur.register("_pw_new_members", rows)
+    try:
+        cur.execute(f"INSERT INTO members BY NAME SELECT f.*, {derived} FROM _pw_new_members f")
+    finally:
+        cur.unregister("_pw_new_members")
 
 
 def _write_assets(cur: duckdb.DuckDBPyConnection, bcs: list[str], assets: pa.Table, now: datetime) -> None:

@@ -17,19 +17,18 @@ from tests.app.helpers import make_services
 from tests.members.conftest import control, fast_retries, monitored_partners, run_sync
 from tests.trust.conftest import ROOT_DIR, content
 
-# The CLI's sync, with one test hook: after the members of a partner are inserted (transaction still
+# The CLI's sync, with one test hook: after new members of a partner are inserted (transaction still
 # open, nothing committed), say so and wait to be killed.
 CHILD = textwrap.dedent("""
     import sys, time
     from core import cli, member_sync
-    real = member_sync.bulk_insert
-    def hooked(cur, table, frame):
-        count = real(cur, table, frame)
-        if table == "members":
+    real = member_sync._insert_members
+    def hooked(cur, rows):
+        real(cur, rows)
+        if rows.num_rows:
             print("MID-WRITE", flush=True)
             time.sleep(120)
-        return count
-    member_sync.bulk_insert = hooked
+    member_sync._insert_members = hooked
     sys.exit(cli.main(["sync"]))
 """)
 
