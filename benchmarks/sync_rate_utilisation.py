@@ -17,6 +17,7 @@ onboarded partner, DB writes). Every response is recorded at the transport.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -78,15 +79,19 @@ def start_sandbox(partners: int, per_partner: int) -> Sandbox:
 
 @dataclass
 class Recorder:
-    """Every API response seen by the app's clients: (url, access token, envelope code)."""
+    """Every API response seen by the app's clients: (url, access token, envelope code), and when each
+    request was handed to the transport and its response read (`perf_counter` seconds)."""
 
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def transport(self) -> httpx.AsyncBaseTransport:
-        calls = self.calls
+        calls, spans = self.calls, self.spans
 
         class Recording(httpx.AsyncHTTPTransport):
             async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                sent = time.perf_counter()
                 response = await super().handle_async_request(request)
                 body = await response.aread()
                 await response.aclose()
@@ -95,6 +100,7 @@ class Recorder:
                 except (ValueError, AttributeError):
                     code = -1
                 calls.append((str(request.url), request.headers.get("Access-Token", ""), code))
+                spans.append((sent, time.perf_counter()))
                 return httpx.Response(response.status_code, headers=response.headers, content=body,
                                       request=request)
 
@@ -125,8 +131,8 @@ def _wait(svc: Services, task_id: int) -> None:
         raise RuntimeError(f"Check for updates ended {status}")
 
 
-def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, Recorder]:
-    """One Check for updates under the real limits; seconds and the recorded responses."""
+def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, float, Recorder]:
+    """One Check for updates under the real limits; its start (`perf_counter`), seconds and the responses."""
     from tests.app.helpers import ADMIN_ACTOR
 
     sandbox.control("ratelimit", qps=QPS, qpm=QPM)
@@ -136,9 +142,40 @@ def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, Recorder]:
     svc.client = lambda *, on_retry=None: TikTokClient(  # type: ignore[method-assign]
         svc.client_config(), svc.limiter, on_retry=on_retry, transport=recorder.transport())
     time.sleep(1.5)  # the sandbox's buckets refill
+    cpu0 = cpu_seconds("self"), cpu_seconds(str(sandbox.proc.pid))
     t0 = time.perf_counter()
     _wait(svc, sync.request(svc, actor=ADMIN_ACTOR))
-    return time.perf_counter() - t0, recorder
+    seconds = time.perf_counter() - t0
+    recorder.cpu = {"app_cpu_s": round(cpu_seconds("self") - cpu0[0], 1),
+                    "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 1)}
+    return t0, seconds, recorder
+
+
+def cpu_seconds(pid: str) -> float:
+    """User + system CPU seconds of a process so far (Linux `/proc/PID/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timeline(spans: list[tuple[float, float]], t0: float, seconds: float) -> dict[str, object]:
+    """Where the time went: mean requests in flight, round trips, the request rate in each tenth of the run,
+    and the time no request was in flight (bucket waits, event-loop stalls, writes)."""
+    if not spans:
+        return {}
+    trips = sorted(end - sent for sent, end in spans)
+    tenth = seconds / 10
+    starts = [0] * 10
+    for sent, _end in spans:
+        starts[min(9, max(0, int((sent - t0) / tenth)))] += 1
+    idle, busy_until = 0.0, t0
+    for sent, end in sorted(spans):
+        idle += max(0.0, sent - busy_until)
+        busy_until = max(busy_until, end)
+    idle += max(0.0, t0 + seconds - busy_until)
+    return {"in_flight_mean": round(sum(trips) / seconds, 2),
+            "round_trip_ms_p50": round(1000 * trips[len(trips) // 2], 1),
+            "round_trip_ms_p95": round(1000 * trips[int(len(trips) * 0.95)], 1),
+            "rate_by_tenth": [round(n / tenth, 1) for n in starts], "nothing_in_flight_s": round(idle, 2)}
 
 
 def sequential_rate(calls: list[tuple[str, str, int]], sample: int) -> tuple[float, int]:
@@ -165,7 +202,7 @@ def run(size: str) -> dict[str, object]:
         with tempfile.TemporaryDirectory(prefix="pw-bench-sync-") as tmp:
             svc = onboard(Path(tmp), sandbox)
             try:
-                seconds, recorder = measured_sync(svc, sandbox)
+                t0, seconds, recorder = measured_sync(svc, sandbox)
             finally:
                 core_services.install(None)
                 svc.close()
@@ -186,4 +223,4 @@ def run(size: str) -> dict[str, object]:
             "throttled_met": throttled / sent <= TARGET_THROTTLED,
             "sequential_rps": round(seq_rps, 2), "sequential_sample": SEQUENTIAL_SAMPLE[size],
             "sequential_throttled": seq_throttled, "speedup_vs_sequential": round(achieved / seq_rps, 2),
-            "load_average_1m": load_average()}
+            **timeline(recorder.spans, t0, seconds), **recorder.cpu, "load_average_1m": load_average()}

@@ -290,7 +290,7 @@ async def fetch(services: Services, client: TikTokClient, partner: partners.Part
         async with gate:
             result = await listing()
         done += 1
-        job.progress(done, total)
+        await asyncio.to_thread(job.progress, done, total)  # off the loop: the write lock may be taken
         return result
 
     listings = await asyncio.gather(
@@ -299,7 +299,7 @@ async def fetch(services: Services, client: TikTokClient, partner: partners.Part
         *(call(lambda a=a: client.get_asset_members(token, partner.bc_id, a["asset_type"], a["asset_id"]))
           for a in sharing),
     )
-    job.progress(total, total, force=True)
+    await asyncio.to_thread(job.progress, total, total, force=True)
     members = _members_by_key(item for listing in listings[:len(RELATION_STATUSES)] for item in listing)
     roles = [_asset_role(asset, item) for asset, listing in zip(sharing, listings[len(RELATION_STATUSES):],
                                                                  strict=True) for item in listing]

@@ -155,30 +155,44 @@ async def _sync_partner_list(services: Services, client: TikTokClient, ctx: Task
 
 async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
                         token: str, partner: partners.Partner) -> _Result:
-    """One partner's job; returns its counts, or a short failure description (already recorded)."""
-    job = ctx.job("Partner", partner.name or partner.bc_id)
-    job.running()
+    """One partner's job; returns its counts, or a short failure description (already recorded).
+
+    Its database work runs in worker threads: on the event loop it would wait for the write lock another
+    partner's transaction holds, and stall every request in flight meanwhile."""
+    job = await asyncio.to_thread(ctx.job, "Partner", partner.name or partner.bc_id)
+    await asyncio.to_thread(job.running)
     try:
         shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job)
         write_assets = functools.partial(partners.replace_assets, partner_bc_id=partner.bc_id, assets=shared,
                                          now=datetime.now(UTC))
         counts = Counts()
-        refreshed = partners.get(services.store, partner.bc_id) or partner
+        refreshed = await asyncio.to_thread(partners.get, services.store, partner.bc_id) or partner
         if member_sync.applies_to(refreshed):  # assets and members in one transaction
             counts += await _partner_steps(services, client, ctx, job, refreshed, shared, write_assets)
         else:
-            with services.store.write() as cur:
-                write_assets(cur)
+            await asyncio.to_thread(_write_alone, services, write_assets)
     except (TikTokError, member_sync.MemberSyncError) as exc:
-        job.fail(str(exc))
-        ctx.advance()
+        await asyncio.to_thread(_finish, ctx, functools.partial(job.fail, str(exc)), running=False)
         if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
             return exc  # the customer token itself is dead: the task reports it once
         return f"{partner.name}: {exc}"
-    job.complete(counts, detail=f"{len(shared)} shared assets")
-    ctx.advance()
-    ctx.status(RUNNING)
+    await asyncio.to_thread(_finish, ctx, functools.partial(job.complete, counts, f"{len(shared)} shared assets"),
+                            running=True)
     return counts
+
+
+def _write_alone(services: Services, write: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    with services.store.write() as cur:
+        write(cur)
+
+
+def _finish(ctx: TaskContext, record: Callable[[], None], *, running: bool) -> None:
+    """Record a partner job's end (`job.complete` or `job.fail`), advance the task and, after a success,
+    show it running again (it may have shown a retry)."""
+    record()
+    ctx.advance()
+    if running:
+        ctx.status(RUNNING)
 
 
 async def _partner_steps(services: Services, client: TikTokClient, ctx: TaskContext, job: JobHandle,
@@ -227,12 +241,12 @@ async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id
         nonlocal done
         items = await client.get_partner_assets(token, bc_id, partner_id, asset_type, share_type)
         done += 1
-        job.progress(done, len(combos))
+        await asyncio.to_thread(job.progress, done, len(combos))
         return [{**item, "asset_type": item.get("asset_type") or asset_type, "share_type": share_type}
                 for item in items]
 
     listings = await asyncio.gather(*(one(t, s) for t, s in combos))
-    job.progress(len(combos), len(combos), force=True)
+    await asyncio.to_thread(job.progress, len(combos), len(combos), force=True)
     return [item for listing in listings for item in listing]
 
 

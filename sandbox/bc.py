@@ -86,13 +86,14 @@ def member_get(call: Call) -> dict[str, Any]:
     bc_id = str(int64_id(call.query, "bc_id"))
     _no_child_bc(call)
     flt = filtering(call.query, {"keyword": None, "user_role": USER_ROLES, "relation_status": RELATION_STATUSES})
-    paging(call.query, MAX_MEMBER_PAGE_SIZE)
+    page, size = paging(call.query, MAX_MEMBER_PAGE_SIZE)
     _admin_of(call, bc_id)
-    rows = [m.wire() for m in call.world.members(bc_id)
-            if keyword_match(flt.get("keyword"), m.user_name, m.user_email)
-            and flt.get("user_role", m.user_role) == m.user_role
-            and flt.get("relation_status", m.relation_status) == m.relation_status]
-    return _page(call, rows, MAX_MEMBER_PAGE_SIZE)
+    keyword, role, status = flt.get("keyword"), flt.get("user_role"), flt.get("relation_status")
+    matching = [m for m in call.world.members(bc_id)
+                if (status is None or m.relation_status == status) and (role is None or m.user_role == role)
+                and (not keyword or keyword_match(keyword, m.user_name, m.user_email))]
+    members, info = paginate(matching, page, size)  # only the page's members become wire dicts
+    return {"list": [m.wire() for m in members], "page_info": info}
 
 
 def partner_get(call: Call) -> dict[str, Any]:

@@ -16,7 +16,9 @@ The typed helpers (`get_bcs`, `get_partners`, …) check each listed item's shap
 `ResponseShapeError`, not retried, for a missing id or a field of the wrong type.
 
 Pagination is 1-based (`page`, `page_size`, `data.page_info`) and stops on `page >= total_page`, an empty
-`list`, or the page count implied by the first page's `total_number`, whichever comes first.
+`list`, or the page count implied by the first page's `total_number`, whichever comes first. `list_all`
+(which the typed helpers use) requests up to `page_window` pages ahead once the length is known, and
+assembles them in page order; `iter_pages` reads one page at a time.
 
 Tokens and secrets are never logged: log lines carry paths, codes and request_ids, and the query string
 is stripped from httpx's own request log lines (`oauth2/advertiser/get/` sends the app secret there).
@@ -25,12 +27,14 @@ is stripped from httpx's own request log lines (`oauth2/advertiser/get/` sends t
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import math
 import random
+import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -56,6 +60,7 @@ SHARE_TYPES = ("SHARED", "SHARING")
 MAX_PAGE_SIZE = 50
 MEMBER_PAGE_SIZE = 20
 MAX_PAGES = 10_000  # absolute guard when a server reports no total_number
+PAGE_WINDOW = 6  # pages of one listing in flight at once once its length is known (the token bucket sets the rate)
 THROTTLED = 40100
 _RETRYABLE_HTTP_4XX = frozenset({408, 425, 429})
 _USER_AGENT = "PartnerWatch/0.1 (+httpx)"
@@ -139,7 +144,7 @@ class TikTokClient:
                  transport: httpx.AsyncBaseTransport | None = None,
                  on_retry: Callable[[RetryEvent], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 max_connections: int = 64) -> None:
+                 max_connections: int = 64, page_window: int = PAGE_WINDOW) -> None:
         self.config = config
         self.stats = ClientStats()
         self._limiter = limiter
@@ -147,6 +152,9 @@ class TikTokClient:
         self._on_retry = on_retry
         self._sleep = sleep
         self._max_connections = max_connections
+        if page_window < 1:
+            raise ValueError("page_window must be at least 1")
+        self._page_window = page_window
         self._http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
@@ -261,21 +269,61 @@ class TikTokClient:
 
     async def iter_pages(self, path: str, params: Mapping[str, Any], token: str, *,
                          page_size: int) -> AsyncIterator[list[dict]]:
-        """Yield each non-empty page's `list` from page 1 to the last (a `page` in params is ignored)."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        """Yield each non-empty page's `list` from page 1 to the last, one request at a time (a `page` in
+        params is ignored)."""
         page, cap = 1, MAX_PAGES
         while True:
-            data = await self.get(path, {**params, "page": page, "page_size": page_size}, token)
+            data = await self._get_page(path, params, token, page, page_size)
             items = self._page_items(data, path)
             if items:
                 yield items
-            info = data.get("page_info") if isinstance(data.get("page_info"), dict) else {}
+            info = self._page_info(data)
             if page == 1:
                 cap = self._page_cap(info, page_size)
             if not items or self._last_page(info, page, cap, path):
                 return
             page += 1
+
+    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *,
+                       page_size: int) -> list[dict]:
+        """Every item of every page, in page order: the pages `iter_pages` would read.
+
+        Once a page tells how many there are (`total_page`, else page 1's `total_number`), up to
+        `page_window` of the following pages are requested at once; pages are still read in order with
+        `iter_pages`' stop rules, so a page requested past the point where they stop (a listing that shrank
+        mid-way) is discarded, and a listing that grows is followed up to page 1's `total_number`.
+        """
+        ahead: dict[int, asyncio.Task[dict]] = {}
+        collected: list[dict] = []
+        page, cap = 1, MAX_PAGES
+        try:
+            while True:
+                pending = ahead.pop(page, None)
+                data = await (pending or self._get_page(path, params, token, page, page_size))
+                items = self._page_items(data, path)
+                collected.extend(items)
+                info = self._page_info(data)
+                if page == 1:
+                    cap = self._page_cap(info, page_size)
+                if not items or self._last_page(info, page, cap, path):
+                    return collected
+                page += 1
+                for later in range(page, min(page + self._page_window, self._known_end(info, page, cap) + 1)):
+                    if later not in ahead:
+                        ahead[later] = asyncio.create_task(self._get_page(path, params, token, later, page_size))
+        finally:
+            await _discard(ahead.values())
+
+    async def _get_page(self, path: str, params: Mapping[str, Any], token: str, page: int,
+                        page_size: int) -> dict:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        return await self.get(path, {**params, "page": page, "page_size": page_size}, token)
+
+    @staticmethod
+    def _page_info(data: dict) -> dict:
+        info = data.get("page_info")
+        return info if isinstance(info, dict) else {}
 
     @staticmethod
     def _page_items(data: dict, path: str) -> list[dict]:
@@ -294,6 +342,15 @@ class TikTokClient:
         return min(MAX_PAGES, max(1, math.ceil(total_number / page_size)))
 
     @staticmethod
+    def _known_end(info: dict, next_page: int, cap: int) -> int:
+        """The last page worth requesting ahead: the latest `total_page`, else the cap from `total_number`;
+        only `next_page` when neither is known (an unknown length is read one page at a time)."""
+        total_page = _as_int(info.get("total_page"))
+        if total_page is not None:
+            return min(cap, total_page)
+        return cap if cap < MAX_PAGES else next_page
+
+    @staticmethod
     def _last_page(info: dict, page: int, cap: int, path: str) -> bool:
         total_page = _as_int(info.get("total_page"))
         if total_page is not None and page >= total_page:
@@ -303,12 +360,6 @@ class TikTokClient:
                         "(total_page %s)", path, page, total_page)
             return True
         return False
-
-    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *,
-                       page_size: int) -> list[dict]:
-        """Every item of every page."""
-        return [item async for items in self.iter_pages(path, params, token, page_size=page_size)
-                for item in items]
 
     # -- typed helpers -------------------------------------------------------------------------------
 
@@ -352,6 +403,14 @@ class TikTokClient:
         return self._page_items(data, "oauth2/advertiser/get/")
 
 
+async def _discard(tasks: Iterable[asyncio.Task[dict]]) -> None:
+    """Cancel pages requested ahead that are not needed, and collect their outcomes (errors included)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -388,6 +447,17 @@ def _install_log_filter() -> None:
 
 
 _install_log_filter()
+
+
+def _mark_sniffio_absent() -> None:
+    """httpcore runs `import sniffio` each time it sets up a lock (several times per request) and falls back
+    to asyncio when that fails; uninstalled, every failed import searches `sys.path` again (~0.3 ms each,
+    measured as 1-1.5 ms of CPU per request). Recording the absence makes the import fail at once."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_mark_sniffio_absent()
 
 __all__ = [
     "ASSET_TYPES",

@@ -69,12 +69,13 @@ class Sleeps:
 
 
 def make_client(script: Script, *, events: list[RetryEvent] | None = None, sleep: Sleeps | None = None,
-                limiter: TokenBucket | None = None, **config: Any) -> TikTokClient:
+                limiter: TokenBucket | None = None, page_window: int = 6, **config: Any) -> TikTokClient:
     settings = {"max_attempts": 4, "backoff_base_s": 0.1, "backoff_cap_s": 0.3, "throttle_penalty_s": 0.01,
                 "timeout_s": 2, **config}
     return TikTokClient(ClientConfig(BASE, "7100000000000000000", SECRET, **settings),
                         limiter or TokenBucket(1000, burst=1000), transport=httpx.MockTransport(script),
-                        on_retry=events.append if events is not None else None, sleep=sleep or Sleeps())
+                        on_retry=events.append if events is not None else None, sleep=sleep or Sleeps(),
+                        page_window=page_window)
 
 
 def call(client: TikTokClient, fn: Callable[[TikTokClient], Any]) -> Any:
@@ -349,6 +350,82 @@ def test_a_server_that_never_ends_is_capped_by_total_number() -> None:
     items = call(make_client(script), lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
     assert len(items) == 3
     assert len(script.requests) == 3
+
+
+def page_of(request: httpx.Request, items: list[dict], total_page: int | None,
+            total_number: int | None = None) -> httpx.Response:
+    info = {"page": int(request.url.params["page"]), "page_size": int(request.url.params["page_size"]),
+            "total_page": total_page, "total_number": total_number}
+    return ok({"list": items, "page_info": {k: v for k, v in info.items() if v is not None}})
+
+
+def test_list_all_requests_later_pages_at_once_and_keeps_page_order() -> None:
+    serve, in_flight, peak = paged(200), 0, 0
+
+    async def later_pages_answer_first(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.002 * (11 - int(request.url.params["page"])))
+        in_flight -= 1
+        return serve(request)
+
+    script = Script(later_pages_answer_first)
+    items = call(make_client(script, page_window=4), lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
+    assert [i["n"] for i in items] == list(range(200))
+    assert sorted(int(r.url.params["page"]) for r in script.requests) == list(range(1, 11))
+    assert peak == 4
+
+
+def _listing_that_shrinks(request: httpx.Request) -> httpx.Response:
+    """Page 1 promises 5 pages of 20; by page 2 the listing has shrunk to 2 pages (pages 3-5 still answer)."""
+    page = int(request.url.params["page"])
+    if page == 1:
+        return page_of(request, [item(n) for n in range(20)], 5, 100)
+    return page_of(request, [item(100 + page)], 2, 21)
+
+
+def _listing_with_an_empty_page(request: httpx.Request) -> httpx.Response:
+    page = int(request.url.params["page"])
+    return page_of(request, [] if page == 3 else [item(page)], 5, 100)
+
+
+def _listing_that_grows(request: httpx.Request) -> httpx.Response:
+    """No total_number; page 1 says 2 pages, page 2 says 4."""
+    page = int(request.url.params["page"])
+    return page_of(request, [item(page)], 2 if page == 1 else 4)
+
+
+@pytest.mark.parametrize(("server", "expected"), [
+    (_listing_that_shrinks, [*range(20), 102]),
+    (_listing_with_an_empty_page, [1, 2]),
+    (_listing_that_grows, [1, 2, 3, 4]),
+])
+def test_list_all_reads_what_page_by_page_reading_reads_when_the_listing_changes(server, expected) -> None:
+    async def page_by_page(c: TikTokClient) -> list[dict]:
+        return [i async for page in c.iter_pages("bc/get/", {}, TOKEN, page_size=20) for i in page]
+
+    windowed_items = call(make_client(Script(server), page_window=4),
+                          lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
+    assert [i["n"] for i in windowed_items] == expected
+    assert call(make_client(Script(server), page_window=1), page_by_page) == windowed_items
+
+
+def test_a_failed_page_past_the_end_is_discarded_but_a_needed_one_raises(caplog) -> None:
+    def page_2_empty_page_3_fails(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return fail(40001) if page == 3 else page_of(request, [item(page)] if page == 1 else [], 5, 100)
+
+    assert call(make_client(Script(page_2_empty_page_3_fails), page_window=4),
+                lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20)) == [item(1)]
+    assert "never retrieved" not in caplog.text
+
+    def page_2_fails(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return fail(40001) if page == 2 else page_of(request, [item(page)], 5, 100)
+
+    with pytest.raises(PermissionDeniedError):
+        call(make_client(Script(page_2_fails), page_window=4), lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
 
 
 @pytest.mark.parametrize(("method", "args", "path", "size", "extra"), [
