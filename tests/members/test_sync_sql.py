@@ -47,6 +47,10 @@ def _mutate(members: dict[str, dict], gone: dict[str, dict], rng: random.Random,
             members[str(1000 + i)] = members.pop(key) | {"user_id": str(1000 + i), "relation_status": "BOUND"}
         elif roll < 0.29 and row["user_id"] is not None:  # back to an invitation keyed by e-mail
             members[row["user_email"]] = members.pop(key) | {"user_id": None, "relation_status": "PENDING"}
+        elif roll < 0.31:
+            row["user_name"] = rng.choice((None, f"Renamed {rng.randrange(9)}", "ÉLODIE Ünal"))
+        elif roll < 0.33 and row["user_id"] is not None:  # a joined member's e-mail changes; the key does not
+            row["user_email"] = f"U{rng.randrange(99)}@Mail.Example"
     for key in [k for k in gone if rng.random() < 0.3 and k not in members]:
         members[key] = gone.pop(key)
     for _ in range(rng.randrange(4)):
@@ -98,6 +102,7 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
                                             for c in plan.changes]
         reach = _reach(store)
         assert reach == _reach_of(snap, reach)
+        assert _search_columns_stale(store) == []
         assert _assets(store) == {(r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"],
                                    now) for r in snap.asset_roles}
     store.close()
@@ -108,6 +113,15 @@ def _assets(store: Store) -> set[tuple]:
     with store.read() as cur:
         return set(cur.execute("SELECT member_key, asset_id, asset_type, asset_name, asset_role, synced_at "
                                "FROM member_assets WHERE partner_bc_id = ?", [BC]).fetchall())
+
+
+def _search_columns_stale(store: Store) -> list[tuple]:
+    """Rows whose search columns (migration 008) disagree with the fields they are derived from."""
+    with store.read() as cur:
+        return cur.execute("""SELECT member_key FROM members WHERE
+            member_lower IS DISTINCT FROM lower(coalesce(user_name, user_email))
+            OR email_lower IS DISTINCT FROM lower(user_email)
+            OR email_domain IS DISTINCT FROM split_part(lower(user_email), '@', 2)""").fetchall()
 
 
 def _reach(store: Store) -> dict[str, tuple[int, bool]]:
