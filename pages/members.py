@@ -42,7 +42,7 @@ with guests_tab:
 
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
-        st.session_state["members_page"] = 1
+        st.session_state.pop("members_page", None)  # the pager starts again at its default, page 1
     total = members.count(svc.store, member_filter)
     pages = max(1, math.ceil(total / members.PAGE_SIZE))
     current_page = min(st.session_state.get("members_page", 1), pages)
