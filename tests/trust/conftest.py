@@ -15,9 +15,13 @@ from core.services import Services
 from core.store import Store
 from sandbox.server import SandboxServer
 from tests.app.helpers import make_services
-from tests.members.conftest import fast_retries, onboard, reissue_tokens
+from tests.members import conftest as members_fixtures
+from tests.members.conftest import fast_retries, reissue_tokens
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
+
+# The members suite's session fixture: one onboarded workspace serves both suites (tests copy it).
+onboarded_template = members_fixtures.onboarded_template
 
 CONTENT_SQL = {
     "partners": """SELECT bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection,
@@ -38,26 +42,15 @@ def content(store: Store) -> dict[str, list[tuple]]:
         return {name: cur.execute(sql).fetchall() for name, sql in CONTENT_SQL.items()}
 
 
-@pytest.fixture(scope="session")
-def trust_template(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Path:
-    """A workspace directory onboarded once; tests copy it."""
-    sandbox_session.reset()
-    path = tmp_path_factory.mktemp("trust-template")
-    svc = onboard(path, sandbox_session)
-    core_services.install(None)
-    svc.close()
-    return path
-
-
 @pytest.fixture
-def workspace_factory(trust_template: Path, tmp_path: Path,
+def workspace_factory(onboarded_template: Path, tmp_path: Path,
                       sandbox: SandboxServer) -> Iterator[Callable[..., Services]]:
     """`factory(**env)`: a copy of the onboarded workspace (extra env, e.g. PW_HTTP_TIMEOUT) against the
     freshly reset sandbox, with fresh tokens for the same accounts and millisecond retry waits."""
     opened: list[Services] = []
 
     def factory(**env: str) -> Services:
-        shutil.copytree(trust_template, tmp_path, dirs_exist_ok=True)
+        shutil.copytree(onboarded_template, tmp_path, dirs_exist_ok=True)
         svc = make_services(tmp_path, sandbox, PW_QPS="1000", **env)
         fast_retries(svc)
         reissue_tokens(svc, sandbox)
