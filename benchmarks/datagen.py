@@ -94,6 +94,7 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
         cur.execute(_ASSETS_SQL, {k: values[k] for k in ("abase", "last")})
         cur.execute(_backfill_sql("006_member_reach.sql"))  # reach on the shared assets
         cur.execute(_backfill_sql("008_member_search_columns.sql"))  # lower-cased search and sort text
+        cur.execute(_backfill_sql("010_member_row_flags.sql"))  # how many row flags each member has
         cur.execute(_CHANGES_SQL, {k: values[k] for k in ("t1", "t2", "first", "last")})
         cur.execute(
             """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed,

@@ -1,8 +1,9 @@
 """members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load).
 
-1. Page views as the page runs them: `members.count` then `members.page` (50 rows) for a mix of filters,
-   sorts, searches and offsets, repeated; p50 and p95 seconds of a page view (headline: p95, target
-   < 100 ms), plus the p95 of each of the two queries alone.
+1. Page views as the page runs them: `members.view` (the filtered total and one page of 50 rows, in one
+   snapshot) for a mix of filters, sorts, searches and pages, repeated; p50 and p95 seconds of a page view
+   (headline: p95, target < 100 ms). Alongside, `members.count` and `members.page` alone (what the CLI and
+   tests call), as `count_p95_s` and `page_p95_s`.
 2. The Members page script run in AppTest (`ui/shell.py` → `pages/members.py`) on that database, first
    run and a rerun (target < 1 s).
 3. This process's peak resident memory after all of it (target < 500 MiB).
@@ -56,7 +57,7 @@ def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
 def database(size: str) -> Path:
     """The synthetic database of this size (generated once per machine, then copied)."""
     partners, per_partner = SIZES[size]
-    path = CACHE / f"members-{partners}x{per_partner}-v4.duckdb"
+    path = CACHE / f"members-{partners}x{per_partner}-v5.duckdb"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -80,19 +81,24 @@ def _page_views(store: Store, repeats: int) -> tuple[list[float], list[float], l
     first = str(datagen.PARTNER_BASE)
     views, counts, pages = [], [], []
     slowest: dict[str, float] = {}
-    members.page(store, MemberFilter())  # warm the file cache once
+    members.view(store, MemberFilter())  # warm the file cache once
     for _ in range(repeats):
         for f, offset in cases(first):
             t0 = time.perf_counter()
-            members.count(store, f)
+            shown = members.view(store, f, offset // members.PAGE_SIZE + 1)
             t1 = time.perf_counter()
-            members.page(store, f, offset=offset)
+            members.count(store, f)
             t2 = time.perf_counter()
-            views.append(t2 - t0)
-            counts.append(t1 - t0)
-            pages.append(t2 - t1)
+            members.page(store, f, offset=offset)
+            t3 = time.perf_counter()
+            full = shown.total >= offset + members.PAGE_SIZE
+            if full and (shown.offset != offset or len(shown.rows) != members.PAGE_SIZE):
+                raise RuntimeError(f"{_label(f, offset)}: the view showed {len(shown.rows)} rows at {shown.offset}")
+            views.append(t1 - t0)
+            counts.append(t2 - t1)
+            pages.append(t3 - t2)
             label = _label(f, offset)
-            slowest[label] = max(slowest.get(label, 0.0), round(t2 - t0, 4))
+            slowest[label] = max(slowest.get(label, 0.0), round(t1 - t0, 4))
     return views, counts, pages, slowest
 
 

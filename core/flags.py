@@ -61,6 +61,15 @@ FLAGS = (
 )
 BY_KEY = {flag.key: flag for flag in FLAGS}
 BY_LABEL = {flag.label: flag for flag in FLAGS}
+# The flags that read only the member's own row. The sync stores how many of them each member has
+# (`members.row_flag_count`, migration 010), so sorting by flag count does not evaluate them on every member.
+ROW_FLAGS = ("partner_admin", "finance_manager", "invitation_pending", "asset_admin")
+
+
+def row_flag_count_sql(alias: str) -> str:
+    """SQL counting a member's row flags, over `alias` (a members row)."""
+    conditions = (re.sub(r"\bm\.", f"{alias}.", BY_KEY[key].condition) for key in ROW_FLAGS)
+    return " + ".join(f"coalesce(({condition}), false)::TINYINT" for condition in conditions)
 
 
 def column(flag: Flag) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core import audit, partners, tokens
+from core import audit, flags, partners, tokens
 from core.jobs import Counts, JobHandle
 from core.roles import Actor, require_admin
 from core.services import Services
@@ -628,16 +628,17 @@ def _write_members(cur: duckdb.DuckDBPyConnection, bcs: list[str], diff: pa.Tabl
     # rows whose identity changed (rare) get them, with the search columns derived from them.
     renamed = updates.column("identity_changed")
     _update_by_rowid(cur, "members", updates.filter(renamed).select(["rid", *_ROW_COLUMNS]),
-                     also_set=_SEARCH_COLUMNS)
-    _update_by_rowid(cur, "members", updates.filter(pc.invert(renamed)).select(["rid", *_KEPT_IDENTITY_COLUMNS]))
+                     also_set=_DERIVED_COLUMNS)
+    _update_by_rowid(cur, "members", updates.filter(pc.invert(renamed)).select(["rid", *_KEPT_IDENTITY_COLUMNS]),
+                     also_set=_ROW_FLAG_COLUMNS)
     _insert_members(cur, rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
 
 
 def _insert_members(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
-    """INSERT new member rows with their search columns."""
+    """INSERT new member rows with their derived columns."""
     if rows.num_rows == 0:
         return
-    derived = ", ".join(f"{expr} AS {name}" for name, expr in _SEARCH_COLUMNS.items())
+    derived = ", ".join(f"{expr} AS {name}" for name, expr in _DERIVED_COLUMNS.items())
     cur.register("_pw_new_members", rows)
     try:
         cur.execute(f"INSERT INTO members BY NAME SELECT f.*, {derived} FROM _pw_new_members f")
@@ -738,6 +739,8 @@ _KEPT_IDENTITY_COLUMNS = [c for c in _ROW_COLUMNS if c not in _IDENTITY]
 # What the Members page filters and sorts on, lower-cased once per write (migration 008 has the same SQL).
 _SEARCH_COLUMNS = {"member_lower": "lower(coalesce(f.user_name, f.user_email))", "email_lower": "lower(f.user_email)",
                    "email_domain": "split_part(lower(f.user_email), '@', 2)"}
+_ROW_FLAG_COLUMNS = {"row_flag_count": flags.row_flag_count_sql("f")}  # migration 010
+_DERIVED_COLUMNS = {**_SEARCH_COLUMNS, **_ROW_FLAG_COLUMNS}
 _REKEY_SCHEMA = pa.schema([("partner_bc_id", pa.string()), ("old_key", pa.string()), ("new_key", pa.string())])
 _NO_REKEYS = _REKEY_SCHEMA.empty_table()
 

@@ -116,7 +116,7 @@ class MemberFilter:
 
 
 # The columns of `flagged` (one row per member) and their SQL over `members m`, `parts p` and `params`: a
-# query gets only those it names (see `_base_sql`).
+# query gets only those it names, and the CTEs and join only those columns need (see `_base_sql`).
 _COLUMNS = {
     "row_id": "m.rowid", "partner_bc_id": "m.partner_bc_id", "member_key": "m.member_key", "user_id": "m.user_id",
     "user_name": "m.user_name", "user_email": "m.user_email", "member_lower": "m.member_lower",
@@ -128,43 +128,48 @@ _COLUMNS = {
     "status": "CASE m.relation_status WHEN 'BOUND' THEN 'Joined' WHEN 'PENDING' THEN 'Invitation pending' "
               "WHEN 'REJECTED' THEN 'Rejected' WHEN 'UNBOUND' THEN 'Unbound' ELSE m.relation_status END",
     "assets": "coalesce(m.assets, '')", "asset_count": "coalesce(m.asset_count, 0)", "first_seen": "m.first_seen",
-    "last_seen": "m.last_seen", "removed_at": "m.removed_at", "partner_removed": "(p.removed_at IS NOT NULL)",
+    "last_seen": "m.last_seen", "removed_at": "m.removed_at",
+    # stored by the sync (migration 010); evaluated only for a row written without it
+    "row_flag_count": f"coalesce(m.row_flag_count, {flags.row_flag_count_sql('m')})",
     **{flags.column(f): f"coalesce(({f.condition}), false)" for f in flags.FLAGS},
 }
-_FLAG_COUNT = " + ".join(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS)
-_PERSONAL = flags.column(flags.BY_KEY["personal_email"])
-
-
-def _base_sql(uses: str) -> str:
-    """The filtered members with the columns that `uses` (the SQL reading `filtered`) names.
-
-    Only those: DuckDB would prune the others, but only after planning them, and planning every display and
-    flag column with the joins they need took 8-15 ms of a page view's three queries each.
-    """
-    if "flag_count" in uses:
-        uses += " " + _FLAG_COUNT
-    columns = [f"{sql} AS {name}" for name, sql in _COLUMNS.items()
-               if name == "row_id" or re.search(rf"\b{name}\b", uses)]  # at least one column
-    flag_count = f", {_FLAG_COUNT} AS flag_count" if "flag_count" in uses else ""
-    return f"""
-WITH params AS (SELECT ?::VARCHAR[] AS domains),
-latest AS (
+_FLAG_COUNT = " + ".join(["row_flag_count::INTEGER", *(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS
+                                                        if f.key not in flags.ROW_FLAGS)])
+_PARTS = "parts AS (SELECT bc_id, name, lower(name) AS partner_lower FROM partners)"
+_PARTS_WITH_LATEST = """latest AS (
     SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
     FROM member_syncs GROUP BY partner_bc_id),
 parts AS (
-    SELECT bc_id, name, lower(name) AS partner_lower, removed_at, l.task_id AS latest_task_id,
-           l.baseline AS latest_baseline
-    FROM partners LEFT JOIN latest l ON l.partner_bc_id = bc_id),
-flagged AS (
-    SELECT {", ".join(columns)}
-    FROM members m
-    JOIN parts p ON p.bc_id = m.partner_bc_id
-    WHERE {{scope}}
-),
-filtered AS (
-    SELECT *{flag_count} FROM flagged
-    WHERE {{where}}
-)"""
+    SELECT bc_id, name, lower(name) AS partner_lower, l.task_id AS latest_task_id, l.baseline AS latest_baseline
+    FROM partners LEFT JOIN latest l ON l.partner_bc_id = bc_id)"""
+
+
+def _base_sql(where: str, outer: str) -> tuple[str, bool]:
+    """`filtered`: the members matching `where` (SQL over `m`, `p` and `params`) with the columns that `outer`
+    (the SQL reading `filtered`) names; and whether the first parameter is the personal-domain list.
+
+    Only those columns, and only the CTEs and the partner join they need: DuckDB would prune the others, but
+    only after planning them, and planning every display and flag column with their joins took 8-15 ms of a
+    page view; joining 1M members to their partners costs about 7 ms more.
+    """
+    counted = re.search(r"\bflag_count\b", outer) is not None
+    if counted:
+        outer += " " + _FLAG_COUNT
+    columns = {name: sql for name, sql in _COLUMNS.items() if name == "row_id" or re.search(rf"\b{name}\b", outer)}
+    body = " ".join(columns.values()) + " " + where
+    ctes = []
+    personal = "params" in body
+    if personal:
+        ctes.append("params AS (SELECT ?::VARCHAR[] AS domains)")
+    join = ""
+    if re.search(r"\bp\.", body):
+        join = "JOIN parts p ON p.bc_id = m.partner_bc_id"
+        ctes.append(_PARTS_WITH_LATEST if "latest_" in body else _PARTS)
+    flag_count = f", {_FLAG_COUNT} AS flag_count" if counted else ""
+    select = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+    ctes += [f"flagged AS (\n    SELECT {select}\n    FROM members m {join}\n    WHERE {{scope}} AND {where})",
+             f"filtered AS (SELECT *{flag_count} FROM flagged)"]
+    return "WITH " + ",\n".join(ctes), personal
 
 
 def _flags_list() -> str:
@@ -174,23 +179,31 @@ def _flags_list() -> str:
 
 
 def _where(f: MemberFilter) -> tuple[str, list[object]]:
+    """The filter as a condition on `members m` (and `p`, `params` for some flags), with its parameters.
+
+    Flags are tested by their bare conditions (a NULL fails a WHERE as false does): wrapped in the flag
+    column's `coalesce`, DuckDB evaluates them on every decoded row instead of in the scan.
+    """
     clauses: list[str] = []
     params: list[object] = []
     if not f.include_removed:
-        clauses.append("removed_at IS NULL AND NOT partner_removed")
+        # a semi-join with the few removed partners: half the time of joining every member to its partner
+        clauses.append("m.removed_at IS NULL"
+                       " AND m.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)")
     for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles),
                            ("relation_status", f.statuses)):
         if values:
-            clauses.append(f"list_contains(?::VARCHAR[], {column})")
+            clauses.append(f"list_contains(?::VARCHAR[], m.{column})")
             params.append(list(values))
     if f.flags:
-        clauses.append("(" + " OR ".join(flags.column(flags.BY_KEY[k]) for k in f.flags) + ")")
+        clauses.append("(" + " OR ".join(f"({flags.BY_KEY[k].condition})" for k in f.flags) + ")")
     term = f.search.strip().lower()
     if term:
         # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
-        # partner names are searched once each, not once per member
-        clauses.append("(contains(member_lower, ?) OR contains(email_lower, ?) OR user_id = ?"
-                       " OR partner_bc_id IN (SELECT bc_id FROM parts WHERE contains(partner_lower, ?)))")
+        # partner names are searched once each, not once per member (a list of the partners found, bound
+        # instead, becomes a 250-way OR per member)
+        clauses.append("(contains(m.member_lower, ?) OR contains(m.email_lower, ?) OR m.user_id = ?"
+                       " OR m.partner_bc_id IN (SELECT bc_id FROM partners WHERE contains(lower(name), ?)))")
         params.extend([term, term, f.search.strip(), term])
     return (" AND ".join(clauses) or "true"), params
 
@@ -217,9 +230,9 @@ def query(store: Store, f: MemberFilter | None, select: str, tail: str = "", ext
     where, params = _where(f) if f is not None else ("true", [])
     select = select.replace("{flags}", _flags_list())
     outer = f"SELECT {select} FROM filtered {tail}"
-    base = _base_sql(f"{where} {outer}")
-    domains = [flags.personal_domains(store)] if re.search(rf"\b{_PERSONAL}\b", base) else [None]
-    sql = base.replace("{scope}", scope[0]).replace("{where}", where) + "\n" + outer
+    base, personal = _base_sql(where, outer)
+    domains = [flags.personal_domains(store)] if personal else []
+    sql = base.replace("{scope}", scope[0]) + "\n" + outer
     return sql, [*domains, *scope[1], *params, *(extra or [])]
 
 
@@ -229,54 +242,127 @@ def count(store: Store, f: MemberFilter) -> int:
         return int(cur.execute(sql, params).fetchone()[0])
 
 
+@dataclass(frozen=True)
+class MemberView:
+    """What the Members page shows: one page of filtered, sorted members, and where it is among them."""
+
+    rows: pd.DataFrame
+    total: int  # filtered members
+    page: int  # 1-based, the last page when the one asked for is past the end
+    pages: int
+    offset: int
+
+
+def view(store: Store, f: MemberFilter, page_number: int = 1, *, page_size: int = PAGE_SIZE) -> MemberView:
+    """The page `page_number` of the filtered members with their total, in one snapshot and the fewest passes
+    over the members: in partner order the counts per partner give the total and the partners the page
+    spans; a search is evaluated once for both the total and the page."""
+    _check(page_size, 0)
+    with store.read() as cur:
+        if f.search.strip():
+            total, number, ids = _searched_page(cur, store, f, page_number, page_size)
+        elif f.sort == "partner":
+            counts = _partner_counts(cur, store, f)
+            total = sum(n for _, n in counts)
+            number = _clamped(page_number, total, page_size)
+            ids = _ids_in_partner_order(cur, store, f, counts, page_size, (number - 1) * page_size)
+        else:
+            sql, params = query(store, f, "count(*)")
+            total = int(cur.execute(sql, params).fetchone()[0])
+            number = _clamped(page_number, total, page_size)
+            ids = _top_ids(cur, store, f, page_size, (number - 1) * page_size)
+        rows = cur.execute(*_page_rows_sql(store, ids)).df()
+    return MemberView(rows, total, number, _page_count(total, page_size), (number - 1) * page_size)
+
+
 def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
-    """One page of filtered, sorted members with the page's columns.
+    """Any `limit` filtered, sorted members from `offset`, with the page's columns.
 
     Row ids first: the filter, sort and LIMIT/OFFSET select only the members' `rowid`; the display columns
     and flag lists are then built for those rows alone, in the same snapshot, so the rows are exactly the
     ones the filter selected. (Carrying the display columns through the Top-N instead was slower.)
     """
+    _check(limit, offset)
+    with store.read() as cur:  # one snapshot for every step
+        if f.sort == "partner" and not f.search.strip():  # a search would be evaluated twice
+            ids = _ids_in_partner_order(cur, store, f, _partner_counts(cur, store, f), limit, offset)
+        else:
+            ids = _top_ids(cur, store, f, limit, offset)
+        return cur.execute(*_page_rows_sql(store, ids)).df()
+
+
+def _check(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
-    with store.read() as cur:  # one snapshot for every step
-        sql, params = _page_rows_sql(store, _row_ids(cur, store, f, limit, offset))
-        return cur.execute(sql, params).df()
 
 
-def _row_ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int, offset: int) -> list[int]:
-    """The `rowid`s of the page's members, in page order."""
-    if f.sort == "partner" and not f.search.strip():  # a search would be evaluated twice
-        spanned = _spanned_partners(cur, store, f, limit, offset)
-        if spanned is None:
-            return []
-        f, offset = spanned
+def _page_count(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
+
+
+def _clamped(page_number: int, total: int, page_size: int) -> int:
+    return min(max(1, page_number), _page_count(total, page_size))
+
+
+def _top_ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int, offset: int) -> list[int]:
+    """The `rowid`s of the members of a page, in page order."""
     sql, params = query(store, f, "row_id", f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset])
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
-def _spanned_partners(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int,
-                      offset: int) -> tuple[MemberFilter, int] | None:
-    """A page in partner order as the same page of only the partners it spans, and its offset among them.
+def _searched_page(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, page_number: int,
+                   page_size: int) -> tuple[int, int, list[int]]:
+    """A search's total, page number and page `rowid`s from one evaluation of the search.
 
-    The filtered members per partner, counted in partner order, tell which partners the page spans (None:
-    none, the page is past the end). A Top-N over all members in partner order cannot skip rows while it
-    scans (the partner name comes from a join), and it keeps `offset + limit` rows in its heap: 0.46 s at
-    offset 10,000 of 1M members; counting per partner costs about what `count` does.
+    The matches are materialised with their sort keys (a search matches few members), then counted and
+    sorted. The partner sort joins the partner names to the matches only: joined to every member before the
+    search, they cost 50 ms of 1M members.
     """
+    direction = "DESC" if f.descending else "ASC"
+    by_partner = f.sort == "partner"
+    key = "" if by_partner else f", {SORTS[f.sort]} AS _sort_key"
+    hits, params = query(store, f, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}")
+    keyed = ("(SELECT h.*, lower(p.name) AS _sort_key FROM hits h JOIN partners p ON p.bc_id = h._sort_bc)"
+             if by_partner else "hits")
+    order = f"ORDER BY _sort_key {direction} NULLS LAST, _sort_bc, _sort_member"
+    sql = (f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
+           f"(SELECT list(row_id {order}) FROM (SELECT * FROM {keyed} {order} LIMIT ? OFFSET ?))")
+    number = max(1, page_number)
+    total, ids = cur.execute(sql, [*params, page_size, (number - 1) * page_size]).fetchone()
+    if number > _page_count(total, page_size):  # past the end: the last page (rare, so evaluated again)
+        number = _page_count(total, page_size)
+        total, ids = cur.execute(sql, [*params, page_size, (number - 1) * page_size]).fetchone()
+    return int(total), number, list(ids or [])
+
+
+def _partner_counts(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> list[tuple[str, int]]:
+    """The filtered members of each partner, in partner order."""
     direction = "DESC" if f.descending else "ASC"
     counts, params = query(store, f, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id")
     sql = (f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN partners p ON p.bc_id = c.partner_bc_id "
            f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id")  # the 250 partners, not 1M members
+    return cur.execute(sql, params).fetchall()
+
+
+def _ids_in_partner_order(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter,
+                          counts: list[tuple[str, int]], limit: int, offset: int) -> list[int]:
+    """The `rowid`s of a page in partner order, as the same page of only the partners it spans.
+
+    The filtered members per partner, counted in partner order, tell which partners the page spans. A Top-N
+    over all members in partner order cannot skip rows while it scans (the partner name comes from a join),
+    and it keeps `offset + limit` rows in its heap: 0.46 s at offset 10,000 of 1M members; counting per
+    partner costs about what `count` does.
+    """
     spanned, skipped, seen = [], 0, 0
-    for bc_id, members_of_partner in cur.execute(sql, params).fetchall():
+    for bc_id, members_of_partner in counts:
         if seen + members_of_partner <= offset:
             skipped += members_of_partner
         elif seen < offset + limit:
             spanned.append(bc_id)
         seen += members_of_partner
     if not spanned:
-        return None
-    return replace(f, partners=tuple(spanned)), offset - skipped
+        return []
+    return _top_ids(cur, store, replace(f, partners=tuple(spanned)), limit, offset - skipped)
 
 
 def _page_rows_sql(store: Store, row_ids: list[int]) -> tuple[str, list[object]]:

@@ -1,6 +1,5 @@
 """Members: User Overview → TikTok Business guest users (filtered, sorted and paged in DuckDB) and Changes."""
 
-import math
 
 import streamlit as st
 
@@ -43,11 +42,8 @@ with guests_tab:
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
         st.session_state.pop("members_page", None)  # the pager starts again at its default, page 1
-    total = members.count(svc.store, member_filter)
-    pages = max(1, math.ceil(total / members.PAGE_SIZE))
-    current_page = min(st.session_state.get("members_page", 1), pages)
-    offset = (current_page - 1) * members.PAGE_SIZE
-    rows = members.page(svc.store, member_filter, limit=members.PAGE_SIZE, offset=offset)
+    shown = members.view(svc.store, member_filter, st.session_state.get("members_page", 1))
+    total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
 
     summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
     if total:

@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from benchmarks import datagen
@@ -55,6 +56,11 @@ def _insert_tricky(store: Store) -> None:
                         [[*row, now, now] for row in TRICKY])
 
 
+def test_the_row_flag_count_migration_uses_the_flags_sql():
+    text = (MIGRATIONS_DIR / "010_member_row_flags.sql").read_text()
+    assert f"UPDATE members SET row_flag_count = {flags.row_flag_count_sql('members')};" in text
+
+
 def test_the_migration_backfills_the_derived_columns(tmp_path: Path):
     before = tmp_path / "migrations"
     before.mkdir()
@@ -77,11 +83,13 @@ def test_the_migration_backfills_the_derived_columns(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory):
-    """3,000 generated members (datagen, as the benchmark) plus the tricky rows, backfilled like datagen."""
+    """3,000 generated members (datagen, as the benchmark) plus the tricky rows, backfilled like datagen;
+    one partner is removed."""
     store = datagen.synthetic_store(tmp_path_factory.mktemp("q") / "pw.duckdb", 30, 100)
     _insert_tricky(store)
     with store.write() as cur:
         cur.execute(datagen._backfill_sql("008_member_search_columns.sql"))
+        cur.execute("UPDATE partners SET removed_at = now() WHERE bc_id = ?", [str(datagen.PARTNER_BASE + 7)])
     yield store
     store.close()
 
@@ -146,3 +154,32 @@ def test_pages_and_counts_equal_the_original_expressions(synthetic, f, offset):
     assert members.count(synthetic, f) == total
     assert list(members.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
     assert total > 0
+
+
+@pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
+def test_a_page_view_equals_the_original_expressions(synthetic, f, offset):
+    total, _ = _reference(synthetic, f, 1, 0)
+    number = min(offset // 60 + 1, -(-total // 60))  # a page past the end shows the last page
+    _, keys = _reference(synthetic, f, 60, (number - 1) * 60)
+    shown = members.view(synthetic, f, offset // 60 + 1, page_size=60)
+    assert (shown.total, shown.page, shown.pages, shown.offset) == (total, number, -(-total // 60), (number - 1) * 60)
+    assert list(shown.rows["member_key"]) == keys
+    pd.testing.assert_frame_equal(shown.rows, members.page(synthetic, f, limit=60, offset=(number - 1) * 60))
+
+
+@pytest.mark.parametrize("f", [MemberFilter(), MemberFilter(sort="email"), MemberFilter(search="user1", sort="partner"),
+                               MemberFilter(search="agentur")], ids=lambda f: f.to_json())
+def test_a_page_past_the_end_is_the_last_page(synthetic, f):
+    total, _ = _reference(synthetic, f, 1, 0)
+    last = -(-total // 60)
+    _, keys = _reference(synthetic, f, 60, (last - 1) * 60)
+    shown = members.view(synthetic, f, 10_000, page_size=60)
+    assert (shown.page, shown.pages, list(shown.rows["member_key"])) == (last, last, keys)
+
+
+@pytest.mark.parametrize("f", [MemberFilter(search="no such member"), MemberFilter(partners=("nobody",))],
+                         ids=["search", "filter"])
+def test_an_empty_view_is_page_one_of_one(synthetic, f):
+    shown = members.view(synthetic, f, 3)
+    assert (shown.total, shown.page, shown.pages, shown.offset, len(shown.rows)) == (0, 1, 1, 0, 0)
+    assert list(shown.rows.columns) == list(members.page(synthetic, MemberFilter(), limit=1).columns)

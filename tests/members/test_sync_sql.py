@@ -102,7 +102,7 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
                                             for c in plan.changes]
         reach = _reach(store)
         assert reach == _reach_of(snap, reach)
-        assert _search_columns_stale(store) == []
+        assert _derived_columns_stale(store) == []
         assert _assets(store) == {(r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"],
                                    now) for r in snap.asset_roles}
     store.close()
@@ -115,13 +115,18 @@ def _assets(store: Store) -> set[tuple]:
                                "FROM member_assets WHERE partner_bc_id = ?", [BC]).fetchall())
 
 
-def _search_columns_stale(store: Store) -> list[tuple]:
-    """Rows whose search columns (migration 008) disagree with the fields they are derived from."""
+def _derived_columns_stale(store: Store) -> list[tuple]:
+    """Rows whose search columns (migration 008) or row flag count (010) disagree with the fields they are
+    derived from."""
     with store.read() as cur:
         return cur.execute("""SELECT member_key FROM members WHERE
             member_lower IS DISTINCT FROM lower(coalesce(user_name, user_email))
             OR email_lower IS DISTINCT FROM lower(user_email)
-            OR email_domain IS DISTINCT FROM split_part(lower(user_email), '@', 2)""").fetchall()
+            OR email_domain IS DISTINCT FROM split_part(lower(user_email), '@', 2)
+            OR row_flag_count IS DISTINCT FROM (user_role IS NOT DISTINCT FROM 'ADMIN')::INT
+                + (finance_role IS NOT DISTINCT FROM 'MANAGER')::INT
+                + (relation_status IS NOT DISTINCT FROM 'PENDING')::INT + coalesce(asset_admin, false)::INT
+            """).fetchall()
 
 
 def _reach(store: Store) -> dict[str, tuple[int, bool]]:
