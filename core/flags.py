@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import duckdb
+
 from core import audit
 from core.roles import Actor, require_admin
 from core.store import Store
@@ -96,10 +98,12 @@ def parse_domains(text: str) -> list[str]:
     return domains
 
 
-def personal_domains(store: Store) -> list[str]:
-    """The configured personal e-mail domains, or the defaults."""
-    with store.read() as cur:
-        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [PERSONAL_DOMAINS_KEY]).fetchone()
+def personal_domains(store: Store, cur: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    """The configured personal e-mail domains, or the defaults (read through `cur` when given)."""
+    if cur is None:
+        with store.read() as cur:
+            return personal_domains(store, cur)
+    row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [PERSONAL_DOMAINS_KEY]).fetchone()
     if row is None or row[0] is None:
         return list(DEFAULT_PERSONAL_DOMAINS)
     return parse_domains(str(row[0]))

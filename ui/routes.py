@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import connect, schedule
+from core import connect, members, schedule
 from core import services as core_services
 from core.config import Settings
 from core.oauth_flows import FlowError
@@ -46,7 +47,8 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     # PW_SANDBOX_EXTERNAL=1: a sandbox already listens on PW_SANDBOX_PORT (tests that pre-seed the world)
     embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
-    await run_in_threadpool(core_services.get)
+    svc = await run_in_threadpool(core_services.get)
+    threading.Thread(target=members.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
     try:
         yield {}

@@ -183,3 +183,15 @@ def test_an_empty_view_is_page_one_of_one(synthetic, f):
     shown = members.view(synthetic, f, 3)
     assert (shown.total, shown.page, shown.pages, shown.offset, len(shown.rows)) == (0, 1, 1, 0, 0)
     assert list(shown.rows.columns) == list(members.page(synthetic, MemberFilter(), limit=1).columns)
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
+@pytest.mark.parametrize(("size", "number"), [(1, 1), (5, 1), (5, 4), (60, 2), (200, 3)])
+def test_pages_by_flag_count_equal_the_reference_at_any_depth(synthetic, descending, size, number):
+    """Sorting by flag count evaluates the other flags only for members whose row flag count lets them reach
+    the page: every page size and depth must still equal the reference."""
+    f = MemberFilter(sort="flags", descending=descending)
+    total, keys = _reference(synthetic, f, size, (number - 1) * size)
+    shown = members.view(synthetic, f, number, page_size=size)
+    assert (shown.total, list(shown.rows["member_key"])) == (total, keys)
+    assert list(members.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
