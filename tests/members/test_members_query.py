@@ -195,3 +195,13 @@ def test_pages_by_flag_count_equal_the_reference_at_any_depth(synthetic, descend
     shown = members.view(synthetic, f, number, page_size=size)
     assert (shown.total, list(shown.rows["member_key"])) == (total, keys)
     assert list(members.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
+
+
+def test_warming_reads_the_scanned_columns_and_only_logs_when_it_cannot(synthetic, tmp_path, caplog):
+    caplog.set_level("INFO", logger="core.members")
+    members.warm(synthetic)  # every column it names exists
+    assert "Could not read" not in caplog.text
+    closed = Store(tmp_path / "closed.duckdb")
+    closed.close()
+    members.warm(closed)
+    assert "Could not read the members columns" in caplog.text
