@@ -330,16 +330,19 @@ def _searched_page(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter
     """A search's total, page number and page `rowid`s from one evaluation of the search.
 
     The matches are materialised with their sort keys (a search matches few members), then counted and
-    sorted. The partner sort joins the partner names to the matches only: joined to every member before the
-    search, they cost 50 ms of 1M members.
+    sorted. The partner sort joins the partners' places in partner order to the matches only: partner names
+    joined to every member before the search cost 50 ms of 1M members, and an integer sorts faster (42
+    instead of 60-70 ms for a search matching 193,000 members).
     """
     direction = "DESC" if f.descending else "ASC"
     by_partner = f.sort == "partner"
     key = "" if by_partner else f", {SORTS[f.sort]} AS _sort_key"
     hits, params = query(store, f, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}", cur=cur)
-    keyed = ("(SELECT h.*, lower(p.name) AS _sort_key FROM hits h JOIN partners p ON p.bc_id = h._sort_bc)"
+    places = (f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
+              "FROM partners")
+    keyed = (f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
              if by_partner else "hits")
-    order = f"ORDER BY _sort_key {direction} NULLS LAST, _sort_bc, _sort_member"
+    order = f"ORDER BY _sort_key {'ASC' if by_partner else direction} NULLS LAST, _sort_bc, _sort_member"
     sql = (f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
            f"(SELECT list(row_id {order}) FROM (SELECT * FROM {keyed} {order} LIMIT ? OFFSET ?))")
     number = max(1, page_number)
@@ -399,7 +402,8 @@ def _ids_in_partner_order(cur: duckdb.DuckDBPyConnection, store: Store, f: Membe
     The filtered members per partner, counted in partner order, tell which partners the page spans. A Top-N
     over all members in partner order cannot skip rows while it scans (the partner name comes from a join),
     and it keeps `offset + limit` rows in its heap: 0.46 s at offset 10,000 of 1M members; counting per
-    partner costs about what `count` does.
+    partner costs about what `count` does. The spanned partners are sorted by their place in `counts`, so
+    no partner name is joined to the members.
     """
     spanned, skipped, seen = [], 0, 0
     for bc_id, members_of_partner in counts:
@@ -410,7 +414,10 @@ def _ids_in_partner_order(cur: duckdb.DuckDBPyConnection, store: Store, f: Membe
         seen += members_of_partner
     if not spanned:
         return []
-    return _top_ids(cur, store, replace(f, partners=tuple(spanned)), limit, offset - skipped)
+    sql, params = query(store, replace(f, partners=tuple(spanned)), "row_id",
+                        "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
+                        [spanned, limit, offset - skipped], cur=cur)
+    return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
 def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int]) -> pd.DataFrame:

@@ -145,7 +145,8 @@ CASES += [(MemberFilter(flags=("personal_email",), sort="email", descending=True
           (MemberFilter(sort="flags", descending=True), 0),
           (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50),
           (MemberFilter(include_removed=True), 1500), (MemberFilter(include_removed=True, sort="email"), 0),
-          (MemberFilter(search="agentur", sort="partner"), 1000)]
+          (MemberFilter(search="agentur", sort="partner"), 1000),
+          (MemberFilter(search="user1", sort="partner", descending=True), 60)]
 
 
 @pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
