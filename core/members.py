@@ -45,7 +45,6 @@ SORTS = {
 
 PAGE_COLUMNS = ["member", "user_email", "partner", "role", "finance_role", "status", "assets", "flags",
                 "first_seen", "last_seen", "removed_at"]
-_PAGE_SQL = {"member": "coalesce(user_name, user_email) AS member"}  # the page columns that are not `_COLUMNS`
 
 # The export's header → SQL over `filtered`, every value rendered as text.
 EXPORT_COLUMNS = {
@@ -123,7 +122,8 @@ class MemberFilter:
 # query gets only those it names, and the CTEs and join only those columns need (see `_base_sql`).
 _COLUMNS = {
     "row_id": "m.rowid", "partner_bc_id": "m.partner_bc_id", "member_key": "m.member_key", "user_id": "m.user_id",
-    "user_name": "m.user_name", "user_email": "m.user_email", "member_lower": "m.member_lower",
+    "user_name": "m.user_name", "user_email": "m.user_email", "member": "coalesce(m.user_name, m.user_email)",
+    "member_lower": "m.member_lower",
     "email_lower": "m.email_lower", "partner": "p.name", "partner_lower": "p.partner_lower",
     "user_role": "m.user_role", "relation_status": "m.relation_status",
     "role": "CASE m.user_role WHEN 'ADMIN' THEN 'Admin' WHEN 'STANDARD' THEN 'Standard' ELSE m.user_role END",
@@ -244,9 +244,13 @@ def query(store: Store, f: MemberFilter | None, select: str, tail: str = "", ext
 
 
 def count(store: Store, f: MemberFilter) -> int:
-    sql, params = query(store, f, "count(*)")
     with store.read() as cur:
-        return int(cur.execute(sql, params).fetchone()[0])
+        return _count(cur, store, f)
+
+
+def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> int:
+    sql, params = query(store, f, "count(*)", cur=cur)
+    return int(cur.execute(sql, params).fetchone()[0])
 
 
 @dataclass(frozen=True)
@@ -268,21 +272,11 @@ def view(store: Store, f: MemberFilter, page_number: int = 1, *, page_size: int 
     with store.read() as cur:
         if f.search.strip():
             total, number, ids = _searched_page(cur, store, f, page_number, page_size)
-        elif f.sort == "partner":
-            counts = _partner_counts(cur, store, f)
-            total = sum(n for _, n in counts)
-            number = _clamped(page_number, total, page_size)
-            ids = _ids_in_partner_order(cur, store, f, counts, page_size, (number - 1) * page_size)
-        elif f.sort == "flags":
-            histogram = _row_flag_histogram(cur, store, f)
-            total = sum(n for _, n in histogram)
-            number = _clamped(page_number, total, page_size)
-            ids = _ids_by_flag_count(cur, store, f, histogram, page_size, (number - 1) * page_size)
         else:
-            sql, params = query(store, f, "count(*)", cur=cur)
-            total = int(cur.execute(sql, params).fetchone()[0])
+            sizes = _sizes(cur, store, f)
+            total = sum(n for _, n in sizes) if sizes is not None else _count(cur, store, f)
             number = _clamped(page_number, total, page_size)
-            ids = _top_ids(cur, store, f, page_size, (number - 1) * page_size)
+            ids = _ids(cur, store, f, sizes, page_size, (number - 1) * page_size)
         rows = _page_rows(cur, store, ids)
     return MemberView(rows, total, number, _page_count(total, page_size), (number - 1) * page_size)
 
@@ -296,12 +290,10 @@ def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int =
     """
     _check(limit, offset)
     with store.read() as cur:  # one snapshot for every step
-        if f.sort == "partner" and not f.search.strip():  # a search would be evaluated twice
-            ids = _ids_in_partner_order(cur, store, f, _partner_counts(cur, store, f), limit, offset)
-        elif f.sort == "flags" and not f.search.strip():
-            ids = _ids_by_flag_count(cur, store, f, _row_flag_histogram(cur, store, f), limit, offset)
-        else:
+        if f.search.strip():  # a search would be evaluated twice for the sizes and the ids
             ids = _top_ids(cur, store, f, limit, offset)
+        else:
+            ids = _ids(cur, store, f, _sizes(cur, store, f), limit, offset)
         return _page_rows(cur, store, ids)
 
 
@@ -316,6 +308,26 @@ def _page_count(total: int, page_size: int) -> int:
 
 def _clamped(page_number: int, total: int, page_size: int) -> int:
     return min(max(1, page_number), _page_count(total, page_size))
+
+
+def _sizes(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> list[tuple[object, int]] | None:
+    """What the sort's ids are found with, and what gives the total: the filtered members per partner in
+    partner order, or per row flag count in the flag-count order; None for the other sorts."""
+    if f.sort == "partner":
+        return _partner_counts(cur, store, f)
+    if f.sort == "flags":
+        return _row_flag_histogram(cur, store, f)
+    return None
+
+
+def _ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, sizes: list[tuple[object, int]] | None,
+         limit: int, offset: int) -> list[int]:
+    """The `rowid`s of the members of a page, in page order, given the sort's `_sizes`."""
+    if f.sort == "partner":
+        return _ids_in_partner_order(cur, store, f, sizes, limit, offset)
+    if f.sort == "flags":
+        return _ids_by_flag_count(cur, store, f, sizes, limit, offset)
+    return _top_ids(cur, store, f, limit, offset)
 
 
 def _top_ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int, offset: int,
@@ -427,7 +439,7 @@ def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int])
     lambda for the labels were 15 of the 28 ms this took for 50 rows.
     """
     fields = ["partner_bc_id", "member_key", *(c for c in PAGE_COLUMNS if c != "flags")]
-    select = ", ".join(["row_id", *(_PAGE_SQL.get(c, c) for c in fields), *(flags.column(f) for f in flags.FLAGS)])
+    select = ", ".join(["row_id", *fields, *(flags.column(f) for f in flags.FLAGS)])
     # a semi-join with the ids: half the time of `rowid IN (?, ?, ...)` (a mark join over the scanned rows)
     sql, params = query(store, None, select, scope=("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids]), cur=cur)
     found = {row[0]: row[1:] for row in cur.execute(sql, params).fetchall()}
