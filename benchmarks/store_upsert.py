@@ -27,6 +27,7 @@ from benchmarks.common import load_average
 from core import member_sync
 from core.member_sync import MEMBER_SCHEMA, GroupWriter, Snapshot
 from core.store import Store
+from tests.members import reference_plan
 
 NAME = "store_upsert"
 TARGET_S = 2.0
@@ -69,9 +70,9 @@ _UPSERT = (f"INSERT INTO members ({', '.join(MEMBER_SCHEMA.names)}) VALUES ({', 
 
 
 def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, now: datetime) -> None:
-    """The baseline: same diff, written with executemany one row at a time."""
-    stored = member_sync._stored_members(cur, snap.partner_bc_id)
-    plan = member_sync.make_plan(stored, snap.members, partner_bc_id=snap.partner_bc_id, task_id=task_id, now=now)
+    """The baseline: the same diff (the tests' plain-Python reference), written with executemany one row at a time."""
+    stored = reference_plan.stored_members(cur, snap.partner_bc_id)
+    plan = reference_plan.make_plan(stored, snap.members, partner_bc_id=snap.partner_bc_id, task_id=task_id, now=now)
     cur.executemany(_UPSERT, [[row[n] for n in MEMBER_SCHEMA.names] for row in plan.rows])
     cur.execute("DELETE FROM member_assets WHERE partner_bc_id = ?", [snap.partner_bc_id])
     assets = member_sync._asset_table(snap, now).to_pylist()

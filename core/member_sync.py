@@ -8,10 +8,10 @@
    ones, keyed by (partner BC id, user_id or lower(e-mail)); an invitee who joins (e-mail key → user_id
    key) keeps its row and history. New members get `first_seen`, everyone seen gets `last_seen`, those
    gone get `removed_at`; every difference becomes a `member_changes` row of the task. The diff runs in
-   Arrow (the snapshot as Arrow tables, joined with the stored rows read from DuckDB); `make_plan` is the same
-   diff in Python, the reference the tests hold it to. Only rows that differ are written, in place (UPDATE ...
-   FROM the changed rows, INSERT of new keys; no delete + re-insert), with each member's reach (asset count,
-   text, admin flag); everyone still current gets `last_seen` from one UPDATE.
+   Arrow (the snapshot as Arrow tables, joined with the stored rows read from DuckDB); the tests hold it to
+   the same diff in plain Python (`tests/members/reference_plan.py`). Only rows that differ are written, in
+   place (UPDATE ... FROM the changed rows, INSERT of new keys; no delete + re-insert), with each member's
+   reach (asset count, text, admin flag); everyone still current gets `last_seen` from one UPDATE.
 
 The mass-removal safeguard (`settings_kv` key `sync.mass_removal_threshold_pct`, default 20) raises
 `SyncHalted` before anything of the partner is written when a sync would remove more than that share of its
@@ -57,8 +57,7 @@ SYNCABLE_CONNECTIONS = ("connected", "sync_failed")
 
 ADDED, REMOVED = "added", "removed"
 ROLE_CHANGED, FINANCE_ROLE_CHANGED, STATUS_CHANGED = "role_changed", "finance_role_changed", "status_changed"
-_TRACKED = (("user_role", ROLE_CHANGED), ("finance_role", FINANCE_ROLE_CHANGED),
-            ("relation_status", STATUS_CHANGED))
+
 
 _TS = pa.timestamp("us", tz="UTC")
 MEMBER_SCHEMA = pa.schema([
@@ -97,11 +96,8 @@ class Snapshot:
 
 @dataclass
 class Plan:
-    """The partner's member rows after this sync, its change rows, and the re-keyed invitees."""
+    """What the mass-removal safeguard judges a partner's sync by."""
 
-    rows: list[dict] = field(default_factory=list)
-    changes: list[dict] = field(default_factory=list)
-    rekeys: dict[str, str] = field(default_factory=dict)
     current_before: int = 0
     counts: Counts = field(default_factory=Counts)
 
@@ -364,7 +360,8 @@ def apply_many(cur: duckdb.DuckDBPyConnection, items: Sequence[tuple[Snapshot, s
 
     `_diff` joins the snapshots with the stored rows in Arrow and gives every member row after the sync beside
     its stored values; the change rows are projections of it, and only the rows that differ are written (plus
-    one statement for everyone's `last_seen`): the same result as `make_plan`, without Python objects per row.
+    one statement for everyone's `last_seen`): the same result as the tests' plain-Python reference, without
+    Python objects per row.
     `before_write` gets the partners that pass the safeguard, before anything is written.
     """
     snapshots = [snapshot for snapshot, _ in items]
@@ -525,7 +522,7 @@ def _distinct(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _next_rows(joined: pa.Table, *, now: datetime, task_id: int) -> pa.Table:
-    """What `make_plan` puts in `Plan.rows` (with the reach), the stored values the change rows need (`old_*`),
+    """Every member row after the sync (with the reach), the stored values the change rows need (`old_*`),
     what happened to each member, and `dirty`: whether its row must be written beyond the `last_seen` and
     `last_task_id` that every current member gets."""
     col = joined.column
@@ -753,7 +750,7 @@ _DERIVED_COLUMNS = {**_SEARCH_COLUMNS, **_ROW_FLAG_COLUMNS}
 _REKEY_SCHEMA = pa.schema([("partner_bc_id", pa.string()), ("old_key", pa.string()), ("new_key", pa.string())])
 _NO_REKEYS = _REKEY_SCHEMA.empty_table()
 
-# (change, mask column, old value column, new value column, order within a member), as `make_plan` adds them.
+# (change, mask column, old value column, new value column, order within a member).
 _CHANGE_KINDS = ((REMOVED, "removing", "old_user_role", None, 0), (ADDED, "added", None, "user_role", 0),
                  (ROLE_CHANGED, "role_changed", "old_user_role", "user_role", 1),
                  (FINANCE_ROLE_CHANGED, "finance_role_changed", "old_finance_role", "finance_role", 2),
@@ -761,7 +758,7 @@ _CHANGE_KINDS = ((REMOVED, "removing", "old_user_role", None, 0), (ADDED, "added
 
 
 def _change_rows(diff: pa.Table, *, task_id: int, now: datetime) -> pa.Table:
-    """The sync's `member_changes` rows in `make_plan`'s order (partner, member key, then kind)."""
+    """The sync's `member_changes` rows ordered by partner, member key, then kind."""
     parts = []
     diff = diff.select(["partner_bc_id", "member_key", "user_role", "finance_role", "relation_status",
                         *{kind[2] for kind in _CHANGE_KINDS if kind[2]}, *(kind[1] for kind in _CHANGE_KINDS)])
@@ -784,12 +781,6 @@ def _change_rows(diff: pa.Table, *, task_id: int, now: datetime) -> pa.Table:
         "old_value": rows.column("old_value"), "new_value": rows.column("new_value"),
         "changed_at": pa.array([now] * n, _TS),
     }, schema=CHANGE_SCHEMA)
-
-
-def _stored_members(cur: duckdb.DuckDBPyConnection, bc_id: str) -> dict[str, dict]:
-    cursor = cur.execute(f"SELECT {', '.join(MEMBER_SCHEMA.names)} FROM members WHERE partner_bc_id = ?", [bc_id])
-    names = [d[0] for d in cursor.description]
-    return {row[1]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
 
 def _asset_table(snapshot: Snapshot, now: datetime) -> pa.Table:
@@ -827,59 +818,6 @@ def check_safeguard(plan: Plan, *, partner_name: str, threshold: float) -> None:
         )
 
 
-def make_plan(stored: dict[str, dict], fetched: dict[str, dict[str, str | None]], *, partner_bc_id: str,
-              task_id: int, now: datetime) -> Plan:
-    """The member rows and change rows that make the stored members match `fetched` (pure function)."""
-    stored = {key: dict(row) for key, row in stored.items()}
-    plan = Plan(rekeys=_find_rekeys(stored, fetched))
-    for old_key, new_key in plan.rekeys.items():
-        _move(stored, old_key, new_key)
-    plan.current_before = sum(1 for row in stored.values() if row["removed_at"] is None)
-    added = updated = removed = 0
-    for key in sorted(stored.keys() | fetched.keys()):
-        old, new = stored.get(key), fetched.get(key)
-        change = _Change(plan.changes, task_id, partner_bc_id, key, now)
-        if new is None:
-            row = dict(old)  # type: ignore[arg-type]
-            if row["removed_at"] is None:
-                row["removed_at"] = now
-                change.add(REMOVED, old=row["user_role"])
-                removed += 1
-        elif old is None or old["removed_at"] is not None:
-            row = _seen(old or {"first_seen": now, "first_task_id": task_id}, new, partner_bc_id, key, now, task_id)
-            row["added_task_id"] = task_id
-            change.add(ADDED, new=new["user_role"])
-            added += 1
-        else:
-            row = _seen(old, new, partner_bc_id, key, now, task_id)
-            diffs = [(kind, old[name], new[name]) for name, kind in _TRACKED if old[name] != new[name]]
-            for kind, before, after in diffs:
-                change.add(kind, old=before, new=after)
-            updated += bool(diffs)
-        plan.rows.append(row)
-    plan.counts = Counts(added, updated, removed)
-    return plan
-
-
-def _seen(base: dict, new: dict, partner_bc_id: str, key: str, now: datetime, task_id: int) -> dict:
-    return {**{name: base.get(name) for name in MEMBER_SCHEMA.names}, **new, "partner_bc_id": partner_bc_id,
-            "member_key": key, "last_seen": now, "removed_at": None, "last_task_id": task_id}
-
-
-@dataclass
-class _Change:
-    sink: list[dict]
-    task_id: int
-    partner_bc_id: str
-    member_key: str
-    at: datetime
-
-    def add(self, change: str, *, old: str | None = None, new: str | None = None) -> None:
-        self.sink.append({"task_id": self.task_id, "partner_bc_id": self.partner_bc_id,
-                          "member_key": self.member_key, "change": change, "old_value": old,
-                          "new_value": new, "changed_at": self.at})
-
-
 def _find_rekeys(stored: dict[str, dict], fetched: dict[str, dict]) -> dict[str, str]:
     """Current stored members whose key vanished while a new key appeared with the same e-mail."""
     vanished = {str(row["user_email"] or "").lower(): key for key, row in stored.items()
@@ -893,13 +831,3 @@ def _find_rekeys(stored: dict[str, dict], fetched: dict[str, dict]) -> dict[str,
         if old_key is not None:
             rekeys[old_key] = key
     return rekeys
-
-
-def _move(stored: dict[str, dict], old_key: str, new_key: str) -> None:
-    row = stored.pop(old_key)
-    history = stored.pop(new_key, None)  # an earlier, removed membership under the new key
-    if history is not None and history["first_seen"] < row["first_seen"]:
-        row["first_seen"], row["first_task_id"] = history["first_seen"], history["first_task_id"]
-    row["member_key"] = new_key
-    stored[new_key] = row
-

@@ -15,6 +15,7 @@ import pytest
 from core import member_sync
 from core.member_sync import MEMBER_SCHEMA, Snapshot
 from core.store import Store
+from tests.members import reference_plan
 
 BC = "p1"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -68,7 +69,7 @@ def _snapshot(members: dict[str, dict], rng: random.Random, bc: str = BC) -> Sna
 
 def _rows(store: Store) -> list[dict]:
     with store.read() as cur:
-        return sorted(member_sync._stored_members(cur, BC).values(), key=lambda r: r["member_key"])
+        return sorted(reference_plan.stored_members(cur, BC).values(), key=lambda r: r["member_key"])
 
 
 def _changes(store: Store, task_id: int) -> list[tuple]:
@@ -92,7 +93,7 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
         snap = _snapshot(members, rng)
         now = T0 + timedelta(days=task_id)
         stored = {row["member_key"]: row for row in _rows(store)}
-        plan = member_sync.make_plan(stored, snap.members, partner_bc_id=BC, task_id=task_id, now=now)
+        plan = reference_plan.make_plan(stored, snap.members, partner_bc_id=BC, task_id=task_id, now=now)
         with store.write() as cur:
             counts = member_sync.apply(cur, snap, partner_name="Agency", task_id=task_id, now=now, threshold=100)
         assert counts == plan.counts
