@@ -13,9 +13,7 @@ The Members page authorises its **Download CSV** link with a short-lived, single
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import secrets
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,42 +25,16 @@ from core.members import queries
 from core.members.queries import MemberFilter
 from core.security import audit
 from core.security.roles import Actor, require_reader
+from core.security.safe_csv import DANGEROUS_STARTS, csv_chunks
 from core.store.database import Store
 
 EXPORT_PATH = "/api/export/members.csv"
-DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 BATCH_ROWS = 10_000
 TOKEN_TTL = timedelta(minutes=10)
 
 
 class ExportTokenError(PermissionError):
     """The export link is unknown, expired or already used."""
-
-
-def safe_cell(value: object) -> str:
-    """The cell as text, with `'` in front when a spreadsheet could read it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(DANGEROUS_STARTS) else text
-
-
-def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable[object]]]) -> Iterator[bytes]:
-    """One UTF-8 chunk for the header, then one per batch of rows; every field quoted, CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-
-    def flush() -> bytes:
-        chunk = buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    writer.writerow([safe_cell(name) for name in header])
-    yield flush()
-    for rows in batches:
-        writer.writerows([safe_cell(value) for value in row] for row in rows)
-        chunk = flush()
-        if chunk:
-            yield chunk
 
 
 def stream_members(store: Store, f: MemberFilter, *, actor: Actor, batch_rows: int = BATCH_ROWS,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from core.members.export import csv_chunks
 from core.security import audit
 from core.security.roles import Actor, require_admin
+from core.security.safe_csv import csv_chunks
 from core.store.database import Store
 
 HEADER = ("id", "at (UTC)", "actor", "action", "target", "outcome", "detail")

@@ -19,6 +19,7 @@ from core.accounts import tokens
 from core.connect import workspace
 from core.members import export, queries
 from core.members.queries import MemberFilter
+from core.security import safe_csv
 from core.security.roles import ANALYST, Actor
 from core.services import Services
 from core.sync import check_for_updates
@@ -137,7 +138,7 @@ def world_rows(world_json: dict, partner_bc_ids: list[str]) -> list[dict[str, st
                          "Partner BC ID": bc_id, "TikTok role": ROLE_LABELS[m["user_role"]],
                          "Finance role": FINANCE_LABELS.get(finance, ""),
                          "Membership status": queries.STATUSES[m["relation_status"]], "Your assets reached": assets})
-    return sorted(({k: export.safe_cell(v) for k, v in r.items()} for r in rows),
+    return sorted(({k: safe_csv.safe_cell(v) for k, v in r.items()} for r in rows),
                   key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]))
 
 

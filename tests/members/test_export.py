@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from core.members import export, queries
 from core.members.queries import MemberFilter
-from core.security import audit
+from core.security import audit, safe_csv
 from core.security.roles import GUEST, Actor, NotAllowed
 from core.store.database import Store
 from core.tasks import jobs
@@ -31,18 +31,18 @@ def _read(data: bytes) -> list[list[str]]:
 
 @pytest.mark.parametrize("value", DANGEROUS)
 def test_dangerous_cells_get_a_leading_quote(value):
-    rows = _read(b"".join(export.csv_chunks(["h"], [[(value,)]])))
+    rows = _read(b"".join(safe_csv.csv_chunks(["h"], [[(value,)]])))
     assert rows == [["h"], ["'" + value]]
 
 
 @pytest.mark.parametrize("value", HARMLESS)
 def test_harmless_cells_are_kept_exactly(value):
-    rows = _read(b"".join(export.csv_chunks(["h"], [[(value,)]])))
+    rows = _read(b"".join(safe_csv.csv_chunks(["h"], [[(value,)]])))
     assert rows == [["h"], [value]]
 
 
 def test_every_field_is_quoted_with_crlf_rows():
-    data = b"".join(export.csv_chunks(["Member", "=Header"], [[("a", None), ("b", 1)]]))
+    data = b"".join(safe_csv.csv_chunks(["Member", "=Header"], [[("a", None), ("b", 1)]]))
     assert data == b'"Member","\'=Header"\r\n"a",""\r\n"b","1"\r\n'
 
 
@@ -159,7 +159,7 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
     store = _corpus_store(tmp_path)
     try:
         with store.read() as cur:
-            expected = b"".join(export.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f))
+            expected = b"".join(safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f))
                                                                            .fetchall()]))
         assert expected.count(b"\r\n") > 10
         for batch_rows in (7, 10_000):
@@ -174,7 +174,7 @@ def test_no_matching_rows_exports_the_header_only(tmp_path):
     try:
         f = MemberFilter(search="no such member")
         assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
-            export.csv_chunks(queries.EXPORT_COLUMNS, []))
+            safe_csv.csv_chunks(queries.EXPORT_COLUMNS, []))
         assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
     finally:
         store.close()

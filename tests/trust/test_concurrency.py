@@ -23,6 +23,7 @@ from streamlit.testing.v1.util import patch_config_options
 
 from core.members import export, queries
 from core.members.queries import MemberFilter
+from core.security import safe_csv
 from core.services import Services
 from core.store.database import Store
 from core.sync import check_for_updates
@@ -145,7 +146,7 @@ def _check_export(svc: Services, states: States) -> None:
     for row in csv.DictReader(io.StringIO(data, newline="")):
         keys.setdefault(row["Partner BC ID"], set()).add(row["User ID"] or row["Email"].lower())
     for bc_id in states.before:
-        expected = [{export.safe_cell(k) for k in state[bc_id]} for state in (states.before, states.after)]
+        expected = [{safe_csv.safe_cell(k) for k in state[bc_id]} for state in (states.before, states.after)]
         assert keys.get(bc_id, set()) in expected, f"export: partner {bc_id} is half-applied"
 
 
