@@ -1,9 +1,9 @@
 """store_upsert: upsert and diff of 200,000 members (50 partners × 4,000) into a store already holding
 them, with 5% of them changed, through the sync's own write path: each partner's snapshot handed to
-`member_sync.write_snapshot` from its own thread, as Check for updates does when a partner's fetch ends, all
+`member_write.write_snapshot` from its own thread, as Check for updates does when a partner's fetch ends, all
 50 ready at once (the group commit then writes the partners queued behind the first in one transaction).
 Headline: seconds for all 50 partners (target < 2 s). Also measured: one transaction per partner, one after
-the other (`member_sync.apply` in a loop: what a sync pays when fetches finish one at a time).
+the other (`member_write.apply` in a loop: what a sync pays when fetches finish one at a time).
 
 Baseline: the same plan written row by row with `executemany` (members upserted with
 `INSERT ... ON CONFLICT DO UPDATE`, reach and change rows inserted one by one), the usual ORM-style
@@ -25,8 +25,9 @@ import duckdb
 from benchmarks import datagen
 from benchmarks.common import load_average
 from core.store.database import Store
-from core.sync import member_sync
-from core.sync.member_sync import MEMBER_SCHEMA, GroupWriter, Snapshot
+from core.sync import member_diff, member_write
+from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
+from core.sync.member_write import GroupWriter
 from tests.members import reference_plan
 
 NAME = "store_upsert"
@@ -40,7 +41,7 @@ _T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 def _write_all_at_once(store: Store, snapshots: list[Snapshot], task_id: int) -> tuple[int, list[int]]:
     """Every snapshot handed to the sync's write path at the same time; returns changes and batch sizes."""
     with ThreadPoolExecutor(max_workers=len(snapshots)) as pool:
-        counts = list(pool.map(lambda snap: member_sync.write_snapshot(store, snap, snap.partner_bc_id, task_id),
+        counts = list(pool.map(lambda snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id),
                                snapshots))
     return sum(c.added + c.updated + c.removed for c in counts), GroupWriter.of(store).batch_sizes
 
@@ -49,7 +50,7 @@ def _apply_all(store: Store, snapshots: list[Snapshot], task_id: int, now: datet
     changes = 0
     for snap in snapshots:
         with store.write() as cur:
-            counts = member_sync.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now,
+            counts = member_write.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now,
                                        threshold=100.0)
         changes += counts.added + counts.updated + counts.removed
     return changes
@@ -75,7 +76,7 @@ def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, no
     plan = reference_plan.make_plan(stored, snap.members, partner_bc_id=snap.partner_bc_id, task_id=task_id, now=now)
     cur.executemany(_UPSERT, [[row[n] for n in MEMBER_SCHEMA.names] for row in plan.rows])
     cur.execute("DELETE FROM member_assets WHERE partner_bc_id = ?", [snap.partner_bc_id])
-    assets = member_sync._asset_table(snap, now).to_pylist()
+    assets = member_diff.asset_table(snap, now).to_pylist()
     for table, rows in (("member_assets", assets), ("member_changes", plan.changes)):
         if rows:
             names = list(rows[0])

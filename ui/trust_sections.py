@@ -15,7 +15,7 @@ from core.security import audit
 from core.security.audit_export import AuditFilter, csv_bytes, rows
 from core.security.roles import Actor, NotAllowed
 from core.services import Services
-from core.sync import member_sync, schedule
+from core.sync import safeguard, schedule
 
 _ANY = "Any"
 
@@ -30,14 +30,14 @@ def sync_policy_section(svc: Services, me: Actor) -> None:
                            key="pw_schedule_time")
         threshold = st.number_input(
             "Mass-removal safeguard (%)", min_value=0.0, max_value=100.0, step=1.0,
-            value=float(member_sync.threshold_pct(svc.store)), key="pw_threshold",
+            value=float(safeguard.threshold_pct(svc.store)), key="pw_threshold",
             help="A sync that would remove more than this share of a partner's guest users is halted and "
                  "applies nothing. 100 turns the safeguard off.")
         if st.form_submit_button("Save sync policy", type="primary"):
             try:
                 schedule.set_policy(svc.store, me, enabled=enabled, at=at)
-                if threshold != member_sync.threshold_pct(svc.store):
-                    member_sync.set_threshold_pct(svc.store, me, threshold)
+                if threshold != safeguard.threshold_pct(svc.store):
+                    safeguard.set_threshold_pct(svc.store, me, threshold)
                 st.session_state["pw_flash"] = ("success", "Sync policy saved.")
             except (NotAllowed, ValueError) as exc:
                 st.session_state["pw_flash"] = ("error", str(exc))

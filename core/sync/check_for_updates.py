@@ -19,6 +19,7 @@ from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.services import Services
 from core.sync import member_sync
+from core.sync.errors import MemberSyncError
 from core.tasks.jobs import (
     COMPLETED,
     RETRYING,
@@ -173,7 +174,7 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
             counts += await _partner_steps(services, client, ctx, job, refreshed, shared, write_assets)
         else:
             await asyncio.to_thread(_write_alone, services, write_assets)
-    except (TikTokError, member_sync.MemberSyncError) as exc:
+    except (TikTokError, MemberSyncError) as exc:
         await asyncio.to_thread(_finish, ctx, functools.partial(job.fail, str(exc)), running=False)
         if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
             return exc  # the customer token itself is dead: the task reports it once

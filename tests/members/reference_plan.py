@@ -11,16 +11,16 @@ from datetime import datetime
 
 import duckdb
 
-from core.sync.member_sync import (
+from core.sync.member_diff import (
     ADDED,
     FINANCE_ROLE_CHANGED,
     MEMBER_SCHEMA,
     REMOVED,
     ROLE_CHANGED,
     STATUS_CHANGED,
-    Plan,
-    _find_rekeys,
+    find_rekeys,
 )
+from core.sync.safeguard import Plan
 from core.tasks.jobs import Counts
 
 
@@ -46,7 +46,7 @@ def make_plan(stored: dict[str, dict], fetched: dict[str, dict[str, str | None]]
               task_id: int, now: datetime) -> ReferencePlan:
     """The member rows and change rows that make the stored members match `fetched` (pure function)."""
     stored = {key: dict(row) for key, row in stored.items()}
-    plan = ReferencePlan(rekeys=_find_rekeys(stored, fetched))
+    plan = ReferencePlan(rekeys=find_rekeys(stored, fetched))
     for old_key, new_key in plan.rekeys.items():
         _move(stored, old_key, new_key)
     plan.current_before = sum(1 for row in stored.values() if row["removed_at"] is None)

@@ -1,4 +1,4 @@
-"""Partners written together (`member_sync.apply_many`, used by the group commit `GroupWriter`) give exactly
+"""Partners written together (`member_write.apply_many`, used by the group commit `GroupWriter`) give exactly
 what writing each partner in its own transaction gives; a partner halted by the safeguard, or whose write
 fails, is left out without holding back the others."""
 
@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from core.store.database import Store
-from core.sync import member_sync
-from core.sync.member_sync import GroupWriter, Snapshot, SyncHalted
+from core.sync import member_diff, member_write
+from core.sync.errors import SyncHalted
+from core.sync.member_diff import Snapshot
+from core.sync.member_write import GroupWriter
 from core.tasks.jobs import Counts
 from tests.members.test_sync_sql import T0, _member, _mutate, _snapshot
 
@@ -63,10 +65,10 @@ def test_apply_many_equals_one_transaction_per_partner(tmp_path: Path, seed: int
         expected = []
         for snap in snapshots:
             with one_by_one.write() as cur:
-                expected.append(member_sync.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id,
+                expected.append(member_write.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id,
                                                   now=now, threshold=100))
         with together.write() as cur:
-            got = member_sync.apply_many(cur, [(snap, snap.partner_bc_id) for snap in snapshots], task_id=task_id,
+            got = member_write.apply_many(cur, [(snap, snap.partner_bc_id) for snap in snapshots], task_id=task_id,
                                          now=now, threshold=100)
         assert got == expected
         assert _state(together) == _state(one_by_one)
@@ -78,13 +80,13 @@ def test_a_halted_partner_is_left_out_and_the_others_written(tmp_path: Path) -> 
     store = _store(tmp_path / "pw.duckdb")
     first, second = _histories(7, rounds=2)
     with store.write() as cur:
-        member_sync.apply_many(cur, [(snap, snap.partner_bc_id) for snap in first], task_id=1, now=T0, threshold=100)
+        member_write.apply_many(cur, [(snap, snap.partner_bc_id) for snap in first], task_id=1, now=T0, threshold=100)
     p1 = second[0]
     emptied = Snapshot(p1.partner_bc_id, dict(list(p1.members.items())[:5]), [])  # removes most of p1
     before = _state(store)
     kept: list[str] = []
     with store.write() as cur:
-        results = member_sync.apply_many(cur, [(emptied, "Agency p1"), *((s, s.partner_bc_id) for s in second[1:])],
+        results = member_write.apply_many(cur, [(emptied, "Agency p1"), *((s, s.partner_bc_id) for s in second[1:])],
                                          task_id=2, now=T0 + timedelta(days=1), threshold=20,
                                          before_write=kept.extend)
     assert isinstance(results[0], SyncHalted)
@@ -105,7 +107,7 @@ def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) ->
 
     def write(snap: Snapshot) -> None:
         try:
-            results[snap.partner_bc_id] = member_sync.write_snapshot(store, snap, snap.partner_bc_id, 1,
+            results[snap.partner_bc_id] = member_write.write_snapshot(store, snap, snap.partner_bc_id, 1,
                                                              also_write.get(snap.partner_bc_id))
         except Exception as exc:
             results[snap.partner_bc_id] = exc
@@ -156,6 +158,6 @@ def test_rows_are_split_by_partner_whatever_their_order(order: list[int]) -> Non
 
     rows = [("p1", "a"), ("p1", "b"), ("p2", "c"), ("p2", "d"), ("p3", "e"), ("p3", "f")]
     table = pa.table({"partner_bc_id": [rows[i][0] for i in order], "member_key": [rows[i][1] for i in order]})
-    split = member_sync._by_partner(table, ["p1", "p2", "p3", "p4"])
+    split = member_diff.by_partner(table, ["p1", "p2", "p3", "p4"])
     assert {bc: sorted(t.column("member_key").to_pylist()) for bc, t in split.items()} == {
         "p1": ["a", "b"], "p2": ["c", "d"], "p3": ["e", "f"], "p4": []}

@@ -8,7 +8,7 @@ import pytest
 from core.accounts import partners
 from core.members import queries
 from core.members.queries import MemberFilter
-from core.sync import member_sync
+from core.sync import safeguard
 from core.tasks import jobs
 from tests.app.helpers import ADMIN_ACTOR
 from tests.members.conftest import (
@@ -128,7 +128,7 @@ def test_mass_removal_safeguard_halts_and_applies_nothing(onboarded, sandbox):
     assert table_state(onboarded) == before  # assets and members of that partner as they were
     assert partners.get(onboarded.store, bc_id).status == partners.SYNC_FAILED
 
-    member_sync.set_threshold_pct(onboarded.store, ADMIN_ACTOR, 50)
+    safeguard.set_threshold_pct(onboarded.store, ADMIN_ACTOR, 50)
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
     assert_matches_world(onboarded, sandbox)
     assert partners.get(onboarded.store, bc_id).status == partners.ONBOARDED

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.sync import member_sync
+from core.sync import safeguard
 from tests.members.reference_plan import make_plan
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -56,7 +56,7 @@ def test_safeguard_halts_only_above_the_threshold(removed, halts):
     plan = make_plan(stored, fetched, partner_bc_id="p", task_id=2, now=T1)
     assert plan.counts.removed == removed
     if halts:
-        with pytest.raises(member_sync.SyncHalted, match="remove 3 of 10 guest users of Agency"):
-            member_sync.check_safeguard(plan, partner_name="Agency", threshold=20)
+        with pytest.raises(safeguard.SyncHalted, match="remove 3 of 10 guest users of Agency"):
+            safeguard.check_safeguard(plan, partner_name="Agency", threshold=20)
     else:
-        member_sync.check_safeguard(plan, partner_name="Agency", threshold=20)
+        safeguard.check_safeguard(plan, partner_name="Agency", threshold=20)

@@ -1,4 +1,4 @@
-"""The member diff (`member_sync.apply`, Arrow + DuckDB) against its pure-Python reference (`make_plan`):
+"""The member diff (`member_write.apply`, Arrow + DuckDB) against its pure-Python reference (`make_plan`):
 random rounds of role, finance and status changes, removals, returns, new members and invitees re-keyed both
 ways must give the same member rows, change rows and counts, reach columns and `member_assets`. Several
 partners written together (`apply_many`, the group commit) must give what writing them one by one gives."""
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.store.database import Store
-from core.sync import member_sync
-from core.sync.member_sync import MEMBER_SCHEMA, Snapshot
+from core.sync import member_write
+from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
 from tests.members import reference_plan
 
 BC = "p1"
@@ -95,7 +95,7 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
         stored = {row["member_key"]: row for row in _rows(store)}
         plan = reference_plan.make_plan(stored, snap.members, partner_bc_id=BC, task_id=task_id, now=now)
         with store.write() as cur:
-            counts = member_sync.apply(cur, snap, partner_name="Agency", task_id=task_id, now=now, threshold=100)
+            counts = member_write.apply(cur, snap, partner_name="Agency", task_id=task_id, now=now, threshold=100)
         assert counts == plan.counts
         assert _rows(store) == sorted(({n: r[n] for n in MEMBER_SCHEMA.names} for r in plan.rows),
                                       key=lambda r: r["member_key"])
@@ -157,7 +157,7 @@ def test_reach_columns_are_written_with_the_rows(tmp_path: Path) -> None:
               "finance_role": None, "relation_status": "BOUND"}
     snap = Snapshot(BC, {"1": fields, "2": fields | {"user_id": "2"}}, roles)
     with store.write() as cur:
-        member_sync.apply(cur, snap, partner_name="Agency", task_id=1, now=T0, threshold=100)
+        member_write.apply(cur, snap, partner_name="Agency", task_id=1, now=T0, threshold=100)
     with store.read() as cur:
         rows = cur.execute("SELECT member_key, asset_count, assets, asset_admin FROM members ORDER BY 1").fetchall()
     assert rows == [("1", 2, "Zeta (ADVERTISER: ADMIN); a1 (CATALOG: ?)", True), ("2", 0, "", False)]

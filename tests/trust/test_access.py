@@ -15,7 +15,7 @@ from core.security import audit, audit_export, keys
 from core.security.crypto import SecretBox
 from core.security.roles import ADMIN, ANALYST, GUEST, Actor, NotAllowed, RoleRules
 from core.services import install
-from core.sync import check_for_updates, member_sync, schedule
+from core.sync import check_for_updates, safeguard, schedule
 from core.tasks import jobs
 from tests.app.helpers import make_services
 
@@ -129,7 +129,7 @@ def test_admin_settings_show_sync_policy_and_audit_log(live):
     assert not at.exception
     assert schedule.policy(live.store).enabled
     assert schedule.policy(live.store).at == time(3, 30)
-    assert member_sync.threshold_pct(live.store) == 35.0
+    assert safeguard.threshold_pct(live.store) == 35.0
     assert set(audit.query(live.store, action="settings.*")["action"]) == {
         "settings.sync_policy", "settings.mass_removal_threshold"}
     table = at.dataframe[-1].value  # the audit log is the last table of Settings
@@ -148,7 +148,7 @@ def test_every_admin_action_is_refused_in_core_for_analysts_and_guests(live):
             lambda w=who: connections.disconnect_partner(live, w, "1"),
             lambda w=who: connections.choose_customer_bc(live, w, "1"),
             lambda w=who: schedule.set_policy(live.store, w, enabled=True, at=time(1, 0)),
-            lambda w=who: member_sync.set_threshold_pct(live.store, w, 90),
+            lambda w=who: safeguard.set_threshold_pct(live.store, w, 90),
             lambda w=who: keys.rotate_all(live.store, live.box, w),
             lambda w=who: vault.reveal(live.store, live.box, w, item.id),
             lambda w=who: audit_export.rows(live.store, w, audit_export.AuditFilter()),
@@ -159,7 +159,7 @@ def test_every_admin_action_is_refused_in_core_for_analysts_and_guests(live):
                 attempt()
     assert jobs.list_tasks(live.store).empty
     assert not schedule.policy(live.store).enabled
-    assert member_sync.threshold_pct(live.store) == member_sync.DEFAULT_THRESHOLD_PCT
+    assert safeguard.threshold_pct(live.store) == safeguard.DEFAULT_THRESHOLD_PCT
     assert list(audit.query(live.store, action="vault.reveal")["outcome"]) == ["refused", "refused"]
 
 

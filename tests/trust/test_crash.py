@@ -23,14 +23,14 @@ from tests.trust.conftest import ROOT_DIR, content
 CHILD = textwrap.dedent("""
     import sys, time
     from core import cli
-    from core.sync import member_sync
-    real = member_sync._insert_members
+    from core.sync import member_write
+    real = member_write._insert_members
     def hooked(cur, rows):
         real(cur, rows)
         if rows.num_rows:
             print("MID-WRITE", flush=True)
             time.sleep(120)
-    member_sync._insert_members = hooked
+    member_write._insert_members = hooked
     sys.exit(cli.main(["sync"]))
 """)
 
