@@ -459,6 +459,19 @@ def _mark_sniffio_absent() -> None:
 
 _mark_sniffio_absent()
 
+# httpx imports its transport (httpcore, h11, httpcore's anyio backend) on the first request. When that
+# first request was the OAuth callback's, in a worker thread while Streamlit's rerun briefly changed
+# `sys.path`, the import failed ("No module named 'httpcore'", issue 12). Import them with this module.
+TRANSPORT_MODULES = ("httpcore", "h11", "httpcore._backends.anyio", "httpcore._backends.auto")
+
+
+def _import_transport() -> None:
+    for name in TRANSPORT_MODULES:
+        importlib.import_module(name)
+
+
+_import_transport()
+
 __all__ = [
     "ASSET_TYPES",
     "MAX_PAGE_SIZE",
