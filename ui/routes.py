@@ -77,9 +77,13 @@ def oauth_start(request: Request) -> Response:
 
 
 def oauth_callback(request: Request) -> Response:
-    svc = core_services.get()
-    outcome = connect.finish_callback(svc, dict(request.query_params),
-                                      request.cookies.get(connect.BINDING_COOKIE))
+    try:
+        svc = core_services.get()
+    except Exception as exc:  # the pop-up still ends on a page that says what happened, with a reference
+        outcome = connect.unexpected(None, None, exc)
+    else:
+        outcome = connect.finish_callback(svc, dict(request.query_params),
+                                          request.cookies.get(connect.BINDING_COOKIE))
     response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
     response.delete_cookie(connect.BINDING_COOKIE, path="/api/oauth/")
     return response

@@ -396,6 +396,11 @@ class TikTokClient:
         items = await self.list_all("bc/asset/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
         return shapes.check_items("bc/asset/member/get/", items, shapes.ASSET_MEMBER)
 
+    async def get_user_info(self, token: str) -> dict:
+        """`user/info/`: the token's TikTok for Business user (`display_name`, masked `email`, `core_user_id`)."""
+        data = await self.get("user/info/", {}, token)
+        return data if isinstance(data, dict) else {}
+
     async def get_authorized_advertisers(self, token: str) -> list[dict]:
         """`oauth2/advertiser/get/`: advertisers the token is authorised for (not paginated)."""
         params = {"app_id": self.config.app_id, "secret": self.config.app_secret}
