@@ -7,14 +7,12 @@ in a pop-up with a fresh single-use state, 5 the outcome, noticed by a 1-second 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import streamlit as st
 
 from core.accounts import integration, partners
 from core.connect import connections, oauth_flows, vault, workspace
 from core.security.roles import GUEST, NotAllowed
-from ui.components import actor, popup_button
+from ui.components import actor, md_escape, popup_button, when
 from ui.nav import page
 from ui.resources import services
 from ui.workspace_forms import forget_revealed, invite_guest_form, reveal_block, vault_add_form
@@ -173,8 +171,8 @@ def _begin(partner: partners.Partner) -> None:
 
 def _grant_step(partner: partners.Partner) -> None:
     started: connections.Started | None = st.session_state.get(_FLOW)
-    if started is None or started.flow.partner_bc_id != partner.bc_id or _expired(started):
-        _begin(partner)  # a flow for another partner, or an expired one, is never reused
+    if started is None or started.flow.partner_bc_id != partner.bc_id:
+        _begin(partner)  # a flow for another partner is never reused
         started = st.session_state.get(_FLOW)
         if started is None:
             st.rerun()  # show why it could not start
@@ -183,6 +181,7 @@ def _grant_step(partner: partners.Partner) -> None:
              "browser, log in with the monitor account's e-mail and password (see Requirements). Then, on **App "
              "Authorization | TikTok For Business**, click **Confirm**. The pop-up closes and this page shows the "
              "result.")
+    _account_hint(partner)
     popup_button("Next", started.start_url, key=f"pw_next_{started.flow.flow_id}")
     _await_outcome(started.flow.flow_id, partner.bc_id)
     if st.button("Cancel", key="pw_cancel_connect"):
@@ -190,26 +189,34 @@ def _grant_step(partner: partners.Partner) -> None:
         st.rerun()
 
 
-def _expired(started: connections.Started) -> bool:
-    return started.flow.expires_at <= datetime.now(UTC)
+def _account_hint(partner: partners.Partner) -> None:
+    """TikTok offers Confirm as the account that last logged in: say which one, when PartnerWatch knows."""
+    switch = ("click **Switch account** on the App Authorization page in the pop-up (it logs you out of TikTok for "
+              f"Business), log in as {md_escape(partner.name)}'s monitor account, then click **Confirm**.")
+    last = oauth_flows.last_account(svc.store, me.email)
+    if last is None:
+        st.info("TikTok remembers the last account that logged in. If the pop-up offers **Confirm** for an account "
+                f"other than the monitor account, {switch}", icon=":material/switch_account:")
+        return
+    account, at = last
+    st.warning(f"TikTok remembers the last account that logged in: the pop-up will probably offer **Confirm** as "
+               f"**{md_escape(account)}**, the account that answered your last authorization ({when(at)}). If that "
+               f"is not the monitor account, {switch}", icon=":material/switch_account:")
 
 
 @st.fragment(run_every="1s")
 def _await_outcome(flow_id: str, bc_id: str) -> None:
-    flow = oauth_flows.get(svc.store, flow_id)
-    expired = flow is not None and flow.status == oauth_flows.PENDING and flow.expires_at <= datetime.now(UTC)
-    if flow is not None and not expired and flow.status in (oauth_flows.PENDING, oauth_flows.EXCHANGING):
+    progress = oauth_flows.progress(oauth_flows.get(svc.store, flow_id))
+    if progress.state == oauth_flows.WAITING:
         st.caption(":material/hourglass_top: Waiting for TikTok… finish the authorization in the pop-up.")
         return
-    ok = flow is not None and flow.status == oauth_flows.CONNECTED
+    ok = progress.state == oauth_flows.CONNECTED
     partner = partners.get(svc.store, bc_id)
     if ok:
         message = (f"{partner.name if partner else bc_id} is connected. The first Check for updates for this "
                    "partner has started: follow it on the Automation page.")
-    elif expired:
-        message = "The authorization was not finished within 10 minutes. Start again with Connect your partner token."
     else:
-        message = flow.error if flow and flow.error else "The connection attempt was lost. Start again."
+        message = md_escape(progress.message)
     _reset()
     st.session_state[_RESULT] = (bc_id, ok, message)
     st.rerun()

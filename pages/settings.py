@@ -6,7 +6,7 @@ import streamlit as st
 from core.accounts import integration, partners
 from core.connect import connections, oauth_flows
 from core.security.roles import NotAllowed
-from ui.components import actor, popup_button, when
+from ui.components import actor, md_escape, popup_button, when
 from ui.resources import services
 from ui.trust_sections import audit_log_section, risk_flags_section, sync_policy_section
 from ui.workspace_forms import vault_section, workspace_users_section
@@ -33,13 +33,14 @@ _FLOW_KEY = "pw_customer_flow"
 
 @st.fragment(run_every="1s")
 def flow_status(flow_id: str) -> None:
-    flow = oauth_flows.get(svc.store, flow_id)
-    if flow is None or flow.status in ("pending", "exchanging"):
+    progress = oauth_flows.progress(oauth_flows.get(svc.store, flow_id))
+    if progress.state == oauth_flows.WAITING:
         st.caption(":material/hourglass_top: Waiting for TikTok… finish the authorization in the pop-up.")
         return
     del st.session_state[_FLOW_KEY]
-    st.session_state["pw_flash"] = ("success", "Business Center connected.") if flow.status == "connected" \
-        else ("error", flow.error or "The connection failed.")
+    connected = progress.state == oauth_flows.CONNECTED
+    st.session_state["pw_flash"] = ("success", "Business Center connected.") if connected \
+        else ("error", md_escape(progress.message))
     st.rerun()
 
 

@@ -32,6 +32,7 @@ ROUTES: dict[str, Route] = {
     "oauth2/access_token/": Route("POST", oauth.access_token),
     "oauth2/revoke_token/": Route("POST", oauth.revoke_token),
     "oauth2/advertiser/get/": Route("GET", oauth.advertiser_get),
+    "user/info/": Route("GET", oauth.user_info),
     "bc/get/": Route("GET", bc.bc_get),
     "bc/member/get/": Route("GET", bc.member_get),
     "bc/partner/get/": Route("GET", bc.partner_get),

@@ -47,5 +47,13 @@ def when(value: datetime | float | None) -> str:
     return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
+_MARKDOWN_SPECIALS = "\\`*_[]|~$"  # enough for text inside a sentence (not at a line start)
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally inside Streamlit markdown (TikTok's masked e-mails carry `***`)."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+
+
 def admin_only_notice(what: str) -> None:
     st.caption(f"Only admins can {what}.")

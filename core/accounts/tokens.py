@@ -45,3 +45,12 @@ def delete(cur: duckdb.DuckDBPyConnection, token_id: int) -> None:
         "UPDATE tokens SET ciphertext = ''::BLOB, revoked_at = ? WHERE id = ?",
         [datetime.now(UTC), token_id],
     )
+
+
+def in_use(store: Store, box: SecretBox, access_token: str) -> bool:
+    """Whether PartnerWatch holds this token live (TikTok may hand the same token out again)."""
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT ciphertext FROM tokens WHERE fingerprint = ? AND revoked_at IS NULL", [fingerprint(access_token)]
+        ).fetchall()
+    return any(box.decrypt(bytes(row[0])) == access_token for row in rows)

@@ -3,7 +3,11 @@
 `start` mints a single-use `state` bound to the user, purpose and partner (stored hashed, 10 minutes);
 the browser opens `/api/oauth/tiktok/start`, which binds the flow to that browser with a cookie and
 redirects to TikTok; TikTok redirects to `/api/oauth/tiktok/callback`, which calls `finish_callback`.
-Every failure ends the flow `failed` with a sentence that says what to do, and stores nothing.
+Every failure ends the flow `failed` with a sentence that says what to do, and stores nothing; a refusal
+after the code exchange also revokes the token TikTok issued, so nothing is left at TikTok either. An
+unexpected error ends the flow `failed` with a reference that is in the log line of its traceback and in
+the audit log. Refusals name the TikTok account that answered (`user/info/`), because TikTok offers the
+last account that logged in, which is often not the monitor account.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,10 +97,14 @@ def redirect_for_start(services: Services, state: str | None) -> tuple[str, str]
         services, flow.flow_id)
 
 
-PurposeHandler = Callable[[Services, Flow, str], str]  # (services, flow, access token) → success message
+# (services, flow, access token, who answered) → success message; ConnectError to refuse
+PurposeHandler = Callable[[Services, Flow, str, str], str]
+SWITCH_ACCOUNT = ("TikTok offers the account that last logged in: start again, and on TikTok's App Authorization "
+                  "page in the pop-up click Switch account (log out), log in as the partner's monitor account "
+                  "(its credentials are in the credential vault), then click Confirm.")
 
 
-def _connect_customer(services: Services, flow: Flow, access_token: str) -> str:
+def _connect_customer(services: Services, flow: Flow, access_token: str, who: str) -> str:
     async def read_bcs() -> list[dict]:
         async with services.client() as client:
             return await client.get_bcs(access_token)
@@ -111,7 +120,7 @@ def _connect_customer(services: Services, flow: Flow, access_token: str) -> str:
     return "Connected. Your account administers several Business Centers: choose one in Settings."
 
 
-def _connect_partner(services: Services, flow: Flow, access_token: str) -> str:
+def _connect_partner(services: Services, flow: Flow, access_token: str, who: str) -> str:
     """Check the monitor account's token reaches this partner's BC as ADMIN, then store it."""
     partner = partners.get(services.store, flow.partner_bc_id or "")
     if partner is None:
@@ -125,14 +134,15 @@ def _connect_partner(services: Services, flow: Flow, access_token: str) -> str:
     match = next((bc for bc in bcs if str(bc.get("bc_info", {}).get("bc_id")) == partner.bc_id), None)
     if match is None:
         raise ConnectError(
-            f"The TikTok account you signed in with is not a member of {partner.name}'s Business Center "
-            f"({partner.bc_id}). Sign in with the partner's monitor account."
+            f"TikTok signed in as {who}, which is not a member of {partner.name}'s Business Center "
+            f"({partner.bc_id}). Sign in with the partner's monitor account. {SWITCH_ACCOUNT}"
         )
     if match.get("user_role") != "ADMIN":
         raise ConnectError(
-            f"The monitor account is only {str(match.get('user_role', 'STANDARD')).title()} on {partner.name}'s "
-            "Business Center: the monitor account needs the Admin role. Ask the partner to make it an Admin, "
-            "then connect again."
+            f"TikTok signed in as {who}, which is only {str(match.get('user_role', 'STANDARD')).title()} on "
+            f"{partner.name}'s Business Center: the monitor account needs the Admin role. If {who} is the monitor "
+            "account, ask the partner to make it an Admin, then connect again; if not, sign in with the monitor "
+            f"account. {SWITCH_ACCOUNT}"
         )
     with services.store.write() as cur:
         if partner.token_id is not None:
@@ -156,15 +166,53 @@ def finish_callback(services: Services, query: Mapping[str, str], binding: str |
         audit.record(services.store, actor="unknown", action="oauth.callback", target="-", outcome="refused",
                      detail=exc.reason)
         return Outcome(False, "This sign-in link is no longer valid", str(exc))
-    outcome = _complete(services, flow, code, query, binding)
-    oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok, error=None if outcome.ok else outcome.message)
+    except Exception as exc:  # the pop-up must end on a page that says what happened
+        return unexpected(services, None, exc)
+    try:
+        outcome = _complete(services, flow, code, query, binding)
+        oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok,
+                           error=None if outcome.ok else outcome.message)
+        audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
+                     target=_target(flow), outcome="ok" if outcome.ok else "failed",
+                     detail="" if outcome.ok else outcome.message)
+    except Exception as exc:  # never "Waiting for TikTok…" forever: the flow fails, with a reference
+        return unexpected(services, flow, exc)
     if outcome.ok and flow.purpose == PARTNER:
         check_for_updates.request(services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT,
                      partner_bc_id=flow.partner_bc_id)
-    audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
-                 target=flow.partner_bc_id or "customer BC", outcome="ok" if outcome.ok else "failed",
-                 detail="" if outcome.ok else outcome.message)
     return outcome
+
+
+def _target(flow: Flow) -> str:
+    return flow.partner_bc_id or "customer BC"
+
+
+def new_reference() -> str:
+    """A short id that ties what the user sees to the server's log line (e.g. PW-3F9A1C2B)."""
+    return "PW-" + secrets.token_hex(4).upper()
+
+
+def unexpected(services: Services | None, flow: Flow | None, exc: BaseException) -> Outcome:
+    """An error nobody planned for: log it with a reference, fail the flow, audit it; never raises."""
+    ref = new_reference()
+    log.error("OAuth callback failed unexpectedly (reference %s)", ref, exc_info=exc)
+    message = (f"PartnerWatch hit an unexpected error and did not finish this connection (reference {ref}). "
+               "Start again; if it happens again, give this reference to whoever runs PartnerWatch.")
+    if services is not None:
+        if flow is not None:
+            _quietly(ref, oauth_flows.finish, services.store, flow.flow_id, ok=False, error=message)
+        _quietly(ref, audit.record, services.store, actor=flow.initiator if flow else "unknown",
+                 action=f"connect.{flow.purpose}" if flow else "oauth.callback",
+                 target=_target(flow) if flow else "-", outcome="failed",
+                 detail=f"unexpected error ({type(exc).__name__}), reference {ref}")
+    return Outcome(False, "Something went wrong", message, flow.flow_id if flow else None)
+
+
+def _quietly(ref: str, step: Callable[..., object], *args: object, **kwargs: object) -> None:
+    try:
+        step(*args, **kwargs)
+    except Exception:
+        log.exception("OAuth callback %s: could not record the failure", ref)
 
 
 def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[str, str],
@@ -182,12 +230,58 @@ def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[s
         return Outcome(False, "Not connected", f"{reason} Nothing was changed; start again when ready.", fid)
     try:
         grant = _exchange(services, code)
-        message = HANDLERS[flow.purpose](services, flow, grant.access_token)
-    except ConnectError as exc:
-        return Outcome(False, "Not connected", str(exc), fid)
     except TikTokError as exc:
         return Outcome(False, "Not connected", _explain(exc), fid)
+    try:
+        who = _who_answered(services, flow, grant.access_token)
+        message = HANDLERS[flow.purpose](services, flow, grant.access_token, who)
+    except ConnectError as exc:
+        return Outcome(False, "Not connected", str(exc) + _leave_nothing(services, grant.access_token), fid)
+    except TikTokError as exc:
+        return Outcome(False, "Not connected", _explain(exc) + _leave_nothing(services, grant.access_token), fid)
+    except Exception:
+        try:
+            _leave_nothing(services, grant.access_token)
+        except Exception:
+            log.exception("could not revoke the token of a failed OAuth callback")
+        raise
     return Outcome(True, "Connected", message, fid)
+
+
+def _who_answered(services: Services, flow: Flow, access_token: str) -> str:
+    """The TikTok account of the token ("Name (m***r@example.com)"), recorded on the flow; a stand-in
+    sentence when TikTok does not say."""
+    async def read() -> dict:
+        async with services.client() as client:
+            return await client.get_user_info(access_token)
+
+    try:
+        account = account_label(run_sync(read()))
+    except TikTokError as exc:
+        log.info("user/info/ failed (%s): the refusal cannot name the account", exc.code)
+        account = None
+    if account is None:
+        return "the TikTok account you logged in with"
+    oauth_flows.set_account(services.store, flow.flow_id, account)
+    return account
+
+
+def account_label(info: Mapping[str, object]) -> str | None:
+    name, email = str(info.get("display_name") or "").strip(), str(info.get("email") or "").strip()
+    if name and email and name != email:
+        return f"{name} ({email})"
+    return name or email or None
+
+
+def _leave_nothing(services: Services, access_token: str) -> str:
+    """Revoke at TikTok the token a refused attempt obtained; returns the sentence that says so."""
+    if tokens.in_use(services.store, services.box, access_token):
+        return " Nothing was stored; TikTok returned a token PartnerWatch already uses, so it was kept."
+    refused = _revoke(services, access_token)
+    if refused is not None:
+        return (" Nothing was stored here, but TikTok did not confirm that it revoked the token this attempt "
+                f"obtained ({refused.code}: {refused.message}).")
+    return " Nothing was stored, and PartnerWatch revoked at TikTok the token this attempt obtained."
 
 
 def _exchange(services: Services, code: str):
@@ -221,13 +315,21 @@ def _revoke_at_tiktok(services: Services, token: str | None) -> str:
     """Revoke a token at TikTok; returns "" or a note for the user when TikTok did not confirm it."""
     if not token:
         return ""
+    exc = _revoke(services, token)
+    if exc is not None:
+        return f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
+    return ""
+
+
+def _revoke(services: Services, token: str) -> TikTokError | None:
+    """Revoke a token at TikTok; the error when TikTok did not confirm it."""
     s = services.settings
     try:
         revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
                      access_token=token, timeout_s=s.http_timeout_s)
     except TikTokError as exc:
-        return f" TikTok did not confirm the revocation ({exc.code}: {exc.message}); the token was deleted here."
-    return ""
+        return exc
+    return None
 
 
 def disconnect_customer(services: Services, actor: Actor) -> str:

@@ -4,8 +4,10 @@
 authorization URL). The callback calls `consume()`, which atomically moves the flow from `pending` to
 `exchanging` (one UPDATE ... WHERE status = 'pending' RETURNING under the write lock), so a state can be
 redeemed once, by one request, before it expires. `finish()` records `connected` or `failed`; the page
-that started the flow polls `get()`. Comparing `session_binding` is the caller's job (after consume,
-so a state presented by the wrong session is burnt too).
+that started the flow polls `get()` and shows `progress()`: a flow that can no longer finish (pending past
+its expiry, or exchanging for longer than `EXCHANGE_LIMIT`) shows as expired, never as waiting.
+Comparing `session_binding` is the caller's job (after consume, so a state presented by the wrong session
+is burnt too). `set_account()` records which TikTok account answered; `last_account()` recalls it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from core.logging_setup import redact
 from core.store.database import Store
 
 PENDING, EXCHANGING, CONNECTED, FAILED = "pending", "exchanging", "connected", "failed"
+WAITING, EXPIRED = "waiting", "expired"  # what progress() shows; never stored
 FINISHED_KEPT_FOR = timedelta(days=1)
+EXCHANGE_LIMIT = timedelta(minutes=2)  # a callback's TikTok calls are bounded by their timeouts well within this
 
 _MESSAGES = {
     "missing": "The sign-in response has no state parameter. Start the connection again from PartnerWatch.",
@@ -30,7 +34,8 @@ _MESSAGES = {
     "expired": "This sign-in link has expired. Start the connection again from PartnerWatch.",
 }
 
-_COLUMNS = "flow_id, purpose, partner_bc_id, initiator, session_binding, status, error, created_at, expires_at"
+_COLUMNS = ("flow_id, purpose, partner_bc_id, initiator, session_binding, status, error, created_at, expires_at, "
+            "consumed_at, tiktok_account")
 
 
 class FlowError(Exception):
@@ -52,6 +57,16 @@ class Flow:
     error: str | None
     created_at: datetime
     expires_at: datetime
+    consumed_at: datetime | None = None
+    tiktok_account: str | None = None  # display name and masked e-mail, from TikTok's user/info/
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the page that started a flow shows: `state` is waiting | connected | failed | expired."""
+
+    state: str
+    message: str = ""
 
 
 def _hash(state: str) -> str:
@@ -144,6 +159,41 @@ def finish(store: Store, flow_id: str, *, ok: bool, error: str | None = None) ->
         ).fetchone()
         if row is None and cur.execute("SELECT 1 FROM oauth_flows WHERE flow_id = ?", [flow_id]).fetchone() is None:
             raise FlowError("unknown")
+
+
+def progress(flow: Flow | None, *, now: datetime | None = None) -> Progress:
+    """The flow as the user should see it; an attempt that can no longer finish is expired, not waiting."""
+    at = _now(now)
+    if flow is None:
+        return Progress(FAILED, "This connection attempt is no longer known to PartnerWatch. Start again.")
+    if flow.status == CONNECTED:
+        return Progress(CONNECTED)
+    if flow.status == FAILED:
+        return Progress(FAILED, flow.error or "The connection failed. Start again.")
+    if flow.status == PENDING and flow.expires_at <= at:
+        return Progress(EXPIRED, "This authorization expired: it was not finished on TikTok within 10 minutes. "
+                                 "Start again.")
+    if flow.status == EXCHANGING and (flow.consumed_at or flow.expires_at) + EXCHANGE_LIMIT <= at:
+        return Progress(EXPIRED, "TikTok answered, but PartnerWatch did not finish this connection (it may have "
+                                 "restarted). Start again.")
+    return Progress(WAITING)
+
+
+def set_account(store: Store, flow_id: str, account: str) -> None:
+    """Record the TikTok account (display name, masked e-mail) that answered this flow's authorization."""
+    with store.write() as cur:
+        cur.execute("UPDATE oauth_flows SET tiktok_account = ? WHERE flow_id = ?", [account, flow_id])
+
+
+def last_account(store: Store, initiator: str) -> tuple[str, datetime] | None:
+    """The TikTok account that last answered an authorization `initiator` started, and when."""
+    with store.read() as cur:
+        row = cur.execute(
+            """SELECT tiktok_account, consumed_at FROM oauth_flows
+               WHERE initiator = ? AND tiktok_account IS NOT NULL ORDER BY consumed_at DESC LIMIT 1""",
+            [initiator],
+        ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def get(store: Store, flow_id: str) -> Flow | None:

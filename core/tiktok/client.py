@@ -396,6 +396,11 @@ class TikTokClient:
         items = await self.list_all("bc/asset/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
         return shapes.check_items("bc/asset/member/get/", items, shapes.ASSET_MEMBER)
 
+    async def get_user_info(self, token: str) -> dict:
+        """`user/info/`: the token's TikTok for Business user (`display_name`, masked `email`, `core_user_id`)."""
+        data = await self.get("user/info/", {}, token)
+        return data if isinstance(data, dict) else {}
+
     async def get_authorized_advertisers(self, token: str) -> list[dict]:
         """`oauth2/advertiser/get/`: advertisers the token is authorised for (not paginated)."""
         params = {"app_id": self.config.app_id, "secret": self.config.app_secret}
@@ -458,6 +463,19 @@ def _mark_sniffio_absent() -> None:
 
 
 _mark_sniffio_absent()
+
+# httpx imports its transport (httpcore, h11, httpcore's anyio backend) on the first request. When that
+# first request was the OAuth callback's, in a worker thread while Streamlit's rerun briefly changed
+# `sys.path`, the import failed ("No module named 'httpcore'", issue 12). Import them with this module.
+TRANSPORT_MODULES = ("httpcore", "h11", "httpcore._backends.anyio", "httpcore._backends.auto")
+
+
+def _import_transport() -> None:
+    for name in TRANSPORT_MODULES:
+        importlib.import_module(name)
+
+
+_import_transport()
 
 __all__ = [
     "ASSET_TYPES",

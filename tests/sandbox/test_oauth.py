@@ -130,3 +130,16 @@ def test_advertiser_get_errors(sandbox, get) -> None:
     assert get("oauth2/advertiser/get/", token, app_id=APP_ID)["code"] == 40002
     assert get("oauth2/advertiser/get/", token, app_id=APP_ID, secret="bad")["code"] == 40101
     assert get("oauth2/advertiser/get/", token, app_id="7999999999999999999", secret=SECRET)["code"] == 40113
+
+
+def test_user_info_names_the_token_user_with_a_masked_email_until_revoked(sandbox, api) -> None:
+    token = sandbox.world.issue_token("admin@acme.example")
+    answer = api.get("user/info/", headers={"Access-Token": token}).json()
+    assert answer["code"] == 0
+    assert answer["data"]["email"] == "a***n@acme.example"
+    assert answer["data"]["display_name"] == "Avery Chen"
+    assert answer["data"]["core_user_id"] == sandbox.world.accounts["admin@acme.example"]
+    revoked = api.post("oauth2/revoke_token/", json={"app_id": APP_ID, "secret": SECRET, "access_token": token})
+    assert revoked.json()["code"] == 0
+    assert api.get("user/info/", headers={"Access-Token": token}).json()["code"] == 40105
+    assert api.get("user/info/").json()["code"] == 40104
