@@ -44,6 +44,7 @@ MEMORY = ":memory:"
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
+CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
 
 _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
@@ -257,14 +258,22 @@ class Store:
                 self._gate.notify_all()
 
     def close(self) -> None:
-        """Checkpoint and close the database; later reads and writes raise StoreError. Safe to call twice."""
-        with self._cursor_lock:
-            if self._closed:
-                return
-            self._closed = True
-            with suppress(duckdb.Error):
-                self._con.execute("CHECKPOINT")
-            self._con.close()
+        """Checkpoint and close the database; later reads and writes raise StoreError. Safe to call twice.
+
+        A write in progress is given `CLOSE_WAIT_S` to commit first (a sync writes a partner at a time).
+        """
+        acquired = self._write_lock.acquire(timeout=CLOSE_WAIT_S)
+        try:
+            with self._cursor_lock:
+                if self._closed:
+                    return
+                self._closed = True
+                with suppress(duckdb.Error):
+                    self._con.execute("CHECKPOINT")
+                self._con.close()
+        finally:
+            if acquired:
+                self._write_lock.release()
 
 
 def bulk_insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | pa.Table) -> int:

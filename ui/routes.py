@@ -34,8 +34,7 @@ def start_sandbox(settings: Settings) -> Any:
     """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later."""
     from sandbox.server import SandboxConfig, SandboxServer  # the app, never core/, may embed it
 
-    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10),
-                           redirect_uris=[settings.redirect_uri])
+    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10), redirect_uris=[settings.redirect_uri])
     server = SandboxServer(config, host="127.0.0.1", port=settings.sandbox_port).start()
     log.info("TikTok sandbox listening on %s", server.base_url)
     return server
@@ -53,15 +52,28 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {}
     finally:
-        schedule.stop()
-        if sandbox is not None:
-            sandbox.stop()
+        await run_in_threadpool(_shut_down, svc, sandbox)
+
+
+def _shut_down(svc: core_services.Services, sandbox: Any) -> None:
+    """Stop background work, then checkpoint and close the database, so a stop leaves no WAL behind."""
+    schedule.stop()
+    core_services.install(None)
+    svc.close()  # queued tasks are cancelled; one still running is Not completed at the next start
+    if sandbox is not None:
+        sandbox.stop()
+    log.info("PartnerWatch stopped; the database is checkpointed and closed")
 
 
 async def healthz(request: Request) -> JSONResponse:
     svc = await run_in_threadpool(core_services.get)
-    return JSONResponse({"status": "ok", "mode": "sandbox" if svc.settings.sandbox else "live",
-                         "schema_version": svc.store.schema_version()})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "mode": "sandbox" if svc.settings.sandbox else "live",
+            "schema_version": svc.store.schema_version(),
+        }
+    )
 
 
 def oauth_start(request: Request) -> Response:
@@ -71,15 +83,13 @@ def oauth_start(request: Request) -> Response:
     except FlowError as exc:
         return _page("This sign-in link is no longer valid", str(exc), ok=False, status=400)
     response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
-    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
-                        httponly=True, samesite="lax")
+    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/", httponly=True, samesite="lax")
     return response
 
 
 def oauth_callback(request: Request) -> Response:
     svc = core_services.get()
-    outcome = connect.finish_callback(svc, dict(request.query_params),
-                                      request.cookies.get(connect.BINDING_COOKIE))
+    outcome = connect.finish_callback(svc, dict(request.query_params), request.cookies.get(connect.BINDING_COOKIE))
     response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
     response.delete_cookie(connect.BINDING_COOKIE, path="/api/oauth/")
     return response
