@@ -1,7 +1,8 @@
 """HTTP routes served next to Streamlit by `st.App`: health, the OAuth pop-up, and the lifespan.
 
 In sandbox mode the lifespan also starts the TikTok emulator on `PW_SANDBOX_PORT`, with this app's
-callback URL registered as its redirect URI, so `make run` is the whole set-up.
+callback URL registered as its redirect URI and its state kept under the data directory, so `make run` is
+the whole set-up and a restart keeps every connection working. On stop the lifespan closes the store.
 """
 
 from __future__ import annotations
@@ -30,11 +31,24 @@ log = logging.getLogger(__name__)
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
+SANDBOX_STATE_FILE = "sandbox-state.json"  # under the data directory: the embedded sandbox's tokens and changes
+
+
 def start_sandbox(settings: Settings) -> Any:
-    """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later."""
+    """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later.
+
+    Its tokens and control changes live in `data/sandbox-state.json`, so they survive a restart as the
+    app's copies in DuckDB do; PW_SANDBOX_RESET=1 (or `make reset-sandbox`) starts it from the seed.
+    """
     from sandbox.server import SandboxConfig, SandboxServer  # the app, never core/, may embed it
 
-    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10), redirect_uris=[settings.redirect_uri])
+    config = SandboxConfig(
+        seed=settings.sandbox_seed,
+        qps=max(settings.qps, 10),
+        redirect_uris=[settings.redirect_uri],
+        state_file=str(settings.data_dir / SANDBOX_STATE_FILE),
+        reset_state=os.environ.get("PW_SANDBOX_RESET") == "1",
+    )
     server = SandboxServer(config, host="127.0.0.1", port=settings.sandbox_port).start()
     log.info("TikTok sandbox listening on %s", server.base_url)
     return server
