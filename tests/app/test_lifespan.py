@@ -14,10 +14,12 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from core import audit, jobs, workspace
 from core import services as core_services
+from core.connect import workspace
+from core.security import audit
 from core.services import Services
-from core.store import StoreError
+from core.store.database import StoreError
+from core.tasks import jobs
 from tests.app.helpers import connect_customer, connect_partner
 from tests.members.conftest import run_sync, wait_all
 from ui.routes import lifespan

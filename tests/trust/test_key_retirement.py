@@ -11,8 +11,11 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from core import cli, keys, tokens, vault
-from core.crypto import SecretBox
+from core import cli
+from core.accounts import tokens
+from core.connect import vault
+from core.security import keys
+from core.security.crypto import SecretBox
 from core.services import Services, install
 from tests.app.helpers import ADMIN_ACTOR, make_services
 

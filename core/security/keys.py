@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from core import audit
-from core.crypto import DecryptError, SecretBox
-from core.roles import Actor, require_admin
-from core.store import Store, StoreError
+from core.security import audit
+from core.security.crypto import DecryptError, SecretBox
+from core.security.roles import Actor, require_admin
+from core.store.database import Store, StoreError
 
 # (table, id column, ciphertext columns); revoked tokens keep an empty ciphertext, which is skipped
 ENCRYPTED = (
