@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 SANDBOX_PORT ?= 9100
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run test lint bench install install-dev clean reset-sandbox
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ install-dev: $(VENV)/.dev
 run: install
 	PW_PORT=$(PORT) PW_SANDBOX_PORT=$(SANDBOX_PORT) exec $(BIN)/streamlit run streamlit_app.py \
 		--server.port $(PORT) --server.headless true
+
+# The embedded sandbox starts from its seed at the next `make run` (its tokens and control changes are
+# kept in the data directory otherwise); PW_SANDBOX_RESET=1 make run does the same in one step.
+reset-sandbox:
+	rm -f "$${PW_DATA_DIR:-data}/sandbox-state.json"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -19,3 +19,5 @@ class SandboxConfig:
     app_secret: str = "sandbox-secret"
     redirect_uris: list[str] = field(default_factory=list)
     app_name: str = "PartnerWatch"
+    state_file: str | None = None  # keep tokens and control changes there across restarts (None: memory only)
+    reset_state: bool = False  # start from the seed even if `state_file` holds a state

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from sandbox import persist
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultBook
 from sandbox.models import App
@@ -12,9 +14,12 @@ from sandbox.world import World
 
 
 def world_from_config(config: SandboxConfig) -> World:
-    """The World a config describes."""
+    """The World a config describes, restored from and saved to `config.state_file` when one is set."""
     app = App(config.app_id, config.app_secret, config.app_name, tuple(config.redirect_uris))
-    return World(seed=config.seed, partners=config.partners, members=config.members, app=app)
+    world = World(seed=config.seed, partners=config.partners, members=config.members, app=app)
+    if config.state_file:
+        persist.attach(world, Path(config.state_file), reset=config.reset_state)
+    return world
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """HTTP routes served next to Streamlit by `st.App`: health, the OAuth pop-up, and the lifespan.
 
 In sandbox mode the lifespan also starts the TikTok emulator on `PW_SANDBOX_PORT`, with this app's
-callback URL registered as its redirect URI, so `make run` is the whole set-up.
+callback URL registered as its redirect URI and its state kept under the data directory, so `make run` is
+the whole set-up and a restart keeps every connection working. On stop the lifespan closes the store.
 """
 
 from __future__ import annotations
@@ -32,12 +33,24 @@ log = logging.getLogger(__name__)
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
+SANDBOX_STATE_FILE = "sandbox-state.json"  # under the data directory: the embedded sandbox's tokens and changes
+
+
 def start_sandbox(settings: Settings) -> Any:
-    """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later."""
+    """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later.
+
+    Its tokens and control changes live in `data/sandbox-state.json`, so they survive a restart as the
+    app's copies in DuckDB do; PW_SANDBOX_RESET=1 (or `make reset-sandbox`) starts it from the seed.
+    """
     from sandbox.server import SandboxConfig, SandboxServer  # the app, never core/, may embed it
 
-    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10),
-                           redirect_uris=[settings.redirect_uri])
+    config = SandboxConfig(
+        seed=settings.sandbox_seed,
+        qps=max(settings.qps, 10),
+        redirect_uris=[settings.redirect_uri],
+        state_file=str(settings.data_dir / SANDBOX_STATE_FILE),
+        reset_state=os.environ.get("PW_SANDBOX_RESET") == "1",
+    )
     server = SandboxServer(config, host="127.0.0.1", port=settings.sandbox_port).start()
     log.info("TikTok sandbox listening on %s", server.base_url)
     return server
@@ -55,15 +68,28 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {}
     finally:
-        schedule.stop()
-        if sandbox is not None:
-            sandbox.stop()
+        await run_in_threadpool(_shut_down, svc, sandbox)
+
+
+def _shut_down(svc: core_services.Services, sandbox: Any) -> None:
+    """Stop background work, then checkpoint and close the database, so a stop leaves no WAL behind."""
+    schedule.stop()
+    core_services.install(None)
+    svc.close()  # queued tasks are cancelled; one still running is Not completed at the next start
+    if sandbox is not None:
+        sandbox.stop()
+    log.info("PartnerWatch stopped; the database is checkpointed and closed")
 
 
 async def healthz(request: Request) -> JSONResponse:
     svc = await run_in_threadpool(core_services.get)
-    return JSONResponse({"status": "ok", "mode": "sandbox" if svc.settings.sandbox else "live",
-                         "schema_version": svc.store.schema_version()})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "mode": "sandbox" if svc.settings.sandbox else "live",
+            "schema_version": svc.store.schema_version(),
+        }
+    )
 
 
 def oauth_start(request: Request) -> Response:
@@ -73,8 +99,9 @@ def oauth_start(request: Request) -> Response:
     except FlowError as exc:
         return _page("This sign-in link is no longer valid", str(exc), ok=False, status=400)
     response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
-    response.set_cookie(connections.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
-                        httponly=True, samesite="lax")
+    response.set_cookie(
+        connections.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/", httponly=True, samesite="lax"
+    )
     return response
 
 

@@ -12,6 +12,10 @@ same database instance), so no cursor is ever shared between threads.
   same thread joins the outer transaction. Note that DuckDB aborts the whole transaction when a
   statement fails, so an inner database error cannot be caught and survived by the outer block.
 
+`rewrite()` copies the database into a fresh file and swaps it in (key rotation: DuckDB keeps freed
+blocks, old ciphertexts included, in the file's free space, and a CHECKPOINT does not overwrite them).
+`close()` checkpoints first, so a cleanly stopped process leaves no WAL behind.
+
 Migrations are `core/migrations/NNN_name.sql`, applied in order at open time, each in its own
 transaction and recorded in `schema_migrations`. `at` is a keyword in DuckDB 2: quote it (`"at"`).
 """
@@ -19,6 +23,7 @@ transaction and recorded in `schema_migrations`. `at` is a keyword in DuckDB 2: 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import uuid
@@ -38,6 +43,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MEMORY = ":memory:"
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
+CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
 
 _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
@@ -88,6 +95,9 @@ class Store:
         self._write_lock = _lock_for(self.path)
         self._local = threading.local()
         self._closed = False
+        self._gate = threading.Condition()  # rewrite() waits here for reads in flight and holds new ones
+        self._readers = 0
+        self._paused = False
         self._migrations_dir = migrations_dir if migrations_dir is not None else MIGRATIONS_DIR
         self.migrate()
 
@@ -107,14 +117,22 @@ class Store:
         if joined is not None:
             yield joined
             return
-        cur = self._cursor()
+        with self._gate:
+            self._gate.wait_for(lambda: not self._paused)
+            self._readers += 1
         try:
-            cur.execute("BEGIN TRANSACTION")
-            yield cur
+            cur = self._cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                yield cur
+            finally:
+                with suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+                cur.close()
         finally:
-            with suppress(duckdb.Error):
-                cur.execute("ROLLBACK")
-            cur.close()
+            with self._gate:
+                self._readers -= 1
+                self._gate.notify_all()
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -185,13 +203,77 @@ class Store:
             row = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
         return int(row[0]) if row else 0
 
+    def checkpoint(self) -> None:
+        """Write the WAL into the database file (DuckDB CHECKPOINT)."""
+        with self._write_lock:
+            cur = self._cursor()
+            try:
+                cur.execute("CHECKPOINT")
+            finally:
+                cur.close()
+
+    def rewrite(self, wait_s: float = REWRITE_WAIT_S) -> None:
+        """Copy the whole database into a fresh file and atomically replace the old file with it.
+
+        Nothing the old file held in its free blocks (rows since updated or deleted) survives. Writes wait
+        on the write lock; new reads wait until the swap is done; reads in flight are waited for (StoreError
+        after `wait_s`). In-memory databases are left as they are.
+        """
+        if self.path == MEMORY:
+            return
+        if getattr(self._local, "write_cursor", None) is not None:
+            raise StoreError("rewrite() cannot run inside a write() block")
+        fresh = self.path + ".rewrite"
+        with self._write_lock, self._reads_paused(wait_s):
+            for leftover in (fresh, fresh + ".wal"):
+                Path(leftover).unlink(missing_ok=True)
+            with self._cursor_lock:
+                if self._closed:
+                    raise StoreError("the store is closed")
+                self._con.execute("CHECKPOINT")
+                name = self._con.execute("SELECT current_database()").fetchone()[0]
+                self._con.execute("ATTACH ? AS pw_rewrite", [fresh])
+                try:
+                    self._con.execute(f'COPY FROM DATABASE "{name}" TO pw_rewrite')
+                finally:
+                    self._con.execute("DETACH pw_rewrite")
+                self._con.close()
+                Path(self.path + ".wal").unlink(missing_ok=True)  # checkpointed: its content is in `fresh`
+                os.replace(fresh, self.path)
+                self._con = duckdb.connect(self.path)
+                self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        log.info("Rewrote %s into a fresh file", self.path)
+
+    @contextmanager
+    def _reads_paused(self, wait_s: float) -> Iterator[None]:
+        try:
+            with self._gate:
+                self._paused = True
+                if not self._gate.wait_for(lambda: self._readers == 0, timeout=wait_s):
+                    raise StoreError(f"reads still running after {wait_s:g} s; the database was not rewritten")
+            yield
+        finally:
+            with self._gate:
+                self._paused = False
+                self._gate.notify_all()
+
     def close(self) -> None:
-        """Close the database; later reads and writes raise StoreError. Safe to call twice."""
-        with self._cursor_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._con.close()
+        """Checkpoint and close the database; later reads and writes raise StoreError. Safe to call twice.
+
+        A write in progress is given `CLOSE_WAIT_S` to commit first (a sync writes a partner at a time).
+        """
+        acquired = self._write_lock.acquire(timeout=CLOSE_WAIT_S)
+        try:
+            with self._cursor_lock:
+                if self._closed:
+                    return
+                self._closed = True
+                with suppress(duckdb.Error):
+                    self._con.execute("CHECKPOINT")
+                self._con.close()
+        finally:
+            if acquired:
+                self._write_lock.release()
 
 
 def bulk_insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | pa.Table) -> int:

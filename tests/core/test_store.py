@@ -55,8 +55,17 @@ def test_initial_schema(store: Store) -> None:
     with store.read() as cur:
         tables = {row[0] for row in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         names = cur.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert {"integration", "tokens", "partners", "partner_assets", "tasks", "oauth_flows", "audit_log",
-            "settings_kv", "schema_migrations"} <= tables
+    assert {
+        "integration",
+        "tokens",
+        "partners",
+        "partner_assets",
+        "tasks",
+        "oauth_flows",
+        "audit_log",
+        "settings_kv",
+        "schema_migrations",
+    } <= tables
     assert names == [(1, "initial")]
     assert store.schema_version() == 1
 
@@ -106,7 +115,9 @@ def test_migrations_apply_once_and_only_new_ones_on_reopen(tmp_path: Path, migra
     assert _count(second, "audit_log") == 1
     with second.read() as cur:
         assert cur.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
-            (1, "initial"), (2, "extra")]
+            (1, "initial"),
+            (2, "extra"),
+        ]
     second.close()
 
     third = Store(path, migrations_dir=migrations)
@@ -281,19 +292,23 @@ def test_concurrent_readers_and_writers(store: Store) -> None:
     assert _count(store, "audit_log") == 8 * rounds
     with store.read() as cur:
         assert cur.execute("SELECT amount FROM accounts ORDER BY name").fetchall() == [
-            (1000 - 8 * rounds,), (1000 + 8 * rounds,)]
+            (1000 - 8 * rounds,),
+            (1000 + 8 * rounds,),
+        ]
 
 
 def test_bulk_insert_100k_rows_from_dataframe(store: Store) -> None:
     n = 100_000
     now = datetime.now(UTC)
-    frame = pd.DataFrame({
-        "asset_type": ["ADVERTISER"] * n,  # columns in another order than the table: matched by name
-        "asset_id": [str(7_000_000_000_000_000_000 + i) for i in range(n)],
-        "partner_bc_id": ["7312345678901234567"] * n,
-        "share_type": ["SHARING"] * n,
-        "synced_at": [now] * n,
-    })
+    frame = pd.DataFrame(
+        {
+            "asset_type": ["ADVERTISER"] * n,  # columns in another order than the table: matched by name
+            "asset_id": [str(7_000_000_000_000_000_000 + i) for i in range(n)],
+            "partner_bc_id": ["7312345678901234567"] * n,
+            "share_type": ["SHARING"] * n,
+            "synced_at": [now] * n,
+        }
+    )
     with store.write() as cur:
         assert bulk_insert(cur, "partner_assets", frame) == n
     with store.read() as cur:
@@ -311,7 +326,9 @@ def test_bulk_insert_arrow_table_and_defaults(store: Store) -> None:
         assert bulk_insert(cur, "partners", table) == 2
     with store.read() as cur:
         assert cur.execute("SELECT bc_id, connection FROM partners ORDER BY 1").fetchall() == [
-            ("1", "none"), ("2", "none")]
+            ("1", "none"),
+            ("2", "none"),
+        ]
 
 
 def test_bulk_insert_empty_frame(store: Store) -> None:
@@ -352,3 +369,46 @@ def test_closed_store_refuses_work(migrations: Path) -> None:
         pass
     with pytest.raises(StoreError, match="closed"), store.write():
         pass
+
+
+def test_close_checkpoints_so_no_wal_is_left(tmp_path: Path, migrations: Path) -> None:
+    store = Store(tmp_path / "pw.duckdb", migrations_dir=migrations)
+    with store.write() as cur:
+        _audit(cur, "before close")
+    with store.read():  # a reader's connection (closed with its block) must not keep the WAL alive
+        pass
+    assert (tmp_path / "pw.duckdb.wal").exists()
+    store.close()
+    assert not (tmp_path / "pw.duckdb.wal").exists()
+
+
+def test_rewrite_keeps_data_and_sequences_and_waits_for_reads(tmp_path: Path, migrations: Path) -> None:
+    store = Store(tmp_path / "pw.duckdb", migrations_dir=migrations)
+    with store.write() as cur:
+        _audit(cur, "one")
+        cur.execute("DELETE FROM audit_log")
+        _audit(cur, "two")
+    reading, release = threading.Event(), threading.Event()
+
+    def long_read() -> None:
+        with store.read() as cur:
+            cur.execute("SELECT 1").fetchall()
+            reading.set()
+            release.wait(10)
+
+    reader = threading.Thread(target=long_read)
+    reader.start()
+    reading.wait(10)
+    with pytest.raises(StoreError, match="reads still running"):
+        store.rewrite(wait_s=0.2)
+    release.set()
+    reader.join(10)
+    store.rewrite()
+    with store.write() as cur:
+        _audit(cur, "three")
+    with store.read() as cur:
+        rows = cur.execute("SELECT id, actor FROM audit_log ORDER BY id").fetchall()
+    assert rows == [(2, "two"), (3, "three")]  # the sequence went on from where it was
+    assert store.schema_version() == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pw.")) == ["pw.duckdb", "pw.duckdb.wal"]
+    store.close()
