@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import connect, integration, members, partners, sync
 from core.roles import NotAllowed
+from core.tiktok.endpoints import PARTNERS_LIMIT
 from ui.components import actor, when
 from ui.nav import page
 from ui.resources import services
@@ -14,6 +15,7 @@ current = integration.get(svc.store)
 
 title_col, action_col = st.columns([4, 1], vertical_alignment="bottom")
 title_col.title("Partners")
+st.caption(PARTNERS_LIMIT)
 with action_col:
     if st.button("Check for updates", type="primary", disabled=not me.is_admin, key="check_all",
                  help="Sync the partner list and every onboarded partner" if me.is_admin else

@@ -1,5 +1,6 @@
 """Command line: `python -m sandbox --port 9100 --seed 7 --partners 6 --members 40 --qps 10 --qpm 600
---latency-ms 0 --app-id 7100000000000000000 --app-secret sandbox-secret --redirect-uri URL [...] [--host H]`."""
+--latency-ms 0 --app-id 7100000000000000000 --app-secret sandbox-secret --redirect-uri URL [...] [--host H]
+[--strict]` (`--strict`: every INFERRED behaviour at its strictest, see docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from sandbox.app import create_app
-from sandbox.config import SandboxConfig
+from sandbox.config import Inferred, SandboxConfig
 from sandbox.models import PASSWORD
 from sandbox.state import world_from_config
 from sandbox.world import World
@@ -34,6 +35,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app-name", default=defaults.app_name)
     parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
                         help="a registered advertiser redirect URL (repeatable, exact match)")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer every behaviour TikTok's definitions leave open at its strictest")
     args = parser.parse_args(argv)
     if args.partners < 1 or args.members < 0:
         parser.error("--partners must be >= 1 and --members >= 0")
@@ -44,7 +47,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(seed=args.seed, partners=args.partners, members=args.members, qps=args.qps,
                          qpm=args.qpm, latency_ms=args.latency_ms, app_id=args.app_id,
                          app_secret=args.app_secret, redirect_uris=list(args.redirect_uris),
-                         app_name=args.app_name)
+                         app_name=args.app_name, inferred=Inferred.strict() if args.strict else Inferred())
 
 
 def banner(world: World, base_url: str, seconds: float) -> str:

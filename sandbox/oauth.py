@@ -1,4 +1,5 @@
-"""Handlers of the OAuth routes: `oauth2/access_token/`, `oauth2/revoke_token/`, `oauth2/advertiser/get/`.
+"""Handlers of the OAuth routes: `oauth2/access_token/`, `oauth2/revoke_token/`, `oauth2/advertiser/get/`, and
+of `advertiser/info/` (a stock client's connection check).
 
 Marketing API advertiser tokens never expire and come without refresh_token/expires_in (wire spec §1.3).
 """
@@ -9,8 +10,8 @@ import secrets
 from typing import Any
 
 from sandbox.call import Call
-from sandbox.errors import APP_FORBIDDEN, INVALID_ACCESS_TOKEN, INVALID_PARTNER, ApiError, param_error
-from sandbox.params import required
+from sandbox.errors import APP_FORBIDDEN, INVALID_ACCESS_TOKEN, INVALID_PARTNER, PERMISSION_ERROR, ApiError, param_error
+from sandbox.params import json_list, required
 from sandbox.world import World
 
 # INFERRED: the numeric permission scopes granted to the app (Read BC, BC member management, partner management).
@@ -77,3 +78,22 @@ def advertiser_get(call: Call) -> dict[str, Any]:
         raise ApiError(APP_FORBIDDEN, "The app_id is inconsistent with the token's app information.")
     rows = call.world.advertisers_of(record.user_id)
     return {"list": [{"advertiser_id": a.asset_id, "advertiser_name": a.asset_name} for a in rows]}
+
+
+def advertiser_info(call: Call) -> dict[str, Any]:
+    """`advertiser/info/`: one item per requested advertiser the token's user reaches; `fields` narrows each
+    item. An advertiser outside the user's reach is 40001 (INFERRED). Item fields INFERRED (TikTok's
+    definition names only `list`)."""
+    user_id = call.user_id()
+    wanted = json_list(call.query, "advertiser_ids") or []
+    fields = json_list(call.query, "fields", optional=True)
+    reachable = {a.asset_id: a for a in call.world.advertisers_of(user_id)}
+    if not wanted or any(a not in reachable for a in wanted):
+        raise ApiError(PERMISSION_ERROR) if wanted else param_error("advertiser_ids", "Must not be empty.")
+    items = [_advertiser_info(reachable[a]) for a in dict.fromkeys(wanted)]
+    return {"list": [{k: v for k, v in item.items() if k in fields} if fields else item for item in items]}
+
+
+def _advertiser_info(asset: Any) -> dict[str, Any]:
+    return {"advertiser_id": asset.asset_id, "name": asset.asset_name, "status": asset.advertiser_status,
+            "advertiser_account_type": asset.advertiser_account_type}

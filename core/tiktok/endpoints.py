@@ -168,4 +168,23 @@ ENDPOINTS: dict[str, Endpoint] = {
 # BC (`bc/asset/admin/get/` OWNER_BC, then `bc/asset/partner/get/`). Only the SHARING direction is reachable.
 SHARING_BY_ASSET = tuple(t for t in ASSET_TYPES if not PARTNER_ASSET_GET.serves(t) and ASSET_ADMIN_GET.serves(t))
 
-__all__ = ["ASSET_TYPES", "ENDPOINTS", "SHARE_TYPES", "SHARING_BY_ASSET", "Endpoint", "Filter"]
+# Known limits of TikTok's API, shown as captions on the Partners and Members pages.
+PARTNERS_LIMIT = (
+    "Assets a partner shares with you are listed for ad accounts, catalogs and domains only: TikTok lists no "
+    "partner-owned Leads, Pixels, Storefronts, TikTok Shops or TikTok accounts."
+)
+MEMBERS_LIMIT = (
+    "Assets reached are listed for ad accounts, catalogs and leads: TikTok does not say which partner members "
+    "reach a shared Domain, Pixel, Storefront, TikTok Shop or TikTok account."
+)
+
+__all__ = [
+    "ASSET_TYPES",
+    "ENDPOINTS",
+    "MEMBERS_LIMIT",
+    "PARTNERS_LIMIT",
+    "SHARE_TYPES",
+    "SHARING_BY_ASSET",
+    "Endpoint",
+    "Filter",
+]
