@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import partners
+from core.accounts import partners
 from core.services import Services
 from sandbox.server import SandboxServer
 from tests.members.conftest import assert_matches_world, comparable, exported_rows, onboard
