@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
+from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui.components import actor, when
 from ui.resources import services
 
@@ -13,6 +14,7 @@ me = actor()
 
 st.title("Members")
 st.header("User Overview", divider="gray")
+st.caption(MEMBERS_LIMIT)
 guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 
 with guests_tab:

@@ -7,6 +7,7 @@ from core.connect import connections
 from core.members import queries
 from core.security.roles import NotAllowed
 from core.sync import check_for_updates
+from core.tiktok.endpoints import PARTNERS_LIMIT
 from ui.components import actor, when
 from ui.nav import page
 from ui.resources import services
@@ -17,6 +18,7 @@ current = integration.get(svc.store)
 
 title_col, action_col = st.columns([4, 1], vertical_alignment="bottom")
 title_col.title("Partners")
+st.caption(PARTNERS_LIMIT)
 with action_col:
     if st.button("Check for updates", type="primary", disabled=not me.is_admin, key="check_all",
                  help="Sync the partner list and every onboarded partner" if me.is_admin else

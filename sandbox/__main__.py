@@ -1,6 +1,7 @@
 """Command line: `python -m sandbox --port 9100 --seed 7 --partners 6 --members 40 --qps 10 --qpm 600
 --latency-ms 0 --app-id 7100000000000000000 --app-secret sandbox-secret --redirect-uri URL [...] [--host H]
-[--state-file FILE [--reset]]`."""
+[--state-file FILE [--reset]] [--strict]` (`--strict`: every INFERRED behaviour at its strictest, see
+docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from sandbox.app import create_app
-from sandbox.config import SandboxConfig
+from sandbox.config import Inferred, SandboxConfig
 from sandbox.models import PASSWORD
 from sandbox.state import world_from_config
 from sandbox.world import World
@@ -52,6 +53,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with --state-file: start from the seed, discarding the state the file holds",
     )
+    parser.add_argument(
+        "--strict", action="store_true", help="answer every behaviour TikTok's definitions leave open at its strictest"
+    )
     args = parser.parse_args(argv)
     if args.partners < 1 or args.members < 0:
         parser.error("--partners must be >= 1 and --members >= 0")
@@ -74,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         app_name=args.app_name,
         state_file=args.state_file,
         reset_state=args.reset,
+        inferred=Inferred.strict() if args.strict else Inferred(),
     )
 
 

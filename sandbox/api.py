@@ -40,6 +40,8 @@ ROUTES: dict[str, Route] = {
     "bc/asset/get/": Route("GET", bc.asset_get),
     "bc/asset/admin/get/": Route("GET", bc.asset_admin_get),
     "bc/asset/member/get/": Route("GET", bc.asset_member_get),
+    "bc/asset/partner/get/": Route("GET", bc.asset_partner_get),
+    "advertiser/info/": Route("GET", oauth.advertiser_info),
 }
 
 
@@ -62,7 +64,8 @@ async def open_api(request: Request) -> Response:
     if not state.limiter.allow():
         return envelope(REQUEST_TOO_FREQUENT, message_for(REQUEST_TOO_FREQUENT, state.world.app.app_id))
     try:
-        call = Call(state.world, request.query_params, await _body(request), request.headers.get("access-token"))
+        call = Call(state.world, request.query_params, await _body(request), request.headers.get("access-token"),
+                    state.config.inferred)
         return envelope(0, "OK", route.handler(call))
     except ApiError as error:
         return envelope(error.code, error.message)

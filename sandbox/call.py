@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.config import Inferred
 from sandbox.errors import EMPTY_ACCESS_TOKEN, INVALID_ACCESS_TOKEN, ApiError
 from sandbox.world import World
 
@@ -18,6 +19,7 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     access_token: str | None
+    inferred: Inferred = field(default_factory=Inferred)
 
     def require_token(self) -> str:
         """The Access-Token header value; 40104 when it is missing or empty."""

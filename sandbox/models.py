@@ -61,6 +61,20 @@ class Member(NamedTuple):
         item["ext_user_role"] = {"finance_role": self.finance_role} if self.finance_role else {}
         return item
 
+    def listed(self, empty_ext_user_role: str = "object") -> dict[str, Any]:
+        """The item as the API lists it: every key the definition names, null where a PENDING invitee has no
+        value (the definitions keep nulls: `pop_resp_nullvalue: false`). Without a finance role,
+        `ext_user_role` is {} ("object"), {"finance_role": null} ("null") or left out ("absent"): INFERRED."""
+        item: dict[str, Any] = {"user_id": self.user_id, "user_name": self.user_name, "user_email": self.user_email,
+                                "user_role": self.user_role, "relation_status": self.relation_status}
+        if self.finance_role:
+            item["ext_user_role"] = {"finance_role": self.finance_role}
+        elif empty_ext_user_role == "object":
+            item["ext_user_role"] = {}
+        elif empty_ext_user_role == "null":
+            item["ext_user_role"] = {"finance_role": None}
+        return item
+
 
 class Asset(NamedTuple):
     """A BC asset. `advertiser_status`/`advertiser_account_type` only for ADVERTISER, `pixel_code` for PIXEL."""

@@ -1,5 +1,6 @@
 """Handlers of the OAuth routes: `oauth2/access_token/`, `oauth2/revoke_token/`, `oauth2/advertiser/get/`,
-and `user/info/` (the token's TikTok for Business user).
+`user/info/` (the token's TikTok for Business user), and `advertiser/info/` (a stock client's connection
+check).
 
 Marketing API advertiser tokens never expire and come without refresh_token/expires_in (wire spec §1.3).
 """
@@ -10,8 +11,8 @@ import secrets
 from typing import Any
 
 from sandbox.call import Call
-from sandbox.errors import APP_FORBIDDEN, INVALID_ACCESS_TOKEN, INVALID_PARTNER, ApiError, param_error
-from sandbox.params import required
+from sandbox.errors import APP_FORBIDDEN, INVALID_ACCESS_TOKEN, INVALID_PARTNER, PERMISSION_ERROR, ApiError, param_error
+from sandbox.params import json_list, required
 from sandbox.world import World
 
 # INFERRED: the numeric permission scopes granted to the app (Read BC, BC member management, partner management).
@@ -96,3 +97,22 @@ def user_info(call: Call) -> dict[str, Any]:
     name, email = call.world.account(user_id) or ("", "")
     return {"core_user_id": user_id, "display_name": name, "email": mask_email(email), "create_time": 1_700_000_000,
             "avatar_url": ""}
+
+
+def advertiser_info(call: Call) -> dict[str, Any]:
+    """`advertiser/info/`: one item per requested advertiser the token's user reaches; `fields` narrows each
+    item. An advertiser outside the user's reach is 40001 (INFERRED). Item fields INFERRED (TikTok's
+    definition names only `list`)."""
+    user_id = call.user_id()
+    wanted = json_list(call.query, "advertiser_ids") or []
+    fields = json_list(call.query, "fields", optional=True)
+    reachable = {a.asset_id: a for a in call.world.advertisers_of(user_id)}
+    if not wanted or any(a not in reachable for a in wanted):
+        raise ApiError(PERMISSION_ERROR) if wanted else param_error("advertiser_ids", "Must not be empty.")
+    items = [_advertiser_info(reachable[a]) for a in dict.fromkeys(wanted)]
+    return {"list": [{k: v for k, v in item.items() if k in fields} if fields else item for item in items]}
+
+
+def _advertiser_info(asset: Any) -> dict[str, Any]:
+    return {"advertiser_id": asset.asset_id, "name": asset.asset_name, "status": asset.advertiser_status,
+            "advertiser_account_type": asset.advertiser_account_type}

@@ -30,7 +30,8 @@ from core.tasks.jobs import (
     TaskContext,
     TaskFailed,
 )
-from core.tiktok.client import ASSET_TYPES, RetryEvent, TikTokClient
+from core.tiktok.client import RetryEvent, TikTokClient
+from core.tiktok.endpoints import PARTNER_ASSET_GET, SHARING_BY_ASSET
 from core.tiktok.errors import TikTokError, TokenRejectedError
 
 DEDUPE_KEY = "check-for-updates"
@@ -96,8 +97,9 @@ async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str,
                 counts += await _sync_partner_list(services, client, ctx, bc_id, token)
             targets = _targets(services, partner_bc_id)
             ctx.add_total(len(targets))
+            by_asset = await _sharing_by_asset(client, token, bc_id) if targets else {}
             results = await _gather_limited(
-                [_sync_partner(services, client, ctx, bc_id, token, p) for p in targets]
+                [_sync_partner(services, client, ctx, bc_id, token, p, by_asset.get(p.bc_id, [])) for p in targets]
             )
             rejected = next((r for r in results if isinstance(r, TokenRejectedError)), None)
             if rejected is not None:
@@ -157,7 +159,7 @@ async def _sync_partner_list(services: Services, client: TikTokClient, ctx: Task
 
 
 async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
-                        token: str, partner: partners.Partner) -> _Result:
+                        token: str, partner: partners.Partner, sharing_by_asset: list[dict]) -> _Result:
     """One partner's job; returns its counts, or a short failure description (already recorded).
 
     Its database work runs in worker threads: on the event loop it would wait for the write lock another
@@ -165,7 +167,7 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
     job = await asyncio.to_thread(ctx.job, "Partner", partner.name or partner.bc_id)
     await asyncio.to_thread(job.running)
     try:
-        shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job)
+        shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job) + sharing_by_asset
         write_assets = functools.partial(partners.replace_assets, partner_bc_id=partner.bc_id, assets=shared,
                                          now=datetime.now(UTC))
         counts = Counts()
@@ -236,8 +238,9 @@ async def _partner_token_rejected(services: Services, client: TikTokClient, part
 
 async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str,
                         job: JobHandle) -> list[dict]:
-    """Every asset type shared either way with this partner (16 listings, run concurrently)."""
-    combos = [(t, s) for t in ASSET_TYPES for s in (partners.SHARING, partners.SHARED)]
+    """The asset types `bc/partner/asset/get/` serves (ADVERTISER, CATALOG, DOMAIN), shared either way with this
+    partner (6 listings, run concurrently); the other types come from `_sharing_by_asset`."""
+    combos = [(t, s) for t in PARTNER_ASSET_GET.asset_types for s in (partners.SHARING, partners.SHARED)]
     done = 0
 
     async def one(asset_type: str, share_type: str) -> list[dict]:
@@ -251,6 +254,23 @@ async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id
     listings = await asyncio.gather(*(one(t, s) for t, s in combos))
     await asyncio.to_thread(job.progress, len(combos), len(combos), force=True)
     return [item for listing in listings for item in listing]
+
+
+async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dict[str, list[dict]]:
+    """partner BC id → the customer's own assets of the types `bc/partner/asset/get/` does not serve (LEAD,
+    PIXEL, STOREFRONT, TIKTOK_SHOP, TT_ACCOUNT) shared with it, as SHARING items: each type's owned assets
+    (`bc/asset/admin/get/`, OWNER_BC), then each asset's partners (`bc/asset/partner/get/`). Once per task.
+    The SHARED direction of these types has no endpoint: a known limit (docs/ARCHITECTURE.md)."""
+    owned = await asyncio.gather(*(client.get_own_assets(token, bc_id, t) for t in SHARING_BY_ASSET))
+    assets = [{**item, "asset_type": item.get("asset_type") or asset_type}
+              for asset_type, items in zip(SHARING_BY_ASSET, owned, strict=True) for item in items]
+    reached = await asyncio.gather(*(client.get_asset_partners(token, bc_id, a["asset_type"], a["asset_id"])
+                                     for a in assets))
+    by_partner: dict[str, list[dict]] = {}
+    for asset, holders in zip(assets, reached, strict=True):
+        for holder in holders:
+            by_partner.setdefault(str(holder["bc_id"]), []).append({**asset, "share_type": partners.SHARING})
+    return by_partner
 
 
 __all__ = ["COMPLETED", "DEDUPE_KEY", "request"]

@@ -1,8 +1,9 @@
 """Member sync of one onboarded partner, with that partner's token (part of Check for updates).
 
 1. Fetch (async, before any write): every page of `bc/member/get/` once per `relation_status`, and for
-   each of your assets shared with the partner (share type SHARING) every page of
-   `bc/asset/member/get/` on the partner's BC, which says which members reach it and with what role.
+   each of your assets shared with the partner (share type SHARING) of a type `bc/asset/member/get/`
+   serves (ADVERTISER, CATALOG, LEAD) every page of it on the partner's BC, which says which members reach
+   it and with what role. Members' reach over the other types has no endpoint (a known limit).
 2. Apply (all or nothing per partner; partners whose writes queue up share one transaction and one set of
    statements, see `GroupWriter`): diff the fetched members against the stored
    ones, keyed by (partner BC id, user_id or lower(e-mail)); an invitee who joins (e-mail key → user_id
@@ -34,11 +35,11 @@ from core.sync.member_diff import Snapshot, member_key
 from core.sync.member_write import write_snapshot
 from core.tasks.jobs import Counts, JobHandle
 from core.tiktok.client import TikTokClient
+from core.tiktok.endpoints import ASSET_MEMBER_GET, RELATION_STATUSES
 from core.tiktok.errors import TikTokError, TokenRejectedError
 
 log = logging.getLogger(__name__)
 
-RELATION_STATUSES = ("BOUND", "PENDING", "REJECTED", "UNBOUND")
 
 CALL_CONCURRENCY = 4  # per partner; the app-wide token bucket still bounds the total rate
 
@@ -88,7 +89,8 @@ async def fetch(
     token = tokens.load(services.store, services.box, partner.token_id)
     if token is None:
         raise MemberSyncError(f"{partner.name} has no stored token: connect the partner again.")
-    sharing = _unique_assets(a for a in shared_assets if a.get("share_type") == partners.SHARING)
+    sharing = _unique_assets(a for a in shared_assets if a.get("share_type") == partners.SHARING
+                             and ASSET_MEMBER_GET.serves(str(a.get("asset_type"))))
     total, done = len(RELATION_STATUSES) + len(sharing), 0
     gate = asyncio.Semaphore(CALL_CONCURRENCY)
 
@@ -151,7 +153,8 @@ def _members_by_key(items: Iterable[dict]) -> dict[str, dict[str, str | None]]:
 
 
 def _asset_role(asset: dict, item: dict) -> dict[str, str | None]:
-    role = item.get("advertiser_role") or item.get("catalog_role") or item.get("asset_role")
+    role = (item.get("advertiser_role") or item.get("catalog_role") or item.get("form_library_role")
+            or item.get("asset_role"))
     return {
         "member_key": member_key(item),
         "asset_id": str(asset["asset_id"]),

@@ -43,6 +43,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from core.tiktok import envelope, shapes
+from core.tiktok.endpoints import ASSET_TYPES, ENDPOINTS, SHARE_TYPES
 from core.tiktok.errors import (
     RetriesExhaustedError,
     RetryableError,
@@ -55,8 +56,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ASSET_TYPES = ("ADVERTISER", "CATALOG", "DOMAIN", "LEAD", "PIXEL", "STOREFRONT", "TIKTOK_SHOP", "TT_ACCOUNT")
-SHARE_TYPES = ("SHARED", "SHARING")
 MAX_PAGE_SIZE = 50
 MEMBER_PAGE_SIZE = 20
 MAX_PAGES = 10_000  # absolute guard when a server reports no total_number
@@ -375,26 +374,46 @@ class TikTokClient:
 
     async def get_partner_assets(self, token: str, bc_id: str, partner_id: str, asset_type: str,
                                  share_type: str) -> list[dict]:
-        """`bc/partner/asset/get/`: assets shared with us (SHARED) or by us (SHARING) with the partner."""
-        _check_choice("asset_type", asset_type, ASSET_TYPES)
-        _check_choice("share_type", share_type, SHARE_TYPES)
+        """`bc/partner/asset/get/`: assets shared with us (SHARED) or by us (SHARING) with the partner; only the
+        asset types its definition accepts (ADVERTISER, CATALOG, DOMAIN)."""
+        path = "bc/partner/asset/get/"
+        ENDPOINTS[path].check(asset_type=asset_type, share_type=share_type)
         params = {"bc_id": str(bc_id), "partner_id": str(partner_id), "asset_type": asset_type,
                   "share_type": share_type}
-        items = await self.list_all("bc/partner/asset/get/", params, token, page_size=MAX_PAGE_SIZE)
-        return shapes.check_items("bc/partner/asset/get/", items, shapes.PARTNER_ASSET)
+        items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items(path, items, shapes.PARTNER_ASSET)
 
     async def get_members(self, token: str, bc_id: str, filtering: dict | None = None) -> list[dict]:
         """`bc/member/get/`: members and pending invitees of `bc_id`; needs a BC admin."""
+        ENDPOINTS["bc/member/get/"].check(filtering=filtering)
         params = {"bc_id": str(bc_id), "filtering": filtering or None}
         items = await self.list_all("bc/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
         return shapes.check_items("bc/member/get/", items, shapes.MEMBER)
 
     async def get_asset_members(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[dict]:
-        """`bc/asset/member/get/`: members with access to one asset (`advertiser_role`/`catalog_role`)."""
-        _check_choice("asset_type", asset_type, ASSET_TYPES)
+        """`bc/asset/member/get/`: members with access to one asset (`advertiser_role`/`catalog_role`); only
+        ADVERTISER, CATALOG and LEAD assets."""
+        path = "bc/asset/member/get/"
+        ENDPOINTS[path].check(asset_type=asset_type)
         params = {"bc_id": str(bc_id), "asset_type": asset_type, "asset_id": str(asset_id)}
-        items = await self.list_all("bc/asset/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
-        return shapes.check_items("bc/asset/member/get/", items, shapes.ASSET_MEMBER)
+        items = await self.list_all(path, params, token, page_size=MEMBER_PAGE_SIZE)
+        return shapes.check_items(path, items, shapes.ASSET_MEMBER)
+
+    async def get_own_assets(self, token: str, bc_id: str, asset_type: str) -> list[dict]:
+        """`bc/asset/admin/get/` with `relation_type` OWNER_BC: the assets `bc_id` owns (needs a BC admin)."""
+        path, filtering = "bc/asset/admin/get/", {"relation_type": "OWNER_BC"}
+        ENDPOINTS[path].check(asset_type=asset_type, filtering=filtering)
+        params = {"bc_id": str(bc_id), "asset_type": asset_type, "filtering": filtering}
+        items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items(path, items, shapes.PARTNER_ASSET)
+
+    async def get_asset_partners(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[dict]:
+        """`bc/asset/partner/get/`: the partners (`bc_id`, `bc_name`) one asset of `bc_id` is shared with."""
+        path = "bc/asset/partner/get/"
+        ENDPOINTS[path].check(asset_type=asset_type)
+        params = {"bc_id": str(bc_id), "asset_type": asset_type, "asset_id": str(asset_id)}
+        items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
+        return shapes.check_items(path, items, shapes.PARTNER)
 
     async def get_user_info(self, token: str) -> dict:
         """`user/info/`: the token's TikTok for Business user (`display_name`, masked `email`, `core_user_id`)."""
@@ -414,11 +433,6 @@ async def _discard(tasks: Iterable[asyncio.Task[dict]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -46,7 +46,7 @@ MEMBER = Shape({"user_id": ID, "user_name": TEXT, "user_email": TEXT, "user_role
                 "ext_user_role": OBJECT}, one_of=(_MEMBER_KEY,),
                nested={"ext_user_role": Shape({"finance_role": TEXT})})
 ASSET_MEMBER = Shape({"user_id": ID, "user_name": TEXT, "user_email": TEXT, "advertiser_role": TEXT,
-                      "catalog_role": TEXT, "asset_role": TEXT}, one_of=(_MEMBER_KEY,))
+                      "catalog_role": TEXT, "form_library_role": TEXT, "asset_role": TEXT}, one_of=(_MEMBER_KEY,))
 
 
 def check_items(path: str, items: list[Any], shape: Shape) -> list[dict]:

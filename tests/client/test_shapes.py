@@ -61,3 +61,14 @@ def test_bc_items_need_bc_info_with_an_id() -> None:
     assert shapes.check_items("bc/get/", [{"bc_info": {"bc_id": "1"}, "user_role": "ADMIN"}], shapes.BC)
     with pytest.raises(ResponseShapeError, match=r"list\[0\].bc_info.bc_id is a float"):
         shapes.check_items("bc/get/", [{"bc_info": {"bc_id": 1.0}}], shapes.BC)
+
+
+@pytest.mark.parametrize("invitee", [
+    {"user_email": "new@partner.example", "user_role": "STANDARD", "relation_status": "PENDING"},
+    {"user_id": None, "user_name": None, "user_email": "new@partner.example", "user_role": "STANDARD",
+     "relation_status": "PENDING", "ext_user_role": None},
+])
+def test_null_and_absent_optional_fields_are_both_accepted(invitee: dict) -> None:
+    assert shapes.check_items("bc/member/get/", [invitee], shapes.MEMBER) == [invitee]
+    asset = {"asset_id": "7", "asset_name": None, "owner_bc_name": None, "tt_account_roles": ["POST"]}
+    assert shapes.check_items("bc/asset/admin/get/", [asset], shapes.PARTNER_ASSET) == [asset]

@@ -431,8 +431,12 @@ def test_a_failed_page_past_the_end_is_discarded_but_a_needed_one_raises(caplog)
 @pytest.mark.parametrize(("method", "args", "path", "size", "extra"), [
     ("get_bcs", (), "bc/get/", "50", {}),
     ("get_partners", ("71",), "bc/partner/get/", "50", {"bc_id": "71"}),
-    ("get_partner_assets", ("71", "72", "TT_ACCOUNT", "SHARED"), "bc/partner/asset/get/", "50",
-     {"bc_id": "71", "partner_id": "72", "asset_type": "TT_ACCOUNT", "share_type": "SHARED"}),
+    ("get_partner_assets", ("71", "72", "DOMAIN", "SHARED"), "bc/partner/asset/get/", "50",
+     {"bc_id": "71", "partner_id": "72", "asset_type": "DOMAIN", "share_type": "SHARED"}),
+    ("get_own_assets", ("71", "TT_ACCOUNT"), "bc/asset/admin/get/", "50",
+     {"bc_id": "71", "asset_type": "TT_ACCOUNT", "filtering": '{"relation_type":"OWNER_BC"}'}),
+    ("get_asset_partners", ("71", "PIXEL", "7000000000000000002"), "bc/asset/partner/get/", "50",
+     {"bc_id": "71", "asset_type": "PIXEL", "asset_id": "7000000000000000002"}),
     ("get_members", ("71", {"relation_status": "PENDING"}), "bc/member/get/", "20",
      {"bc_id": "71", "filtering": '{"relation_status":"PENDING"}'}),
     ("get_members", ("71",), "bc/member/get/", "20", {"bc_id": "71"}),
@@ -454,6 +458,20 @@ def test_partner_assets_rejects_unknown_enums(asset_type: str, share_type: str) 
     with pytest.raises(ValueError, match="must be one of"):
         call(make_client(Script(ok({}))),
              lambda c: c.get_partner_assets(TOKEN, "1", "2", asset_type, share_type))
+
+
+@pytest.mark.parametrize(("method", "args"), [
+    *[("get_partner_assets", ("1", "2", t, "SHARING")) for t in ("LEAD", "PIXEL", "STOREFRONT", "TIKTOK_SHOP",
+                                                                  "TT_ACCOUNT")],
+    *[("get_asset_members", ("1", t, "3")) for t in ("DOMAIN", "PIXEL", "STOREFRONT", "TIKTOK_SHOP", "TT_ACCOUNT")],
+    ("get_own_assets", ("1", "DOMAIN")),
+    ("get_members", ("1", {"relation_status": "REJECT"})),
+])
+def test_asset_types_and_filters_an_endpoint_does_not_accept_are_never_sent(method: str, args: tuple) -> None:
+    script = Script(ok({}))
+    with pytest.raises(ValueError, match="must be one of"):
+        call(make_client(script), lambda c: getattr(c, method)(TOKEN, *args))
+    assert script.requests == []
 
 
 # -- run_sync ---------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ class FakeTikTok:
             return [m for m in self.members if listed_under(m) == status]
         if path == "bc/asset/member/get/":
             return self.asset_members.get(params["asset_id"], [])
+        if path in ("bc/asset/admin/get/", "bc/asset/partner/get/"):
+            return []  # no own asset of the types bc/partner/asset/get/ does not serve
         raise AssertionError(f"unexpected call {path}")
 
 
