@@ -1,4 +1,5 @@
-"""Reads TikTok's SDK endpoint definitions (the vendored yml files next to this module) into plain rules."""
+"""Reads TikTok's SDK endpoint definitions into plain rules: from the shared reference folder beside the project
+when it is there (CI has it), else from the vendored copy next to this module (kept equal by a test)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).parent
+SHARED = HERE.parents[2] / "shared" / "tiktok-sdk-definitions"
+SOURCE = SHARED if SHARED.is_dir() else HERE
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def _load(path: Path) -> Definition:
 def definitions() -> dict[str, Definition]:
     """Every vendored definition by path ("bc/asset/get/"); GET endpoints only (the sandbox serves no writes)."""
     found = {}
-    for path in sorted(HERE.glob("*.yml")):
+    for path in sorted(SOURCE.glob("*.yml")):
         definition = _load(path)
         if "Access-Token" in definition.params and path.stem != "bc_asset_assign":
             found[definition.path] = definition
