@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from core import partners
 from core.crypto import SecretBox
 from core.services import install
 from tests.app.helpers import make_services
-from tests.browser.conftest import free_port
+from tests.browser.conftest import app_command, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-secret-for-tests"}
@@ -32,19 +31,7 @@ def test_live_settings_without_auth_stop_the_app_with_one_message(tmp_path: Path
         "PW_ENCRYPTION_KEYS": SecretBox.generate_key(),
     }
     app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--secrets.files",
-            str(tmp_path / "no-secrets.toml"),
-        ],
+        app_command(port, "--secrets.files", str(tmp_path / "no-secrets.toml")),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
