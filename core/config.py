@@ -76,6 +76,7 @@ class Settings:
     public_url: str
     sandbox_key_file: Path | None = None  # set when the encryption key was generated (sandbox only)
     roles: RoleRules = field(default_factory=RoleRules)  # sign-in roles (PW_ROLE_* / [partnerwatch.roles])
+    app_url: str | None = None  # PW_APP_URL: where the CLI reaches the running app (else data/app.url)
 
     @classmethod
     def load(
@@ -207,6 +208,7 @@ def _build(src: _Source, root: Path) -> Settings:
         public_url=public_url,
         sandbox_key_file=key_file,
         roles=keep(lambda: _role_rules(src), RoleRules()),
+        app_url=keep(lambda: _optional_url(src, "PW_APP_URL"), None),
     )
     if keep.found:
         raise ConfigError(*keep.found)
@@ -260,6 +262,15 @@ def _url(src: _Source, var: str, toml_key: str, default: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{var} ({toml_key}) must be an http(s) URL, got {value!r}")
     return value
+
+
+def _optional_url(src: _Source, var: str) -> str | None:
+    value = src.text(var, None, None)
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{var} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
 
 
 def _resolve(root: Path, value: str) -> Path:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import connect, members, schedule
+from core import cli, connect, members, schedule
 from core import services as core_services
 from core.config import Settings
 from core.oauth_flows import FlowError
@@ -34,11 +34,20 @@ def start_sandbox(settings: Settings) -> Any:
     """Start the embedded TikTok emulator (sandbox mode only); returns the server to stop later."""
     from sandbox.server import SandboxConfig, SandboxServer  # the app, never core/, may embed it
 
-    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10),
-                           redirect_uris=[settings.redirect_uri])
+    config = SandboxConfig(seed=settings.sandbox_seed, qps=max(settings.qps, 10), redirect_uris=[settings.redirect_uri])
     server = SandboxServer(config, host="127.0.0.1", port=settings.sandbox_port).start()
     log.info("TikTok sandbox listening on %s", server.base_url)
     return server
+
+
+def local_url() -> str:
+    """Where this process serves, as the CLI on this machine reaches it (Streamlit's own port setting)."""
+    from streamlit import config
+
+    host = config.get_option("server.address") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a wildcard bind, not a bind here)
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"http://{host}:{config.get_option('server.port')}" + (f"/{base}" if base else "")
 
 
 @asynccontextmanager
@@ -50,9 +59,12 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     svc = await run_in_threadpool(core_services.get)
     threading.Thread(target=members.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
+    url = local_url()
+    cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
         yield {}
     finally:
+        cli.forget_app_url(settings.data_dir, url)
         schedule.stop()
         if sandbox is not None:
             sandbox.stop()
@@ -60,8 +72,13 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
 
 async def healthz(request: Request) -> JSONResponse:
     svc = await run_in_threadpool(core_services.get)
-    return JSONResponse({"status": "ok", "mode": "sandbox" if svc.settings.sandbox else "live",
-                         "schema_version": svc.store.schema_version()})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "mode": "sandbox" if svc.settings.sandbox else "live",
+            "schema_version": svc.store.schema_version(),
+        }
+    )
 
 
 def oauth_start(request: Request) -> Response:
@@ -71,15 +88,13 @@ def oauth_start(request: Request) -> Response:
     except FlowError as exc:
         return _page("This sign-in link is no longer valid", str(exc), ok=False, status=400)
     response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
-    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
-                        httponly=True, samesite="lax")
+    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/", httponly=True, samesite="lax")
     return response
 
 
 def oauth_callback(request: Request) -> Response:
     svc = core_services.get()
-    outcome = connect.finish_callback(svc, dict(request.query_params),
-                                      request.cookies.get(connect.BINDING_COOKIE))
+    outcome = connect.finish_callback(svc, dict(request.query_params), request.cookies.get(connect.BINDING_COOKIE))
     response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
     response.delete_cookie(connect.BINDING_COOKIE, path="/api/oauth/")
     return response
