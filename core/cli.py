@@ -32,14 +32,18 @@ from typing import Protocol, TextIO
 import duckdb
 import httpx
 
-from core import export, flags, jobs, keys, members, partners, sync
 from core import services as core_services
+from core.accounts import partners
 from core.config import ConfigError, Settings
-from core.jobs import TRIGGER_CLI
 from core.logging_setup import configure_logging
-from core.members import MemberFilter
-from core.roles import SYSTEM_CLI
-from core.store import Store
+from core.members import export, flags, queries
+from core.members.queries import MemberFilter
+from core.security import keys
+from core.security.roles import SYSTEM_CLI
+from core.store.database import Store
+from core.sync import check_for_updates
+from core.tasks import jobs
+from core.tasks.jobs import TRIGGER_CLI
 
 OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
@@ -185,7 +189,9 @@ class LocalBackend:
     def sync(self, partner_bc_id: str | None, on_progress: Progress) -> TaskReport:
         if partner_bc_id is not None:
             check_partners(self.services.store, [partner_bc_id])
-        task_id = sync.request(self.services, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner_bc_id)
+        task_id = check_for_updates.request(
+            self.services, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner_bc_id
+        )
 
         def wait() -> None:
             with contextlib.suppress(TimeoutError):  # not finished yet: report progress and wait again
@@ -403,12 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--out", required=True, type=Path, metavar="FILE")
     out.add_argument("--partner", action="append", default=[], metavar="BC_ID")
-    out.add_argument("--role", action="append", default=[], choices=list(members.ROLES), type=str.upper)
-    out.add_argument("--status", action="append", default=[], choices=list(members.STATUSES), type=str.upper)
+    out.add_argument("--role", action="append", default=[], choices=list(queries.ROLES), type=str.upper)
+    out.add_argument("--status", action="append", default=[], choices=list(queries.STATUSES), type=str.upper)
     out.add_argument("--flag", action="append", default=[], choices=[f.key for f in flags.FLAGS])
     out.add_argument("--search", default="")
     out.add_argument("--include-removed", action="store_true")
-    out.add_argument("--sort", default="partner", choices=list(members.SORTS))
+    out.add_argument("--sort", default="partner", choices=list(queries.SORTS))
     out.add_argument("--desc", action="store_true")
     commands.add_parser(
         "rotate-key",

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
 from core.logging_setup import register_secret
-from core.roles import RoleRules, normalize_entry
+from core.security.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
+from core.security.roles import RoleRules, normalize_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,7 +322,7 @@ AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "ser
 AUTH_CALLBACK_PATH = "/oauth2callback"  # Streamlit's own st.login callback route
 MIN_COOKIE_SECRET = 32
 _PLACEHOLDER = "replace-with"  # every example value in .streamlit/secrets.toml.example starts with it
-_KEY_HINT = 'python -c "from core.crypto import SecretBox; print(SecretBox.generate_key())"'
+_KEY_HINT = 'python -c "from core.security.crypto import SecretBox; print(SecretBox.generate_key())"'
 _RANDOM_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 

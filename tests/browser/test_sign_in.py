@@ -17,7 +17,7 @@ import werkzeug.serving
 from oidc_provider_mock import app as oidc_app
 from playwright.sync_api import Page, expect
 
-from core.crypto import SecretBox
+from core.security.crypto import SecretBox
 from tests.browser.conftest import RunningApp, free_port, start_app, stop_app, wait_for_app
 
 ADMIN, ANALYST, STRANGER = "boss@acme.example", "bob@acme.example", "eve@evil.example"

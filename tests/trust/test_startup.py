@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import partners
-from core.crypto import SecretBox
+from core.accounts import partners
+from core.security.crypto import SecretBox
 from core.services import install
 from tests.app.helpers import make_services
 from tests.browser.conftest import app_command, free_port

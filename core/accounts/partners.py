@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from core.store import Store, bulk_insert
+from core.store.database import Store, bulk_insert
 
 NOT_ELIGIBLE = "Not eligible"
 PENDING_ONBOARDING = "Pending onboarding"
