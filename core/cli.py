@@ -1,26 +1,30 @@
 """Command line for cron and scripts: `python -m core.cli sync|export-members|rotate-key|migrate`.
 
-    python -m core.cli sync [--partner BC_ID]
+    python -m core.cli [-v] sync [--partner BC_ID]
     python -m core.cli export-members --out FILE [--partner BC_ID ...] [--role ADMIN|STANDARD ...]
                                       [--status BOUND|PENDING|REJECTED|UNBOUND ...] [--flag FLAG ...]
                                       [--search TEXT] [--include-removed] [--sort COLUMN] [--desc]
     python -m core.cli rotate-key      (PW_ENCRYPTION_KEYS=NEW,OLD: re-encrypt every secret under NEW)
     python -m core.cli migrate
 
-Exit codes: 0 ok, 1 failed, 2 bad usage.
+Exit codes: 0 ok, 1 failed, 2 bad usage (one line on stderr: an unknown option, a partner that does not
+exist, an output file that cannot be written). Quiet on success, as cron expects: only warnings and errors
+are printed, `-v` adds the summary and informational logs; on a terminal a sync shows a progress line.
 
 DuckDB lets one process open the database file. When the app is running (its `/healthz` answers at
-`settings.public_url`, or opening the file fails on its lock) the CLI works through the app's local API
-(`/api/...`, `Authorization: Bearer <api token>`); otherwise it opens the store itself. The output is the
-same either way, and never a lock error.
+PW_APP_URL, else at the URL the app writes to `data/app.url` while it runs, else at `settings.public_url`)
+the CLI works through the app's local API (`/api/...`, `Authorization: Bearer <api token>`); otherwise it
+opens the store itself. The output is the same either way, and never a lock error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -29,7 +33,9 @@ import duckdb
 import httpx
 
 from core import services as core_services
+from core.accounts import partners
 from core.config import ConfigError, Settings
+from core.logging_setup import configure_logging
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
 from core.security import keys
@@ -46,6 +52,8 @@ API_TASK = "/api/tasks/{task_id}"
 HEALTH = "/healthz"
 POLL_INTERVAL_S = 0.5
 TASK_TIMEOUT_S = 3600.0
+PROG = "python -m core.cli"
+APP_URL_FILE = "app.url"  # written by the running app under its data directory (ui/routes.py lifespan)
 
 
 class UsageError(Exception):
@@ -65,25 +73,51 @@ class TaskReport:
     removed: int
     error: str | None
     failed_jobs: list[str]
+    progress_done: int = 0
+    progress_total: int = 0
 
     @property
     def ok(self) -> bool:
         return self.status == jobs.COMPLETED
 
     def lines(self) -> list[str]:
-        head = (f"Check for updates #{self.task_id}: {self.status} "
-                f"({self.added} added, {self.updated} updated, {self.removed} removed)")
+        head = (
+            f"Check for updates #{self.task_id}: {self.status} "
+            f"({self.added} added, {self.updated} updated, {self.removed} removed)"
+        )
         tail = [f"  {line}" for line in self.failed_jobs]
         return [head, *([f"  {self.error}"] if self.error else []), *tail]
 
+    def progress_line(self, elapsed_s: float) -> str:
+        done = f", {self.progress_done} of {self.progress_total}" if self.progress_total else ""
+        return f"Check for updates #{self.task_id}: {self.status}{done} ({elapsed_s:.0f} s)"
+
     def as_dict(self) -> dict[str, object]:
-        return {"task_id": self.task_id, "status": self.status, "added": self.added, "updated": self.updated,
-                "removed": self.removed, "error": self.error, "failed_jobs": self.failed_jobs}
+        return {
+            "task_id": self.task_id,
+            "status": self.status,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "error": self.error,
+            "failed_jobs": self.failed_jobs,
+            "progress_done": self.progress_done,
+            "progress_total": self.progress_total,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> TaskReport:
-        return cls(int(data["task_id"]), str(data["status"]), int(data["added"]), int(data["updated"]),
-                   int(data["removed"]), data.get("error"), list(data.get("failed_jobs") or []))
+        return cls(
+            int(data["task_id"]),
+            str(data["status"]),
+            int(data["added"]),
+            int(data["updated"]),
+            int(data["removed"]),
+            data.get("error"),
+            list(data.get("failed_jobs") or []),
+            int(data.get("progress_done") or 0),
+            int(data.get("progress_total") or 0),
+        )
 
 
 def task_report(store: Store, task_id: int) -> TaskReport:
@@ -95,16 +129,52 @@ def task_report(store: Store, task_id: int) -> TaskReport:
     task = row.iloc[0]
     job_rows = jobs.list_jobs(store, task_id)
     failed = [f"{j.target}: {j.error}" for j in job_rows.itertuples() if j.status == jobs.NOT_COMPLETED and j.error]
-    return TaskReport(task_id, str(task["status"]), int(task["added"]), int(task["updated"]), int(task["removed"]),
-                      None if task["error"] is None or task["error"] != task["error"] else str(task["error"]),
-                      failed)
+    return TaskReport(
+        task_id,
+        str(task["status"]),
+        int(task["added"]),
+        int(task["updated"]),
+        int(task["removed"]),
+        None if task["error"] is None or task["error"] != task["error"] else str(task["error"]),
+        failed,
+        _count(task["progress_done"]),
+        _count(task["progress_total"]),
+    )
+
+
+def _count(value: object) -> int:
+    return 0 if value is None or value != value else int(value)  # type: ignore[call-overload]
+
+
+def check_partners(store: Store, bc_ids: Iterable[str]) -> None:
+    """A bad --partner is a usage error (exit 2), not an empty export or a failed task."""
+    for bc_id in bc_ids:
+        if partners.get(store, bc_id) is None:
+            raise UsageError(
+                f"--partner {bc_id}: no partner with this BC id (the Partners page lists them; "
+                f"`{PROG} sync` refreshes the list)"
+            )
+
+
+Progress = Callable[[TaskReport], None]
+
+
+def follow(report: Callable[[], TaskReport], wait: Callable[[], None], on_progress: Progress) -> TaskReport:
+    """Poll a task until it ends (or TASK_TIMEOUT_S), telling `on_progress` while it is active."""
+    deadline = time.monotonic() + TASK_TIMEOUT_S
+    while True:
+        current = report()
+        if current.status not in jobs.ACTIVE or time.monotonic() > deadline:
+            return current
+        on_progress(current)
+        wait()
 
 
 # -- backends ---------------------------------------------------------------------------------------
 
 
 class Backend(Protocol):
-    def sync(self, partner_bc_id: str | None) -> TaskReport: ...
+    def sync(self, partner_bc_id: str | None, on_progress: Progress) -> TaskReport: ...
     def export(self, f: MemberFilter, out: Path) -> int: ...
     def schema_version(self) -> int: ...
     def rotate_key(self) -> str: ...
@@ -113,17 +183,24 @@ class Backend(Protocol):
 class LocalBackend:
     """The CLI opens the database itself (the app is not running)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.services = core_services.build(settings)
+    def __init__(self, settings: Settings, log_level: int = logging.WARNING) -> None:
+        self.services = core_services.build(settings, log_level=log_level)
 
-    def sync(self, partner_bc_id: str | None) -> TaskReport:
+    def sync(self, partner_bc_id: str | None, on_progress: Progress) -> TaskReport:
+        if partner_bc_id is not None:
+            check_partners(self.services.store, [partner_bc_id])
         task_id = check_for_updates.request(
             self.services, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner_bc_id
         )
-        self.services.runner.wait(task_id, timeout=TASK_TIMEOUT_S)
-        return task_report(self.services.store, task_id)
+
+        def wait() -> None:
+            with contextlib.suppress(TimeoutError):  # not finished yet: report progress and wait again
+                self.services.runner.wait(task_id, timeout=POLL_INTERVAL_S)
+
+        return follow(lambda: task_report(self.services.store, task_id), wait, on_progress)
 
     def export(self, f: MemberFilter, out: Path) -> int:
+        check_partners(self.services.store, f.partners)
         chunks = export.stream_members(self.services.store, f, actor=SYSTEM_CLI, via="command line")
         return _write_chunks(chunks, out)
 
@@ -143,28 +220,32 @@ class LocalBackend:
 class RemoteBackend:
     """The app is running: go through its authenticated local API."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, base_url: str) -> None:
         if not settings.api_token:
             raise CliFailure("The app is running but no API token is configured (PW_API_TOKEN).")
-        self.client = httpx.Client(base_url=settings.public_url, timeout=httpx.Timeout(30.0, read=300.0),
-                                   headers={"Authorization": f"Bearer {settings.api_token}"})
+        self.client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(30.0, read=300.0),
+            headers={"Authorization": f"Bearer {settings.api_token}"},
+        )
 
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code in (401, 403):
             raise CliFailure("The running app refused the CLI's API token: check PW_API_TOKEN.")
+        if response.status_code == 400:
+            raise UsageError(response.text.strip())
         if response.status_code >= 400:
             raise CliFailure(f"The running app answered {response.status_code}: {response.text[:300]}")
         return response
 
-    def sync(self, partner_bc_id: str | None) -> TaskReport:
+    def sync(self, partner_bc_id: str | None, on_progress: Progress) -> TaskReport:
         started = self._check(self.client.post(API_SYNC, json={"partner": partner_bc_id})).json()
-        deadline = time.monotonic() + TASK_TIMEOUT_S
-        while True:
-            report = TaskReport.from_dict(self._check(self.client.get(
-                API_TASK.format(task_id=started["task_id"]))).json())
-            if report.status not in jobs.ACTIVE or time.monotonic() > deadline:
-                return report
-            time.sleep(POLL_INTERVAL_S)
+        path = API_TASK.format(task_id=started["task_id"])
+        return follow(
+            lambda: TaskReport.from_dict(self._check(self.client.get(path)).json()),
+            lambda: time.sleep(POLL_INTERVAL_S),
+            on_progress,
+        )
 
     def export(self, f: MemberFilter, out: Path) -> int:
         with self.client.stream("GET", export.EXPORT_PATH, params=f.to_query()) as response:
@@ -207,25 +288,61 @@ def _data_rows(path: Path) -> int:
         return max(0, sum(1 for _ in csv.reader(handle)) - 1)
 
 
-def app_running(settings: Settings, timeout: float = 1.0) -> bool:
-    """Whether PartnerWatch answers on its public URL (then it holds the database)."""
-    try:
-        response = httpx.get(settings.public_url.rstrip("/") + HEALTH, timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json")
+def record_app_url(data_dir: Path, url: str) -> Path:
+    """The running app says where it listens, so the CLI finds it whatever port it was given."""
+    path = Path(data_dir) / APP_URL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(url + "\n", encoding="utf-8")
+    return path
 
 
-def open_backend(settings: Settings) -> LocalBackend | RemoteBackend:
-    if app_running(settings):
-        return RemoteBackend(settings)
+def forget_app_url(data_dir: Path, url: str) -> None:
+    """On stop: remove the file if it still names this app (another instance may have replaced it)."""
+    path = Path(data_dir) / APP_URL_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_text(encoding="utf-8").strip() == url:
+            path.unlink()
+
+
+def app_urls(settings: Settings) -> list[str]:
+    """Where the running app may answer: PW_APP_URL alone when set, else data/app.url, then the public URL."""
+    if settings.app_url:
+        return [settings.app_url]
     try:
-        return LocalBackend(settings)
+        recorded = (settings.data_dir / APP_URL_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        recorded = ""
+    return list(dict.fromkeys(url.rstrip("/") for url in (recorded, settings.public_url) if url))
+
+
+def running_app_url(settings: Settings, timeout: float = 1.0) -> str | None:
+    """The first of `app_urls` where PartnerWatch answers (then it holds the database), or None."""
+    for url in app_urls(settings):
+        try:
+            response = httpx.get(url + HEALTH, timeout=timeout)
+        except httpx.HTTPError:
+            continue
+        if response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json"):
+            return url
+    return None
+
+
+def open_backend(settings: Settings, log_level: int = logging.WARNING) -> LocalBackend | RemoteBackend:
+    url = running_app_url(settings)
+    if url:
+        return RemoteBackend(settings, url)
+    try:
+        return LocalBackend(settings, log_level)
     except duckdb.IOException as exc:  # another process holds the file: the app, starting or unreachable
-        if app_running(settings, timeout=5.0):
-            return RemoteBackend(settings)
-        raise CliFailure(f"The database {settings.db_path} is in use by another process and PartnerWatch does not "
-                         f"answer at {settings.public_url}. Stop that process or set PW_PUBLIC_URL.") from exc
+        url = running_app_url(settings, timeout=5.0)
+        if url:
+            return RemoteBackend(settings, url)
+        tried = ", ".join(app_urls(settings))
+        raise CliFailure(
+            f"The database {settings.db_path} is in use by another process and PartnerWatch does not "
+            f"answer at {tried}. If the app runs at another address, set PW_APP_URL (e.g. "
+            f"PW_APP_URL=http://127.0.0.1:8502); otherwise stop that process."
+        ) from exc
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -233,15 +350,63 @@ def open_backend(settings: Settings) -> LocalBackend | RemoteBackend:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+class _Terminal:
+    """Where messages go: stdout only with -v, stderr for what needs attention, a progress line on a tty."""
+
+    def __init__(self, out: TextIO, err: TextIO, verbose: bool) -> None:
+        self.out, self.err, self.verbose = out, err, verbose
+        self.tty = _isatty(err)
+        self.started = time.monotonic()
+        self.shown = False
+
+    def info(self, text: str) -> None:
+        if self.verbose:
+            print(text, file=self.out)
+
+    def problem(self, text: str) -> None:
+        self.clear()
+        print(text, file=self.err)
+
+    def progress(self, report: TaskReport) -> None:
+        if self.tty:
+            self.err.write(f"\r\x1b[K{report.progress_line(time.monotonic() - self.started)}")
+            self.err.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self.shown = False
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core.cli", description="PartnerWatch from the command line.")
+    parser = _Parser(prog=PROG, description="PartnerWatch from the command line. Quiet on success.")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the summary and informational logs (default: warnings and errors only)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", default=False, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("sync", help="Check for updates (all partners, or one)")
+    run = commands.add_parser("sync", parents=[verbose], help="Check for updates (all partners, or one)")
     run.add_argument("--partner", metavar="BC_ID", help="only this partner BC")
-    out = commands.add_parser("export-members", help="export guest users as CSV (same filters as the page)")
+    out = commands.add_parser(
+        "export-members", parents=[verbose], help="export guest users as CSV (same filters as the page)"
+    )
     out.add_argument("--out", required=True, type=Path, metavar="FILE")
     out.add_argument("--partner", action="append", default=[], metavar="BC_ID")
     out.add_argument("--role", action="append", default=[], choices=list(queries.ROLES), type=str.upper)
@@ -251,68 +416,104 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--include-removed", action="store_true")
     out.add_argument("--sort", default="partner", choices=list(queries.SORTS))
     out.add_argument("--desc", action="store_true")
-    commands.add_parser("rotate-key", help="re-encrypt every stored secret under the first key of "
-                        "PW_ENCRYPTION_KEYS (NEW,OLD); all or nothing, safe to repeat")
-    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "rotate-key",
+        parents=[verbose],
+        help="re-encrypt every stored secret under the first "
+        "key of PW_ENCRYPTION_KEYS (NEW,OLD); all or nothing, safe to repeat",
+    )
+    commands.add_parser("migrate", parents=[verbose], help="apply database migrations")
     return parser
 
 
 def _filter(args: argparse.Namespace) -> MemberFilter:
-    return MemberFilter(partners=tuple(args.partner), roles=tuple(args.role), statuses=tuple(args.status),
-                        flags=tuple(args.flag), search=args.search, include_removed=args.include_removed,
-                        sort=args.sort, descending=args.desc)
+    return MemberFilter(
+        partners=tuple(args.partner),
+        roles=tuple(args.role),
+        statuses=tuple(args.status),
+        flags=tuple(args.flag),
+        search=args.search,
+        include_removed=args.include_removed,
+        sort=args.sort,
+        descending=args.desc,
+    )
 
 
-def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    if args.command == "migrate" and not app_running(settings):
+def _check_out(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"--out {path}: is a directory; name the CSV file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"--out {path}: the folder {path.parent} does not exist")
+
+
+def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
+    level = logging.INFO if term.verbose else logging.WARNING
+    configure_logging(level)
+    if args.command == "export-members":
+        _check_out(args.out)
+    if args.command == "migrate" and running_app_url(settings) is None:
         store = Store(settings.db_path)  # opening applies what is missing
         try:
-            print(f"Database {settings.db_path} is at schema version {store.schema_version()}.", file=out)
+            term.info(f"Database {settings.db_path} is at schema version {store.schema_version()}.")
         finally:
             store.close()
         return OK
-    backend = open_backend(settings)
+    backend = open_backend(settings, level)
     try:
-        return _command(args, backend, settings, out)
+        return _command(args, backend, settings, term)
     finally:
         backend.close()
 
 
-def _command(args: argparse.Namespace, backend: LocalBackend | RemoteBackend, settings: Settings,
-             out: TextIO) -> int:
+def _command(
+    args: argparse.Namespace, backend: LocalBackend | RemoteBackend, settings: Settings, term: _Terminal
+) -> int:
     if args.command == "migrate":
-        print(f"Database {settings.db_path} is at schema version {backend.schema_version()} "
-              "(the running app applies migrations at start-up).", file=out)
+        term.info(
+            f"Database {settings.db_path} is at schema version {backend.schema_version()} "
+            "(the running app applies migrations at start-up)."
+        )
         return OK
     if args.command == "rotate-key":
-        print(backend.rotate_key(), file=out)
+        term.info(backend.rotate_key())
         return OK
     if args.command == "sync":
-        report = backend.sync(args.partner)
-        print("\n".join(report.lines()), file=out)
-        return OK if report.ok else FAILED
+        report = backend.sync(args.partner, term.progress)
+        term.clear()
+        if not report.ok:
+            term.problem("\n".join(report.lines()))
+            return FAILED
+        term.info("\n".join(report.lines()))
+        return OK
     rows = backend.export(_filter(args), args.out)
-    print(f"Exported {rows} guest users to {args.out}.", file=out)
+    term.info(f"Exported {rows} guest users to {args.out}.")
     return OK
 
 
-def main(argv: list[str] | None = None, *, settings: Settings | None = None, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+def main(
+    argv: list[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run one command; every message for a person is one line on stderr (or the summary with -v)."""
+    term = _Terminal(out or sys.stdout, err or sys.stderr, verbose=False)
     try:
         args = build_parser().parse_args(argv)
-        return _run(args, settings or Settings.load(), out)
+        term.verbose = bool(args.verbose)
+        return _run(args, settings or Settings.load(), term)
     except UsageError as exc:
-        print(str(exc), file=err)
+        term.problem(f"{PROG}: error: {exc}")
         return USAGE
     except ConfigError as exc:
-        print(f"Configuration error: {exc}", file=err)
+        term.problem(f"Configuration error: {exc}")
         return USAGE
     except CliFailure as exc:
-        print(str(exc), file=err)
+        term.problem(str(exc))
         return FAILED
     except (httpx.HTTPError, OSError, duckdb.Error) as exc:
-        print(f"Failed: {type(exc).__name__}: {exc}", file=err)
+        term.problem(f"Failed: {type(exc).__name__}: {exc}")
         return FAILED
 
 

@@ -27,12 +27,31 @@ SANDBOX_APP_SECRET = "sandbox-secret"  # the emulator's published credentials, n
 LIVE_API_BASE = "https://business-api.tiktok.com/open_api/v1.3/"
 LIVE_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"
 CALLBACK_PATH = "/api/oauth/tiktok/callback"
+DB_FILE = "partnerwatch.duckdb"
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the message names the variable to fix."""
+    """Configuration values are missing or malformed; each problem names the variable to fix."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+class _Problems:
+    """Collects every ConfigError of a load, so one message can list them all."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, read: Callable[[], T], fallback: T) -> T:
+        try:
+            return read()
+        except ConfigError as exc:
+            self.found.extend(exc.problems)
+            return fallback
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Settings:
     public_url: str
     sandbox_key_file: Path | None = None  # set when the encryption key was generated (sandbox only)
     roles: RoleRules = field(default_factory=RoleRules)  # sign-in roles (PW_ROLE_* / [partnerwatch.roles])
+    app_url: str | None = None  # PW_APP_URL: where the CLI reaches the running app (else data/app.url)
 
     @classmethod
     def load(
@@ -67,13 +87,16 @@ class Settings:
     ) -> Settings:
         """Read the settings; `env` defaults to `os.environ`, `root` to the repository root."""
         root = Path(root) if root is not None else ROOT
-        secrets_path = secrets_file if secrets_file is not None else root / ".streamlit" / "secrets.toml"
-        src = _Source(env=os.environ if env is None else env, secrets=_read_secrets(secrets_path))
-        settings = _build(src, root)
+        settings = _build(_source(env, secrets_file, root), root)
         for secret in (settings.app_secret, settings.api_token, *settings.encryption_keys):
             if secret:
                 register_secret(secret)
         return settings
+
+
+def _source(env: Mapping[str, str] | None, secrets_file: Path | None, root: Path) -> _Source:
+    secrets_path = secrets_file if secrets_file is not None else root / ".streamlit" / "secrets.toml"
+    return _Source(env=os.environ if env is None else env, secrets=_read_secrets(secrets_path))
 
 
 @dataclass(frozen=True)
@@ -104,8 +127,9 @@ class _Source:
             raise ConfigError(f"{label} must be a string, got {type(value).__name__}")
         return str(value).strip()
 
-    def number(self, var: str, toml_key: str | None, default: T, kind: Callable[[Any], T], *,
-               low: float, high: float) -> T:
+    def number(
+        self, var: str, toml_key: str | None, default: T, kind: Callable[[Any], T], *, low: float, high: float
+    ) -> T:
         found = self.get(var, toml_key)
         if found is None:
             return default
@@ -136,37 +160,59 @@ def _read_secrets(path: Path) -> dict[str, Any]:
 
 
 def _build(src: _Source, root: Path) -> Settings:
-    sandbox = _is_sandbox(src)
-    port = src.number("PW_PORT", None, 8501, int, low=1, high=65535)
-    sandbox_port = src.number("PW_SANDBOX_PORT", None, 9100, int, low=1, high=65535)
-    public_url = (src.text("PW_PUBLIC_URL", "partnerwatch.public_url", None)
-                  or f"http://localhost:{port}").rstrip("/")
+    keep = _Problems()
+    sandbox = keep(lambda: _is_sandbox(src), False)
+    port = keep(lambda: src.number("PW_PORT", None, 8501, int, low=1, high=65535), 8501)
+    sandbox_port = keep(lambda: src.number("PW_SANDBOX_PORT", None, 9100, int, low=1, high=65535), 9100)
+    public_url = keep(
+        lambda: _url(src, "PW_PUBLIC_URL", "partnerwatch.public_url", f"http://localhost:{port}"),
+        f"http://localhost:{port}",
+    ).rstrip("/")
     emulator = f"http://127.0.0.1:{sandbox_port}"
-    data_dir = _resolve(root, src.text("PW_DATA_DIR", "partnerwatch.data_dir", "data") or "data")
-    keys, key_file = _encryption_keys(src, sandbox, data_dir)
-    return Settings(
-        app_id=src.text("PW_TIKTOK_APP_ID", "tiktok.app_id", SANDBOX_APP_ID) or SANDBOX_APP_ID,
-        app_secret=src.text("PW_TIKTOK_APP_SECRET", "tiktok.app_secret", SANDBOX_APP_SECRET) or "",
-        api_base_url=_url(src, "PW_TIKTOK_API_BASE", "tiktok.api_base_url",
-                          f"{emulator}/open_api/v1.3/" if sandbox else LIVE_API_BASE),
-        portal_auth_url=_url(src, "PW_TIKTOK_PORTAL_URL", "tiktok.portal_auth_url",
-                             f"{emulator}/portal/auth" if sandbox else LIVE_PORTAL_URL),
-        redirect_uri=_url(src, "PW_REDIRECT_URI", "tiktok.redirect_uri", public_url + CALLBACK_PATH),
-        db_path=_db_path(src, root),
+    data_dir = _resolve(root, keep(lambda: src.text("PW_DATA_DIR", "partnerwatch.data_dir", "data"), "data") or "data")
+    keys, key_file = keep(lambda: _encryption_keys(src, sandbox, data_dir), ((), None))
+    settings = Settings(
+        app_id=keep(lambda: src.text("PW_TIKTOK_APP_ID", "tiktok.app_id", SANDBOX_APP_ID), "") or SANDBOX_APP_ID,
+        app_secret=keep(lambda: src.text("PW_TIKTOK_APP_SECRET", "tiktok.app_secret", SANDBOX_APP_SECRET), "") or "",
+        api_base_url=keep(
+            lambda: _url(
+                src,
+                "PW_TIKTOK_API_BASE",
+                "tiktok.api_base_url",
+                f"{emulator}/open_api/v1.3/" if sandbox else LIVE_API_BASE,
+            ),
+            "",
+        ),
+        portal_auth_url=keep(
+            lambda: _url(
+                src,
+                "PW_TIKTOK_PORTAL_URL",
+                "tiktok.portal_auth_url",
+                f"{emulator}/portal/auth" if sandbox else LIVE_PORTAL_URL,
+            ),
+            "",
+        ),
+        redirect_uri=keep(lambda: _url(src, "PW_REDIRECT_URI", "tiktok.redirect_uri", public_url + CALLBACK_PATH), ""),
+        db_path=keep(lambda: _db_path(src, root, data_dir), data_dir / DB_FILE),
         encryption_keys=keys,
-        qps=src.number("PW_QPS", "partnerwatch.qps", 10.0, float, low=0.01, high=10_000),
-        http_timeout_s=src.number("PW_HTTP_TIMEOUT", "partnerwatch.http_timeout_s", 20.0, float,
-                                  low=0.1, high=3600),
+        qps=keep(lambda: src.number("PW_QPS", "partnerwatch.qps", 10.0, float, low=0.01, high=10_000), 10.0),
+        http_timeout_s=keep(
+            lambda: src.number("PW_HTTP_TIMEOUT", "partnerwatch.http_timeout_s", 20.0, float, low=0.1, high=3600), 20.0
+        ),
         port=port,
         sandbox_port=sandbox_port,
-        sandbox_seed=src.number("PW_SANDBOX_SEED", None, 7, int, low=-(2**63), high=2**63 - 1),
-        api_token=_api_token(src, sandbox, data_dir),
+        sandbox_seed=keep(lambda: src.number("PW_SANDBOX_SEED", None, 7, int, low=-(2**63), high=2**63 - 1), 7),
+        api_token=keep(lambda: _api_token(src, sandbox, data_dir), None),
         data_dir=data_dir,
         sandbox=sandbox,
         public_url=public_url,
         sandbox_key_file=key_file,
-        roles=_role_rules(src),
+        roles=keep(lambda: _role_rules(src), RoleRules()),
+        app_url=keep(lambda: _optional_url(src, "PW_APP_URL"), None),
     )
+    if keep.found:
+        raise ConfigError(*keep.found)
+    return settings
 
 
 _ROLE_SOURCES = (("admins", "PW_ROLE_ADMINS"), ("analysts", "PW_ROLE_ANALYSTS"), ("guests", "PW_ROLE_GUESTS"))
@@ -203,8 +249,7 @@ def _is_sandbox(src: _Source) -> bool:
     if app_id is None and secret is None:
         return True
     if app_id is None or secret is None:
-        missing = ("PW_TIKTOK_APP_ID (tiktok.app_id)" if app_id is None
-                   else "PW_TIKTOK_APP_SECRET (tiktok.app_secret)")
+        missing = "PW_TIKTOK_APP_ID (tiktok.app_id)" if app_id is None else "PW_TIKTOK_APP_SECRET (tiktok.app_secret)"
         raise ConfigError(
             f"{missing} is not set while the other TikTok credential is: set both for the live API, "
             "or neither for the sandbox"
@@ -219,14 +264,26 @@ def _url(src: _Source, var: str, toml_key: str, default: str) -> str:
     return value
 
 
+def _optional_url(src: _Source, var: str) -> str | None:
+    value = src.text(var, None, None)
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{var} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
 def _resolve(root: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else root / path
 
 
-def _db_path(src: _Source, root: Path) -> Path:
-    value = src.text("PW_DB_PATH", "partnerwatch.db_path", "data/partnerwatch.duckdb")
-    return Path(":memory:") if value == ":memory:" else _resolve(root, value or "data/partnerwatch.duckdb")
+def _db_path(src: _Source, root: Path, data_dir: Path) -> Path:
+    """PW_DB_PATH when set (relative to the repository root), else the database file in the data directory."""
+    value = src.text("PW_DB_PATH", "partnerwatch.db_path", None)
+    if value is None:
+        return data_dir / DB_FILE
+    return Path(":memory:") if value == ":memory:" else _resolve(root, value)
 
 
 def _encryption_keys(src: _Source, sandbox: bool, data_dir: Path) -> tuple[tuple[str, ...], Path | None]:
@@ -257,3 +314,108 @@ def _api_token(src: _Source, sandbox: bool, data_dir: Path) -> str | None:
             raise ConfigError("PW_API_TOKEN (partnerwatch.api_token) must be at least 16 characters long")
         return configured
     return load_or_create_api_token(data_dir) if sandbox else None
+
+
+# -- start-up check (live mode) ----------------------------------------------------------------------
+
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+AUTH_CALLBACK_PATH = "/oauth2callback"  # Streamlit's own st.login callback route
+MIN_COOKIE_SECRET = 32
+_PLACEHOLDER = "replace-with"  # every example value in .streamlit/secrets.toml.example starts with it
+_KEY_HINT = 'python -c "from core.security.crypto import SecretBox; print(SecretBox.generate_key())"'
+_RANDOM_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def startup_problems(
+    auth: Mapping[str, Any] | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets_file: Path | None = None,
+    root: Path | None = None,
+) -> list[str]:
+    """Every reason the app must not serve pages with this configuration, each naming what to set.
+
+    `auth` is the `[auth]` section Streamlit's `st.login` reads (None when there is none). The sandbox needs
+    nothing; the live mode needs sign-in, encryption keys and one consistent public URL.
+    """
+    root = Path(root) if root is not None else ROOT
+    try:
+        src = _source(env, secrets_file, root)
+    except ConfigError as exc:
+        return exc.problems
+    live = src.get("PW_TIKTOK_APP_ID", "tiktok.app_id") or src.get("PW_TIKTOK_APP_SECRET", "tiktok.app_secret")
+    try:
+        settings: Settings | None = Settings.load(env=src.env, secrets_file=secrets_file, root=root)
+    except ConfigError as exc:
+        settings, found = None, exc.problems
+    else:
+        found = []
+    if not live:
+        return found
+    public_url = settings.public_url if settings else None
+    return [*found, *(_live_problems(src, settings) if settings else []), *_auth_problems(auth, public_url)]
+
+
+def _live_problems(src: _Source, settings: Settings) -> list[str]:
+    found: list[str] = []
+    if src.get("PW_PUBLIC_URL", "partnerwatch.public_url") is None:
+        found.append(
+            "PW_PUBLIC_URL (partnerwatch.public_url) is not set: the address people open PartnerWatch "
+            "at, e.g. https://partnerwatch.example.com (sign-in and TikTok redirect back to it)"
+        )
+    if not settings.encryption_keys:
+        found.append(
+            "PW_ENCRYPTION_KEYS (partnerwatch.encryption_keys) is not set: TikTok tokens are stored "
+            f"encrypted; generate a key with {_KEY_HINT}"
+        )
+    expected = settings.public_url + CALLBACK_PATH
+    if settings.redirect_uri != expected:
+        found.append(
+            f"PW_REDIRECT_URI (tiktok.redirect_uri) is {settings.redirect_uri} but this app's TikTok "
+            f"callback is {expected} (PW_PUBLIC_URL + {CALLBACK_PATH}); register and set that one"
+        )
+    for label, value in (
+        ("PW_TIKTOK_APP_SECRET (tiktok.app_secret)", settings.app_secret),
+        ("PW_API_TOKEN (partnerwatch.api_token)", settings.api_token or ""),
+        *(("PW_ENCRYPTION_KEYS (partnerwatch.encryption_keys)", k) for k in settings.encryption_keys),
+    ):
+        if value.startswith(_PLACEHOLDER):
+            found.append(f"{label} is still the example value from secrets.toml.example")
+    return found
+
+
+def _auth_problems(auth: Mapping[str, Any] | None, public_url: str | None) -> list[str]:
+    if not auth:
+        return [
+            "[auth] is missing from .streamlit/secrets.toml: sign-in (st.login) needs "
+            f"{', '.join(AUTH_KEYS)} (see .streamlit/secrets.toml.example)"
+        ]
+    found = [
+        f"auth.{key} is not set in .streamlit/secrets.toml (st.login needs it)"
+        for key in AUTH_KEYS
+        if not str(auth.get(key) or "").strip()
+    ]
+    secret = str(auth.get("cookie_secret") or "")
+    if secret and (len(secret) < MIN_COOKIE_SECRET or secret.startswith(_PLACEHOLDER)):
+        found.append(
+            f"auth.cookie_secret must be at least {MIN_COOKIE_SECRET} random characters (not the "
+            f"example value): generate one with {_RANDOM_HINT}"
+        )
+    if str(auth.get("client_secret") or "").startswith(_PLACEHOLDER):
+        found.append("auth.client_secret is still the example value from secrets.toml.example")
+    metadata = str(auth.get("server_metadata_url") or "")
+    if metadata and not metadata.startswith(("http://", "https://")):
+        found.append(f"auth.server_metadata_url must be an http(s) URL, got {metadata!r}")
+    redirect = str(auth.get("redirect_uri") or "")
+    if redirect and public_url and redirect.rstrip("/") != public_url + AUTH_CALLBACK_PATH:
+        found.append(
+            f"auth.redirect_uri is {redirect} but sign-in returns to {public_url}{AUTH_CALLBACK_PATH} "
+            f"(PW_PUBLIC_URL + {AUTH_CALLBACK_PATH}); set it and register it with the identity provider"
+        )
+    return found
+
+
+def format_problems(problems: list[str]) -> str:
+    """The one message an operator reads: every problem on its own line."""
+    lines = [f"PartnerWatch cannot start: {len(problems)} configuration problem(s).", *(f"  - {p}" for p in problems)]
+    return "\n".join([*lines, "Fix them (environment or .streamlit/secrets.toml) and start again."])

@@ -33,8 +33,9 @@ class Services:
 
     def client_config(self) -> ClientConfig:
         s = self.settings
-        return ClientConfig(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
-                            timeout_s=s.http_timeout_s)
+        return ClientConfig(
+            api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret, timeout_s=s.http_timeout_s
+        )
 
     def client(self, *, on_retry: Callable[[RetryEvent], None] | None = None) -> TikTokClient:
         """A new async client (use it in one event loop, `async with`); all share the app's rate limit."""
@@ -45,16 +46,21 @@ class Services:
         self.store.close()
 
 
-def build(settings: Settings) -> Services:
-    configure_logging()
+def build(settings: Settings, *, log_level: str | int = "INFO") -> Services:
+    configure_logging(log_level)
     box = SecretBox(settings.encryption_keys)  # no key configured in live mode: refuses to start, says why
     store = Store(settings.db_path)
     interrupted = recover_interrupted(store)
     if interrupted:
         log.warning("%d task(s) left running by a stopped process are now Not completed", interrupted)
-    return Services(settings=settings, store=store, box=box, limiter=TokenBucket(settings.qps),
-                    runner=JobRunner(store),
-                    generated_key=settings.sandbox_key_file is not None)
+    return Services(
+        settings=settings,
+        store=store,
+        box=box,
+        limiter=TokenBucket(settings.qps),
+        runner=JobRunner(store),
+        generated_key=settings.sandbox_key_file is not None,
+    )
 
 
 _lock = threading.Lock()

@@ -54,6 +54,7 @@ def export_members(request: Request) -> Response:
             via = "Download CSV"
         elif bearer_ok(request, svc):
             actor, member_filter, via = SYSTEM_CLI, MemberFilter.from_mapping(request.query_params), "command line"
+            cli.check_partners(svc.store, member_filter.partners)
         else:
             return _refused("Use Download CSV on the Members page (or the CLI with its API token).", 401)
         chunks = export.stream_members(svc.store, member_filter, actor=actor, via=via)
@@ -61,6 +62,8 @@ def export_members(request: Request) -> Response:
         return _refused(str(exc), 403)
     except NotAllowed as exc:
         return _refused(str(exc), 403)
+    except cli.UsageError as exc:
+        return _refused(str(exc), 400)
     except ValueError as exc:
         return _refused(f"Bad filter: {exc}", 400)
     headers = {**_NO_STORE, "Content-Disposition": f'attachment; filename="{export.filename()}"'}
@@ -76,8 +79,14 @@ async def api_sync(request: Request) -> Response:
         partner = body.get("partner") if isinstance(body, dict) else None
     except ValueError:
         return _refused("The body must be JSON.", 400)
-    task_id = await run_in_threadpool(lambda: check_for_updates.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI,
-                                                           partner_bc_id=partner or None))
+    try:
+        if partner:
+            await run_in_threadpool(cli.check_partners, svc.store, [str(partner)])
+    except cli.UsageError as exc:
+        return _refused(str(exc), 400)
+    task_id = await run_in_threadpool(
+        lambda: check_for_updates.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner or None)
+    )
     return JSONResponse({"task_id": task_id}, headers=_NO_STORE)
 
 
@@ -100,8 +109,9 @@ def api_rotate_key(request: Request) -> Response:
         report = keys.rotate_all(svc.store, svc.box, SYSTEM_CLI)
     except keys.RotationError as exc:
         return _refused(str(exc), 409)
-    return JSONResponse({"message": report.line(), "rotated": report.rotated, "current": report.current},
-                        headers=_NO_STORE)
+    return JSONResponse(
+        {"message": report.line(), "rotated": report.rotated, "current": report.current}, headers=_NO_STORE
+    )
 
 
 ROUTES = [

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from core import cli
 from core import services as core_services
 from core.config import Settings
 from core.connect import connections
@@ -56,6 +57,16 @@ def start_sandbox(settings: Settings) -> Any:
     return server
 
 
+def local_url() -> str:
+    """Where this process serves, as the CLI on this machine reaches it (Streamlit's own port setting)."""
+    from streamlit import config
+
+    host = config.get_option("server.address") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a wildcard bind, not a bind here)
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"http://{host}:{config.get_option('server.port')}" + (f"/{base}" if base else "")
+
+
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     settings = Settings.load()
@@ -65,9 +76,12 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     svc = await run_in_threadpool(core_services.get)
     threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
+    url = local_url()
+    cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
         yield {}
     finally:
+        cli.forget_app_url(settings.data_dir, url)
         await run_in_threadpool(_shut_down, svc, sandbox)
 
 

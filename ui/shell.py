@@ -10,10 +10,13 @@ from core.security.roles import GUEST
 from ui import auth
 from ui.nav import page
 from ui.resources import services
+from ui.startup import hide_error_details
 
 st.set_page_config(page_title="PartnerWatch", page_icon=":material/shield_person:", layout="wide")
 
 svc = services()
+if not svc.settings.sandbox:
+    hide_error_details()  # also set at start-up (ui/startup.py); per run, so no path can miss it
 current = auth.current_actor(svc)
 if current is None:
     st.session_state.pop("pw_actor", None)

@@ -21,8 +21,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 
 
 def _is_browser_test(item: pytest.Item) -> bool:
@@ -64,17 +71,42 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(tmp: Path, **env_extra: str) -> RunningApp:
-    port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "PW_PORT": str(port), "PW_SANDBOX_PORT": str(sandbox_port),
-           "PW_DATA_DIR": str(tmp / "data"), "PW_DB_PATH": str(tmp / "data" / "pw.duckdb"), **env_extra}
-    for key in ("PW_TIKTOK_APP_ID", "PW_TIKTOK_APP_SECRET"):
-        env.pop(key, None)
+def app_command(port: int, *args: str) -> list[str]:
+    """`streamlit run streamlit_app.py` on `port`, headless, with extra Streamlit flags."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        *args,
+    ]
+
+
+def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (), **env_extra: str) -> RunningApp:
+    """The app on free ports, its data under `tmp`; sandbox mode unless `env_extra` names TikTok credentials."""
+    port, sandbox_port = port or free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PW_TIKTOK_APP_ID", "PW_TIKTOK_APP_SECRET")}
+    env |= {
+        "PW_PORT": str(port),
+        "PW_SANDBOX_PORT": str(sandbox_port),
+        "PW_DATA_DIR": str(tmp / "data"),
+        "PW_DB_PATH": str(tmp / "data" / "pw.duckdb"),
+        **env_extra,
+    }
     log_path = tmp / "app.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+        app_command(port, *args),
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
     )
     app = RunningApp(f"http://localhost:{port}", f"http://127.0.0.1:{sandbox_port}", process, log_path)
     deadline = time.monotonic() + 60

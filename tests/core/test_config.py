@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, Settings
+from core.config import ConfigError, Settings, format_problems, startup_problems
 from core.security.crypto import SecretBox
 
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-app-secret-123"}
@@ -68,7 +68,9 @@ def test_live_mode_defaults(tmp_path: Path) -> None:
 
 def test_secrets_file_is_read(tmp_path: Path) -> None:
     key = SecretBox.generate_key()
-    path = _secrets(tmp_path, f"""
+    path = _secrets(
+        tmp_path,
+        f"""
 [tiktok]
 app_id = 7300000000000000009
 app_secret = "from-file-secret"
@@ -79,7 +81,8 @@ encryption_keys = ["{key}"]
 qps = 2.5
 http_timeout_s = 5
 api_token = "file-api-token-0123456789"
-""")
+""",
+    )
     settings = Settings.load(env={}, secrets_file=path, root=tmp_path)
     assert settings.sandbox is False
     assert settings.app_id == "7300000000000000009"
@@ -164,3 +167,77 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = Settings.load(env={}, root=tmp_path)
     with pytest.raises(AttributeError):
         settings.qps = 1.0  # type: ignore[misc]
+
+
+def test_data_dir_moves_the_database_too(tmp_path: Path) -> None:
+    settings = Settings.load(env={"PW_DATA_DIR": "elsewhere"}, root=tmp_path)
+    assert settings.data_dir == tmp_path / "elsewhere"
+    assert settings.db_path == tmp_path / "elsewhere" / "partnerwatch.duckdb"
+    explicit = Settings.load(env={"PW_DATA_DIR": "elsewhere", "PW_DB_PATH": "db/x.duckdb"}, root=tmp_path)
+    assert explicit.db_path == tmp_path / "db" / "x.duckdb"  # PW_DB_PATH still wins
+
+
+def test_every_bad_value_is_listed_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env={"PW_QPS": "fast", "PW_PORT": "0", "PW_PUBLIC_URL": "partnerwatch.example"}, root=tmp_path)
+    assert [p.split(" ")[0] for p in caught.value.problems] == ["PW_PORT", "PW_PUBLIC_URL", "PW_QPS"]
+
+
+# -- start-up check -----------------------------------------------------------------------------------
+
+PUBLIC = "https://pw.example.com"
+AUTH = {
+    "redirect_uri": f"{PUBLIC}/oauth2callback",
+    "cookie_secret": "c" * 40,
+    "client_id": "pw-client",
+    "client_secret": "idp-client-secret",
+    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+}
+
+
+def _live_env(**extra: str) -> dict[str, str]:
+    return {**LIVE, "PW_PUBLIC_URL": PUBLIC, "PW_ENCRYPTION_KEYS": SecretBox.generate_key(), **extra}
+
+
+def test_sandbox_and_a_complete_live_configuration_start(tmp_path: Path) -> None:
+    assert startup_problems(None, env={}, root=tmp_path) == []
+    assert startup_problems(AUTH, env=_live_env(), root=tmp_path) == []
+
+
+def test_live_without_auth_lists_every_problem(tmp_path: Path) -> None:
+    problems = startup_problems(None, env=LIVE, root=tmp_path)
+    assert len(problems) == 3
+    assert problems[0].startswith("PW_PUBLIC_URL")
+    assert problems[1].startswith("PW_ENCRYPTION_KEYS")
+    assert problems[2].startswith("[auth] is missing")
+    assert "cookie_secret" in problems[2]
+    message = format_problems(problems)
+    assert message.count("\n  - ") == 3
+    assert "3 configuration problem(s)" in message
+
+
+@pytest.mark.parametrize(
+    ("auth", "env", "expected"),
+    [
+        ({k: v for k, v in AUTH.items() if k != "client_id"}, {}, "auth.client_id is not set"),
+        ({**AUTH, "cookie_secret": "short"}, {}, "auth.cookie_secret must be at least 32"),
+        ({**AUTH, "cookie_secret": "replace-with-a-long-random-string-xxxxxxxxxx"}, {}, "auth.cookie_secret"),
+        ({**AUTH, "redirect_uri": "https://other.example/oauth2callback"}, {}, "auth.redirect_uri is"),
+        ({**AUTH, "server_metadata_url": "idp.example"}, {}, "auth.server_metadata_url must be"),
+        (AUTH, {"PW_REDIRECT_URI": "https://other.example/api/oauth/tiktok/callback"}, "PW_REDIRECT_URI"),
+        (AUTH, {"PW_TIKTOK_APP_SECRET": "replace-with-your-app-secret"}, "still the example value"),
+        (AUTH, {"PW_QPS": "lots"}, "PW_QPS must be a number"),
+    ],
+)
+def test_inconsistent_live_settings_are_named(tmp_path: Path, auth: dict, env: dict, expected: str) -> None:
+    problems = startup_problems(auth, env=_live_env(**env), root=tmp_path)
+    assert len(problems) == 1, problems
+    assert expected in problems[0]
+
+
+def test_problems_never_echo_a_secret(tmp_path: Path) -> None:
+    auth = {**AUTH, "cookie_secret": "tiny-secret"}
+    env = _live_env(PW_ENCRYPTION_KEYS="my-precious-but-broken-key")
+    text = "\n".join(startup_problems(auth, env=env, root=tmp_path))
+    for secret in ("tiny-secret", "my-precious", "idp-client-secret"):
+        assert secret not in text

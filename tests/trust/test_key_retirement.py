@@ -72,7 +72,7 @@ def test_cli_rotation_leaves_nothing_the_old_key_opens(tmp_path):
     settings = _services(tmp_path, f"{new},{old}").settings
     install(None)
     out = io.StringIO()
-    assert cli.main(["rotate-key"], settings=settings, out=out) == cli.OK, out.getvalue()
+    assert cli.main(["-v", "rotate-key"], settings=settings, out=out) == cli.OK, out.getvalue()
     assert "Re-encrypted 8 secret value(s)" in out.getvalue()
     assert old_key_openings(tmp_path, old) == []
     svc = _services(tmp_path, new)  # the new key alone opens everything, and the schema is intact

@@ -96,14 +96,21 @@ def test_rotate_key_reencrypts_everything_is_idempotent_and_all_or_nothing(tmp_p
     with svc.store.write() as cur:
         tokens.save(cur, svc.box, purpose="customer", bc_id=None, access_token="act.customer-token-0001", actor="t")
         tokens.save(cur, svc.box, purpose="partner", bc_id="1", access_token="act.partner-token-0002", actor="t")
-    vault.add(svc.store, svc.box, ADMIN_ACTOR, partner_bc_id=None, email="m@agency.example", phone="+1 555",
-              password="Vault-Password-0003")
+    vault.add(
+        svc.store,
+        svc.box,
+        ADMIN_ACTOR,
+        partner_bc_id=None,
+        email="m@agency.example",
+        phone="+1 555",
+        password="Vault-Password-0003",
+    )
     svc.close()
 
     svc = make_services(tmp_path, None, PW_ENCRYPTION_KEYS=f"{new},{old}")
     out = io.StringIO()
     svc.close()
-    assert cli.main(["rotate-key"], settings=svc.settings, out=out) == cli.OK
+    assert cli.main(["-v", "rotate-key"], settings=svc.settings, out=out) == cli.OK  # quiet without -v
     assert "Re-encrypted 5 secret value(s)" in out.getvalue()
 
     svc = make_services(tmp_path, None, PW_ENCRYPTION_KEYS=new)  # the old key is gone now
@@ -127,8 +134,14 @@ def test_rotate_key_reencrypts_everything_is_idempotent_and_all_or_nothing(tmp_p
 
 
 def test_audit_csv_is_filtered_formula_safe_and_audited(svc):
-    audit.record(svc.store, actor="=HYPERLINK(evil)", action="connect.partner", target="+cmd|' /C calc'!A0",
-                 outcome="ok", detail="@SUM(1)")
+    audit.record(
+        svc.store,
+        actor="=HYPERLINK(evil)",
+        action="connect.partner",
+        target="+cmd|' /C calc'!A0",
+        outcome="ok",
+        detail="@SUM(1)",
+    )
     audit.record(svc.store, actor="ann@acme.example", action="sync.request", target="All partners", outcome="queued")
     body = csv_bytes(svc.store, ADMIN_ACTOR, AuditFilter(action="connect.partner")).decode("utf-8")
     rows = list(csv.reader(io.StringIO(body, newline="")))
