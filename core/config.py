@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.errors import UserError
 from core.logging_setup import register_secret
 from core.security.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
 from core.security.roles import RoleRules, normalize_entry
@@ -32,7 +33,7 @@ DB_FILE = "partnerwatch.duckdb"
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Configuration values are missing or malformed; each problem names the variable to fix."""
 
     def __init__(self, *problems: str) -> None:

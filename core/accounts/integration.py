@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.accounts import tokens
+from core.errors import UserError
 from core.security.crypto import SecretBox
 from core.store.database import Store
 
@@ -18,7 +19,7 @@ CHOOSE_BC = "Choose a Business Center"
 _CANDIDATES_KEY = "integration.candidates"
 
 
-class IntegrationError(Exception):
+class IntegrationError(UserError):
     """A user-facing reason why the customer BC cannot be connected."""
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from core.accounts import integration, partners, tokens
 from core.connect import oauth_flows, workspace
 from core.connect.oauth import authorization_url, callback_params, exchange_code, revoke_token
 from core.connect.oauth_flows import Flow, FlowError
+from core.errors import UserError, new_reference
 from core.security import audit
 from core.security.roles import ADMIN, Actor, require_admin
 from core.services import Services
@@ -47,7 +47,7 @@ CALLBACK_PATH = "/api/oauth/tiktok/callback"
 BINDING_COOKIE = "pw_oauth_binding"
 
 
-class ConnectError(Exception):
+class ConnectError(UserError):
     """A user-facing reason the connection failed."""
 
 
@@ -185,11 +185,6 @@ def finish_callback(services: Services, query: Mapping[str, str], binding: str |
 
 def _target(flow: Flow) -> str:
     return flow.partner_bc_id or "customer BC"
-
-
-def new_reference() -> str:
-    """A short id that ties what the user sees to the server's log line (e.g. PW-3F9A1C2B)."""
-    return "PW-" + secrets.token_hex(4).upper()
 
 
 def unexpected(services: Services | None, flow: Flow | None, exc: BaseException) -> Outcome:

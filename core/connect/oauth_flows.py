@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.errors import UserError
 from core.logging_setup import redact
 from core.store.database import Store
 
@@ -38,7 +39,7 @@ _COLUMNS = ("flow_id, purpose, partner_bc_id, initiator, session_binding, status
             "consumed_at, tiktok_account")
 
 
-class FlowError(Exception):
+class FlowError(UserError):
     """A state that cannot be redeemed; `reason` is missing | unknown | reused | expired."""
 
     def __init__(self, reason: str) -> None:

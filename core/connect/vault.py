@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.connect import workspace
+from core.errors import UserError
 from core.logging_setup import register_secret
 from core.security import audit
 from core.security.crypto import SecretBox
@@ -19,7 +20,7 @@ from core.security.roles import GUEST, Actor, NotAllowed
 from core.store.database import Store
 
 
-class VaultError(ValueError):
+class VaultError(UserError, ValueError):
     """A vault request that cannot be done as asked (unknown item, bad input)."""
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.config import Settings
+from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import ADMIN, ANALYST, GUEST, ROLES, Actor, require_admin
 from core.store.database import Store
@@ -45,9 +46,9 @@ def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = N
            invited_by: str | None = None) -> WorkspaceUser:
     email = email.strip().lower()
     if role not in ROLES:
-        raise ValueError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
+        raise InvalidInput(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ValueError(f"{email!r} is not an e-mail address.")
+        raise InvalidInput(f"{email!r} is not an e-mail address.")
     with store.write() as cur:
         cur.execute(
             """INSERT INTO workspace_users (email, role, partner_bc_id, invited_by, invited_at)
@@ -63,10 +64,10 @@ def invite(store: Store, actor: Actor, email: str, role: str, *,
     """Invite a workspace user or change a role (admins only); a guest user belongs to a partner."""
     require_admin(actor, "invite workspace users or change roles")
     if role == GUEST and not partner_bc_id:
-        raise ValueError("A guest user is a partner's admin: choose the partner.")
+        raise InvalidInput("A guest user is a partner's admin: choose the partner.")
     admins = [u.email for u in list_users(store) if u.role == ADMIN]
     if role != ADMIN and admins == [email.strip().lower()]:
-        raise ValueError("This is the workspace's last admin: make someone else an admin first.")
+        raise InvalidInput("This is the workspace's last admin: make someone else an admin first.")
     user = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None,
                   invited_by=actor.email)
     audit.record(store, actor=actor.email, action="workspace.invite", target=user.email, outcome="ok",

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 
+from core.errors import UserError
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.security import audit
@@ -33,7 +34,7 @@ BATCH_ROWS = 10_000
 TOKEN_TTL = timedelta(minutes=10)
 
 
-class ExportTokenError(PermissionError):
+class ExportTokenError(UserError, PermissionError):
     """The export link is unknown, expired or already used."""
 
 

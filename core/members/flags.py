@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.store.database import Store
@@ -92,7 +93,7 @@ def parse_domains(text: str) -> list[str]:
         if not domain:
             continue
         if not _DOMAIN.fullmatch(domain):
-            raise ValueError(f"{raw!r} is not a domain name (for example gmail.com)")
+            raise InvalidInput(f"{raw!r} is not a domain name (for example gmail.com)")
         if domain not in domains:
             domains.append(domain)
     return domains

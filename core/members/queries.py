@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pandas as pd
 
+from core.errors import InvalidInput
 from core.members import flags
 from core.store.database import Store, StoreError
 
@@ -82,9 +83,9 @@ class MemberFilter:
                                       ("flag", self.flags, flags.BY_KEY)):
             unknown = [v for v in values if v not in allowed]
             if unknown:
-                raise ValueError(f"unknown {name} {unknown[0]!r}; choose from {', '.join(allowed)}")
+                raise InvalidInput(f"unknown {name} {unknown[0]!r}; choose from {', '.join(allowed)}")
         if self.sort not in SORTS:
-            raise ValueError(f"cannot sort by {self.sort!r}; choose from {', '.join(SORTS)}")
+            raise InvalidInput(f"cannot sort by {self.sort!r}; choose from {', '.join(SORTS)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -299,7 +300,7 @@ def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int =
 
 def _check(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
-        raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
 
 
 def _page_count(total: int, page_size: int) -> int:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SANDBOX_KEY_FILE = "sandbox.key"
@@ -26,7 +28,7 @@ API_TOKEN_FILE = "api.token"  # a file name  # noqa: S105
 _FILE_MODE = 0o600
 
 
-class CryptoError(Exception):
+class CryptoError(UserError):
     """Base class of the errors raised here."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from core.errors import UserError
 from core.security import audit
 from core.security.crypto import DecryptError, SecretBox
 from core.security.roles import Actor, require_admin
@@ -28,7 +29,7 @@ ENCRYPTED = (
 )
 
 
-class RotationError(RuntimeError):
+class RotationError(UserError, RuntimeError):
     """Rotation stopped and changed nothing; the message says which value could not be decrypted."""
 
 

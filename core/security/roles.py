@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import UserError
+
 ADMIN = "admin"
 ANALYST = "analyst"
 GUEST = "guest"
 ROLES = (ADMIN, ANALYST, GUEST)
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(UserError, PermissionError):
     """The signed-in user's role does not allow this action."""
 
 

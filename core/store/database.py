@@ -37,6 +37,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -50,7 +52,7 @@ _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store cannot be opened or used (bad migration directory, closed store...)."""
 
 

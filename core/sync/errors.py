@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.errors import UserError
 
-class MemberSyncError(Exception):
+
+class MemberSyncError(UserError):
     """A user-facing reason a partner's member sync stopped; nothing of it was applied."""
 
 

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.store.database import Store
@@ -45,7 +46,7 @@ def set_threshold_pct(store: Store, actor: Actor, pct: float) -> None:
     """Change the safeguard (admins; audited); 100 turns it off."""
     require_admin(actor, "change the mass-removal safeguard")
     if not 0 <= pct <= 100:
-        raise ValueError("the mass-removal safeguard is a percentage between 0 and 100")
+        raise InvalidInput("the mass-removal safeguard is a percentage between 0 and 100")
     with store.write() as cur:
         cur.execute(
             """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)

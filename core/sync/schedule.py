@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import SYSTEM_SCHEDULER, Actor, require_admin
 from core.services import Services
@@ -71,7 +72,7 @@ def _settings(store: Store) -> dict[str, str]:
 def parse_time(text: str) -> time:
     match = _HHMM.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not a time of day as HH:MM (24-hour, UTC)")
+        raise InvalidInput(f"{text!r} is not a time of day as HH:MM (24-hour, UTC)")
     return time(int(match.group(1)), int(match.group(2)))
 
 

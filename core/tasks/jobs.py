@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from core.errors import UserError
 from core.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Counts:
         return Counts(self.added + other.added, self.updated + other.updated, self.removed + other.removed)
 
 
-class TaskFailed(Exception):
+class TaskFailed(UserError):
     """Raised by work to end its task `Not completed` with a user-facing reason."""
 
 

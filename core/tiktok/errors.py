@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from core.errors import UserError
+
 SUCCESS_CODES = frozenset({0, 20001})
 TRANSPORT_CODE = -1
 SHAPE_CODE = -2
@@ -29,7 +31,7 @@ _TOKEN_REJECTED_CODES = frozenset({40102, 40104, 40105})
 _APP_CREDENTIALS_CODES = frozenset({40101, 40113})
 
 
-class TikTokError(Exception):
+class TikTokError(UserError):
     """A TikTok API call failed; `code` is the envelope code (-1 when no envelope came back)."""
 
     retryable: ClassVar[bool] = False

@@ -1,0 +1,40 @@
+"""Errors a person should read, and references for the ones they should not.
+
+`UserError` is the one base class of every error whose message is written for the person who asked (what went
+wrong and what to do): the UI and the CLI show it as it is. Anything else that escapes is an internal error: it
+is logged with a reference (`new_reference`) and the person sees only that reference. `InvalidInput` is a
+`UserError` for a value someone typed or chose; it is also a `ValueError`, so parsers that expect one keep working.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+
+class UserError(Exception):
+    """A message for the person who asked: what went wrong and what to do next."""
+
+
+class InvalidInput(UserError, ValueError):
+    """A value someone entered or chose is not acceptable; the message says which and why."""
+
+
+def new_reference() -> str:
+    """A short id that ties what the user sees to the server's log line (e.g. PW-3F9A1C2B)."""
+    return "PW-" + secrets.token_hex(4).upper()
+
+
+def log_internal(log: logging.Logger, what: str, exc: BaseException) -> str:
+    """Log an unexpected error with its traceback under a new reference; returns the reference to show."""
+    ref = new_reference()
+    log.error("%s failed unexpectedly (reference %s)", what, ref, exc_info=exc)
+    return ref
+
+
+def internal_message(ref: str) -> str:
+    """What a person sees for an internal error: the reference, never the exception's text."""
+    return (f"PartnerWatch hit an internal error (reference {ref}). Try again; if it happens again, give this "
+            "reference to whoever runs PartnerWatch.")
