@@ -16,7 +16,8 @@
 The mass-removal safeguard (`settings_kv` key `sync.mass_removal_threshold_pct`, default 20) raises
 `SyncHalted` before anything of the partner is written when a sync would remove more than that share of its
 current members, so nothing of it is applied. Any failure leaves the partner's stored data as it was and
-records the partner's connection state: `reconnect_required` for a rejected token, else `sync_failed`.
+records the partner's connection state: `reconnect_required` for a rejected token, `safeguard_halted` for the
+safeguard (its message says how many would go and how to accept the removal), else `sync_failed`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ THRESHOLD_KEY = "sync.mass_removal_threshold_pct"
 DEFAULT_THRESHOLD_PCT = 20.0
 RELATION_STATUSES = ("BOUND", "PENDING", "REJECTED", "UNBOUND")
 CALL_CONCURRENCY = 4  # per partner; the app-wide token bucket still bounds the total rate
-SYNCABLE_CONNECTIONS = ("connected", "sync_failed")
+SYNCABLE_CONNECTIONS = ("connected", "sync_failed", "safeguard_halted")
 
 ADDED, REMOVED = "added", "removed"
 ROLE_CHANGED, FINANCE_ROLE_CHANGED, STATUS_CHANGED = "role_changed", "finance_role_changed", "status_changed"
@@ -163,8 +164,15 @@ async def sync_partner(services: Services, client: TikTokClient, job: JobHandle,
         return await asyncio.to_thread(write_snapshot, services.store, snapshot, partner.name, task_id,
                                        also_write)
     except TokenRejectedError as exc:
-        partners.set_connection(services.store, partner.bc_id, "reconnect_required",
-                                error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect.")
+        partners.set_connection(
+            services.store,
+            partner.bc_id,
+            "reconnect_required",
+            error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect.",
+        )
+        raise
+    except SyncHalted as exc:
+        partners.set_connection(services.store, partner.bc_id, "safeguard_halted", error=str(exc))
         raise
     except (TikTokError, MemberSyncError) as exc:
         partners.set_connection(services.store, partner.bc_id, "sync_failed", error=str(exc))
@@ -601,7 +609,8 @@ def _record_syncs(cur: duckdb.DuckDBPyConnection, bcs: list[str], *, task_id: in
         cur.unregister("_pw_syncs")
     cur.execute(
         """UPDATE partners SET last_sync_at = $now, last_error = NULL,
-               connection = CASE WHEN connection = 'sync_failed' THEN 'connected' ELSE connection END
+               connection = CASE WHEN connection IN ('sync_failed', 'safeguard_halted') THEN 'connected'
+                                 ELSE connection END
            WHERE list_contains($bcs, bc_id)""",
         {"now": now, "bcs": bcs},
     )
