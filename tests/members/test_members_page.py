@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core import jobs, members
+from core import jobs, members, partners
 from core.members import MemberFilter
 from tests.members.conftest import control, monitored_partners, run_sync
 
@@ -153,3 +153,15 @@ def _find(node, kind: str) -> list:
     for child in getattr(node, "children", {}).values():
         found += _find(child, kind)
     return found
+
+
+def test_partners_chart_uses_the_tables_labels(onboarded, sandbox):
+    at = AppTest.from_file("../../ui/shell.py", default_timeout=30).run()  # `/` serves Partners
+    assert not at.exception
+    spec = _chart_spec(at)
+    assert {spec["encoding"][axis]["field"] for axis in ("x", "y", "color")} == {
+        "Partner",
+        "Guest users",
+        "TikTok role",
+    }
+    assert set(partners.members_by_role(onboarded.store)["role"]) == {"Admin", "Standard"}
