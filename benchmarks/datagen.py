@@ -14,8 +14,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.member_sync import Snapshot, member_key
-from core.store import MIGRATIONS_DIR, Store
+from core.store.database import MIGRATIONS_DIR, Store
+from core.sync.member_sync import Snapshot, member_key
 
 PARTNER_BASE = 7_300_000_000_000_000_000
 USER_BASE = 7_400_000_000_000_000_000

@@ -1,8 +1,8 @@
 """members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load).
 
-1. Page views as the page runs them: `members.view` (the filtered total and one page of 50 rows, in one
+1. Page views as the page runs them: `queries.view` (the filtered total and one page of 50 rows, in one
    snapshot) for a mix of filters, sorts, searches and pages, repeated; p50 and p95 seconds of a page view
-   (headline: p95, target < 100 ms). Alongside, `members.count` and `members.page` alone (what the CLI and
+   (headline: p95, target < 100 ms). Alongside, `queries.count` and `queries.page` alone (what the CLI and
    tests call), as `count_p95_s` and `page_p95_s`.
 2. The Members page script run in AppTest (`ui/shell.py` → `pages/members.py`) on that database, first
    run and a rerun (target < 1 s).
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from benchmarks import datagen
 from benchmarks.common import load_average, peak_rss_mib, percentile
-from core import members
-from core.members import MemberFilter
-from core.store import Store
+from core.members import queries
+from core.members.queries import MemberFilter
+from core.store.database import Store
 
 NAME = "members_query"
 TARGET_P95_S = 0.1
@@ -94,18 +94,18 @@ def _page_views(store: Store, repeats: int) -> tuple[list[float], list[float], l
     first = str(datagen.PARTNER_BASE)
     views, counts, pages = [], [], []
     slowest: dict[str, float] = {}
-    members.warm(store)  # as the app does at start, before the first page view (ui/routes.py)
+    queries.warm(store)  # as the app does at start, before the first page view (ui/routes.py)
     for _ in range(repeats):
         for f, offset in cases(first):
             t0 = time.perf_counter()
-            shown = members.view(store, f, offset // members.PAGE_SIZE + 1)
+            shown = queries.view(store, f, offset // queries.PAGE_SIZE + 1)
             t1 = time.perf_counter()
-            members.count(store, f)
+            queries.count(store, f)
             t2 = time.perf_counter()
-            members.page(store, f, offset=offset)
+            queries.page(store, f, offset=offset)
             t3 = time.perf_counter()
-            full = shown.total >= offset + members.PAGE_SIZE
-            if full and (shown.offset != offset or len(shown.rows) != members.PAGE_SIZE):
+            full = shown.total >= offset + queries.PAGE_SIZE
+            if full and (shown.offset != offset or len(shown.rows) != queries.PAGE_SIZE):
                 raise RuntimeError(f"{_label(f, offset)}: the view showed {len(shown.rows)} rows at {shown.offset}")
             views.append(t1 - t0)
             counts.append(t2 - t1)
@@ -120,7 +120,7 @@ def _apptest(tmp: Path) -> tuple[float, float]:
     from streamlit.testing.v1 import AppTest
 
     from core import services as core_services
-    from core import workspace
+    from core.connect import workspace
     from tests.app.helpers import make_services
 
     svc = make_services(tmp)
@@ -134,7 +134,7 @@ def _apptest(tmp: Path) -> tuple[float, float]:
         first = time.perf_counter() - t0
         if at.exception:
             raise RuntimeError(f"the Members page failed: {at.exception}")
-        if not at.dataframe or len(at.dataframe[0].value) != members.PAGE_SIZE:
+        if not at.dataframe or len(at.dataframe[0].value) != queries.PAGE_SIZE:
             raise RuntimeError("the Members page did not show a full page of guest users")
         t0 = time.perf_counter()
         at.selectbox(key="members_sort").set_value("member").run()
@@ -150,7 +150,7 @@ def run(size: str) -> dict[str, object]:
         path = Path(tmp) / "pw.duckdb"
         shutil.copyfile(database(size), path)
         store = Store(path)
-        total = members.count(store, MemberFilter(include_removed=True))
+        total = queries.count(store, MemberFilter(include_removed=True))
         views, counts, pages, slowest = _page_views(store, REPEATS[size])
         store.close()
         first, rerun = _apptest(Path(tmp))

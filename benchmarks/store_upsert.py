@@ -24,9 +24,9 @@ import duckdb
 
 from benchmarks import datagen
 from benchmarks.common import load_average
-from core import member_sync
-from core.member_sync import MEMBER_SCHEMA, GroupWriter, Snapshot
-from core.store import Store
+from core.store.database import Store
+from core.sync import member_sync
+from core.sync.member_sync import MEMBER_SCHEMA, GroupWriter, Snapshot
 from tests.members import reference_plan
 
 NAME = "store_upsert"

@@ -28,9 +28,11 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import ROOT, load_average
-from core import jobs, sync, workspace
 from core import services as core_services
+from core.connect import workspace
 from core.services import Services
+from core.sync import check_for_updates
+from core.tasks import jobs
 from core.tiktok.client import THROTTLED, TikTokClient
 from core.tiktok.ratelimit import TokenBucket
 
@@ -115,7 +117,7 @@ def onboard(tmp: Path, sandbox: Sandbox) -> Services:
     workspace.sandbox_users(svc.store)
     if not connect_customer(svc, sandbox).ok:
         raise RuntimeError("could not connect the customer BC")
-    _wait(svc, sync.request(svc, actor=ADMIN_ACTOR))
+    _wait(svc, check_for_updates.request(svc, actor=ADMIN_ACTOR))
     for info in sandbox.world()["partners"]:
         if info["eligible"] and info["monitor_role"] == "ADMIN":
             if not connect_partner(svc, sandbox, info["bc_id"], info["monitor_email"]).ok:
@@ -144,7 +146,7 @@ def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, float, Record
     time.sleep(1.5)  # the sandbox's buckets refill
     cpu0 = cpu_seconds("self"), cpu_seconds(str(sandbox.proc.pid))
     t0 = time.perf_counter()
-    _wait(svc, sync.request(svc, actor=ADMIN_ACTOR))
+    _wait(svc, check_for_updates.request(svc, actor=ADMIN_ACTOR))
     seconds = time.perf_counter() - t0
     recorder.cpu = {"app_cpu_s": round(cpu_seconds("self") - cpu0[0], 1),
                     "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 1)}

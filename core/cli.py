@@ -28,13 +28,16 @@ from typing import Protocol, TextIO
 import duckdb
 import httpx
 
-from core import export, flags, jobs, keys, members, sync
 from core import services as core_services
 from core.config import ConfigError, Settings
-from core.jobs import TRIGGER_CLI
-from core.members import MemberFilter
-from core.roles import SYSTEM_CLI
-from core.store import Store
+from core.members import export, flags, queries
+from core.members.queries import MemberFilter
+from core.security import keys
+from core.security.roles import SYSTEM_CLI
+from core.store.database import Store
+from core.sync import check_for_updates
+from core.tasks import jobs
+from core.tasks.jobs import TRIGGER_CLI
 
 OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
@@ -114,7 +117,9 @@ class LocalBackend:
         self.services = core_services.build(settings)
 
     def sync(self, partner_bc_id: str | None) -> TaskReport:
-        task_id = sync.request(self.services, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner_bc_id)
+        task_id = check_for_updates.request(
+            self.services, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner_bc_id
+        )
         self.services.runner.wait(task_id, timeout=TASK_TIMEOUT_S)
         return task_report(self.services.store, task_id)
 
@@ -239,12 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     out = commands.add_parser("export-members", help="export guest users as CSV (same filters as the page)")
     out.add_argument("--out", required=True, type=Path, metavar="FILE")
     out.add_argument("--partner", action="append", default=[], metavar="BC_ID")
-    out.add_argument("--role", action="append", default=[], choices=list(members.ROLES), type=str.upper)
-    out.add_argument("--status", action="append", default=[], choices=list(members.STATUSES), type=str.upper)
+    out.add_argument("--role", action="append", default=[], choices=list(queries.ROLES), type=str.upper)
+    out.add_argument("--status", action="append", default=[], choices=list(queries.STATUSES), type=str.upper)
     out.add_argument("--flag", action="append", default=[], choices=[f.key for f in flags.FLAGS])
     out.add_argument("--search", default="")
     out.add_argument("--include-removed", action="store_true")
-    out.add_argument("--sort", default="partner", choices=list(members.SORTS))
+    out.add_argument("--sort", default="partner", choices=list(queries.SORTS))
     out.add_argument("--desc", action="store_true")
     commands.add_parser("rotate-key", help="re-encrypt every stored secret under the first key of "
                         "PW_ENCRYPTION_KEYS (NEW,OLD); all or nothing, safe to repeat")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
 from core.logging_setup import register_secret
-from core.roles import RoleRules, normalize_entry
+from core.security.crypto import InvalidKeyError, load_or_create_api_token, load_or_create_sandbox_key, validate_key
+from core.security.roles import RoleRules, normalize_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 

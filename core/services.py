@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.config import Settings
-from core.crypto import SecretBox
-from core.jobs import JobRunner, recover_interrupted
 from core.logging_setup import configure_logging
-from core.store import Store
+from core.security.crypto import SecretBox
+from core.store.database import Store
+from core.tasks.jobs import JobRunner, recover_interrupted
 from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
 from core.tiktok.ratelimit import TokenBucket
 

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core import jobs, schedule
+from core.sync import schedule
+from core.tasks import jobs
 from ui.resources import services
 
 svc = services()

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from core import connect, integration, oauth_flows, partners, vault, workspace
-from core.roles import GUEST, NotAllowed
+from core.accounts import integration, partners
+from core.connect import connections, oauth_flows, vault, workspace
+from core.security.roles import GUEST, NotAllowed
 from ui.components import actor, popup_button
 from ui.nav import page
 from ui.resources import services
@@ -31,7 +32,7 @@ HINT_DEDICATED = ("**NOTE:** PartnerWatch recommends creating a dedicated accoun
 HINT_MONITOR_SETUP = ("**NOTE:** Preferably, set this account up with a PartnerWatch-managed email address and phone "
                       "number, as well as a secure password provided by your partner.")
 
-_FLOW = "pw_connect_flow"  # connect.Started of the attempt in progress
+_FLOW = "pw_connect_flow"  # connections.Started of the attempt in progress
 _STEP = "pw_connect_step"  # (partner bc_id, "dialog" | "grant")
 _RESULT = "pw_connect_result"  # (partner bc_id, ok, message)
 
@@ -163,15 +164,15 @@ def _connect_dialog(partner: partners.Partner) -> None:
 def _begin(partner: partners.Partner) -> None:
     """Mint a fresh single-use state for this partner and move to the grant step."""
     try:
-        st.session_state[_FLOW] = connect.start(svc, me, purpose=connect.PARTNER, partner_bc_id=partner.bc_id)
+        st.session_state[_FLOW] = connections.start(svc, me, purpose=connections.PARTNER, partner_bc_id=partner.bc_id)
         st.session_state[_STEP] = (partner.bc_id, "grant")
-    except (NotAllowed, connect.ConnectError) as exc:
+    except (NotAllowed, connections.ConnectError) as exc:
         st.session_state.pop(_STEP, None)
         st.session_state[_RESULT] = (partner.bc_id, False, str(exc))
 
 
 def _grant_step(partner: partners.Partner) -> None:
-    started: connect.Started | None = st.session_state.get(_FLOW)
+    started: connections.Started | None = st.session_state.get(_FLOW)
     if started is None or started.flow.partner_bc_id != partner.bc_id or _expired(started):
         _begin(partner)  # a flow for another partner, or an expired one, is never reused
         started = st.session_state.get(_FLOW)
@@ -189,7 +190,7 @@ def _grant_step(partner: partners.Partner) -> None:
         st.rerun()
 
 
-def _expired(started: connect.Started) -> bool:
+def _expired(started: connections.Started) -> bool:
     return started.flow.expires_at <= datetime.now(UTC)
 
 

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from core import partners, vault, workspace
-from core.roles import ADMIN, NotAllowed
+from core.accounts import partners
+from core.connect import vault, workspace
+from core.security.roles import ADMIN, NotAllowed
 from ui.components import actor
 from ui.resources import services
 from ui.workspace_forms import vault_add_form

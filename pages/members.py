@@ -3,8 +3,8 @@
 
 import streamlit as st
 
-from core import export, flags, members
-from core.members import MemberFilter
+from core.members import export, flags, queries
+from core.members.queries import MemberFilter
 from ui.components import CHART_NAMES, actor, when
 from ui.resources import services
 
@@ -16,20 +16,20 @@ st.header("User Overview", divider="gray")
 guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 
 with guests_tab:
-    partner_names = members.partner_options(svc.store)
+    partner_names = queries.partner_options(svc.store)
     cols = st.columns([2, 1, 1, 2])
     chosen_partners = cols[0].multiselect("Partner", list(partner_names), format_func=lambda b: partner_names[b],
                                           key="members_partner", placeholder="All partners")
-    chosen_roles = cols[1].multiselect("Role", list(members.ROLES), format_func=members.ROLES.get,
+    chosen_roles = cols[1].multiselect("Role", list(queries.ROLES), format_func=queries.ROLES.get,
                                        key="members_role", placeholder="All roles")
-    chosen_statuses = cols[2].multiselect("Status", list(members.STATUSES), format_func=members.STATUSES.get,
+    chosen_statuses = cols[2].multiselect("Status", list(queries.STATUSES), format_func=queries.STATUSES.get,
                                           key="members_status", placeholder="All statuses")
     chosen_flags = cols[3].multiselect("Risk flag", [f.key for f in flags.FLAGS],
                                        format_func=lambda k: flags.BY_KEY[k].label, key="members_flag",
                                        placeholder="Any or no flag", help=flags.help_text())
     cols = st.columns([3, 2, 1, 1])
     search = cols[0].text_input("Search", key="members_search", placeholder="Name, e-mail, user id or partner")
-    sort = cols[1].selectbox("Sort by", list(members.SORTS), index=list(members.SORTS).index("partner"),
+    sort = cols[1].selectbox("Sort by", list(queries.SORTS), index=list(queries.SORTS).index("partner"),
                              key="members_sort",
                              format_func=lambda s: s.replace("_", " ").capitalize())
     descending = cols[2].toggle("Descending", key="members_desc")
@@ -42,7 +42,7 @@ with guests_tab:
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
         st.session_state["members_page"] = 1
-    shown = members.view(svc.store, member_filter, st.session_state.get("members_page", 1))
+    shown = queries.view(svc.store, member_filter, st.session_state.get("members_page", 1))
     total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
     # Assigned, not popped: only an assigned value reaches the browser's pager; a popped key left it on the
     # old page while the rows showed page 1. The view may also clamp the page (rows removed meanwhile).
@@ -62,7 +62,7 @@ with guests_tab:
         hide_index=True,
         width="stretch",
         height="content",  # the whole page of rows, no scrolling inside the grid
-        column_order=members.PAGE_COLUMNS,
+        column_order=queries.PAGE_COLUMNS,
         column_config={
             "member": st.column_config.TextColumn("Account member"),
             "user_email": st.column_config.TextColumn("Email"),
@@ -86,14 +86,14 @@ with guests_tab:
 with changes_tab:
     include_baseline = st.toggle("Include first syncs", key="changes_baseline",
                                  help="A partner's first sync lists every member as added")
-    timeline = members.timeline(svc.store, include_baseline=include_baseline)
+    timeline = queries.timeline(svc.store, include_baseline=include_baseline)
     if timeline.empty:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
         chart = timeline.rename(columns=CHART_NAMES)
         st.bar_chart(chart, x=CHART_NAMES["sync"], y="Guest users", color="Change")
-        log = members.changes(svc.store, include_baseline=include_baseline)
+        log = queries.changes(svc.store, include_baseline=include_baseline)
         st.dataframe(
             log,
             hide_index=True,
@@ -107,6 +107,6 @@ with changes_tab:
             },
             key="changes_table",
         )
-    recent = members.syncs(svc.store, limit=1)
+    recent = queries.syncs(svc.store, limit=1)
     if not recent.empty:
         st.caption(f"Last member sync: {when(recent['synced_at'][0])}")

@@ -2,8 +2,11 @@
 
 import streamlit as st
 
-from core import connect, integration, members, partners, sync
-from core.roles import NotAllowed
+from core.accounts import integration, partners
+from core.connect import connections
+from core.members import queries
+from core.security.roles import NotAllowed
+from core.sync import check_for_updates
 from ui.components import CHART_NAMES, actor, when
 from ui.nav import page
 from ui.resources import services
@@ -19,7 +22,7 @@ with action_col:
                  help="Sync the partner list and every onboarded partner" if me.is_admin else
                  "Only admins can run Check for updates"):
         try:
-            task_id = sync.request(svc, actor=me)
+            task_id = check_for_updates.request(svc, actor=me)
             st.toast(f"Check for updates started (task #{task_id}). Follow it on the Automation page.")
         except NotAllowed as exc:
             st.error(str(exc))
@@ -58,8 +61,8 @@ def _confirm_disconnect(bc_id: str, name: str) -> None:
              "are marked as not current. You can connect the partner again from the Connect page.")
     if st.button("Disconnect token", type="primary", key="disconnect_confirm"):
         try:
-            st.session_state["pw_partners_flash"] = ("success", connect.disconnect_partner(svc, me, bc_id))
-        except (NotAllowed, connect.ConnectError) as exc:
+            st.session_state["pw_partners_flash"] = ("success", connections.disconnect_partner(svc, me, bc_id))
+        except (NotAllowed, connections.ConnectError) as exc:
             st.session_state["pw_partners_flash"] = ("error", str(exc))
         _forget_disconnect()
         st.rerun()
@@ -91,7 +94,7 @@ with tab:
         counts = table["status"].value_counts()
         st.markdown(f"**{len(table)} partners:** " + " · ".join(
             f"{counts[status]} {status}" for status in partners.STATUSES if status in counts))
-        st.caption(f":material/group: Guest users: {members.summary_line(svc.store)}")
+        st.caption(f":material/group: Guest users: {queries.summary_line(svc.store)}")
         st.dataframe(
             table.assign(last_sync=table["last_sync_at"].map(when)),
             hide_index=True,
@@ -134,7 +137,7 @@ with tab:
                 st.switch_page(page("connect"), query_params={"partner": chosen})
             if st.button("Check for updates", key="check_one", disabled=not me.is_admin):
                 try:
-                    task_id = sync.request(svc, actor=me, partner_bc_id=chosen)
+                    task_id = check_for_updates.request(svc, actor=me, partner_bc_id=chosen)
                     st.toast(f"Check for updates for {names[chosen]} started (task #{task_id}).")
                 except NotAllowed as exc:
                     st.error(str(exc))

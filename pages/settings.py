@@ -3,8 +3,9 @@ the credential vault, the sync policy and the audit log."""
 
 import streamlit as st
 
-from core import connect, integration, oauth_flows, partners
-from core.roles import NotAllowed
+from core.accounts import integration, partners
+from core.connect import connections, oauth_flows
+from core.security.roles import NotAllowed
 from ui.components import actor, popup_button, when
 from ui.resources import services
 from ui.trust_sections import audit_log_section, risk_flags_section, sync_policy_section
@@ -55,7 +56,7 @@ elif current:
     options = {c["bc_info"]["bc_id"]: c["bc_info"].get("name", "") for c in integration.candidates(svc.store)}
     bc_id = st.selectbox("Business Center", list(options), format_func=lambda b: f"{options[b]} ({b})")
     if st.button("Use this Business Center", type="primary"):
-        connect.choose_customer_bc(svc, me, bc_id)
+        connections.choose_customer_bc(svc, me, bc_id)
         st.rerun()
 else:
     st.info("No Business Center connected. Connect your company's own TikTok Business Center with an account "
@@ -65,12 +66,12 @@ label = "Reconnect your TikTok Business Center" if current else "Connect your Ti
 if _FLOW_KEY not in st.session_state:
     if st.button(label, type="primary" if not current else "secondary", key="start_customer_connect"):
         try:
-            st.session_state[_FLOW_KEY] = connect.start(svc, me, purpose=connect.CUSTOMER)
+            st.session_state[_FLOW_KEY] = connections.start(svc, me, purpose=connections.CUSTOMER)
         except NotAllowed as exc:
             st.error(str(exc))
         st.rerun()
 else:
-    started: connect.Started = st.session_state[_FLOW_KEY]
+    started: connections.Started = st.session_state[_FLOW_KEY]
     popup_button("Open TikTok authorization", started.start_url, key="customer_popup")
     flow_status(started.flow.flow_id)
     if st.button("Cancel", key="cancel_customer_connect"):
@@ -82,7 +83,7 @@ if current:
         st.write("Revokes PartnerWatch's token at TikTok. Partners and synced guest users are kept.")
         if st.button("Disconnect the Business Center", type="primary", key="disconnect_customer"):
             try:
-                st.session_state["pw_flash"] = ("success", connect.disconnect_customer(svc, me))
+                st.session_state["pw_flash"] = ("success", connections.disconnect_customer(svc, me))
             except NotAllowed as exc:
                 st.session_state["pw_flash"] = ("error", str(exc))
             st.rerun()

@@ -1,7 +1,7 @@
 """Local HTTP API served next to Streamlit (mounted by `ui/routes.py`).
 
 - `GET /api/export/members.csv?token=…`: the Members page's **Download CSV**, authorised by a short-lived
-  single-use export token minted by the page (`core.export.mint_token`); the filters come from the token.
+  single-use export token minted by the page (`core.members.export.mint_token`); the filters come from the token.
 - The CLI's routes, authorised by `Authorization: Bearer <settings.api_token>` (constant-time compare):
   `GET /api/export/members.csv?<filters>`, `POST /api/sync` `{"partner": BC_ID | null}`,
   `GET /api/tasks/{task_id}`, `POST /api/keys/rotate` (re-encrypt every secret under the primary key).
@@ -19,12 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from core import cli, export, keys, sync
+from core import cli
 from core import services as core_services
-from core.jobs import TRIGGER_CLI
-from core.members import MemberFilter
-from core.roles import SYSTEM_CLI, NotAllowed
+from core.members import export
+from core.members.queries import MemberFilter
+from core.security import keys
+from core.security.roles import SYSTEM_CLI, NotAllowed
 from core.services import Services
+from core.sync import check_for_updates
+from core.tasks.jobs import TRIGGER_CLI
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
@@ -73,7 +76,7 @@ async def api_sync(request: Request) -> Response:
         partner = body.get("partner") if isinstance(body, dict) else None
     except ValueError:
         return _refused("The body must be JSON.", 400)
-    task_id = await run_in_threadpool(lambda: sync.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI,
+    task_id = await run_in_threadpool(lambda: check_for_updates.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI,
                                                            partner_bc_id=partner or None))
     return JSONResponse({"task_id": task_id}, headers=_NO_STORE)
 

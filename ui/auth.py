@@ -1,6 +1,6 @@
 """Who is using the app: `st.login` in production, a clearly marked user switcher in the sandbox.
 
-The role is looked up on every run (`core.workspace.current_actor`), so a change of configuration or a
+The role is looked up on every run (`core.connect.workspace.current_actor`), so a change of configuration or a
 removed guest user takes effect on the next interaction. Sign-ins and refused sign-ins are audited once
 per browser session.
 """
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import audit, workspace
-from core.roles import Actor
+from core.connect import workspace
+from core.security import audit
+from core.security.roles import Actor
 from core.services import Services
 
 _SANDBOX_KEY = "sandbox_user"

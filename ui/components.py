@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core.roles import Actor
+from core.security.roles import Actor
 
 _POPUP_JS = """
 export default function ({ parentElement, data }) {

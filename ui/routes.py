@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import connect, members, schedule
 from core import services as core_services
 from core.config import Settings
-from core.oauth_flows import FlowError
+from core.connect import connections
+from core.connect.oauth_flows import FlowError
+from core.members import queries
+from core.sync import schedule
 from ui import api
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     svc = await run_in_threadpool(core_services.get)
-    threading.Thread(target=members.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
+    threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
     try:
         yield {}
@@ -67,21 +69,21 @@ async def healthz(request: Request) -> JSONResponse:
 def oauth_start(request: Request) -> Response:
     svc = core_services.get()
     try:
-        url, binding = connect.redirect_for_start(svc, request.query_params.get("state"))
+        url, binding = connections.redirect_for_start(svc, request.query_params.get("state"))
     except FlowError as exc:
         return _page("This sign-in link is no longer valid", str(exc), ok=False, status=400)
     response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
-    response.set_cookie(connect.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
+    response.set_cookie(connections.BINDING_COOKIE, binding, max_age=600, path="/api/oauth/",
                         httponly=True, samesite="lax")
     return response
 
 
 def oauth_callback(request: Request) -> Response:
     svc = core_services.get()
-    outcome = connect.finish_callback(svc, dict(request.query_params),
-                                      request.cookies.get(connect.BINDING_COOKIE))
+    outcome = connections.finish_callback(svc, dict(request.query_params),
+                                      request.cookies.get(connections.BINDING_COOKIE))
     response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
-    response.delete_cookie(connect.BINDING_COOKIE, path="/api/oauth/")
+    response.delete_cookie(connections.BINDING_COOKIE, path="/api/oauth/")
     return response
 
 
@@ -100,7 +102,7 @@ h1{{color:{color};font-size:1.4rem}}</style></head><body>
 
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    Route(connect.START_PATH, oauth_start, methods=["GET"]),
-    Route(connect.CALLBACK_PATH, oauth_callback, methods=["GET"]),
+    Route(connections.START_PATH, oauth_start, methods=["GET"]),
+    Route(connections.CALLBACK_PATH, oauth_callback, methods=["GET"]),
     *api.ROUTES,  # Download CSV and the CLI's local API
 ]

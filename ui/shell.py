@@ -6,7 +6,7 @@ served; each admin page and every core action check the role again on the server
 
 import streamlit as st
 
-from core.roles import GUEST
+from core.security.roles import GUEST
 from ui import auth
 from ui.nav import home, page
 from ui.resources import services

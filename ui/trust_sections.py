@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from core import audit, flags, member_sync, schedule
-from core.audit_export import AuditFilter, csv_bytes, rows
-from core.roles import Actor, NotAllowed
+from core.members import flags
+from core.security import audit
+from core.security.audit_export import AuditFilter, csv_bytes, rows
+from core.security.roles import Actor, NotAllowed
 from core.services import Services
+from core.sync import member_sync, schedule
 
 _ANY = "Any"
 

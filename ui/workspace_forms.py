@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import vault, workspace
-from core.partners import Partner
-from core.roles import GUEST, ROLES, Actor, NotAllowed
+from core.accounts.partners import Partner
+from core.connect import vault, workspace
+from core.security.roles import GUEST, ROLES, Actor, NotAllowed
 from core.services import Services
 
 _REVEALED = "pw_vault_revealed"  # item id → Credentials, for this session until hidden

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlparse
 
 import streamlit as st
 
-from core import connect
 from core import services as core_services
 from core.config import Settings
-from core.roles import ADMIN, Actor
+from core.connect import connections
+from core.security.roles import ADMIN, Actor
 from core.services import Services
 
 ADMIN_ACTOR = Actor("admin@partnerwatch.local", ADMIN)
@@ -32,22 +32,22 @@ def make_services(tmp_path: Path, sandbox=None, **env: str) -> Services:
     return svc
 
 
-def authorize(svc: Services, sandbox, started: connect.Started, email: str) -> connect.Outcome:
+def authorize(svc: Services, sandbox, started: connections.Started, email: str) -> connections.Outcome:
     """Play the browser's part: log in on the sandbox portal, confirm, and hit the callback."""
     from sandbox.testing import obtain_auth_code
 
     state = parse_qs(urlparse(started.start_url).query)["state"][0]
     code = obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD,
                             state)
-    return connect.finish_callback(svc, {"auth_code": code, "code": code, "state": state},
-                                   connect.binding_for(svc, started.flow.flow_id))
+    return connections.finish_callback(svc, {"auth_code": code, "code": code, "state": state},
+                                   connections.binding_for(svc, started.flow.flow_id))
 
 
-def connect_customer(svc: Services, sandbox) -> connect.Outcome:
-    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.CUSTOMER)
+def connect_customer(svc: Services, sandbox) -> connections.Outcome:
+    started = connections.start(svc, ADMIN_ACTOR, purpose=connections.CUSTOMER)
     return authorize(svc, sandbox, started, CUSTOMER_ADMIN)
 
 
-def connect_partner(svc: Services, sandbox, bc_id: str, monitor_email: str) -> connect.Outcome:
-    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.PARTNER, partner_bc_id=bc_id)
+def connect_partner(svc: Services, sandbox, bc_id: str, monitor_email: str) -> connections.Outcome:
+    started = connections.start(svc, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=bc_id)
     return authorize(svc, sandbox, started, monitor_email)

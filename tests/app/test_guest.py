@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import partners, vault, workspace
+from core.accounts import partners
+from core.connect import vault, workspace
 from core.services import install
 from tests.app.helpers import ADMIN_ACTOR, make_services
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import jobs
-from core.jobs import Counts, JobRunner, TaskFailed
-from core.store import Store
+from core.store.database import Store
+from core.tasks import jobs
+from core.tasks.jobs import Counts, JobRunner, TaskFailed
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import jobs, partners
-from core.jobs import Counts
+from core.accounts import partners
 from core.services import install
+from core.tasks import jobs
+from core.tasks.jobs import Counts
 from tests.app.helpers import make_services
 
 SHELL = "../../ui/shell.py"  # relative to this file, as AppTest wants
@@ -113,7 +114,8 @@ def test_settings_shows_integration_and_starts_a_flow(svc):
 
 
 def test_settings_edits_the_personal_domains_behind_the_flag(svc):
-    from core import audit, flags
+    from core.members import flags
+    from core.security import audit
 
     at = _app().run()
     at.switch_page("../pages/settings.py").run()

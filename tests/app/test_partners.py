@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import partners
-from core.store import Store
+from core.accounts import partners
+from core.store.database import Store
 
 
 @pytest.fixture

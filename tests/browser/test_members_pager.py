@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from core.members import PAGE_SIZE
+from core.members.queries import PAGE_SIZE
 from tests.browser.conftest import RunningApp, wait_for_app
 from tests.browser.test_members_download import onboarded_app  # noqa: F401  (the fixture: an onboarded app)
 

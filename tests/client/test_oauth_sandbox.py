@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.oauth import TokenGrant, authorization_url, exchange_code, revoke_token
+from core.connect.oauth import TokenGrant, authorization_url, exchange_code, revoke_token
 from core.tiktok.client import ClientConfig, TikTokClient
 from core.tiktok.errors import (
     AppCredentialsError,

@@ -1,4 +1,4 @@
-"""core.oauth without the sandbox: URL building, callback parsing, and the exchange against a canned server."""
+"""core.connect.oauth without the sandbox: URL building, callback parsing, and the exchange against a canned server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from core.oauth import TokenGrant, authorization_url, callback_params, exchange_code, revoke_token
+from core.connect.oauth import TokenGrant, authorization_url, callback_params, exchange_code, revoke_token
 from core.tiktok.errors import (
     AppCredentialsError,
     AuthCodeError,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core import services as core_services
-from core import sync
 from core.services import Services
+from core.sync import check_for_updates
 from sandbox.server import SandboxServer
 from tests.app.helpers import ADMIN_ACTOR, connect_customer, make_services
 
@@ -20,7 +20,7 @@ def ready_services(tmp_path: Path, sandbox: SandboxServer) -> Services:
     """Services with the customer BC connected and the partner list (with shared assets) synced."""
     svc = make_services(tmp_path, sandbox, PW_QPS="1000")
     assert connect_customer(svc, sandbox).ok
-    task_id = sync.request(svc, actor=ADMIN_ACTOR)
+    task_id = check_for_updates.request(svc, actor=ADMIN_ACTOR)
     assert svc.runner.wait(task_id, timeout=60) == "Completed"
     return svc
 

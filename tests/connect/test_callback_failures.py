@@ -8,9 +8,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core import connect, oauth_flows, partners
-from core.oauth import exchange_code
-from core.roles import ADMIN, Actor
+from core.accounts import partners
+from core.connect import connections, oauth_flows
+from core.connect.oauth import exchange_code
+from core.security.roles import ADMIN, Actor
 from core.services import Services
 from sandbox.models import PartnerInfo
 from sandbox.server import SandboxServer
@@ -27,7 +28,7 @@ def eligible_admin_partners(sandbox: SandboxServer) -> list[PartnerInfo]:
     return [p for p in sandbox.world.partners if p.eligible and p.monitor_role == "ADMIN"]
 
 
-def state_of(started: connect.Started) -> str:
+def state_of(started: connections.Started) -> str:
     return parse_qs(urlparse(started.start_url).query)["state"][0]
 
 
@@ -36,8 +37,8 @@ def code_for(svc: Services, sandbox: SandboxServer, email: str, state: str) -> s
                             state)
 
 
-def callback(svc: Services, started: connect.Started, query: dict[str, str]) -> connect.Outcome:
-    return connect.finish_callback(svc, query, connect.binding_for(svc, started.flow.flow_id))
+def callback(svc: Services, started: connections.Started, query: dict[str, str]) -> connections.Outcome:
+    return connections.finish_callback(svc, query, connections.binding_for(svc, started.flow.flow_id))
 
 
 def snapshot(svc: Services) -> tuple:
@@ -55,7 +56,7 @@ def before(world: Services) -> tuple:
     return snapshot(world)
 
 
-def assert_failed(svc: Services, started: connect.Started | None, outcome: connect.Outcome, before: tuple,
+def assert_failed(svc: Services, started: connections.Started | None, outcome: connections.Outcome, before: tuple,
                   *phrases: str) -> None:
     assert not outcome.ok
     for phrase in phrases:
@@ -66,8 +67,8 @@ def assert_failed(svc: Services, started: connect.Started | None, outcome: conne
     assert snapshot(svc) == before
 
 
-def start_for(svc: Services, info: PartnerInfo) -> connect.Started:
-    return connect.start(svc, ADMIN_ACTOR, purpose=connect.PARTNER, partner_bc_id=info.bc_id)
+def start_for(svc: Services, info: PartnerInfo) -> connections.Started:
+    return connections.start(svc, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
 
 
 def test_consent_cancelled(world, sandbox_session, before):
@@ -80,7 +81,8 @@ def test_consent_cancelled(world, sandbox_session, before):
 def test_state_missing(world, sandbox_session, before):
     started = start_for(world, eligible_admin_partners(sandbox_session)[0])
     code = code_for(world, sandbox_session, eligible_admin_partners(sandbox_session)[0].monitor_email, "x")
-    outcome = connect.finish_callback(world, {"auth_code": code}, connect.binding_for(world, started.flow.flow_id))
+    binding = connections.binding_for(world, started.flow.flow_id)
+    outcome = connections.finish_callback(world, {"auth_code": code}, binding)
     assert_failed(world, None, outcome, before, "no state parameter")
     assert oauth_flows.get(world.store, started.flow.flow_id).status == oauth_flows.PENDING  # untouched
 
@@ -88,7 +90,7 @@ def test_state_missing(world, sandbox_session, before):
 def test_state_unknown(world, sandbox_session, before):
     info = eligible_admin_partners(sandbox_session)[0]
     code = code_for(world, sandbox_session, info.monitor_email, "forged-state")
-    outcome = connect.finish_callback(world, {"auth_code": code, "state": "forged-state"}, "any-binding")
+    outcome = connections.finish_callback(world, {"auth_code": code, "state": "forged-state"}, "any-binding")
     assert_failed(world, None, outcome, before, "not one PartnerWatch issued")
 
 
@@ -104,11 +106,11 @@ def test_state_reused(world, sandbox_session, before):
 
 def test_state_expired(world, sandbox_session, before):
     info = eligible_admin_partners(sandbox_session)[0]
-    flow, state = oauth_flows.begin(world.store, purpose=connect.PARTNER, initiator=ADMIN_ACTOR.email,
+    flow, state = oauth_flows.begin(world.store, purpose=connections.PARTNER, initiator=ADMIN_ACTOR.email,
                                     partner_bc_id=info.bc_id, now=datetime.now(UTC) - timedelta(minutes=11))
     code = code_for(world, sandbox_session, info.monitor_email, state)
-    outcome = connect.finish_callback(world, {"auth_code": code, "state": state},
-                                      connect.binding_for(world, flow.flow_id))
+    outcome = connections.finish_callback(world, {"auth_code": code, "state": state},
+                                      connections.binding_for(world, flow.flow_id))
     assert_failed(world, None, outcome, before, "expired")
     assert oauth_flows.get(world.store, flow.flow_id).status == oauth_flows.PENDING  # never redeemed
 
@@ -174,18 +176,18 @@ def test_other_browser_is_refused(world, sandbox_session, before):
     info = eligible_admin_partners(sandbox_session)[0]
     started = start_for(world, info)
     code = code_for(world, sandbox_session, info.monitor_email, state_of(started))
-    outcome = connect.finish_callback(world, {"auth_code": code, "state": state_of(started)}, "stolen")
+    outcome = connections.finish_callback(world, {"auth_code": code, "state": state_of(started)}, "stolen")
     assert_failed(world, started, outcome, before, "another browser")
 
 
 def test_start_refuses_not_eligible_and_non_admins(world, sandbox_session, before):
-    with pytest.raises(connect.ConnectError, match="Not eligible"):
+    with pytest.raises(connections.ConnectError, match="Not eligible"):
         start_for(world, partner_no(sandbox_session, 1))
     with pytest.raises(PermissionError):
-        connect.start(world, Actor("analyst@partnerwatch.local", "analyst"), purpose=connect.PARTNER,
+        connections.start(world, Actor("analyst@partnerwatch.local", "analyst"), purpose=connections.PARTNER,
                       partner_bc_id=eligible_admin_partners(sandbox_session)[0].bc_id)
     with pytest.raises(PermissionError):
-        connect.disconnect_partner(world, Actor("analyst@partnerwatch.local", "analyst"),
+        connections.disconnect_partner(world, Actor("analyst@partnerwatch.local", "analyst"),
                                    eligible_admin_partners(sandbox_session)[0].bc_id)
     assert snapshot(world) == before
     assert ADMIN_ACTOR.role == ADMIN

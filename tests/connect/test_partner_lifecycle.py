@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from core import connect, jobs, oauth_flows, partners, sync, tokens
-from core.jobs import TRIGGER_CONNECT
+from core.accounts import partners, tokens
+from core.connect import connections, oauth_flows
+from core.sync import check_for_updates
+from core.tasks import jobs
+from core.tasks.jobs import TRIGGER_CONNECT
 from tests.app.helpers import ADMIN_ACTOR, connect_partner
 from tests.connect.test_callback_failures import eligible_admin_partners
 
@@ -52,13 +55,13 @@ def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     revoked = httpx.post(f"{sandbox.base_url}/sandbox/control/tokens/revoke",
                          json={"user_email": info.monitor_email}, timeout=10).json()
     assert revoked["revoked"] == 1
-    task_id = sync.request(fresh, actor=ADMIN_ACTOR, partner_bc_id=info.bc_id)
+    task_id = check_for_updates.request(fresh, actor=ADMIN_ACTOR, partner_bc_id=info.bc_id)
     assert fresh.runner.wait(task_id, timeout=60) == jobs.NOT_COMPLETED
     partner = partners.get(fresh.store, info.bc_id)
     assert partner.status == partners.RECONNECT_REQUIRED
     assert "40105" in partner.last_error
     # later syncs skip the dead token (nothing to read with it) and leave the status for the admin to see
-    assert fresh.runner.wait(sync.request(fresh, actor=ADMIN_ACTOR), timeout=60) == jobs.COMPLETED
+    assert fresh.runner.wait(check_for_updates.request(fresh, actor=ADMIN_ACTOR), timeout=60) == jobs.COMPLETED
     assert partners.get(fresh.store, info.bc_id).status == partners.RECONNECT_REQUIRED
     other = eligible_admin_partners(sandbox)[1]
     assert partners.get(fresh.store, other.bc_id).status == partners.PENDING_ONBOARDING  # not blamed
@@ -79,7 +82,7 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
                        VALUES (?, 'k1', 'someone@agency.example', 'ADMIN', ?, ?)""", [info.bc_id, now, now])
     assets_before = partners.assets(fresh.store, info.bc_id)
 
-    message = connect.disconnect_partner(fresh, ADMIN_ACTOR, info.bc_id)
+    message = connections.disconnect_partner(fresh, ADMIN_ACTOR, info.bc_id)
 
     assert "Disconnected" in message
     assert sandbox.world.token(token) is None  # revoked at TikTok
@@ -109,12 +112,12 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
 def test_disconnect_waits_for_a_running_check_for_updates(world, sandbox_session):
     info = eligible_admin_partners(sandbox_session)[0]
     release = threading.Event()
-    task_id = world.runner.submit(lambda ctx: release.wait(10) and jobs.Counts(), kind=sync.TASK_KIND,
+    task_id = world.runner.submit(lambda ctx: release.wait(10) and jobs.Counts(), kind=check_for_updates.TASK_KIND,
                                   target="All partners", actor=ADMIN_ACTOR.email, trigger=jobs.TRIGGER_MANUAL,
-                                  dedupe_key=sync.DEDUPE_KEY)
+                                  dedupe_key=check_for_updates.DEDUPE_KEY)
     try:
-        with pytest.raises(connect.ConnectError, match="Check for updates is running"):
-            connect.disconnect_partner(world, ADMIN_ACTOR, info.bc_id)
+        with pytest.raises(connections.ConnectError, match="Check for updates is running"):
+            connections.disconnect_partner(world, ADMIN_ACTOR, info.bc_id)
     finally:
         release.set()
         world.runner.wait(task_id, timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core import partners
+from core.accounts import partners
 from tests.app.helpers import connect_partner
 from tests.connect.test_callback_failures import eligible_admin_partners
 from tests.connect.test_partner_lifecycle import wait_for_tasks

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import audit, connect, oauth_flows, vault, workspace
-from core.roles import ANALYST, GUEST, Actor, NotAllowed
-from core.store import Store
+from core.connect import connections, oauth_flows, vault, workspace
+from core.security import audit
+from core.security.roles import ANALYST, GUEST, Actor, NotAllowed
+from core.store.database import Store
 from tests.app.helpers import ADMIN_ACTOR
 from tests.connect.test_callback_failures import eligible_admin_partners, state_of
 
@@ -23,8 +24,8 @@ def store(tmp_path):
 
 def test_start_mints_a_fresh_state_bound_to_partner_and_user(world, sandbox_session):
     info = eligible_admin_partners(sandbox_session)[0]
-    first = connect.start(world, ADMIN_ACTOR, purpose=connect.PARTNER, partner_bc_id=info.bc_id)
-    second = connect.start(world, ADMIN_ACTOR, purpose=connect.PARTNER, partner_bc_id=info.bc_id)
+    first = connections.start(world, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
+    second = connections.start(world, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
     assert state_of(first) != state_of(second)
     flow = first.flow
     assert (flow.partner_bc_id, flow.initiator, flow.status) == (info.bc_id, ADMIN_ACTOR.email, oauth_flows.PENDING)
@@ -63,7 +64,7 @@ def test_state_expires_after_ten_minutes(store):
 
 
 def test_vault_add_share_reveal_delete_with_audit(store, tmp_path):
-    from core.crypto import SecretBox
+    from core.security.crypto import SecretBox
 
     box = SecretBox([SecretBox.generate_key()])
     workspace.upsert(store, "analyst@x.example", ANALYST)

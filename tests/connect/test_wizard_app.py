@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, partners, vault, workspace
+from core.accounts import partners
+from core.connect import vault, workspace
+from core.security import audit
 from tests.app.helpers import ADMIN_ACTOR, authorize
 from tests.connect.test_callback_failures import eligible_admin_partners, partner_no
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import audit
 from core.logging_setup import register_secret
-from core.store import Store
+from core.security import audit
+from core.store.database import Store
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ConfigError, Settings
-from core.crypto import SecretBox
+from core.security.crypto import SecretBox
 
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-app-secret-123"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import (
+from core.security.crypto import (
     DecryptError,
     InvalidKeyError,
     MissingKeyError,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import oauth_flows
-from core.oauth_flows import FlowError
-from core.store import Store
+from core.connect import oauth_flows
+from core.connect.oauth_flows import FlowError
+from core.store.database import Store
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

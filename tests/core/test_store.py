@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from core.store import MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
+from core.store.database import MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
 
 
 @pytest.fixture

@@ -14,11 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import export, jobs, members, sync, tokens, workspace
 from core import services as core_services
-from core.members import MemberFilter
-from core.roles import ANALYST, Actor
+from core.accounts import tokens
+from core.connect import workspace
+from core.members import export, queries
+from core.members.queries import MemberFilter
+from core.security.roles import ANALYST, Actor
 from core.services import Services
+from core.sync import check_for_updates
+from core.tasks import jobs
 from core.tiktok.client import ClientConfig
 from sandbox.server import SandboxServer
 from tests.app.helpers import ADMIN_ACTOR, CUSTOMER_ADMIN, connect_customer, connect_partner, make_services
@@ -37,7 +41,7 @@ def fast_retries(svc: Services) -> None:
 
 
 def run_sync(svc: Services, partner_bc_id: str | None = None) -> tuple[int, str]:
-    task_id = sync.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
+    task_id = check_for_updates.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
     return task_id, svc.runner.wait(task_id, timeout=60)
 
 
@@ -132,7 +136,7 @@ def world_rows(world_json: dict, partner_bc_ids: list[str]) -> list[dict[str, st
                          "User ID": m.get("user_id") or "",
                          "Partner BC ID": bc_id, "TikTok role": ROLE_LABELS[m["user_role"]],
                          "Finance role": FINANCE_LABELS.get(finance, ""),
-                         "Membership status": members.STATUSES[m["relation_status"]], "Your assets reached": assets})
+                         "Membership status": queries.STATUSES[m["relation_status"]], "Your assets reached": assets})
     return sorted(({k: export.safe_cell(v) for k, v in r.items()} for r in rows),
                   key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]))
 
@@ -156,8 +160,8 @@ def assert_matches_world(svc: Services, sandbox: SandboxServer) -> None:
     partner_ids = [p.bc_id for p in monitored_partners(sandbox)]
     expected = world_rows(world(sandbox), partner_ids)
     assert comparable(exported_rows(svc)) == expected
-    shown = members.page(svc.store, MemberFilter(), limit=1000)
-    assert len(shown) == members.count(svc.store, MemberFilter()) == len(expected)
+    shown = queries.page(svc.store, MemberFilter(), limit=1000)
+    assert len(shown) == queries.count(svc.store, MemberFilter()) == len(expected)
 
 
 def table_state(svc: Services) -> dict[str, list[tuple]]:

@@ -1,4 +1,4 @@
-"""The member diff in plain Python: what the sync's Arrow diff (`core.member_sync.apply_many`) must equal.
+"""The member diff in plain Python: what the sync's Arrow diff (`core.sync.member_sync.apply_many`) must equal.
 
 `make_plan` says, member by member, which rows and change rows make the stored members match a fetched
 snapshot; `tests/members/test_sync_sql.py` compares the database after `apply_many` with it.
@@ -11,8 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from core.jobs import Counts
-from core.member_sync import (
+from core.sync.member_sync import (
     ADDED,
     FINANCE_ROLE_CHANGED,
     MEMBER_SCHEMA,
@@ -22,6 +21,7 @@ from core.member_sync import (
     Plan,
     _find_rekeys,
 )
+from core.tasks.jobs import Counts
 
 
 @dataclass

@@ -11,10 +11,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core import audit, export, jobs, members
-from core.members import MemberFilter
-from core.roles import GUEST, Actor, NotAllowed
-from core.store import Store
+from core.members import export, queries
+from core.members.queries import MemberFilter
+from core.security import audit
+from core.security.roles import GUEST, Actor, NotAllowed
+from core.store.database import Store
+from core.tasks import jobs
 from tests.members.conftest import ANALYST_ACTOR, control, exported_rows, monitored_partners, run_sync
 from ui import api
 
@@ -157,7 +159,7 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
     store = _corpus_store(tmp_path)
     try:
         with store.read() as cur:
-            expected = b"".join(export.csv_chunks(members.EXPORT_COLUMNS, [cur.execute(*members.export_sql(store, f))
+            expected = b"".join(export.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f))
                                                                            .fetchall()]))
         assert expected.count(b"\r\n") > 10
         for batch_rows in (7, 10_000):
@@ -172,7 +174,7 @@ def test_no_matching_rows_exports_the_header_only(tmp_path):
     try:
         f = MemberFilter(search="no such member")
         assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
-            export.csv_chunks(members.EXPORT_COLUMNS, []))
+            export.csv_chunks(queries.EXPORT_COLUMNS, []))
         assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
     finally:
         store.close()

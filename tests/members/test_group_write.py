@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core import member_sync
-from core.jobs import Counts
-from core.member_sync import GroupWriter, Snapshot, SyncHalted
-from core.store import Store
+from core.store.database import Store
+from core.sync import member_sync
+from core.sync.member_sync import GroupWriter, Snapshot, SyncHalted
+from core.tasks.jobs import Counts
 from tests.members.test_sync_sql import T0, _member, _mutate, _snapshot
 
 PARTNERS = ("p1", "p2", "p3")

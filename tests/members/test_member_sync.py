@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import jobs, member_sync, members, partners
-from core.members import MemberFilter
+from core.accounts import partners
+from core.members import queries
+from core.members.queries import MemberFilter
+from core.sync import member_sync
+from core.tasks import jobs
 from tests.app.helpers import ADMIN_ACTOR
 from tests.members.conftest import (
     assert_matches_world,
@@ -35,13 +38,13 @@ def _changes(svc, task_id: int) -> set[tuple]:
 
 def test_first_sync_matches_world_and_is_a_baseline(onboarded, sandbox):
     assert_matches_world(onboarded, sandbox)
-    invitees = members.page(onboarded.store, MemberFilter(statuses=("PENDING",)), limit=1000)
+    invitees = queries.page(onboarded.store, MemberFilter(statuses=("PENDING",)), limit=1000)
     assert len(invitees) > 0
     assert set(invitees["member_key"]) == set(invitees["user_email"].str.lower())  # keyed by e-mail
-    syncs = members.syncs(onboarded.store)
+    syncs = queries.syncs(onboarded.store)
     assert syncs["baseline"].any()
-    assert members.summary_line(onboarded.store) == "No guest user changes since last week."
-    assert members.count(onboarded.store, MemberFilter(flags=("new_member",))) == 0
+    assert queries.summary_line(onboarded.store) == "No guest user changes since last week."
+    assert queries.count(onboarded.store, MemberFilter(flags=("new_member",))) == 0
     statuses = {p.bc_id: p.status for p in partners.all_current(onboarded.store)}
     assert {statuses[p.bc_id] for p in monitored_partners(sandbox)} == {partners.ONBOARDED}
 
@@ -51,7 +54,7 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     bc = _bc(bc_id, world(sandbox))
     standard, admin = _bound(bc, "STANDARD"), _bound(bc, "ADMIN")
     promoted, demoted, gone = standard[0], admin[0], standard[1]
-    first_seen_before = members.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0]
+    first_seen_before = queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0]
     control(sandbox, "members/add", bc_id=bc_id, user_email="New.Admin@Agency.example", user_name="New Admin",
             user_role="ADMIN")
     control(sandbox, "members/add", bc_id=bc_id, user_email="invitee@gmail.com", user_role="STANDARD",
@@ -77,23 +80,23 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     if old_finance != "MANAGER":
         expected.add((bc_id, demoted["user_id"], "finance_role_changed", old_finance, "MANAGER"))
     assert _changes(onboarded, task_id) == expected
-    new = members.page(onboarded.store, MemberFilter(flags=("new_member",)))
+    new = queries.page(onboarded.store, MemberFilter(flags=("new_member",)))
     assert set(new["member_key"]) == {new_admin["user_id"], "invitee@gmail.com"}
-    invitee = members.page(onboarded.store, MemberFilter(search="invitee@gmail.com"))
+    invitee = queries.page(onboarded.store, MemberFilter(search="invitee@gmail.com"))
     assert set(invitee["flags"][0]) == {"Personal e-mail", "Invitation pending", "New since last sync"}
-    assert members.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == \
+    assert queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == \
         first_seen_before
-    removed = members.page(onboarded.store, MemberFilter(search=gone["user_email"], include_removed=True))
+    removed = queries.page(onboarded.store, MemberFilter(search=gone["user_email"], include_removed=True))
     assert removed["removed_at"].notna().all()
-    assert members.count(onboarded.store, MemberFilter(search=gone["user_email"])) == 0
-    assert members.summary_line(onboarded.store).startswith("2 new admins since last week")
+    assert queries.count(onboarded.store, MemberFilter(search=gone["user_email"])) == 0
+    assert queries.summary_line(onboarded.store).startswith("2 new admins since last week")
 
 
 def test_invitee_who_joins_keeps_its_row_and_history(onboarded, sandbox):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="joiner@agency.example", relation_status="PENDING")
     first_task, _ = run_sync(onboarded, bc_id)
-    first_seen = members.page(onboarded.store, MemberFilter(search="joiner@"))["first_seen"][0]
+    first_seen = queries.page(onboarded.store, MemberFilter(search="joiner@"))["first_seen"][0]
     joined = control(sandbox, "members/update", bc_id=bc_id, user_email="joiner@agency.example",
                      relation_status="BOUND", user_name="Joiner")["member"]
 
@@ -101,7 +104,7 @@ def test_invitee_who_joins_keeps_its_row_and_history(onboarded, sandbox):
 
     assert status == jobs.COMPLETED
     assert_matches_world(onboarded, sandbox)
-    row = members.page(onboarded.store, MemberFilter(search="joiner@", include_removed=True))
+    row = queries.page(onboarded.store, MemberFilter(search="joiner@", include_removed=True))
     assert list(row["member_key"]) == [joined["user_id"]]  # one row, now keyed by user_id
     assert row["first_seen"][0] == first_seen
     assert _changes(onboarded, task_id) == {(bc_id, joined["user_id"], "status_changed", "PENDING", "BOUND")}

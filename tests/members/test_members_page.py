@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core import jobs, members, partners
-from core.members import MemberFilter
+from core.accounts import partners
+from core.members import queries
+from core.members.queries import MemberFilter
+from core.tasks import jobs
 from tests.members.conftest import control, monitored_partners, run_sync
 
 
@@ -29,25 +31,25 @@ def _caption(at: AppTest) -> str:
 def test_filters_search_and_paging_run_in_duckdb(onboarded, sandbox):
     at = _members_page()
     store = onboarded.store
-    total = members.count(store, MemberFilter())
-    assert _caption(at) == f"Guest users 1–{members.PAGE_SIZE} of {total}"
-    assert len(_table(at)) == members.PAGE_SIZE
+    total = queries.count(store, MemberFilter())
+    assert _caption(at) == f"Guest users 1–{queries.PAGE_SIZE} of {total}"
+    assert len(_table(at)) == queries.PAGE_SIZE
     first_page = list(_table(at)["user_email"])
 
     at.pagination(key="members_page").set_value(2).run()
     assert not at.exception
     second_page = list(_table(at)["user_email"])
-    assert len(second_page) == min(members.PAGE_SIZE, total - members.PAGE_SIZE)
+    assert len(second_page) == min(queries.PAGE_SIZE, total - queries.PAGE_SIZE)
     assert not set(first_page) & set(second_page)
 
     at.multiselect(key="members_role").set_value(["ADMIN"]).run()
-    admins = members.count(store, MemberFilter(roles=("ADMIN",)))
+    admins = queries.count(store, MemberFilter(roles=("ADMIN",)))
     assert _caption(at).endswith(f"of {admins}")  # and back on page 1
     assert set(_table(at)["role"]) == {"Admin"}
 
     at.multiselect(key="members_flag").set_value(["invitation_pending"]).run()
     table = _table(at)
-    assert len(table) == members.count(store, MemberFilter(roles=("ADMIN",), flags=("invitation_pending",)))
+    assert len(table) == queries.count(store, MemberFilter(roles=("ADMIN",), flags=("invitation_pending",)))
     assert set(table["status"]) == {"Invitation pending"}
     assert all("Invitation pending" in f for f in table["flags"])
 
@@ -84,7 +86,7 @@ def _pager(at: AppTest) -> int:
 
 def test_pager_caption_and_rows_agree_after_a_filter_sort_or_search_change(onboarded, sandbox):
     at = _members_page()
-    size = members.PAGE_SIZE
+    size = queries.PAGE_SIZE
     at.pagination(key="members_page").set_value(3).run()
     assert (_pager(at), _caption(at).split(" of ")[0]) == (3, f"Guest users {2 * size + 1}–{3 * size}")
     changes = [

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from benchmarks import datagen
-from core import flags, jobs, members
-from core.members import MemberFilter
-from core.store import MIGRATIONS_DIR, Store
+from core.members import flags, queries
+from core.members.queries import MemberFilter
+from core.store.database import MIGRATIONS_DIR, Store
+from core.tasks import jobs
 from tests.members.conftest import control, monitored_partners, run_sync
 
 # each derived column and the expression over `members` it stands for
@@ -152,8 +153,8 @@ CASES += [(MemberFilter(flags=("personal_email",), sort="email", descending=True
 @pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
 def test_pages_and_counts_equal_the_original_expressions(synthetic, f, offset):
     total, keys = _reference(synthetic, f, 60, offset)
-    assert members.count(synthetic, f) == total
-    assert list(members.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
+    assert queries.count(synthetic, f) == total
+    assert list(queries.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
     assert total > 0
 
 
@@ -162,10 +163,10 @@ def test_a_page_view_equals_the_original_expressions(synthetic, f, offset):
     total, _ = _reference(synthetic, f, 1, 0)
     number = min(offset // 60 + 1, -(-total // 60))  # a page past the end shows the last page
     _, keys = _reference(synthetic, f, 60, (number - 1) * 60)
-    shown = members.view(synthetic, f, offset // 60 + 1, page_size=60)
+    shown = queries.view(synthetic, f, offset // 60 + 1, page_size=60)
     assert (shown.total, shown.page, shown.pages, shown.offset) == (total, number, -(-total // 60), (number - 1) * 60)
     assert list(shown.rows["member_key"]) == keys
-    pd.testing.assert_frame_equal(shown.rows, members.page(synthetic, f, limit=60, offset=(number - 1) * 60))
+    pd.testing.assert_frame_equal(shown.rows, queries.page(synthetic, f, limit=60, offset=(number - 1) * 60))
 
 
 @pytest.mark.parametrize("f", [MemberFilter(), MemberFilter(sort="email"), MemberFilter(search="user1", sort="partner"),
@@ -174,16 +175,16 @@ def test_a_page_past_the_end_is_the_last_page(synthetic, f):
     total, _ = _reference(synthetic, f, 1, 0)
     last = -(-total // 60)
     _, keys = _reference(synthetic, f, 60, (last - 1) * 60)
-    shown = members.view(synthetic, f, 10_000, page_size=60)
+    shown = queries.view(synthetic, f, 10_000, page_size=60)
     assert (shown.page, shown.pages, list(shown.rows["member_key"])) == (last, last, keys)
 
 
 @pytest.mark.parametrize("f", [MemberFilter(search="no such member"), MemberFilter(partners=("nobody",))],
                          ids=["search", "filter"])
 def test_an_empty_view_is_page_one_of_one(synthetic, f):
-    shown = members.view(synthetic, f, 3)
+    shown = queries.view(synthetic, f, 3)
     assert (shown.total, shown.page, shown.pages, shown.offset, len(shown.rows)) == (0, 1, 1, 0, 0)
-    assert list(shown.rows.columns) == list(members.page(synthetic, MemberFilter(), limit=1).columns)
+    assert list(shown.rows.columns) == list(queries.page(synthetic, MemberFilter(), limit=1).columns)
 
 
 @pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
@@ -193,16 +194,16 @@ def test_pages_by_flag_count_equal_the_reference_at_any_depth(synthetic, descend
     the page: every page size and depth must still equal the reference."""
     f = MemberFilter(sort="flags", descending=descending)
     total, keys = _reference(synthetic, f, size, (number - 1) * size)
-    shown = members.view(synthetic, f, number, page_size=size)
+    shown = queries.view(synthetic, f, number, page_size=size)
     assert (shown.total, list(shown.rows["member_key"])) == (total, keys)
-    assert list(members.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
+    assert list(queries.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
 
 
 def test_warming_reads_the_scanned_columns_and_only_logs_when_it_cannot(synthetic, tmp_path, caplog):
-    caplog.set_level("INFO", logger="core.members")
-    members.warm(synthetic)  # every column it names exists
+    caplog.set_level("INFO", logger="core.members.queries")
+    queries.warm(synthetic)  # every column it names exists
     assert "Could not read" not in caplog.text
     closed = Store(tmp_path / "closed.duckdb")
     closed.close()
-    members.warm(closed)
+    queries.warm(closed)
     assert "Could not read the members columns" in caplog.text

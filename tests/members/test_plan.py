@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import member_sync
+from core.sync import member_sync
 from tests.members.reference_plan import make_plan
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core import member_sync
-from core.member_sync import MEMBER_SCHEMA, Snapshot
-from core.store import Store
+from core.store.database import Store
+from core.sync import member_sync
+from core.sync.member_sync import MEMBER_SCHEMA, Snapshot
 from tests.members import reference_plan
 
 BC = "p1"

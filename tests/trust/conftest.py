@@ -12,7 +12,7 @@ import pytest
 
 from core import services as core_services
 from core.services import Services
-from core.store import Store
+from core.store.database import Store
 from sandbox.server import SandboxServer
 from tests.app.helpers import make_services
 from tests.members import conftest as members_fixtures

@@ -8,11 +8,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, audit_export, connect, jobs, keys, member_sync, partners, schedule, sync, vault, workspace
+from core.accounts import partners
 from core.config import ConfigError, Settings
-from core.crypto import SecretBox
-from core.roles import ADMIN, ANALYST, GUEST, Actor, NotAllowed, RoleRules
+from core.connect import connections, vault, workspace
+from core.security import audit, audit_export, keys
+from core.security.crypto import SecretBox
+from core.security.roles import ADMIN, ANALYST, GUEST, Actor, NotAllowed, RoleRules
 from core.services import install
+from core.sync import check_for_updates, member_sync, schedule
+from core.tasks import jobs
 from tests.app.helpers import make_services
 
 SHELL = "../../ui/shell.py"
@@ -138,11 +142,11 @@ def test_every_admin_action_is_refused_in_core_for_analysts_and_guests(live):
                      password="Pa55word-never-shown")
     for who in (Actor("bob@acme.example", ANALYST), Actor("kim@agency.example", GUEST)):
         refusals = [
-            lambda w=who: sync.request(live, actor=w),
-            lambda w=who: connect.start(live, w, purpose=connect.CUSTOMER),
-            lambda w=who: connect.disconnect_customer(live, w),
-            lambda w=who: connect.disconnect_partner(live, w, "1"),
-            lambda w=who: connect.choose_customer_bc(live, w, "1"),
+            lambda w=who: check_for_updates.request(live, actor=w),
+            lambda w=who: connections.start(live, w, purpose=connections.CUSTOMER),
+            lambda w=who: connections.disconnect_customer(live, w),
+            lambda w=who: connections.disconnect_partner(live, w, "1"),
+            lambda w=who: connections.choose_customer_bc(live, w, "1"),
             lambda w=who: schedule.set_policy(live.store, w, enabled=True, at=time(1, 0)),
             lambda w=who: member_sync.set_threshold_pct(live.store, w, 90),
             lambda w=who: keys.rotate_all(live.store, live.box, w),

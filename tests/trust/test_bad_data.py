@@ -19,9 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import integration, jobs, member_sync, partners, sync, tokens
 from core import services as core_services
+from core.accounts import integration, partners, tokens
 from core.services import Services
+from core.sync import check_for_updates, member_sync
+from core.tasks import jobs
 from core.tiktok.client import TikTokClient
 from tests.app.helpers import ADMIN_ACTOR, make_services
 from tests.trust.conftest import content
@@ -117,7 +119,7 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Services, FakeTikTok]]:
 
 
 def _run(svc: Services, partner_bc_id: str | None = None) -> tuple[str, str]:
-    task_id = sync.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
+    task_id = check_for_updates.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
     status = svc.runner.wait(task_id, timeout=30)
     task = jobs.list_tasks(svc.store).set_index("id").loc[task_id]
     return status, task["error"] if isinstance(task["error"], str) else ""

@@ -21,10 +21,12 @@ from streamlit.testing.v1 import AppTest, local_script_runner
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1.util import patch_config_options
 
-from core import export, jobs, members, sync
-from core.members import MemberFilter
+from core.members import export, queries
+from core.members.queries import MemberFilter
 from core.services import Services
-from core.store import Store
+from core.store.database import Store
+from core.sync import check_for_updates
+from core.tasks import jobs
 from tests.app.helpers import ADMIN_ACTOR
 from tests.members.conftest import ANALYST_ACTOR, control, monitored_partners
 
@@ -165,8 +167,8 @@ def _browse(states: States, automation: bool) -> None:
     total = int(caption.rsplit(" of ", 1)[1])
     low, high = states.total_range()
     assert low <= total <= high, f"Members page total {total} outside [{low}, {high}]"
-    assert caption == f"Guest users 1–{members.PAGE_SIZE} of {total}"
-    assert len(at.dataframe[0].value) == members.PAGE_SIZE
+    assert caption == f"Guest users 1–{queries.PAGE_SIZE} of {total}"
+    assert len(at.dataframe[0].value) == queries.PAGE_SIZE
 
     if automation:
         at.switch_page("../pages/automation.py").run()
@@ -200,7 +202,7 @@ def _session(number: int, svc: Services, states: States, start: threading.Barrie
 
 def _request(svc: Services, start: threading.Barrier) -> int:
     start.wait(timeout=30)
-    return sync.request(svc, actor=ADMIN_ACTOR)
+    return check_for_updates.request(svc, actor=ADMIN_ACTOR)
 
 
 def _expected_after(svc: Services, sandbox) -> Keys:

@@ -11,8 +11,9 @@ import sys
 import textwrap
 import time
 
-from core import jobs, members
-from core.members import MemberFilter
+from core.members import queries
+from core.members.queries import MemberFilter
+from core.tasks import jobs
 from tests.app.helpers import make_services
 from tests.members.conftest import control, fast_retries, monitored_partners, run_sync
 from tests.trust.conftest import ROOT_DIR, content
@@ -21,7 +22,8 @@ from tests.trust.conftest import ROOT_DIR, content
 # open, nothing committed), say so and wait to be killed.
 CHILD = textwrap.dedent("""
     import sys, time
-    from core import cli, member_sync
+    from core import cli
+    from core.sync import member_sync
     real = member_sync._insert_members
     def hooked(cur, rows):
         real(cur, rows)
@@ -69,8 +71,8 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
         assert not jobs.any_active(restarted.store)
         assert content(restarted.store) == before
         search = MemberFilter(search="late.joiner@agency.example")
-        assert members.count(restarted.store, search) == 0
+        assert queries.count(restarted.store, search) == 0
         assert run_sync(restarted)[1] == jobs.COMPLETED
-        assert members.count(restarted.store, search) == 1
+        assert queries.count(restarted.store, search) == 1
     finally:
         restarted.close()

@@ -9,8 +9,10 @@ import json
 import httpx
 import pytest
 
-from core import integration, jobs, partners, sync
+from core.accounts import integration, partners
 from core.services import Services
+from core.sync import check_for_updates
+from core.tasks import jobs
 from core.tiktok.client import TikTokClient
 from sandbox.server import SandboxServer
 from tests.app.helpers import ADMIN_ACTOR
@@ -39,7 +41,7 @@ def _attempts(svc: Services, n: int) -> None:
 
 
 def _sync(svc: Services, partner_bc_id: str | None = None) -> tuple[str, str]:
-    task_id = sync.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
+    task_id = check_for_updates.request(svc, actor=ADMIN_ACTOR, partner_bc_id=partner_bc_id)
     status = svc.runner.wait(task_id, timeout=90)
     task = jobs.list_tasks(svc.store).set_index("id").loc[task_id]
     return status, str(task["error"] or "")

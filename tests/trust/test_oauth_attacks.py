@@ -11,8 +11,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core import audit, connect, integration, oauth_flows, workspace
-from core.roles import ADMIN, ANALYST
+from core.accounts import integration
+from core.connect import connections, oauth_flows, workspace
+from core.security import audit
+from core.security.roles import ADMIN, ANALYST
 from core.services import Services, install
 from sandbox.testing import PortalFlowError, obtain_auth_code
 from tests.app.helpers import ADMIN_ACTOR, CUSTOMER_ADMIN, PASSWORD, make_services
@@ -42,7 +44,7 @@ def _stored(svc: Services) -> tuple[int, bool]:
 
 def _start(svc: Services, browser: TestClient) -> str:
     """An admin starts a connection in `browser`; returns the state (the pop-up's start route sets the cookie)."""
-    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.CUSTOMER)
+    started = connections.start(svc, ADMIN_ACTOR, purpose=connections.CUSTOMER)
     assert browser.get(started.start_url).status_code == 302
     return parse_qs(urlparse(started.start_url).query)["state"][0]
 
@@ -52,7 +54,7 @@ def _code(svc: Services, sandbox, state: str) -> str:
 
 
 def _callback(browser: TestClient, **params: str):
-    return browser.get(f"{connect.CALLBACK_PATH}?{urlencode(params)}")
+    return browser.get(f"{connections.CALLBACK_PATH}?{urlencode(params)}")
 
 
 def _refused(response, message: str) -> None:
@@ -87,7 +89,7 @@ def test_reused_state_and_replayed_code_are_refused(svc, sandbox):
 
 
 def test_expired_state_is_refused(svc, sandbox):
-    _, state = oauth_flows.begin(svc.store, purpose=connect.CUSTOMER, initiator=ADMIN_ACTOR.email,
+    _, state = oauth_flows.begin(svc.store, purpose=connections.CUSTOMER, initiator=ADMIN_ACTOR.email,
                                  now=datetime.now(UTC) - timedelta(minutes=11))
     _refused(_callback(_browser(), auth_code="x", state=state), "has expired")
     assert _stored(svc) == (0, False)
@@ -113,7 +115,7 @@ def test_flow_started_by_a_user_who_is_no_longer_admin_is_refused(svc, sandbox):
 
 
 def test_redirect_uri_tampering_is_ignored_or_refused(svc, sandbox):
-    started = connect.start(svc, ADMIN_ACTOR, purpose=connect.CUSTOMER)
+    started = connections.start(svc, ADMIN_ACTOR, purpose=connections.CUSTOMER)
     state = parse_qs(urlparse(started.start_url).query)["state"][0]
     tampered = f"{started.start_url}&{urlencode({'redirect_uri': 'https://evil.example/cb'})}"
     location = _browser().get(tampered).headers["location"]

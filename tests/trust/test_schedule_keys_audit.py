@@ -10,11 +10,16 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from core import audit, cli, jobs, keys, schedule, tokens, vault
-from core.audit_export import AuditFilter, csv_bytes
-from core.crypto import SecretBox
-from core.roles import ADMIN, Actor
+from core import cli
+from core.accounts import tokens
+from core.connect import vault
+from core.security import audit, keys
+from core.security.audit_export import AuditFilter, csv_bytes
+from core.security.crypto import SecretBox
+from core.security.roles import ADMIN, Actor
 from core.services import install
+from core.sync import schedule
+from core.tasks import jobs
 from tests.app.helpers import ADMIN_ACTOR, make_services
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import export, tokens, vault
-from core.audit_export import AuditFilter, csv_bytes
-from core.members import MemberFilter
+from core.accounts import tokens
+from core.connect import vault
+from core.members import export
+from core.members.queries import MemberFilter
+from core.security.audit_export import AuditFilter, csv_bytes
 from tests.app.helpers import ADMIN_ACTOR
 from tests.members.conftest import ANALYST_ACTOR, run_sync
 

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core import tokens
-from core.crypto import SecretBox
-from core.store import Store
+from core.accounts import tokens
+from core.security.crypto import SecretBox
+from core.store.database import Store
 
 HEALTHY = "Healthy"
 RECONNECT_REQUIRED = "Reconnect required"

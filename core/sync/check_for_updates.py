@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core import audit, integration, member_sync, partners, tokens
-from core.jobs import (
+from core.accounts import integration, partners, tokens
+from core.security import audit
+from core.security.roles import Actor, require_admin
+from core.services import Services
+from core.sync import member_sync
+from core.tasks.jobs import (
     COMPLETED,
     HALTED,
     NOT_COMPLETED,
@@ -28,8 +32,6 @@ from core.jobs import (
     TaskFailed,
     TaskHalted,
 )
-from core.roles import Actor, require_admin
-from core.services import Services
 from core.tiktok.client import ASSET_TYPES, RetryEvent, TikTokClient
 from core.tiktok.errors import TikTokError, TokenRejectedError
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core import audit
 from core.config import Settings
-from core.roles import ADMIN, ANALYST, GUEST, ROLES, Actor, require_admin
-from core.store import Store
+from core.security import audit
+from core.security.roles import ADMIN, ANALYST, GUEST, ROLES, Actor, require_admin
+from core.store.database import Store
 
 SANDBOX_USERS = (("admin@partnerwatch.local", ADMIN), ("analyst@partnerwatch.local", ANALYST))
 

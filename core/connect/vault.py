@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core import audit, workspace
-from core.crypto import SecretBox
+from core.connect import workspace
 from core.logging_setup import register_secret
-from core.roles import GUEST, Actor, NotAllowed
-from core.store import Store
+from core.security import audit
+from core.security.crypto import SecretBox
+from core.security.roles import GUEST, Actor, NotAllowed
+from core.store.database import Store
 
 
 class VaultError(ValueError):

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from core import audit, sync
-from core.jobs import TRIGGER_POLICY
-from core.roles import SYSTEM_SCHEDULER, Actor, require_admin
+from core.security import audit
+from core.security.roles import SYSTEM_SCHEDULER, Actor, require_admin
 from core.services import Services
-from core.store import Store
+from core.store.database import Store
+from core.sync import check_for_updates
+from core.tasks.jobs import TRIGGER_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def tick(services: Services, now: datetime | None = None) -> int | None:
     if not policy(services.store).due(now) or not claim(services.store, now.date()):
         return None
     log.info("Workspace policy: starting the daily Check for updates")
-    return sync.request(services, actor=SYSTEM_SCHEDULER, trigger=TRIGGER_POLICY)
+    return check_for_updates.request(services, actor=SYSTEM_SCHEDULER, trigger=TRIGGER_POLICY)
 
 
 class Scheduler:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from core.logging_setup import redact
-from core.store import Store
+from core.store.database import Store
 
 COLUMNS = ["id", "at", "actor", "action", "target", "outcome", "detail"]
 MAX_LIMIT = 100_000

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from core.store import Store
+from core.store.database import Store
 
 log = logging.getLogger(__name__)
 

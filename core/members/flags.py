@@ -1,6 +1,6 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
-A flag is a boolean column of the Members query (`core.members`), so it can be filtered and sorted on
+A flag is a boolean column of the Members query (`core.members.queries`), so it can be filtered and sorted on
 the server. The SQL conditions use these aliases: `m` (members, with what the member sync writes besides
 TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`), `p` (the
 partner, with its latest member sync: `latest_task_id`, `latest_baseline`) and `params` (one row: `domains`,
@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core import audit
-from core.roles import Actor, require_admin
-from core.store import Store
+from core.security import audit
+from core.security.roles import Actor, require_admin
+from core.store.database import Store
 
 PERSONAL_DOMAINS_KEY = "flags.personal_domains"
 DEFAULT_PERSONAL_DOMAINS = (

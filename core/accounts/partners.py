@@ -8,8 +8,8 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from core import members
-from core.store import Store, bulk_insert
+from core.members import queries
+from core.store.database import Store, bulk_insert
 
 NOT_ELIGIBLE = "Not eligible"
 PENDING_ONBOARDING = "Pending onboarding"
@@ -124,7 +124,7 @@ def members_by_role(store: Store) -> pd.DataFrame:
                WHERE m.removed_at IS NULL AND p.removed_at IS NULL
                GROUP BY ALL ORDER BY partner, role"""
         ).df()
-    return frame.assign(role=[members.label("role", code) for code in frame["role"]])
+    return frame.assign(role=[queries.label("role", code) for code in frame["role"]])
 
 
 def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: datetime) -> tuple[int, int, int]:

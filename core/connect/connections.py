@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from core import audit, integration, oauth_flows, partners, sync, tokens, workspace
-from core.jobs import TRIGGER_CONNECT
-from core.oauth import authorization_url, callback_params, exchange_code, revoke_token
-from core.oauth_flows import Flow, FlowError
-from core.roles import ADMIN, Actor, require_admin
+from core.accounts import integration, partners, tokens
+from core.connect import oauth_flows, workspace
+from core.connect.oauth import authorization_url, callback_params, exchange_code, revoke_token
+from core.connect.oauth_flows import Flow, FlowError
+from core.security import audit
+from core.security.roles import ADMIN, Actor, require_admin
 from core.services import Services
+from core.sync import check_for_updates
+from core.tasks.jobs import TRIGGER_CONNECT
 from core.tiktok.client import run_sync
 from core.tiktok.errors import (
     AppCredentialsError,
@@ -156,7 +159,7 @@ def finish_callback(services: Services, query: Mapping[str, str], binding: str |
     outcome = _complete(services, flow, code, query, binding)
     oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok, error=None if outcome.ok else outcome.message)
     if outcome.ok and flow.purpose == PARTNER:
-        sync.request(services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT,
+        check_for_updates.request(services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT,
                      partner_bc_id=flow.partner_bc_id)
     audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
                  target=flow.partner_bc_id or "customer BC", outcome="ok" if outcome.ok else "failed",
@@ -245,7 +248,7 @@ def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
     partner = partners.get(services.store, bc_id)
     if partner is None:
         raise ConnectError("This partner is not in your partner list: run Check for updates.")
-    if services.runner.active_task(sync.DEDUPE_KEY) is not None:  # it could write members after us
+    if services.runner.active_task(check_for_updates.DEDUPE_KEY) is not None:  # it could write members after us
         raise ConnectError("A Check for updates is running: disconnect the token once it has finished.")
     token = tokens.load(services.store, services.box, partner.token_id)
     note = _revoke_at_tiktok(services, token)

@@ -37,11 +37,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core import audit, flags, partners, tokens
-from core.jobs import Counts, JobHandle
-from core.roles import Actor, require_admin
+from core.accounts import partners, tokens
+from core.members import flags
+from core.security import audit
+from core.security.roles import Actor, require_admin
 from core.services import Services
-from core.store import Store, bulk_insert
+from core.store.database import Store, bulk_insert
+from core.tasks.jobs import Counts, JobHandle
 from core.tiktok.client import TikTokClient
 from core.tiktok.errors import TikTokError, TokenRejectedError
 

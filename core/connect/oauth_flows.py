@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.logging_setup import redact
-from core.store import Store
+from core.store.database import Store
 
 PENDING, EXCHANGING, CONNECTED, FAILED = "pending", "exchanging", "connected", "failed"
 FINISHED_KEPT_FOR = timedelta(days=1)

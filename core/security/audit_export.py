@@ -1,7 +1,7 @@
 """The audit log as CSV (Settings → Audit log → Download CSV), through the project's safe CSV writer.
 
 Admins only; the download itself is audited. Every field is quoted and formula-like cells are defused by
-`core.export.csv_chunks`, the same writer as the guest-user export.
+`core.members.export.csv_chunks`, the same writer as the guest-user export.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from core import audit
-from core.export import csv_chunks
-from core.roles import Actor, require_admin
-from core.store import Store
+from core.members.export import csv_chunks
+from core.security import audit
+from core.security.roles import Actor, require_admin
+from core.store.database import Store
 
 HEADER = ("id", "at (UTC)", "actor", "action", "target", "outcome", "detail")
 

@@ -2,7 +2,7 @@
 and paging in DuckDB, the change log per sync, and the Partners summary line.
 
 Every query is parameterised; the only SQL text built from input is the ORDER BY, and it comes from the
-`SORTS` allow-list. Flags are boolean columns computed in the query (see `core.flags`).
+`SORTS` allow-list. Flags are boolean columns computed in the query (see `core.members.flags`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pandas as pd
 
-from core import flags
-from core.store import Store, StoreError
+from core.members import flags
+from core.store.database import Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 
-from core import audit, members
-from core.members import MemberFilter
-from core.roles import Actor, require_reader
-from core.store import Store
+from core.members import queries
+from core.members.queries import MemberFilter
+from core.security import audit
+from core.security.roles import Actor, require_reader
+from core.store.database import Store
 
 EXPORT_PATH = "/api/export/members.csv"
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -77,11 +78,11 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
-    names = [f"_cell{i}" for i in range(len(members.EXPORT_COLUMNS))]
+    names = [f"_cell{i}" for i in range(len(queries.EXPORT_COLUMNS))]
     cells = ", ".join(f"coalesce(({expr})::VARCHAR, '') AS {name}"
-                      for name, expr in zip(names, members.EXPORT_COLUMNS.values(), strict=True))
-    keys, order = members.sort_keys(f)
-    sql, params = members.query(store, f, f"{keys}, {cells}")
+                      for name, expr in zip(names, queries.EXPORT_COLUMNS.values(), strict=True))
+    keys, order = queries.sort_keys(f)
+    sql, params = queries.query(store, f, f"{keys}, {cells}")
     return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
 
 
@@ -101,7 +102,7 @@ def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, pa
     try:
         with store.read() as cur:
             reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
-            yield from csv_chunks(members.EXPORT_COLUMNS, [])
+            yield from csv_chunks(queries.EXPORT_COLUMNS, [])
             yield from (_joined(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
         outcome = "ok"
     finally:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core.crypto import SecretBox, fingerprint
 from core.logging_setup import register_secret
-from core.store import Store
+from core.security.crypto import SecretBox, fingerprint
+from core.store.database import Store
 
 
 def save(cur: duckdb.DuckDBPyConnection, box: SecretBox, *, purpose: str, bc_id: str | None,

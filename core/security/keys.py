@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from core import audit
-from core.crypto import DecryptError, SecretBox
-from core.roles import Actor, require_admin
-from core.store import Store
+from core.security import audit
+from core.security.crypto import DecryptError, SecretBox
+from core.security.roles import Actor, require_admin
+from core.store.database import Store
 
 # (table, id column, ciphertext columns); revoked tokens keep an empty ciphertext, which is skipped
 ENCRYPTED = (
