@@ -13,6 +13,9 @@ st.caption("Each Check for updates is a task with one job per partner. Running t
 st.caption(schedule.policy(svc.store).describe())
 
 _TASK_COLUMNS = {
+    "id": st.column_config.NumberColumn(
+        "#", format="#%d", help="The task number, as in the Check for updates message and the details below"
+    ),
     "status": st.column_config.TextColumn("Status"),
     "target": st.column_config.TextColumn("Target"),
     "actor": st.column_config.TextColumn("Actor"),
@@ -24,7 +27,7 @@ _TASK_COLUMNS = {
     "added": st.column_config.NumberColumn("Added"),
     "updated": st.column_config.NumberColumn("Updated"),
     "removed": st.column_config.NumberColumn("Removed"),
-    "error": st.column_config.TextColumn("Error", width="large"),
+    "error": st.column_config.TextColumn("Error", width="large", help="In full in the task's details below"),
 }
 
 
@@ -41,6 +44,13 @@ def _poll_interval() -> str:
     return "1s" if st.session_state["pw_fast_poll"] else "5s"
 
 
+def _reason(status: str, error: object) -> None:
+    """A task's error in full (the grid cuts it off); the safeguard's halt is protective, not a failure."""
+    if not isinstance(error, str) or not error:
+        return
+    (st.info if status == jobs.HALTED else st.error)(error)
+
+
 @st.fragment(run_every=_poll_interval())
 def task_list() -> None:
     if jobs.any_active(svc.store) != st.session_state.get("pw_fast_poll"):
@@ -54,6 +64,7 @@ def task_list() -> None:
     for task in tasks.head(5).itertuples():
         label = f"#{task.id} · {task.task} · {task.target} · {task.status}"
         with st.expander(label, expanded=task.status in jobs.ACTIVE):
+            _reason(task.status, task.error)
             job_rows = jobs.list_jobs(svc.store, int(task.id))
             if job_rows.empty:
                 st.caption("No jobs yet.")

@@ -6,7 +6,7 @@ import streamlit as st
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
-from ui.components import actor, when
+from ui.components import CHART_NAMES, actor, when
 from ui.resources import services
 
 svc = services()
@@ -43,9 +43,12 @@ with guests_tab:
 
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
-        st.session_state.pop("members_page", None)  # the pager starts again at its default, page 1
+        st.session_state["members_page"] = 1
     shown = queries.view(svc.store, member_filter, st.session_state.get("members_page", 1))
     total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
+    # Assigned, not popped: only an assigned value reaches the browser's pager; a popped key left it on the
+    # old page while the rows showed page 1. The view may also clamp the page (rows removed meanwhile).
+    st.session_state["members_page"] = shown.page
 
     summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
     if total:
@@ -60,6 +63,7 @@ with guests_tab:
         rows,
         hide_index=True,
         width="stretch",
+        height="content",  # the whole page of rows, no scrolling inside the grid
         column_order=queries.PAGE_COLUMNS,
         column_config={
             "member": st.column_config.TextColumn("Account member"),
@@ -68,9 +72,10 @@ with guests_tab:
             "role": st.column_config.TextColumn("TikTok role"),
             "finance_role": st.column_config.TextColumn("Finance role"),
             "status": st.column_config.TextColumn("Membership status"),
-            "assets": st.column_config.TextColumn("Your assets reached",
-                                                  help="Your assets shared with the partner that this member can "
-                                                       "use, with the role TikTok reports"),
+            "assets": st.column_config.TextColumn(
+                "Your assets reached",
+                help="Your assets shared with the partner that this member can use, with the role TikTok reports",
+            ),
             "flags": st.column_config.ListColumn("Risk flags", help=flags.help_text()),
             "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm z"),
             "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm z"),
@@ -88,8 +93,8 @@ with changes_tab:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
-        st.bar_chart(timeline, x="sync", y="members", color="change", x_label="Sync (task · time)",
-                     y_label="Guest users")
+        chart = timeline.rename(columns=CHART_NAMES)
+        st.bar_chart(chart, x=CHART_NAMES["sync"], y="Guest users", color="Change")
         log = queries.changes(svc.store, include_baseline=include_baseline)
         st.dataframe(
             log,

@@ -8,7 +8,7 @@ from core.members import queries
 from core.security.roles import NotAllowed
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
-from ui.components import actor, when
+from ui.components import CHART_NAMES, actor, when
 from ui.nav import page
 from ui.resources import services
 
@@ -70,6 +70,17 @@ def _confirm_disconnect(bc_id: str, name: str) -> None:
         st.rerun()
 
 
+def reasons(table) -> None:
+    """Each partner's last error in full (a grid cell cuts long text off); a safeguard halt says how to go on."""
+    troubled = table[table["last_error"].notna() & (table["last_error"] != "")]
+    if troubled.empty:
+        return
+    with st.expander(f"Why {len(troubled)} partner(s) need attention", icon=":material/report:", expanded=True):
+        for row in troubled.itertuples():
+            show = st.info if row.status == partners.HALTED_SAFEGUARD else st.warning
+            show(f"**{row.name}** · {row.status}: {row.last_error}")
+
+
 flash = st.session_state.pop("pw_partners_flash", None)
 if flash:
     getattr(st, flash[0])(flash[1])
@@ -87,26 +98,38 @@ with tab:
             f"{counts[status]} {status}" for status in partners.STATUSES if status in counts))
         st.caption(f":material/group: Guest users: {queries.summary_line(svc.store)}")
         st.dataframe(
-            table,
+            table.assign(last_sync=table["last_sync_at"].map(when)),
             hide_index=True,
             width="stretch",
-            column_order=["name", "bc_id", "assets_shared_with_partner", "assets_shared_by_partner", "status",
-                          "guest_users", "admins", "last_sync_at", "last_error"],
+            column_order=[
+                "name",
+                "bc_id",
+                "assets_shared_with_partner",
+                "assets_shared_by_partner",
+                "status",
+                "guest_users",
+                "admins",
+                "last_sync",
+                "last_error",
+            ],
             column_config={
                 "name": st.column_config.TextColumn("Partner"),
                 "bc_id": st.column_config.TextColumn("Partner BC id"),
                 "assets_shared_with_partner": st.column_config.NumberColumn(
-                    "Assets shared with partner", help="Your assets the partner can use"),
+                    "Assets shared with partner", help="Your assets the partner can use"
+                ),
                 "assets_shared_by_partner": st.column_config.NumberColumn(
-                    "Assets shared by partner", help="The partner's assets shared with you"),
+                    "Assets shared by partner", help="The partner's assets shared with you"
+                ),
                 "status": st.column_config.TextColumn("Status"),
                 "guest_users": st.column_config.NumberColumn("Guest users"),
                 "admins": st.column_config.NumberColumn("Admins"),
-                "last_sync_at": st.column_config.DatetimeColumn("Last sync", format="YYYY-MM-DD HH:mm z"),
-                "last_error": st.column_config.TextColumn("Last error"),
+                "last_sync": st.column_config.TextColumn("Last sync"),
+                "last_error": st.column_config.TextColumn("Last error", help="In full under the table"),
             },
             key="partners_table",
         )
+        reasons(table)
         names = dict(zip(table["bc_id"], table["name"], strict=True))
         chosen = st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})",
                               key="partner_choice")
@@ -131,4 +154,5 @@ with tab:
     if by_role.empty:
         st.caption("This chart fills in once partners are onboarded and their guest users are synced.")
     else:
-        st.bar_chart(by_role, x="partner", y="guest_users", color="role", horizontal=True)
+        chart = by_role.rename(columns=CHART_NAMES)
+        st.bar_chart(chart, x="Partner", y="Guest users", color="TikTok role", horizontal=True)

@@ -36,6 +36,17 @@ def popup_button(label: str, url: str, *, key: str) -> None:
     st.caption(f"Pop-up blocked? [Open the TikTok authorization in a new tab]({url})")
 
 
+# Chart data's column names as users read them (axes, legends and tooltips show the column names).
+CHART_NAMES = {
+    "partner": "Partner",
+    "guest_users": "Guest users",
+    "role": "TikTok role",
+    "members": "Guest users",
+    "change": "Change",
+    "sync": "Sync (task · time)",
+}
+
+
 def actor() -> Actor:
     """The signed-in user, set by the shell before any page runs."""
     return st.session_state["pw_actor"]

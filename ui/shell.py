@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.security.roles import GUEST
 from ui import auth
-from ui.nav import page
+from ui.nav import home, page
 from ui.resources import services
 from ui.startup import hide_error_details
 
@@ -29,9 +29,9 @@ if current is None:
 st.session_state["pw_actor"] = current
 
 if current.role == GUEST:  # a partner's admin: shares the monitor account, sees no partner data
-    pages = [page("guest", default=True)]
+    pages = [home("guest"), page("guest")]
 else:
-    pages = [page("partners", default=True)]
+    pages = [home("partners"), page("partners")]
     if current.is_admin:
         pages.append(page("connect"))
     pages.append(page("members"))

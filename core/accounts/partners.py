@@ -8,6 +8,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from core.members import queries
 from core.store.database import Store, bulk_insert
 
 NOT_ELIGIBLE = "Not eligible"
@@ -15,14 +16,24 @@ PENDING_ONBOARDING = "Pending onboarding"
 ONBOARDED = "Onboarded"
 RECONNECT_REQUIRED = "Reconnect required"
 SYNC_FAILED = "Sync failed"
+HALTED_SAFEGUARD = "Halted: safeguard"  # the mass-removal safeguard held a sync back: protective, not a failure
 DISCONNECTED = "Disconnected"
-STATUSES = (NOT_ELIGIBLE, PENDING_ONBOARDING, ONBOARDED, RECONNECT_REQUIRED, SYNC_FAILED, DISCONNECTED)
+STATUSES = (
+    NOT_ELIGIBLE,
+    PENDING_ONBOARDING,
+    ONBOARDED,
+    RECONNECT_REQUIRED,
+    SYNC_FAILED,
+    HALTED_SAFEGUARD,
+    DISCONNECTED,
+)
 
 # partners.connection values → status labels (the remaining case depends on shared assets)
 _CONNECTION_STATUS = {
     "connected": ONBOARDED,
     "reconnect_required": RECONNECT_REQUIRED,
     "sync_failed": SYNC_FAILED,
+    "safeguard_halted": HALTED_SAFEGUARD,
     "disconnected": DISCONNECTED,
 }
 
@@ -105,14 +116,15 @@ def table(store: Store) -> pd.DataFrame:
 
 
 def members_by_role(store: Store) -> pd.DataFrame:
-    """Current guest users per partner and TikTok role, for the Partners chart."""
+    """Current guest users per partner and TikTok role (`Admin`, as on Members), for the Partners chart."""
     with store.read() as cur:
-        return cur.execute(
+        frame = cur.execute(
             """SELECT p.name AS partner, m.user_role AS role, count(*) AS guest_users
                FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id
                WHERE m.removed_at IS NULL AND p.removed_at IS NULL
                GROUP BY ALL ORDER BY partner, role"""
         ).df()
+    return frame.assign(role=[queries.label("role", code) for code in frame["role"]])
 
 
 def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: datetime) -> tuple[int, int, int]:

@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 ROLES = {"ADMIN": "Admin", "STANDARD": "Standard"}
 STATUSES = {"BOUND": "Joined", "PENDING": "Invitation pending", "REJECTED": "Rejected", "UNBOUND": "Unbound"}
 FINANCE_ROLES = {"MANAGER": "Manager", "ANALYST": "Analyst"}
+# The one mapping from TikTok's codes to the words every table, chart and export shows.
+LABELS = {"role": ROLES, "finance_role": FINANCE_ROLES, "status": STATUSES}
+
+
+def label(kind: str, code: str | None) -> str | None:
+    """A TikTok code (`ADMIN`, `BOUND`, ...) as users read it; unknown codes pass through."""
+    return None if code is None else LABELS[kind].get(code, code)
+
+
+def _label_sql(kind: str, column: str) -> str:
+    """`label` in SQL (the codes and words are this module's constants, never user text)."""
+    whens = " ".join(f"WHEN '{code}' THEN '{word}'" for code, word in LABELS[kind].items())
+    return f"CASE {column} {whens} ELSE {column} END"
+
+
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -122,18 +137,27 @@ class MemberFilter:
 # The columns of `flagged` (one row per member) and their SQL over `members m`, `parts p` and `params`: a
 # query gets only those it names, and the CTEs and join only those columns need (see `_base_sql`).
 _COLUMNS = {
-    "row_id": "m.rowid", "partner_bc_id": "m.partner_bc_id", "member_key": "m.member_key", "user_id": "m.user_id",
-    "user_name": "m.user_name", "user_email": "m.user_email", "member": "coalesce(m.user_name, m.user_email)",
+    "row_id": "m.rowid",
+    "partner_bc_id": "m.partner_bc_id",
+    "member_key": "m.member_key",
+    "user_id": "m.user_id",
+    "user_name": "m.user_name",
+    "user_email": "m.user_email",
+    "member": "coalesce(m.user_name, m.user_email)",
     "member_lower": "m.member_lower",
-    "email_lower": "m.email_lower", "partner": "p.name", "partner_lower": "p.partner_lower",
-    "user_role": "m.user_role", "relation_status": "m.relation_status",
-    "role": "CASE m.user_role WHEN 'ADMIN' THEN 'Admin' WHEN 'STANDARD' THEN 'Standard' ELSE m.user_role END",
-    "finance_role": "CASE m.finance_role WHEN 'MANAGER' THEN 'Manager' WHEN 'ANALYST' THEN 'Analyst' "
-                    "ELSE m.finance_role END",
-    "status": "CASE m.relation_status WHEN 'BOUND' THEN 'Joined' WHEN 'PENDING' THEN 'Invitation pending' "
-              "WHEN 'REJECTED' THEN 'Rejected' WHEN 'UNBOUND' THEN 'Unbound' ELSE m.relation_status END",
-    "assets": "coalesce(m.assets, '')", "asset_count": "coalesce(m.asset_count, 0)", "first_seen": "m.first_seen",
-    "last_seen": "m.last_seen", "removed_at": "m.removed_at",
+    "email_lower": "m.email_lower",
+    "partner": "p.name",
+    "partner_lower": "p.partner_lower",
+    "user_role": "m.user_role",
+    "relation_status": "m.relation_status",
+    "role": _label_sql("role", "m.user_role"),
+    "finance_role": _label_sql("finance_role", "m.finance_role"),
+    "status": _label_sql("status", "m.relation_status"),
+    "assets": "coalesce(m.assets, '')",
+    "asset_count": "coalesce(m.asset_count, 0)",
+    "first_seen": "m.first_seen",
+    "last_seen": "m.last_seen",
+    "removed_at": "m.removed_at",
     # stored by the sync (migration 010); evaluated only for a row written without it
     "row_flag_count": f"coalesce(m.row_flag_count, {flags.row_flag_count_sql('m')})",
     **{flags.column(f): f"coalesce(({f.condition}), false)" for f in flags.FLAGS},
@@ -491,6 +515,8 @@ def partner_options(store: Store) -> dict[str, str]:
 
 CHANGE_LABELS = {"added": "Added", "removed": "Removed", "role_changed": "Role changed",
                  "finance_role_changed": "Finance role changed", "status_changed": "Status changed"}
+# which label mapping a change's from/to values use (added, removed and role changes carry the TikTok role)
+_CHANGE_VALUE_KIND = {"finance_role_changed": "finance_role", "status_changed": "status"}
 
 
 def changes(store: Store, *, partner_bc_id: str | None = None, include_baseline: bool = False,
@@ -501,7 +527,7 @@ def changes(store: Store, *, partner_bc_id: str | None = None, include_baseline:
     the members joined to every change before the LIMIT (~1M changes on the benchmark database).
     """
     with store.read() as cur:
-        return cur.execute(
+        frame = cur.execute(
             """WITH recent AS (
                    SELECT c.*, p.name AS partner, coalesce(s.baseline, false) AS baseline
                    FROM member_changes c
@@ -515,7 +541,11 @@ def changes(store: Store, *, partner_bc_id: str | None = None, include_baseline:
                LEFT JOIN members m ON m.partner_bc_id = c.partner_bc_id AND m.member_key = c.member_key
                ORDER BY c.changed_at DESC, c.id DESC""",
             [partner_bc_id, partner_bc_id, include_baseline, limit],
-        ).df().assign(change=lambda d: d["change"].map(lambda c: CHANGE_LABELS.get(c, c)))
+        ).df()
+    kinds = frame["change"].map(lambda c: _CHANGE_VALUE_KIND.get(c, "role"))
+    for column in ("old_value", "new_value"):
+        frame[column] = [label(kind, code) for kind, code in zip(kinds, frame[column], strict=True)]
+    return frame.assign(change=frame["change"].map(lambda c: CHANGE_LABELS.get(c, c)))
 
 
 def timeline(store: Store, *, include_baseline: bool = False) -> pd.DataFrame:

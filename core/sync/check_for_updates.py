@@ -19,9 +19,11 @@ from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.services import Services
 from core.sync import member_sync
-from core.sync.errors import MemberSyncError
+from core.sync.errors import MemberSyncError, SyncHalted
 from core.tasks.jobs import (
     COMPLETED,
+    HALTED,
+    NOT_COMPLETED,
     RETRYING,
     RUNNING,
     TRIGGER_MANUAL,
@@ -29,6 +31,7 @@ from core.tasks.jobs import (
     JobHandle,
     TaskContext,
     TaskFailed,
+    TaskHalted,
 )
 from core.tiktok.client import RetryEvent, TikTokClient
 from core.tiktok.endpoints import PARTNER_ASSET_GET, SHARING_BY_ASSET
@@ -38,7 +41,8 @@ DEDUPE_KEY = "check-for-updates"
 TASK_KIND = "Check for updates"
 PARTNER_CONCURRENCY = 8
 
-_Result = Counts | str | TokenRejectedError  # a partner job's outcome: counts, a failure, or a dead customer token
+# a partner job's outcome: counts, a failure, a safeguard halt, or a dead customer token
+_Result = Counts | str | member_sync.SyncHalted | TokenRejectedError
 
 
 def request(services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL,
@@ -65,8 +69,15 @@ def _audited_run(services: Services, partner_bc_id: str | None, actor: str, targ
     try:
         counts = _run(services, partner_bc_id, ctx)
     except Exception as exc:
-        audit.record(services.store, actor=actor, action="sync.finish", target=target, outcome="not completed",
-                     detail=f"task #{ctx.task_id}: {exc}")
+        outcome = "halted by the safeguard" if isinstance(exc, TaskHalted) else "not completed"
+        audit.record(
+            services.store,
+            actor=actor,
+            action="sync.finish",
+            target=target,
+            outcome=outcome,
+            detail=f"task #{ctx.task_id}: {exc}",
+        )
         raise
     audit.record(services.store, actor=actor, action="sync.finish", target=target, outcome="completed",
                  detail=f"task #{ctx.task_id}: {counts.added} added, {counts.updated} updated, "
@@ -113,12 +124,17 @@ async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str,
             integration.set_health(services.store, integration.SYNC_FAILED, str(exc))
             raise TaskFailed(f"Could not read the partner list: {exc}") from exc
     failures = [r for r in results if isinstance(r, str)]
+    halts = [str(r) for r in results if isinstance(r, member_sync.SyncHalted)]
     for result in results:
         if isinstance(result, Counts):
             counts += result
     integration.set_health(services.store, integration.HEALTHY, None, synced=not failures)
     if failures:
-        raise TaskFailed(f"{len(failures)} of {len(targets)} partners did not complete: " + "; ".join(failures))
+        raise TaskFailed(
+            f"{len(failures) + len(halts)} of {len(targets)} partners did not complete: " + "; ".join(failures + halts)
+        )
+    if halts:
+        raise TaskHalted(f"{len(halts)} of {len(targets)} partners held back: " + "; ".join(halts))
     return counts
 
 
@@ -177,10 +193,12 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
         else:
             await asyncio.to_thread(_write_alone, services, write_assets)
     except (TikTokError, MemberSyncError) as exc:
-        await asyncio.to_thread(_finish, ctx, functools.partial(job.fail, str(exc)), running=False)
+        halted = isinstance(exc, SyncHalted)
+        status = HALTED if halted else NOT_COMPLETED
+        await asyncio.to_thread(_finish, ctx, functools.partial(job.fail, str(exc), status=status), running=False)
         if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
             return exc  # the customer token itself is dead: the task reports it once
-        return f"{partner.name}: {exc}"
+        return SyncHalted(f"{partner.name}: {exc}") if halted else f"{partner.name}: {exc}"
     await asyncio.to_thread(_finish, ctx, functools.partial(job.complete, counts, f"{len(shared)} shared assets"),
                             running=True)
     return counts

@@ -17,7 +17,8 @@
 The mass-removal safeguard (`settings_kv` key `sync.mass_removal_threshold_pct`, default 20) raises
 `SyncHalted` before anything of the partner is written when a sync would remove more than that share of its
 current members, so nothing of it is applied. Any failure leaves the partner's stored data as it was and
-records the partner's connection state: `reconnect_required` for a rejected token, else `sync_failed`.
+records the partner's connection state: `reconnect_required` for a rejected token, `safeguard_halted` for the
+safeguard (its message says how many would go and how to accept the removal), else `sync_failed`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import duckdb
 
 from core.accounts import partners, tokens
 from core.services import Services
-from core.sync.errors import MemberSyncError
+from core.sync.errors import MemberSyncError, SyncHalted
 from core.sync.member_diff import Snapshot, member_key
 from core.sync.member_write import write_snapshot
 from core.tasks.jobs import Counts, JobHandle
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CALL_CONCURRENCY = 4  # per partner; the app-wide token bucket still bounds the total rate
 
-SYNCABLE_CONNECTIONS = ("connected", "sync_failed")
+SYNCABLE_CONNECTIONS = ("connected", "sync_failed", "safeguard_halted")
 
 
 def applies_to(partner: partners.Partner) -> bool:
@@ -76,6 +77,9 @@ async def sync_partner(
             "reconnect_required",
             error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect.",
         )
+        raise
+    except SyncHalted as exc:
+        partners.set_connection(services.store, partner.bc_id, "safeguard_halted", error=str(exc))
         raise
     except (TikTokError, MemberSyncError) as exc:
         partners.set_connection(services.store, partner.bc_id, "sync_failed", error=str(exc))

@@ -294,7 +294,8 @@ def _record_syncs(
         cur.unregister("_pw_syncs")
     cur.execute(
         """UPDATE partners SET last_sync_at = $now, last_error = NULL,
-               connection = CASE WHEN connection = 'sync_failed' THEN 'connected' ELSE connection END
+               connection = CASE WHEN connection IN ('sync_failed', 'safeguard_halted') THEN 'connected'
+                                 ELSE connection END
            WHERE list_contains($bcs, bc_id)""",
         {"now": now, "bcs": bcs},
     )

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 QUEUED, STARTED, RUNNING, RETRYING = "Queued", "Started", "Running", "Retrying"
 COMPLETED, NOT_COMPLETED = "Completed", "Not completed"
-STATUSES = (QUEUED, STARTED, RUNNING, RETRYING, COMPLETED, NOT_COMPLETED)
+HALTED = "Halted: safeguard"  # the mass-removal safeguard held a partner's sync back; nothing of it was applied
+STATUSES = (QUEUED, STARTED, RUNNING, RETRYING, COMPLETED, NOT_COMPLETED, HALTED)
 ACTIVE = (QUEUED, STARTED, RUNNING, RETRYING)
 
 TRIGGER_MANUAL = "Manual"
@@ -54,6 +55,14 @@ class Counts:
 
 class TaskFailed(UserError):
     """Raised by work to end its task `Not completed` with a user-facing reason."""
+
+    status = NOT_COMPLETED
+
+
+class TaskHalted(TaskFailed):
+    """Raised by work to end its task `Halted: safeguard` (a protective stop, not a failure)."""
+
+    status = HALTED
 
 
 def _insert_row(store: Store, *, parent_id: int | None, kind: str, target: str, actor: str,
@@ -99,8 +108,8 @@ class JobHandle:
         _update_row(self._store, self.id, status=COMPLETED, finished_at=_now(), added=counts.added,
                     updated=counts.updated, removed=counts.removed, detail=detail)
 
-    def fail(self, error: str) -> None:
-        _update_row(self._store, self.id, status=NOT_COMPLETED, finished_at=_now(), error=error)
+    def fail(self, error: str, *, status: str = NOT_COMPLETED) -> None:
+        _update_row(self._store, self.id, status=status, finished_at=_now(), error=error)
 
 
 class TaskContext:
@@ -191,7 +200,7 @@ class JobRunner:
             _update_row(self._store, task_id, status=COMPLETED, finished_at=_now(), added=counts.added,
                         updated=counts.updated, removed=counts.removed)
         except TaskFailed as exc:
-            _finish_failed(self._store, task_id, str(exc))
+            _finish_failed(self._store, task_id, str(exc), exc.status)
         except Exception as exc:  # a task must never stay Running because of a bug
             log.exception("task %s crashed", task_id)
             _finish_failed(self._store, task_id, f"Unexpected error: {type(exc).__name__}: {exc}")
@@ -201,8 +210,8 @@ class JobRunner:
                     del self._active[dedupe_key]
 
 
-def _finish_failed(store: Store, task_id: int, error: str) -> None:
-    _update_row(store, task_id, status=NOT_COMPLETED, finished_at=_now(), error=error)
+def _finish_failed(store: Store, task_id: int, error: str, status: str = NOT_COMPLETED) -> None:
+    _update_row(store, task_id, status=status, finished_at=_now(), error=error)
     with store.write() as cur:
         cur.execute(
             """UPDATE tasks SET status = ?, finished_at = ?, updated_at = ?,

@@ -131,3 +131,45 @@ def test_settings_edits_the_personal_domains_behind_the_flag(svc):
     next(b for b in at.button if b.label == "Save domains").click().run()
     assert any("is not a domain name" in e.value for e in at.error)
     assert flags.personal_domains(svc.store) == ["gmail.com", "proton.me", "web.de"]
+
+
+HALT = (
+    "Halted by the mass-removal safeguard: this sync would remove 9 of 30 guest users of Beta Media (30%, more "
+    "than 20%). Nothing was changed. If the removals are expected, raise the safeguard in Settings → Sync "
+    "policy and run Check for updates again."
+)
+
+
+def test_partners_page_shows_the_safeguard_halt_reasons_in_full_and_never_synced(svc):
+    _seed_partners(svc)
+    partners.set_connection(svc.store, "22", "safeguard_halted", error=HALT)
+    at = _app().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("bc_id")
+    assert table.loc["22", "status"] == partners.HALTED_SAFEGUARD  # its own state, not "Sync failed"
+    assert any("1 Halted: safeguard" in m.value for m in at.markdown)
+    assert set(table["last_sync"]) == {"never"}  # never synced: "never", not None
+    assert any(i.value == f"**Beta Media** · Halted: safeguard: {HALT}" for i in at.info)  # in full
+    assert any(w.value == "**Gamma Group** · Reconnect required: 40105" for w in at.warning)
+
+
+def test_automation_shows_a_halted_task_its_number_and_its_reason_in_full(svc):
+    def work(ctx):
+        job = ctx.job("Partner", "Beta Media")
+        job.running()
+        job.fail(HALT, status=jobs.HALTED)
+        raise jobs.TaskHalted(f"1 of 1 partners held back: Beta Media: {HALT}")
+
+    task_id = svc.runner.submit(
+        work, kind="Check for updates", target="Beta Media", actor="admin@x", trigger=jobs.TRIGGER_MANUAL
+    )
+    assert svc.runner.wait(task_id, timeout=10) == jobs.HALTED
+    at = _app().run()
+    at.switch_page("../pages/automation.py").run()
+    assert not at.exception
+    row = at.dataframe[0].value.set_index("id").loc[task_id]
+    assert row["status"] == "Halted: safeguard"
+    assert list(at.dataframe[0].proto.column_order)[:2] == ["id", "status"]  # the number the toast names
+    assert at.dataframe[1].value.iloc[0]["status"] == "Halted: safeguard"
+    assert any(e.label == f"#{task_id} · Check for updates · Beta Media · Halted: safeguard" for e in at.expander)
+    assert [i.value for i in at.info if HALT in i.value] == [f"1 of 1 partners held back: Beta Media: {HALT}"]

@@ -24,6 +24,7 @@ def store(tmp_path):
         ("connected", 3, 1, partners.ONBOARDED),
         ("reconnect_required", 3, 1, partners.RECONNECT_REQUIRED),
         ("sync_failed", 3, 1, partners.SYNC_FAILED),
+        ("safeguard_halted", 3, 1, partners.HALTED_SAFEGUARD),
         ("disconnected", 3, 1, partners.DISCONNECTED),
     ],
 )

@@ -7,6 +7,7 @@ tests skip locally, but in CI (CI=true) a skipped browser test is a failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -164,3 +165,25 @@ def wait_for_app(page) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
     # generous: a page with a polling fragment is "running" often, and a loaded 2-core machine is slow
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+
+
+_FINAL = "Completed|Not completed|Halted: safeguard"
+
+
+def start_check_for_updates(page) -> int:
+    """Click Partners' top-right Check for updates; returns the id of the task it started (from its toast)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Check for updates").first.click()
+    toast = page.get_by_test_id("stToast").filter(has_text=re.compile(r"started \(task #\d+\)"))
+    expect(toast).to_be_visible(timeout=20_000)
+    return int(re.search(r"task #(\d+)", toast.inner_text()).group(1))
+
+
+def wait_for_task(page, task_id: int, *, timeout: float = 90_000) -> str:
+    """On Automation: wait until task `task_id` itself (not any task) has ended; returns its status."""
+    from playwright.sync_api import expect
+
+    label = page.get_by_text(re.compile(rf"^#{task_id} · .* · ({_FINAL})$"))
+    expect(label).to_be_visible(timeout=timeout)
+    return re.search(rf"({_FINAL})$", label.inner_text()).group(1)

@@ -6,7 +6,7 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import RunningApp, wait_for_app
+from tests.browser.conftest import RunningApp, start_check_for_updates, wait_for_app, wait_for_task
 
 
 def _nav(page: Page, name: str) -> None:
@@ -35,11 +35,10 @@ def test_connect_customer_bc_then_check_for_updates(app_server: RunningApp, page
     expect(page.get_by_text(re.compile("Connected to .*Acme Retail Group"))).to_be_visible()
 
     _nav(page, "Partners")
-    page.get_by_role("button", name="Check for updates").first.click()
+    task_id = start_check_for_updates(page)
     wait_for_app(page)
     _nav(page, "Automation")
-    expect(page.get_by_text(re.compile(r"Check for updates · All partners · Completed"))).to_be_visible(
-        timeout=90_000)
+    assert wait_for_task(page, task_id) == "Completed"  # this task's own row, not any completed one
 
     world = httpx.get(f"{app_server.sandbox_url}/sandbox/world", timeout=30).json()
     eligible = sum(p["eligible"] for p in world["partners"])

@@ -13,7 +13,14 @@ from playwright.sync_api import Page, expect
 
 from core import services as core_services
 from sandbox.server import SandboxServer
-from tests.browser.conftest import RunningApp, start_app, stop_app, wait_for_app
+from tests.browser.conftest import (
+    RunningApp,
+    start_app,
+    start_check_for_updates,
+    stop_app,
+    wait_for_app,
+    wait_for_task,
+)
 from tests.members.conftest import (
     comparable,
     control,
@@ -51,14 +58,10 @@ def test_sync_then_download_csv_equals_world(onboarded_app: RunningApp, sandbox_
             user_name="=Browser Admin", user_role="ADMIN")
     page.goto(onboarded_app.url)
     wait_for_app(page)
-    _nav(page, "Automation")
-    completed = page.get_by_text(re.compile(r"Check for updates · All partners · Completed"))
-    before = completed.count()  # the onboarding's own syncs
-    _nav(page, "Partners")
-    page.get_by_role("button", name="Check for updates").first.click()
+    task_id = start_check_for_updates(page)  # the onboarding's own syncs are older tasks
     wait_for_app(page)
     _nav(page, "Automation")
-    expect(completed).to_have_count(before + 1, timeout=90_000)
+    assert wait_for_task(page, task_id) == "Completed"
 
     _nav(page, "Members")
     expect(page.get_by_text("User Overview")).to_be_visible()
@@ -72,3 +75,22 @@ def test_sync_then_download_csv_equals_world(onboarded_app: RunningApp, sandbox_
     expected = world_rows(world(sandbox_session), [p.bc_id for p in monitored_partners(sandbox_session)])
     assert comparable(rows) == expected
     assert any(r["Member"] == "'=Browser Admin" for r in rows)  # neutralised, not a formula
+
+
+def test_waiting_for_a_task_waits_for_that_task_not_an_older_one(
+    onboarded_app: RunningApp, sandbox_session: SandboxServer, page: Page
+) -> None:
+    """The onboarding left completed Check for updates tasks: any "Completed" text is already on Automation,
+    so only a wait on the started task's own id tells whether this one has finished."""
+    control(sandbox_session, "latency", ms=500)  # keeps the new task running for a few seconds
+    try:
+        page.goto(onboarded_app.url)
+        wait_for_app(page)
+        task_id = start_check_for_updates(page)
+        _nav(page, "Automation")
+        expect(page.get_by_text(re.compile(r"Check for updates · All partners · Completed")).first).to_be_visible()
+        with pytest.raises(AssertionError):  # a text wait would have passed here; this one is still running
+            wait_for_task(page, task_id, timeout=1_000)
+        assert wait_for_task(page, task_id) == "Completed"
+    finally:
+        control(sandbox_session, "latency", ms=0)

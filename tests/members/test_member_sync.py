@@ -121,12 +121,16 @@ def test_mass_removal_safeguard_halts_and_applies_nothing(onboarded, sandbox):
 
     task_id, status = run_sync(onboarded, bc_id)
 
-    assert status == jobs.NOT_COMPLETED
+    assert status == jobs.HALTED  # its own state on Automation, not "Not completed"
     task = jobs.list_tasks(onboarded.store).set_index("id").loc[task_id]
     assert "mass-removal safeguard" in task["error"]
     assert f"remove {len(doomed)} of {len(bc['members'])}" in task["error"]
+    assert set(jobs.list_jobs(onboarded.store, task_id)["status"]) == {jobs.HALTED}
     assert table_state(onboarded) == before  # assets and members of that partner as they were
-    assert partners.get(onboarded.store, bc_id).status == partners.SYNC_FAILED
+    halted = partners.get(onboarded.store, bc_id)
+    assert halted.status == partners.HALTED_SAFEGUARD  # not "Sync failed"
+    assert f"remove {len(doomed)} of {len(bc['members'])}" in halted.last_error
+    assert "raise the safeguard in Settings → Sync policy" in halted.last_error  # how to accept the removal
 
     safeguard.set_threshold_pct(onboarded.store, ADMIN_ACTOR, 50)
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
