@@ -28,8 +28,13 @@ def run_child(name: str, size: str) -> dict[str, object]:
 
 def run_isolated(name: str, size: str) -> dict[str, object]:
     """Run one benchmark in a child process; its figures come back as the last line of its stdout."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--child", name, "--size", size],
-                          cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--child", name, "--size", size],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"benchmark {name} failed (exit {done.returncode})")
@@ -38,8 +43,13 @@ def run_isolated(name: str, size: str) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     parser.add_argument("--size", choices=SIZES, default="full", help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="where to write results.json")

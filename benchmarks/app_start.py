@@ -37,9 +37,14 @@ def start_once() -> float:
     with tempfile.TemporaryDirectory(prefix="pw-bench-start-") as tmp:
         env = {**os.environ, "PW_DB_PATH": f"{tmp}/pw.duckdb", "PW_DATA_DIR": f"{tmp}/data"}
         t0 = time.perf_counter()
-        proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}", f"SANDBOX_PORT={sandbox_port}"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"PORT={port}", f"SANDBOX_PORT={sandbox_port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             return _wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", t0)
         finally:
@@ -68,6 +73,13 @@ def _wait_healthy(proc: subprocess.Popen, url: str, t0: float) -> float:
 def run(size: str) -> dict[str, object]:
     times = [start_once() for _ in range(RUNS[size])]
     median = statistics.median(times)
-    return {"value": round(median, 3), "unit": "s", "target": TARGET_S, "met": median < TARGET_S,
-            "runs": len(times), "min_s": round(min(times), 3), "max_s": round(max(times), 3),
-            "load_average_1m": load_average()}
+    return {
+        "value": round(median, 3),
+        "unit": "s",
+        "target": TARGET_S,
+        "met": median < TARGET_S,
+        "runs": len(times),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "load_average_1m": load_average(),
+    }

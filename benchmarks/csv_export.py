@@ -64,9 +64,20 @@ def run(size: str) -> dict[str, object]:
         copy_s, copy_cpu = _copy(store, f, Path(tmp) / "copy.csv")
         store.close()
     per_million = seconds * TARGET_ROWS / rows
-    return {"value": round(per_million, 3), "unit": "s", "target": TARGET_S, "met": per_million < TARGET_S,
-            "rows": rows, "rows_streamed": streamed, "measured_s": round(seconds, 3),
-            "rows_per_s": round(rows / seconds), "cpu_s": round(cpu, 3), "duckdb_copy_s": round(copy_s, 3),
-            "duckdb_copy_cpu_s": round(copy_cpu, 3),
-            "ratio_vs_duckdb_copy": round(seconds / copy_s, 2), "largest_chunk_bytes": biggest,
-            "rss_growth_mib": round(growth, 1), "load_average_1m": load_average()}
+    return {
+        "value": round(per_million, 3),
+        "unit": "s",
+        "target": TARGET_S,
+        "met": per_million < TARGET_S,
+        "rows": rows,
+        "rows_streamed": streamed,
+        "measured_s": round(seconds, 3),
+        "rows_per_s": round(rows / seconds),
+        "cpu_s": round(cpu, 3),
+        "duckdb_copy_s": round(copy_s, 3),
+        "duckdb_copy_cpu_s": round(copy_cpu, 3),
+        "ratio_vs_duckdb_copy": round(seconds / copy_s, 2),
+        "largest_chunk_bytes": biggest,
+        "rss_growth_mib": round(growth, 1),
+        "load_average_1m": load_average(),
+    }

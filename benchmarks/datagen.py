@@ -71,16 +71,24 @@ WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
 def _backfill_sql(migration: str) -> str:
     """The backfill statement of a migration that derives `members` columns (as the sync writes them)."""
     text = (MIGRATIONS_DIR / migration).read_text()
-    return text[text.index("UPDATE members"):]
+    return text[text.index("UPDATE members") :]
 
 
 def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Store:
     """A migrated store holding `partners` × `members_per_partner` members with assets, syncs and changes."""
     store = Store(path)
     last = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-    values = {"partners": partners, "m": members_per_partner, "pbase": PARTNER_BASE, "ubase": USER_BASE,
-              "abase": ASSET_BASE, "first": last - timedelta(days=7), "last": last, "t1": BASELINE_TASK,
-              "t2": LATEST_TASK}
+    values = {
+        "partners": partners,
+        "m": members_per_partner,
+        "pbase": PARTNER_BASE,
+        "ubase": USER_BASE,
+        "abase": ASSET_BASE,
+        "first": last - timedelta(days=7),
+        "last": last,
+        "t1": BASELINE_TASK,
+        "t2": LATEST_TASK,
+    }
     with store.write() as cur:
         cur.execute(
             """INSERT INTO partners (bc_id, name, connection, first_seen, last_seen, last_sync_at,
@@ -89,8 +97,9 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
                       'connected', $first, $last, $last, 2 FROM range($partners) t(p)""",
             {k: values[k] for k in ("pbase", "partners", "first", "last")},
         )
-        cur.execute(_MEMBERS_SQL, {k: values[k] for k in ("m", "partners", "pbase", "ubase", "first", "last",
-                                                          "t1", "t2")})
+        cur.execute(
+            _MEMBERS_SQL, {k: values[k] for k in ("m", "partners", "pbase", "ubase", "first", "last", "t1", "t2")}
+        )
         cur.execute(_ASSETS_SQL, {k: values[k] for k in ("abase", "last")})
         cur.execute(_backfill_sql("006_member_reach.sql"))  # reach on the shared assets
         cur.execute(_backfill_sql("008_member_search_columns.sql"))  # lower-cased search and sort text
@@ -118,28 +127,44 @@ def snapshot(partner_index: int, members: int, seed: int = 7) -> Snapshot:
     for i in range(members):
         item = _member_item(rng, partner_index, i)
         fetched[member_key(item) or ""] = _fields(item)
-    roles = [{"member_key": key, "asset_id": str(ASSET_BASE + partner_index * 3 + k), "asset_type": "ADVERTISER",
-              "asset_name": f"Acme Ads {k}", "asset_role": "ADMIN" if rng.random() < 0.2 else "OPERATOR"}
-             for key, row in fetched.items() if row["relation_status"] == "BOUND" and rng.random() < 0.3
-             for k in range(1 + (rng.random() < 0.5))]
+    roles = [
+        {
+            "member_key": key,
+            "asset_id": str(ASSET_BASE + partner_index * 3 + k),
+            "asset_type": "ADVERTISER",
+            "asset_name": f"Acme Ads {k}",
+            "asset_role": "ADMIN" if rng.random() < 0.2 else "OPERATOR",
+        }
+        for key, row in fetched.items()
+        if row["relation_status"] == "BOUND" and rng.random() < 0.3
+        for k in range(1 + (rng.random() < 0.5))
+    ]
     return Snapshot(bc_id, fetched, roles)
 
 
 def _member_item(rng: random.Random, partner_index: int, i: int) -> dict:
     status = rng.choices(("BOUND", "PENDING", "REJECTED", "UNBOUND"), (85, 7, 4, 4))[0]
     domain = rng.choices(("gmail.com", "outlook.com", f"agency{partner_index}.example"), (5, 2, 93))[0]
-    item = {"user_email": f"user{i}@{domain}", "user_role": "ADMIN" if rng.random() < 0.1 else "STANDARD",
-            "relation_status": status,
-            "ext_user_role": {"finance_role": rng.choices(("MANAGER", "ANALYST", None), (3, 5, 92))[0]}}
+    item = {
+        "user_email": f"user{i}@{domain}",
+        "user_role": "ADMIN" if rng.random() < 0.1 else "STANDARD",
+        "relation_status": status,
+        "ext_user_role": {"finance_role": rng.choices(("MANAGER", "ANALYST", None), (3, 5, 92))[0]},
+    }
     if status != "PENDING":
         item.update(user_id=str(USER_BASE + partner_index * 10_000 + i), user_name=f"Member {i} Ünïcode")
     return item
 
 
 def _fields(item: dict) -> dict[str, str | None]:
-    return {"user_id": item.get("user_id"), "user_name": item.get("user_name"), "user_email": item["user_email"],
-            "user_role": item["user_role"], "finance_role": item["ext_user_role"]["finance_role"],
-            "relation_status": item["relation_status"]}
+    return {
+        "user_id": item.get("user_id"),
+        "user_name": item.get("user_name"),
+        "user_email": item["user_email"],
+        "user_role": item["user_role"],
+        "finance_role": item["ext_user_role"]["finance_role"],
+        "relation_status": item["relation_status"],
+    }
 
 
 def changed(snap: Snapshot, share: float, seed: int = 11) -> Snapshot:
@@ -158,8 +183,13 @@ def changed(snap: Snapshot, share: float, seed: int = 11) -> Snapshot:
             del fetched[key]
         else:
             new_key = str(USER_BASE + 9_000_000_000 + rng.randrange(10**9))
-            fetched[new_key] = {"user_id": new_key, "user_name": "New Member", "user_role": "STANDARD",
-                                "user_email": f"new{n}@{snap.partner_bc_id}.example", "finance_role": None,
-                                "relation_status": "BOUND"}
+            fetched[new_key] = {
+                "user_id": new_key,
+                "user_name": "New Member",
+                "user_role": "STANDARD",
+                "user_email": f"new{n}@{snap.partner_bc_id}.example",
+                "finance_role": None,
+                "relation_status": "BOUND",
+            }
     roles = [r for r in snap.asset_roles if r["member_key"] in fetched]
     return Snapshot(snap.partner_bc_id, fetched, roles)

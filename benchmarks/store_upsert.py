@@ -41,8 +41,9 @@ _T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 def _write_all_at_once(store: Store, snapshots: list[Snapshot], task_id: int) -> tuple[int, list[int]]:
     """Every snapshot handed to the sync's write path at the same time; returns changes and batch sizes."""
     with ThreadPoolExecutor(max_workers=len(snapshots)) as pool:
-        counts = list(pool.map(lambda snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id),
-                               snapshots))
+        counts = list(
+            pool.map(lambda snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id), snapshots)
+        )
     return sum(c.added + c.updated + c.removed for c in counts), GroupWriter.of(store).batch_sizes
 
 
@@ -50,8 +51,9 @@ def _apply_all(store: Store, snapshots: list[Snapshot], task_id: int, now: datet
     changes = 0
     for snap in snapshots:
         with store.write() as cur:
-            counts = member_write.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now,
-                                       threshold=100.0)
+            counts = member_write.apply(
+                cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now, threshold=100.0
+            )
         changes += counts.added + counts.updated + counts.removed
     return changes
 
@@ -59,15 +61,19 @@ def _apply_all(store: Store, snapshots: list[Snapshot], task_id: int, now: datet
 def _seed(path: Path, snapshots: list[Snapshot]) -> Store:
     store = Store(path)
     with store.write() as cur:
-        cur.executemany("INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
-                        [[s.partner_bc_id, f"Agency {s.partner_bc_id[-3:]}"] for s in snapshots])
+        cur.executemany(
+            "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+            [[s.partner_bc_id, f"Agency {s.partner_bc_id[-3:]}"] for s in snapshots],
+        )
     _apply_all(store, snapshots, task_id=1, now=_T0)
     return store
 
 
-_UPSERT = (f"INSERT INTO members ({', '.join(MEMBER_SCHEMA.names)}) VALUES ({', '.join('?' * len(MEMBER_SCHEMA))}) "
-           "ON CONFLICT (partner_bc_id, member_key) DO UPDATE SET "
-           + ", ".join(f"{n} = excluded.{n}" for n in MEMBER_SCHEMA.names[2:]))
+_UPSERT = (
+    f"INSERT INTO members ({', '.join(MEMBER_SCHEMA.names)}) VALUES ({', '.join('?' * len(MEMBER_SCHEMA))}) "
+    "ON CONFLICT (partner_bc_id, member_key) DO UPDATE SET "
+    + ", ".join(f"{n} = excluded.{n}" for n in MEMBER_SCHEMA.names[2:])
+)
 
 
 def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, now: datetime) -> None:
@@ -80,15 +86,20 @@ def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, no
     for table, rows in (("member_assets", assets), ("member_changes", plan.changes)):
         if rows:
             names = list(rows[0])
-            cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                            [list(r.values()) for r in rows])
+            cur.executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [list(r.values()) for r in rows],
+            )
 
 
 def _head(snap: Snapshot, n: int) -> Snapshot:
     """The snapshot's first `n` members (in key order) and their reach."""
     keys = set(sorted(snap.members)[:n])
-    return Snapshot(snap.partner_bc_id, {k: v for k, v in snap.members.items() if k in keys},
-                    [r for r in snap.asset_roles if r["member_key"] in keys])
+    return Snapshot(
+        snap.partner_bc_id,
+        {k: v for k, v in snap.members.items() if k in keys},
+        [r for r in snap.asset_roles if r["member_key"] in keys],
+    )
 
 
 def run(size: str) -> dict[str, object]:
@@ -120,9 +131,19 @@ def run(size: str) -> dict[str, object]:
         slow.close()
     rows = sum(len(s.members) for s in changed)
     baseline_s = baseline_sample_s * rows / len(small.members)
-    return {"value": round(seconds, 3), "unit": "s", "target": TARGET_S, "met": seconds < TARGET_S,
-            "members": rows, "partners": partners, "changes_written": changes,
-            "rows_per_s": round(rows / seconds), "group_commit_batches": batches,
-            "one_transaction_per_partner_s": round(one_by_one_s, 3), "baseline_executemany_s": round(baseline_s, 2),
-            "baseline_measured_members": len(small.members), "speedup_vs_executemany": round(baseline_s / seconds, 1),
-            "load_average_1m": load_average()}
+    return {
+        "value": round(seconds, 3),
+        "unit": "s",
+        "target": TARGET_S,
+        "met": seconds < TARGET_S,
+        "members": rows,
+        "partners": partners,
+        "changes_written": changes,
+        "rows_per_s": round(rows / seconds),
+        "group_commit_batches": batches,
+        "one_transaction_per_partner_s": round(one_by_one_s, 3),
+        "baseline_executemany_s": round(baseline_s, 2),
+        "baseline_measured_members": len(small.members),
+        "speedup_vs_executemany": round(baseline_s / seconds, 1),
+        "load_average_1m": load_average(),
+    }

@@ -64,9 +64,27 @@ def start_sandbox(partners: int, per_partner: int) -> Sandbox:
     from benchmarks.app_start import _free_port
 
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--partners", str(partners),
-                             "--members", str(per_partner), "--qps", "100000", "--qpm", "100000000",
-                             "--redirect-uri", REDIRECT_URI], cwd=ROOT, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--partners",
+            str(partners),
+            "--members",
+            str(per_partner),
+            "--qps",
+            "100000",
+            "--qpm",
+            "100000000",
+            "--redirect-uri",
+            REDIRECT_URI,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     sandbox = Sandbox(f"http://127.0.0.1:{port}", proc)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -103,8 +121,7 @@ class Recorder:
                     code = -1
                 calls.append((str(request.url), request.headers.get("Access-Token", ""), code))
                 spans.append((sent, time.perf_counter()))
-                return httpx.Response(response.status_code, headers=response.headers, content=body,
-                                      request=request)
+                return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
 
         return Recording()
 
@@ -142,14 +159,17 @@ def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, float, Record
     svc.limiter = TokenBucket(QPS)
     recorder = Recorder()
     svc.client = lambda *, on_retry=None: TikTokClient(  # type: ignore[method-assign]
-        svc.client_config(), svc.limiter, on_retry=on_retry, transport=recorder.transport())
+        svc.client_config(), svc.limiter, on_retry=on_retry, transport=recorder.transport()
+    )
     time.sleep(1.5)  # the sandbox's buckets refill
     cpu0 = cpu_seconds("self"), cpu_seconds(str(sandbox.proc.pid))
     t0 = time.perf_counter()
     _wait(svc, check_for_updates.request(svc, actor=ADMIN_ACTOR))
     seconds = time.perf_counter() - t0
-    recorder.cpu = {"app_cpu_s": round(cpu_seconds("self") - cpu0[0], 1),
-                    "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 1)}
+    recorder.cpu = {
+        "app_cpu_s": round(cpu_seconds("self") - cpu0[0], 1),
+        "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 1),
+    }
     return t0, seconds, recorder
 
 
@@ -174,10 +194,13 @@ def timeline(spans: list[tuple[float, float]], t0: float, seconds: float) -> dic
         idle += max(0.0, sent - busy_until)
         busy_until = max(busy_until, end)
     idle += max(0.0, t0 + seconds - busy_until)
-    return {"in_flight_mean": round(sum(trips) / seconds, 2),
-            "round_trip_ms_p50": round(1000 * trips[len(trips) // 2], 1),
-            "round_trip_ms_p95": round(1000 * trips[int(len(trips) * 0.95)], 1),
-            "rate_by_tenth": [round(n / tenth, 1) for n in starts], "nothing_in_flight_s": round(idle, 2)}
+    return {
+        "in_flight_mean": round(sum(trips) / seconds, 2),
+        "round_trip_ms_p50": round(1000 * trips[len(trips) // 2], 1),
+        "round_trip_ms_p95": round(1000 * trips[int(len(trips) * 0.95)], 1),
+        "rate_by_tenth": [round(n / tenth, 1) for n in starts],
+        "nothing_in_flight_s": round(idle, 2),
+    }
 
 
 def sequential_rate(calls: list[tuple[str, str, int]], sample: int) -> tuple[float, int]:
@@ -217,12 +240,28 @@ def run(size: str) -> dict[str, object]:
     needed = sent - throttled
     achieved = needed / seconds
     ratio = achieved / QPS
-    return {"value": round(ratio, 3), "unit": "ratio", "target": TARGET_RATIO, "met": ratio >= TARGET_RATIO,
-            "qps_limit": QPS, "latency_ms": LATENCY_MS, "partners": partners, "members_per_partner": per_partner,
-            "requests_needed": needed, "requests_sent": sent, "elapsed_s": round(seconds, 2),
-            "ideal_s": round(needed / QPS, 2), "achieved_rps": round(achieved, 2),
-            "throttled_share": round(throttled / sent, 4), "throttled_target": TARGET_THROTTLED,
-            "throttled_met": throttled / sent <= TARGET_THROTTLED,
-            "sequential_rps": round(seq_rps, 2), "sequential_sample": SEQUENTIAL_SAMPLE[size],
-            "sequential_throttled": seq_throttled, "speedup_vs_sequential": round(achieved / seq_rps, 2),
-            **timeline(recorder.spans, t0, seconds), **recorder.cpu, "load_average_1m": load_average()}
+    return {
+        "value": round(ratio, 3),
+        "unit": "ratio",
+        "target": TARGET_RATIO,
+        "met": ratio >= TARGET_RATIO,
+        "qps_limit": QPS,
+        "latency_ms": LATENCY_MS,
+        "partners": partners,
+        "members_per_partner": per_partner,
+        "requests_needed": needed,
+        "requests_sent": sent,
+        "elapsed_s": round(seconds, 2),
+        "ideal_s": round(needed / QPS, 2),
+        "achieved_rps": round(achieved, 2),
+        "throttled_share": round(throttled / sent, 4),
+        "throttled_target": TARGET_THROTTLED,
+        "throttled_met": throttled / sent <= TARGET_THROTTLED,
+        "sequential_rps": round(seq_rps, 2),
+        "sequential_sample": SEQUENTIAL_SAMPLE[size],
+        "sequential_throttled": seq_throttled,
+        "speedup_vs_sequential": round(achieved / seq_rps, 2),
+        **timeline(recorder.spans, t0, seconds),
+        **recorder.cpu,
+        "load_average_1m": load_average(),
+    }

@@ -36,5 +36,7 @@ def log_internal(log: logging.Logger, what: str, exc: BaseException) -> str:
 
 def internal_message(ref: str) -> str:
     """What a person sees for an internal error: the reference, never the exception's text."""
-    return (f"PartnerWatch hit an internal error (reference {ref}). Try again; if it happens again, give this "
-            "reference to whoever runs PartnerWatch.")
+    return (
+        f"PartnerWatch hit an internal error (reference {ref}). Try again; if it happens again, give this "
+        "reference to whoever runs PartnerWatch."
+    )

@@ -23,8 +23,10 @@ _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _secrets_pattern: re.Pattern[str] | None = None
 
-_KEY = r"(?:[\w-]*(?:access[_-]?token|refresh[_-]?token|api[_-]?token|secret|password|passwd)[\w-]*" \
-       r"|auth[_-]?code|code|token)"
+_KEY = (
+    r"(?:[\w-]*(?:access[_-]?token|refresh[_-]?token|api[_-]?token|secret|password|passwd)[\w-]*"
+    r"|auth[_-]?code|code|token)"
+)
 _VALUE = r"(?:\[REDACTED\]|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,;\"'}\])]+)"
 _PAIR = re.compile(
     rf"(?P<q>[\"']?)(?P<key>\b{_KEY})(?P=q)(?P<sep>\s*[:=]\s*)(?P<value>{_VALUE})",

@@ -59,8 +59,14 @@ def task_list() -> None:
     if tasks.empty:
         st.info("No tasks yet. Run **Check for updates** on the Partners page.")
         return
-    st.dataframe(_with_progress(tasks), hide_index=True, width="stretch", key="tasks_table",
-                 column_order=list(_TASK_COLUMNS), column_config=_TASK_COLUMNS)
+    st.dataframe(
+        _with_progress(tasks),
+        hide_index=True,
+        width="stretch",
+        key="tasks_table",
+        column_order=list(_TASK_COLUMNS),
+        column_config=_TASK_COLUMNS,
+    )
     for task in tasks.head(5).itertuples():
         label = f"#{task.id} · {task.task} · {task.target} · {task.status}"
         with st.expander(label, expanded=task.status in jobs.ACTIVE):
@@ -69,11 +75,17 @@ def task_list() -> None:
             if job_rows.empty:
                 st.caption("No jobs yet.")
                 continue
-            st.dataframe(_with_progress(job_rows), hide_index=True, width="stretch",
-                         column_order=["status", "job", "target", "progress", "added", "updated", "removed",
-                                       "error", "detail"],
-                         column_config={**_TASK_COLUMNS, "job": st.column_config.TextColumn("Job"),
-                                        "detail": st.column_config.TextColumn("Detail")})
+            st.dataframe(
+                _with_progress(job_rows),
+                hide_index=True,
+                width="stretch",
+                column_order=["status", "job", "target", "progress", "added", "updated", "removed", "error", "detail"],
+                column_config={
+                    **_TASK_COLUMNS,
+                    "job": st.column_config.TextColumn("Job"),
+                    "detail": st.column_config.TextColumn("Detail"),
+                },
+            )
 
 
 task_list()

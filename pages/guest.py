@@ -19,12 +19,17 @@ if partner is None:
     st.warning("Your guest access is not tied to a partner. Ask the workspace admin who invited you to fix it.")
     st.stop()
 
-st.write(f"You are a guest user of this PartnerWatch workspace for **{partner.name}**. Add the credentials of the "
-         "monitor account that has the **Admin** role on your TikTok Business Center, then share them with the "
-         "admin who connects your Business Center. PartnerWatch's app only reads your Business Center.")
-st.info("**NOTE:** PartnerWatch recommends a dedicated TikTok for Business account (not assigned to a specific "
-        "user) to monitor your Business Center, preferably with a PartnerWatch-managed e-mail address and phone "
-        "number, and a secure password.", icon=":material/info:")
+st.write(
+    f"You are a guest user of this PartnerWatch workspace for **{partner.name}**. Add the credentials of the "
+    "monitor account that has the **Admin** role on your TikTok Business Center, then share them with the "
+    "admin who connects your Business Center. PartnerWatch's app only reads your Business Center."
+)
+st.info(
+    "**NOTE:** PartnerWatch recommends a dedicated TikTok for Business account (not assigned to a specific "
+    "user) to monitor your Business Center, preferably with a PartnerWatch-managed e-mail address and phone "
+    "number, and a secure password.",
+    icon=":material/info:",
+)
 
 vault_add_form(svc, me, [partner], key="pw_guest_vault_add", partner_bc_id=partner.bc_id)
 
@@ -35,8 +40,13 @@ for item in vault.list_items(svc.store, partner_bc_id=partner.bc_id):
     with st.container(border=True, key=f"pw_guest_item_{item.id}"):
         st.markdown(f"**{item.label}**")
         st.caption("Shared with: " + (", ".join(item.shared_with) or "nobody"))
-        target = st.selectbox("Share with an admin", [a for a in admins if a not in item.shared_with],
-                              key=f"pw_guest_share_to_{item.id}", index=None, placeholder="Choose an admin")
+        target = st.selectbox(
+            "Share with an admin",
+            [a for a in admins if a not in item.shared_with],
+            key=f"pw_guest_share_to_{item.id}",
+            index=None,
+            placeholder="Choose an admin",
+        )
         if st.button("Share", key=f"pw_guest_share_{item.id}", disabled=target is None):
             try:
                 vault.share(svc.store, me, item.id, target)

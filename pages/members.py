@@ -1,6 +1,5 @@
 """Members: User Overview → TikTok Business guest users (filtered, sorted and paged in DuckDB) and Changes."""
 
-
 import streamlit as st
 
 from core.members import export, flags, queries
@@ -20,26 +19,54 @@ guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 with guests_tab:
     partner_names = queries.partner_options(svc.store)
     cols = st.columns([2, 1, 1, 2])
-    chosen_partners = cols[0].multiselect("Partner", list(partner_names), format_func=lambda b: partner_names[b],
-                                          key="members_partner", placeholder="All partners")
-    chosen_roles = cols[1].multiselect("Role", list(queries.ROLES), format_func=queries.ROLES.get,
-                                       key="members_role", placeholder="All roles")
-    chosen_statuses = cols[2].multiselect("Status", list(queries.STATUSES), format_func=queries.STATUSES.get,
-                                          key="members_status", placeholder="All statuses")
-    chosen_flags = cols[3].multiselect("Risk flag", [f.key for f in flags.FLAGS],
-                                       format_func=lambda k: flags.BY_KEY[k].label, key="members_flag",
-                                       placeholder="Any or no flag", help=flags.help_text())
+    chosen_partners = cols[0].multiselect(
+        "Partner",
+        list(partner_names),
+        format_func=lambda b: partner_names[b],
+        key="members_partner",
+        placeholder="All partners",
+    )
+    chosen_roles = cols[1].multiselect(
+        "Role", list(queries.ROLES), format_func=queries.ROLES.get, key="members_role", placeholder="All roles"
+    )
+    chosen_statuses = cols[2].multiselect(
+        "Status",
+        list(queries.STATUSES),
+        format_func=queries.STATUSES.get,
+        key="members_status",
+        placeholder="All statuses",
+    )
+    chosen_flags = cols[3].multiselect(
+        "Risk flag",
+        [f.key for f in flags.FLAGS],
+        format_func=lambda k: flags.BY_KEY[k].label,
+        key="members_flag",
+        placeholder="Any or no flag",
+        help=flags.help_text(),
+    )
     cols = st.columns([3, 2, 1, 1])
     search = cols[0].text_input("Search", key="members_search", placeholder="Name, e-mail, user id or partner")
-    sort = cols[1].selectbox("Sort by", list(queries.SORTS), index=list(queries.SORTS).index("partner"),
-                             key="members_sort",
-                             format_func=lambda s: s.replace("_", " ").capitalize())
+    sort = cols[1].selectbox(
+        "Sort by",
+        list(queries.SORTS),
+        index=list(queries.SORTS).index("partner"),
+        key="members_sort",
+        format_func=lambda s: s.replace("_", " ").capitalize(),
+    )
     descending = cols[2].toggle("Descending", key="members_desc")
-    include_removed = cols[3].toggle("Show removed", key="members_removed",
-                                     help="Also list guest users who left the partner's Business Center")
-    member_filter = MemberFilter(partners=tuple(chosen_partners), roles=tuple(chosen_roles),
-                                 statuses=tuple(chosen_statuses), flags=tuple(chosen_flags), search=search,
-                                 include_removed=include_removed, sort=sort, descending=descending)
+    include_removed = cols[3].toggle(
+        "Show removed", key="members_removed", help="Also list guest users who left the partner's Business Center"
+    )
+    member_filter = MemberFilter(
+        partners=tuple(chosen_partners),
+        roles=tuple(chosen_roles),
+        statuses=tuple(chosen_statuses),
+        flags=tuple(chosen_flags),
+        search=search,
+        include_removed=include_removed,
+        sort=sort,
+        descending=descending,
+    )
 
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
@@ -54,8 +81,12 @@ with guests_tab:
     if total:
         summary_col.caption(f"Guest users {offset + 1}–{offset + len(rows)} of {total}")
         token = export.mint_token(svc.store, me, member_filter)
-        download_col.link_button("Download CSV", export.download_url(token), icon=":material/download:",
-                                 help="Exactly the filtered rows, as CSV (the link works once, for 10 minutes)")
+        download_col.link_button(
+            "Download CSV",
+            export.download_url(token),
+            icon=":material/download:",
+            help="Exactly the filtered rows, as CSV (the link works once, for 10 minutes)",
+        )
     else:
         summary_col.info("No guest users match. Onboard partners on the Partners page and run Check for updates.")
 
@@ -86,8 +117,9 @@ with guests_tab:
     st.pagination(pages, key="members_page")
 
 with changes_tab:
-    include_baseline = st.toggle("Include first syncs", key="changes_baseline",
-                                 help="A partner's first sync lists every member as added")
+    include_baseline = st.toggle(
+        "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
+    )
     timeline = queries.timeline(svc.store, include_baseline=include_baseline)
     if timeline.empty:
         st.info("No changes yet: they appear after a partner's second sync.")
@@ -100,12 +132,25 @@ with changes_tab:
             log,
             hide_index=True,
             width="stretch",
-            column_order=["changed_at", "partner", "member", "user_email", "change", "old_value", "new_value",
-                          "task_id"],
+            column_order=[
+                "changed_at",
+                "partner",
+                "member",
+                "user_email",
+                "change",
+                "old_value",
+                "new_value",
+                "task_id",
+            ],
             column_config={
                 "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm z"),
-                "partner": "Partner", "member": "Account member", "user_email": "Email", "change": "Change",
-                "old_value": "From", "new_value": "To", "task_id": st.column_config.NumberColumn("Sync task"),
+                "partner": "Partner",
+                "member": "Account member",
+                "user_email": "Email",
+                "change": "Change",
+                "old_value": "From",
+                "new_value": "To",
+                "task_id": st.column_config.NumberColumn("Sync task"),
             },
             key="changes_table",
         )

@@ -20,9 +20,15 @@ title_col, action_col = st.columns([4, 1], vertical_alignment="bottom")
 title_col.title("Partners")
 st.caption(PARTNERS_LIMIT)
 with action_col:
-    if st.button("Check for updates", type="primary", disabled=not me.is_admin, key="check_all",
-                 help="Sync the partner list and every onboarded partner" if me.is_admin else
-                 "Only admins can run Check for updates"):
+    if st.button(
+        "Check for updates",
+        type="primary",
+        disabled=not me.is_admin,
+        key="check_all",
+        help="Sync the partner list and every onboarded partner"
+        if me.is_admin
+        else "Only admins can run Check for updates",
+    ):
         try:
             task_id = check_for_updates.request(svc, actor=me)
             st.toast(f"Check for updates started (task #{task_id}). Follow it on the Automation page.")
@@ -30,11 +36,14 @@ with action_col:
             st.error(str(exc))
 
 if current is None or not current.bc_id:
-    st.info("Connect your company's TikTok Business Center to list the partners that share assets with it.",
-            icon=":material/link:")
+    st.info(
+        "Connect your company's TikTok Business Center to list the partners that share assets with it.",
+        icon=":material/link:",
+    )
     if me.is_admin:
-        st.page_link(page("settings"), label="Connect your TikTok Business Center in Settings",
-                     icon=":material/arrow_forward:")
+        st.page_link(
+            page("settings"), label="Connect your TikTok Business Center in Settings", icon=":material/arrow_forward:"
+        )
 else:
     healthy = current.health == integration.HEALTHY
     with st.container(border=True):
@@ -59,8 +68,10 @@ def _forget_disconnect() -> None:
 
 @st.dialog("Disconnect token", on_dismiss=_forget_disconnect)
 def _confirm_disconnect(bc_id: str, name: str) -> None:
-    st.write(f"Revoke PartnerWatch's token for **{name}** at TikTok? Synced history is kept and its guest users "
-             "are marked as not current. You can connect the partner again from the Connect page.")
+    st.write(
+        f"Revoke PartnerWatch's token for **{name}** at TikTok? Synced history is kept and its guest users "
+        "are marked as not current. You can connect the partner again from the Connect page."
+    )
     if st.button("Disconnect token", type="primary", key="disconnect_confirm"):
         try:
             st.session_state["pw_partners_flash"] = ("success", connections.disconnect_partner(svc, me, bc_id))
@@ -88,14 +99,19 @@ if flash:
 (tab,) = st.tabs(["TikTok Business Partners"])
 with tab:
     table = partners.table(svc.store)
-    st.info("If your partner exists in your TikTok Business Center but is not displayed here, run "
-            "**Check for updates** to sync and import it.", icon=":material/info:")
+    st.info(
+        "If your partner exists in your TikTok Business Center but is not displayed here, run "
+        "**Check for updates** to sync and import it.",
+        icon=":material/info:",
+    )
     if table.empty:
         st.write("No partners yet.")
     else:
         counts = table["status"].value_counts()
-        st.markdown(f"**{len(table)} partners:** " + " · ".join(
-            f"{counts[status]} {status}" for status in partners.STATUSES if status in counts))
+        st.markdown(
+            f"**{len(table)} partners:** "
+            + " · ".join(f"{counts[status]} {status}" for status in partners.STATUSES if status in counts)
+        )
         st.caption(f":material/group: Guest users: {queries.summary_line(svc.store)}")
         st.dataframe(
             table.assign(last_sync=table["last_sync_at"].map(when)),
@@ -131,11 +147,11 @@ with tab:
         )
         reasons(table)
         names = dict(zip(table["bc_id"], table["name"], strict=True))
-        chosen = st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})",
-                              key="partner_choice")
+        chosen = st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})", key="partner_choice")
         with st.popover("More options", icon=":material/more_vert:"):
-            if st.button("Connect", key="connect_one", disabled=not me.is_admin,
-                         help="Open the Connect wizard for this partner"):
+            if st.button(
+                "Connect", key="connect_one", disabled=not me.is_admin, help="Open the Connect wizard for this partner"
+            ):
                 st.switch_page(page("connect"), query_params={"partner": chosen})
             if st.button("Check for updates", key="check_one", disabled=not me.is_admin):
                 try:
@@ -144,8 +160,13 @@ with tab:
                 except NotAllowed as exc:
                     st.error(str(exc))
             if me.is_admin:
-                st.button("Disconnect token", key="disconnect_one", on_click=_ask_disconnect, args=(chosen,),
-                          help="Revoke the partner's token at TikTok; synced history is kept")
+                st.button(
+                    "Disconnect token",
+                    key="disconnect_one",
+                    on_click=_ask_disconnect,
+                    args=(chosen,),
+                    help="Revoke the partner's token at TikTok; synced history is kept",
+                )
         if st.session_state.get(_DISCONNECT) in names:
             _confirm_disconnect(st.session_state[_DISCONNECT], names[st.session_state[_DISCONNECT]])
 

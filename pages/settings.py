@@ -39,8 +39,9 @@ def flow_status(flow_id: str) -> None:
         return
     del st.session_state[_FLOW_KEY]
     connected = progress.state == oauth_flows.CONNECTED
-    st.session_state["pw_flash"] = ("success", "Business Center connected.") if connected \
-        else ("error", md_escape(progress.message))
+    st.session_state["pw_flash"] = (
+        ("success", "Business Center connected.") if connected else ("error", md_escape(progress.message))
+    )
     st.rerun()
 
 
@@ -49,9 +50,11 @@ if flash:
     getattr(st, flash[0])(flash[1])
 
 if current and current.bc_id:
-    st.success(f"Connected to **{current.bc_name}** (BC id {current.bc_id}) by {current.connected_by} "
-               f"on {when(current.connected_at)}. Last sync: {when(current.last_sync_at)}. "
-               f"Health: {current.health}.")
+    st.success(
+        f"Connected to **{current.bc_name}** (BC id {current.bc_id}) by {current.connected_by} "
+        f"on {when(current.connected_at)}. Last sync: {when(current.last_sync_at)}. "
+        f"Health: {current.health}."
+    )
 elif current:
     st.warning("Choose the Business Center to monitor: the connected account administers several.")
     options = {c["bc_info"]["bc_id"]: c["bc_info"].get("name", "") for c in integration.candidates(svc.store)}
@@ -60,8 +63,10 @@ elif current:
         connections.choose_customer_bc(svc, me, bc_id)
         st.rerun()
 else:
-    st.info("No Business Center connected. Connect your company's own TikTok Business Center with an account "
-            "that has the **Admin** role on it.")
+    st.info(
+        "No Business Center connected. Connect your company's own TikTok Business Center with an account "
+        "that has the **Admin** role on it."
+    )
 
 label = "Reconnect your TikTok Business Center" if current else "Connect your TikTok Business Center"
 if _FLOW_KEY not in st.session_state:

@@ -64,8 +64,13 @@ async def open_api(request: Request) -> Response:
     if not state.limiter.allow():
         return envelope(REQUEST_TOO_FREQUENT, message_for(REQUEST_TOO_FREQUENT, state.world.app.app_id))
     try:
-        call = Call(state.world, request.query_params, await _body(request), request.headers.get("access-token"),
-                    state.config.inferred)
+        call = Call(
+            state.world,
+            request.query_params,
+            await _body(request),
+            request.headers.get("access-token"),
+            state.config.inferred,
+        )
         return envelope(0, "OK", route.handler(call))
     except ApiError as error:
         return envelope(error.code, error.message)

@@ -22,8 +22,7 @@ async def _not_found(_request: Request, _exc: Exception) -> Response:
 
 def create_app(world: World, config: SandboxConfig) -> Starlette:
     """The sandbox app over `world`; its state is `app.state.sandbox` (a SandboxState)."""
-    routes = [Route("/open_api/v1.3/{path:path}", api.open_api, methods=ALL_METHODS), *portal.ROUTES,
-              *control.ROUTES]
+    routes = [Route("/open_api/v1.3/{path:path}", api.open_api, methods=ALL_METHODS), *portal.ROUTES, *control.ROUTES]
     app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.router.redirect_slashes = False
     app.state.sandbox = SandboxState(world, config)

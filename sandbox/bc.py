@@ -61,25 +61,33 @@ def _no_child_bc(call: Call) -> None:
         raise ApiError(PERMISSION_ERROR)
 
 
-def asset_item(call: Call, asset: Asset, owner_name: str | None, role: str,
-               relation_type: str | None = None) -> dict[str, Any]:
+def asset_item(
+    call: Call, asset: Asset, owner_name: str | None, role: str, relation_type: str | None = None
+) -> dict[str, Any]:
     """An asset list item with every field `bc/asset/get/`'s definition names, null where it does not apply
     (the definitions keep nulls); with `relation_type`, the `bc/asset/admin/get/` item (adds
     `advertiser_status`, `pixel_code`, `relation_status`, `relation_type`)."""
     inferred, kind = call.inferred, asset.asset_type
     tt_account = kind == "TT_ACCOUNT"
     item: dict[str, Any] = {
-        "asset_id": asset.asset_id, "asset_name": asset.asset_name, "asset_type": kind,
+        "asset_id": asset.asset_id,
+        "asset_name": asset.asset_name,
+        "asset_type": kind,
         "advertiser_account_type": asset.advertiser_account_type if kind == "ADVERTISER" else None,
         "advertiser_role": role if kind == "ADVERTISER" else None,
         "catalog_role": role if kind == "CATALOG" else None,
         "ad_creation_eligible": inferred.catalog_ad_creation_eligible if kind == "CATALOG" else None,
-        "store_role": None, "tt_account_roles": list(inferred.tt_account_roles) if tt_account else None,
+        "store_role": None,
+        "tt_account_roles": list(inferred.tt_account_roles) if tt_account else None,
         "owner_bc_name": None if tt_account and not inferred.tt_account_owner_bc_name else owner_name,
     }
     if relation_type is not None:
-        item.update(relation_type=relation_type, relation_status="BOUND", pixel_code=asset.pixel_code,
-                    advertiser_status=asset.advertiser_status if kind == "ADVERTISER" else None)
+        item.update(
+            relation_type=relation_type,
+            relation_status="BOUND",
+            pixel_code=asset.pixel_code,
+            advertiser_status=asset.advertiser_status if kind == "ADVERTISER" else None,
+        )
     return item
 
 
@@ -89,10 +97,15 @@ def bc_get(call: Call) -> dict[str, Any]:
     bc_id = int64_id(call.query, "bc_id", optional=True)
     enum(call.query, "scene", ("SINGLE_ACCOUNT", "TIERED_ACCOUNT"), default="SINGLE_ACCOUNT")
     flt = _filtering(call, "bc/get/")
-    rows = [{"bc_info": bc.info_wire(), "user_role": member.user_role,
-             "ext_user_role": {"finance_role": member.finance_role} if member.finance_role else {}}
-            for bc, member in call.world.user_bcs(user_id)
-            if (bc_id is None or bc.bc_id == bc_id) and _match(call, flt.get("keyword"), bc.name, bc.bc_id)]
+    rows = [
+        {
+            "bc_info": bc.info_wire(),
+            "user_role": member.user_role,
+            "ext_user_role": {"finance_role": member.finance_role} if member.finance_role else {},
+        }
+        for bc, member in call.world.user_bcs(user_id)
+        if (bc_id is None or bc.bc_id == bc_id) and _match(call, flt.get("keyword"), bc.name, bc.bc_id)
+    ]
     return _page(call, rows, MAX_PAGE_SIZE)
 
 
@@ -104,9 +117,13 @@ def member_get(call: Call) -> dict[str, Any]:
     page, size = paging(call.query, call.inferred.member_page_size_max)
     _admin_of(call, bc_id)
     keyword, role, status = flt.get("keyword"), flt.get("user_role"), flt.get("relation_status")
-    matching = [m for m in call.world.members(bc_id)
-                if (status is None or m.relation_status == status) and (role is None or m.user_role == role)
-                and _match(call, keyword, m.user_name, m.user_email)]
+    matching = [
+        m
+        for m in call.world.members(bc_id)
+        if (status is None or m.relation_status == status)
+        and (role is None or m.user_role == role)
+        and _match(call, keyword, m.user_name, m.user_email)
+    ]
     members, info = paginate(matching, page, size, call.inferred.past_last_page_empty)  # only the page's become dicts
     return {"list": [m.listed(call.inferred.empty_ext_user_role) for m in members], "page_info": info}
 
@@ -117,8 +134,11 @@ def partner_get(call: Call) -> dict[str, Any]:
     flt = _filtering(call, "bc/partner/get/")
     paging(call.query, MAX_PAGE_SIZE)
     _admin_of(call, bc_id)
-    rows = [{"bc_id": pid, "bc_name": name} for pid, name in call.world.partners_of(bc_id)
-            if _match(call, flt.get("name"), name)]
+    rows = [
+        {"bc_id": pid, "bc_name": name}
+        for pid, name in call.world.partners_of(bc_id)
+        if _match(call, flt.get("name"), name)
+    ]
     return _page(call, rows, MAX_PAGE_SIZE)
 
 
@@ -134,9 +154,11 @@ def partner_asset_get(call: Call) -> dict[str, Any]:
     if all(pid != partner_id for pid, _ in call.world.partners_of(bc_id)):
         raise param_error("partner_id", "The partner does not exist in the Business Center.")
     owner = call.world.bc_name(bc_id if share_type == "SHARING" else partner_id)
-    rows = [asset_item(call, asset, owner, role)
-            for asset, role in call.world.shared_assets(bc_id, partner_id, share_type)
-            if asset.asset_type == asset_type and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)]
+    rows = [
+        asset_item(call, asset, owner, role)
+        for asset, role in call.world.shared_assets(bc_id, partner_id, share_type)
+        if asset.asset_type == asset_type and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)
+    ]
     return _page(call, rows, MAX_PAGE_SIZE)
 
 
@@ -157,8 +179,11 @@ def asset_get(call: Call) -> dict[str, Any]:
         rows = call.world.bc_assets(bc_id)
     else:
         rows = call.world.assigned_assets(bc_id, target.key)
-    items = [asset_item(call, asset, call.world.bc_name(asset.owner_bc_id), role) for asset, _, role in rows
-             if asset.asset_type == asset_type and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)]
+    items = [
+        asset_item(call, asset, call.world.bc_name(asset.owner_bc_id), role)
+        for asset, _, role in rows
+        if asset.asset_type == asset_type and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)
+    ]
     return _page(call, items, MAX_PAGE_SIZE)
 
 
@@ -167,8 +192,14 @@ def _asset_target(call: Call, bc_id: str, caller: Member, flt: dict[str, str]) -
     user_id, email = flt.get("user_id"), flt.get("user_email", "").lower()
     if not user_id and not email:
         return caller
-    target = next((m for m in call.world.members(bc_id)
-                   if (user_id and m.user_id == user_id) or (email and m.user_email == email)), None)
+    target = next(
+        (
+            m
+            for m in call.world.members(bc_id)
+            if (user_id and m.user_id == user_id) or (email and m.user_email == email)
+        ),
+        None,
+    )
     if caller.user_role != ADMIN and target != caller:
         raise ApiError(PERMISSION_ERROR)
     return target
@@ -182,11 +213,15 @@ def asset_admin_get(call: Call) -> dict[str, Any]:
     flt = _filtering(call, "bc/asset/admin/get/")
     paging(call.query, MAX_PAGE_SIZE)
     _admin_of(call, bc_id)
-    rows = [asset_item(call, asset, call.world.bc_name(asset.owner_bc_id), role, relation)
-            for asset, relation, role in call.world.bc_assets(bc_id)
-            if asset.asset_type == asset_type and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)
-            and flt.get("relation_type", relation) == relation and flt.get("relation_status", "BOUND") == "BOUND"
-            and _shows(call, asset, flt.get("advertiser_show_status"))]
+    rows = [
+        asset_item(call, asset, call.world.bc_name(asset.owner_bc_id), role, relation)
+        for asset, relation, role in call.world.bc_assets(bc_id)
+        if asset.asset_type == asset_type
+        and _match(call, flt.get("keyword"), asset.asset_name, asset.asset_id)
+        and flt.get("relation_type", relation) == relation
+        and flt.get("relation_status", "BOUND") == "BOUND"
+        and _shows(call, asset, flt.get("advertiser_show_status"))
+    ]
     return _page(call, rows, MAX_PAGE_SIZE)
 
 
@@ -217,8 +252,11 @@ def asset_member_get(call: Call) -> dict[str, Any]:
     if rows is None or asset is None or asset.asset_type != asset_type:
         raise param_error("asset_id", "The asset does not exist in the Business Center.")
     role_field = _ROLE_FIELD[asset_type]
-    items = [dict(member.listed(call.inferred.empty_ext_user_role), **{role_field: role}) for member, role in rows
-             if _match(call, flt.get("keyword"), member.user_name, member.user_email)]
+    items = [
+        dict(member.listed(call.inferred.empty_ext_user_role), **{role_field: role})
+        for member, role in rows
+        if _match(call, flt.get("keyword"), member.user_name, member.user_email)
+    ]
     return _page(call, items, 20)
 
 
@@ -235,7 +273,10 @@ def asset_partner_get(call: Call) -> dict[str, Any]:
     owned = {asset.asset_id: asset for asset, relation, _ in call.world.bc_assets(bc_id) if relation == "OWNER_BC"}
     if asset_id not in owned or owned[asset_id].asset_type != asset_type:
         raise param_error("asset_id", "The asset does not exist in the Business Center.")
-    rows = [{"bc_id": pid, "bc_name": name} for pid, name in call.world.partners_of(bc_id)
-            if _match(call, flt.get("keyword"), name)
-            and any(asset.asset_id == asset_id for asset, _ in call.world.shared_assets(bc_id, pid, "SHARING"))]
+    rows = [
+        {"bc_id": pid, "bc_name": name}
+        for pid, name in call.world.partners_of(bc_id)
+        if _match(call, flt.get("keyword"), name)
+        and any(asset.asset_id == asset_id for asset, _ in call.world.shared_assets(bc_id, pid, "SHARING"))
+    ]
     return _page(call, rows, MAX_PAGE_SIZE)

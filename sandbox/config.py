@@ -22,16 +22,26 @@ class Inferred:
     empty_ext_user_role: str = "object"  # no finance role: "object" {}, "null" {"finance_role": null}, "absent"
     show_status_filters_all_types: bool = False  # advertiser_show_status on a non-ADVERTISER listing: excludes all
     show_status_of: tuple[tuple[str, str], ...] = (  # advertiser_status → advertiser_show_status
-        ("STATUS_ENABLE", "SHOW_ACCOUNT_STATUS_APPROVED"), ("STATUS_DISABLE", "SHOW_ACCOUNT_STATUS_NOT_APPROVED"),
+        ("STATUS_ENABLE", "SHOW_ACCOUNT_STATUS_APPROVED"),
+        ("STATUS_DISABLE", "SHOW_ACCOUNT_STATUS_NOT_APPROVED"),
         ("STATUS_PENDING_CONFIRM", "SHOW_ACCOUNT_STATUS_IN_REVIEW"),
-        ("STATUS_LIMIT", "SHOW_ACCOUNT_STATUS_PUNISHED"))
+        ("STATUS_LIMIT", "SHOW_ACCOUNT_STATUS_PUNISHED"),
+    )
 
     @classmethod
     def strict(cls) -> Inferred:
         """The strictest reading of every switch: what a client that passes here should survive elsewhere."""
-        return replace(cls(), reject_unknown_filter_keys=True, free_text_max_length=250, past_last_page_empty=False,
-                       keyword_substring=False, catalog_ad_creation_eligible=False, tt_account_roles=("POST",),
-                       empty_ext_user_role="absent", show_status_filters_all_types=True)
+        return replace(
+            cls(),
+            reject_unknown_filter_keys=True,
+            free_text_max_length=250,
+            past_last_page_empty=False,
+            keyword_substring=False,
+            catalog_ad_creation_eligible=False,
+            tt_account_roles=("POST",),
+            empty_ext_user_role="absent",
+            show_status_filters_all_types=True,
+        )
 
 
 @dataclass

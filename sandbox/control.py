@@ -96,9 +96,13 @@ def members_add(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
         raise ControlError("user_email is required")
     try:
         member = state.world.add_member(
-            _bc_id(body), str(body["user_email"]), body.get("user_name"),
+            _bc_id(body),
+            str(body["user_email"]),
+            body.get("user_name"),
             str(_choice(body, "user_role", USER_ROLES, "STANDARD")),
-            str(_choice(body, "relation_status", RELATION_STATUSES, "BOUND")), _finance(body))
+            str(_choice(body, "relation_status", RELATION_STATUSES, "BOUND")),
+            _finance(body),
+        )
     except ValueError as error:
         raise ControlError(str(error), 409) from None
     return {"member": member.wire()}
@@ -135,9 +139,14 @@ def faults_add(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     route = normalize_route(str(body.get("route", "")))
     if route != "*" and route not in API_ROUTES:
         raise ControlError(f"unknown route {route!r}; use e.g. 'bc/member/get/' or '*'")
-    fault = Fault(route=route, code=_optional_int(body, "code"), message=body.get("message"),
-                  http_status=_optional_int(body, "http_status"),
-                  hang_seconds=float(body.get("hang_seconds") or 0), malformed=bool(body.get("malformed")))
+    fault = Fault(
+        route=route,
+        code=_optional_int(body, "code"),
+        message=body.get("message"),
+        http_status=_optional_int(body, "http_status"),
+        hang_seconds=float(body.get("hang_seconds") or 0),
+        malformed=bool(body.get("malformed")),
+    )
     if fault.code is None and fault.http_status is None and not fault.malformed and fault.hang_seconds <= 0:
         raise ControlError("give one of code, http_status, hang_seconds, malformed")
     if fault.http_status is not None and not 400 <= fault.http_status <= 599:

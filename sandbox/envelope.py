@@ -51,8 +51,10 @@ def method_not_allowed() -> Response:
 def gateway_error(status: int) -> Response:
     """A non-JSON 5xx body, as a proxy in front of the API would send."""
     if status == 504:
-        html = ("<html><head><title>504 Gateway Time-out</title></head><body><center>"
-                "<h1>504 Gateway Time-out</h1></center></body></html>")
+        html = (
+            "<html><head><title>504 Gateway Time-out</title></head><body><center>"
+            "<h1>504 Gateway Time-out</h1></center></body></html>"
+        )
         return Response(html, 504, media_type="text/html")
     return PlainTextResponse("Internal Server Error" if status == 500 else f"{status} error", status)
 

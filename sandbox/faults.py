@@ -34,7 +34,7 @@ def normalize_route(route: str) -> str:
     """'bc/member/get/' from '/open_api/v1.3/bc/member/get/', '/bc/member/get/' or 'bc/member/get/'; '*' stays."""
     route = route.strip()
     if route.startswith(API_PREFIX):
-        route = route[len(API_PREFIX):]
+        route = route[len(API_PREFIX) :]
     return route.lstrip("/") or "*"
 
 

@@ -49,8 +49,12 @@ CUSTOMER_MEMBERS: tuple[tuple[str, str, str, str | None, str], ...] = (
 )
 # Attribute combinations every partner BC gets at least once (when it has enough members).
 COVERAGE: tuple[tuple[str, str | None, str], ...] = (
-    (ADMIN, "MANAGER", BOUND), (STANDARD, "ANALYST", BOUND), (STANDARD, None, BOUND),
-    (STANDARD, None, PENDING), (ADMIN, "ANALYST", PENDING), (STANDARD, None, REJECTED),
+    (ADMIN, "MANAGER", BOUND),
+    (STANDARD, "ANALYST", BOUND),
+    (STANDARD, None, BOUND),
+    (STANDARD, None, PENDING),
+    (ADMIN, "ANALYST", PENDING),
+    (STANDARD, None, REJECTED),
     (STANDARD, "MANAGER", UNBOUND),
 )
 
@@ -106,8 +110,9 @@ def build_world(seed: int, partners: int, members: int) -> WorldData:
         data.bcs[bc.bc_id] = bc
         eligible = _partner_assets(rng, data, bc, number, asset_ids)
         monitor_role = STANDARD if number == 2 else ADMIN
-        data.partners.append(PartnerInfo(number, bc.bc_id, agency[1], f"monitor@{agency[1]}.example",
-                                         monitor_role, eligible))
+        data.partners.append(
+            PartnerInfo(number, bc.bc_id, agency[1], f"monitor@{agency[1]}.example", monitor_role, eligible)
+        )
     return data
 
 
@@ -120,9 +125,15 @@ def home_partner_number(user_id: str) -> int | None:
 
 
 def _customer(rng: random.Random, data: WorldData, asset_ids: _Ids) -> BusinessCenter:
-    bc = BusinessCenter(bc_id=str(7_000_000_000_000_000_000 + rng.randrange(10**15)), name=CUSTOMER_NAME,
-                        company="Acme Retail Group Inc.", currency="USD", registered_area="US",
-                        timezone="America/Los_Angeles", type="NORMAL")
+    bc = BusinessCenter(
+        bc_id=str(7_000_000_000_000_000_000 + rng.randrange(10**15)),
+        name=CUSTOMER_NAME,
+        company="Acme Retail Group Inc.",
+        currency="USD",
+        registered_area="US",
+        timezone="America/Los_Angeles",
+        type="NORMAL",
+    )
     data.customer_bc_id = bc.bc_id
     data.bcs[bc.bc_id] = bc
     ids = _Ids(rng, 7_010_000_000_000_000_000)
@@ -176,13 +187,26 @@ def _agency_names(rng: random.Random, count: int) -> list[tuple[str, str, str, s
     return chosen
 
 
-def _partner_bc(rng: random.Random, agency: tuple[str, str, str, str, str, str], bc_id: str,
-                loader: Callable[[BusinessCenter], None]) -> BusinessCenter:
+def _partner_bc(
+    rng: random.Random,
+    agency: tuple[str, str, str, str, str, str],
+    bc_id: str,
+    loader: Callable[[BusinessCenter], None],
+) -> BusinessCenter:
     name, _slug, company, area, currency, tz = agency
     roll = rng.random()
     verification = "VERIFIED" if roll < 0.8 else ("REVIEWING" if roll < 0.9 else "NOT_SUBMITTED")
-    return BusinessCenter(bc_id=bc_id, name=name, company=company, currency=currency, registered_area=area,
-                          timezone=tz, type="AGENCY", verification_status=verification, loader=loader)
+    return BusinessCenter(
+        bc_id=bc_id,
+        name=name,
+        company=company,
+        currency=currency,
+        registered_area=area,
+        timezone=tz,
+        type="AGENCY",
+        verification_status=verification,
+        loader=loader,
+    )
 
 
 def _load_partner(data: WorldData, number: int, seed: int, count: int, home: str, bc: BusinessCenter) -> None:
@@ -212,9 +236,12 @@ def _name_pool() -> list[tuple[str, str]]:
     """Every (display name, e-mail handle) of first x last x separator, plus the whole names; shared by all
     members, so a large world keeps one copy of each name string."""
     if not _NAME_POOL:
-        _NAME_POOL.extend((f"{first} {last}", sep.join((first_handle, last_handle)))
-                          for first, first_handle in names.FIRST_NAMES for last, last_handle in names.LAST_NAMES
-                          for sep in SEPARATORS)
+        _NAME_POOL.extend(
+            (f"{first} {last}", sep.join((first_handle, last_handle)))
+            for first, first_handle in names.FIRST_NAMES
+            for last, last_handle in names.LAST_NAMES
+            for sep in SEPARATORS
+        )
     return _NAME_POOL
 
 
@@ -232,7 +259,8 @@ def _draw_members(rng: random.Random, ids: _Ids, count: int, home: str, taken: s
         role, finance, status = _roles(draw(), draw(), draw())
         if position in forced:
             display, handle, domain, role, finance, status = _apply(
-                forced[position], (display, handle, domain, role, finance, status))
+                forced[position], (display, handle, domain, role, finance, status)
+            )
         if domain != home:
             handle = f"{handle}{tag}{10 + int(draw() * 90)}"
         email = f"{handle}@{domain}"
@@ -259,8 +287,9 @@ def _forced_slots(rng: random.Random, count: int) -> dict[int, _Override]:
     return dict(zip(positions, overrides, strict=False))
 
 
-def _apply(override: _Override, traits: tuple[str, str, str, str, str | None, str]
-           ) -> tuple[str, str, str, str, str | None, str]:
+def _apply(
+    override: _Override, traits: tuple[str, str, str, str, str | None, str]
+) -> tuple[str, str, str, str, str | None, str]:
     display, handle, domain, role, finance, status = traits
     if override.role is not None:
         role, finance = override.role, override.finance_role
@@ -295,8 +324,7 @@ def _unique_email(handle: str, domain: str, taken: set[str]) -> str:
     return email
 
 
-def _partner_assets(rng: random.Random, data: WorldData, bc: BusinessCenter, number: int,
-                    asset_ids: _Ids) -> bool:
+def _partner_assets(rng: random.Random, data: WorldData, bc: BusinessCenter, number: int, asset_ids: _Ids) -> bool:
     """The partner's own advertisers, shares both ways (none for partner 1) and asset assignments."""
     for brand in rng.sample(names.CLIENT_BRANDS, rng.randint(1, 3)):
         status_kind = ("STATUS_ENABLE", "AUCTION")
@@ -311,8 +339,9 @@ def _partner_assets(rng: random.Random, data: WorldData, bc: BusinessCenter, num
     return eligible
 
 
-def _share_customer_assets(rng: random.Random, data: WorldData, customer: BusinessCenter,
-                           partner: BusinessCenter) -> None:
+def _share_customer_assets(
+    rng: random.Random, data: WorldData, customer: BusinessCenter, partner: BusinessCenter
+) -> None:
     advertisers = [a for a in customer.asset_ids if data.assets[a].asset_type == "ADVERTISER"]
     for asset_id in rng.sample(advertisers, rng.randint(1, 3)):
         data.shares.append(Share(asset_id, customer.bc_id, partner.bc_id, rng.choice(ADVERTISER_ROLES)))

@@ -65,8 +65,13 @@ class Member(NamedTuple):
         """The item as the API lists it: every key the definition names, null where a PENDING invitee has no
         value (the definitions keep nulls: `pop_resp_nullvalue: false`). Without a finance role,
         `ext_user_role` is {} ("object"), {"finance_role": null} ("null") or left out ("absent"): INFERRED."""
-        item: dict[str, Any] = {"user_id": self.user_id, "user_name": self.user_name, "user_email": self.user_email,
-                                "user_role": self.user_role, "relation_status": self.relation_status}
+        item: dict[str, Any] = {
+            "user_id": self.user_id,
+            "user_name": self.user_name,
+            "user_email": self.user_email,
+            "user_role": self.user_role,
+            "relation_status": self.relation_status,
+        }
         if self.finance_role:
             item["ext_user_role"] = {"finance_role": self.finance_role}
         elif empty_ext_user_role == "object":
@@ -116,9 +121,18 @@ class BusinessCenter:
     starts without generating them all).
     """
 
-    def __init__(self, bc_id: str, name: str, company: str, currency: str, registered_area: str, timezone: str,
-                 type: str, verification_status: str = "VERIFIED",
-                 loader: Callable[[BusinessCenter], None] | None = None) -> None:
+    def __init__(
+        self,
+        bc_id: str,
+        name: str,
+        company: str,
+        currency: str,
+        registered_area: str,
+        timezone: str,
+        type: str,
+        verification_status: str = "VERIFIED",
+        loader: Callable[[BusinessCenter], None] | None = None,
+    ) -> None:
         self.bc_id, self.name, self.company, self.currency = bc_id, name, company, currency
         self.registered_area, self.timezone, self.type = registered_area, timezone, type
         self.status = "ENABLE"
@@ -164,9 +178,15 @@ class BusinessCenter:
     def info_wire(self) -> dict[str, Any]:
         """The `bc_info` object of `bc/get/`."""
         return {
-            "bc_id": self.bc_id, "name": self.name, "company": self.company, "currency": self.currency,
-            "registered_area": self.registered_area, "status": self.status, "timezone": self.timezone,
-            "type": self.type, "verification_status": self.verification_status,
+            "bc_id": self.bc_id,
+            "name": self.name,
+            "company": self.company,
+            "currency": self.currency,
+            "registered_area": self.registered_area,
+            "status": self.status,
+            "timezone": self.timezone,
+            "type": self.type,
+            "verification_status": self.verification_status,
         }
 
     def add_member(self, member: Member) -> None:

@@ -95,8 +95,13 @@ def user_info(call: Call) -> dict[str, Any]:
     """The token's user: `display_name`, masked `email`, `core_user_id`, `create_time`, `avatar_url`."""
     user_id = call.user_id()
     name, email = call.world.account(user_id) or ("", "")
-    return {"core_user_id": user_id, "display_name": name, "email": mask_email(email), "create_time": 1_700_000_000,
-            "avatar_url": ""}
+    return {
+        "core_user_id": user_id,
+        "display_name": name,
+        "email": mask_email(email),
+        "create_time": 1_700_000_000,
+        "avatar_url": "",
+    }
 
 
 def advertiser_info(call: Call) -> dict[str, Any]:
@@ -114,5 +119,9 @@ def advertiser_info(call: Call) -> dict[str, Any]:
 
 
 def _advertiser_info(asset: Any) -> dict[str, Any]:
-    return {"advertiser_id": asset.asset_id, "name": asset.asset_name, "status": asset.advertiser_status,
-            "advertiser_account_type": asset.advertiser_account_type}
+    return {
+        "advertiser_id": asset.asset_id,
+        "name": asset.asset_name,
+        "status": asset.advertiser_status,
+        "advertiser_account_type": asset.advertiser_account_type,
+    }

@@ -29,39 +29,48 @@ border-radius:4px}button{margin-top:20px;padding:10px 20px;border:0;border-radiu
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f"<style>{_STYLE}</style></head><body><header>TikTok For Business</header>"
-            f"<main>{body}</main></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><header>TikTok For Business</header>"
+        f"<main>{body}</main></body></html>"
+    )
 
 
 def login_page(action: str, email: str = "", error: str = "") -> str:
     """Log in form: fields `email` and `password`, button "Log in"."""
     notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
-    body = (f"<h1>Log in</h1>{notice}"
-            f'<form method="post" action="{escape(action)}">'
-            f'<label for="email">Email</label><input type="email" id="email" name="email" '
-            f'value="{escape(email)}" autocomplete="username" required>'
-            '<label for="password">Password</label><input type="password" id="password" name="password" '
-            'autocomplete="current-password" required>'
-            '<button type="submit" class="primary">Log in</button></form>'
-            '<p class="muted">Sandbox: every account\'s password is <code>sandbox-pass</code>.</p>')
+    body = (
+        f"<h1>Log in</h1>{notice}"
+        f'<form method="post" action="{escape(action)}">'
+        f'<label for="email">Email</label><input type="email" id="email" name="email" '
+        f'value="{escape(email)}" autocomplete="username" required>'
+        '<label for="password">Password</label><input type="password" id="password" name="password" '
+        'autocomplete="current-password" required>'
+        '<button type="submit" class="primary">Log in</button></form>'
+        '<p class="muted">Sandbox: every account\'s password is <code>sandbox-pass</code>.</p>'
+    )
     return _page("Log in | TikTok For Business", body)
 
 
-def consent_page(action: str, switch_url: str, app_name: str, app_id: str, user_name: str, user_email: str,
-                 csrf: str) -> str:
+def consent_page(
+    action: str, switch_url: str, app_name: str, app_id: str, user_name: str, user_email: str, csrf: str
+) -> str:
     """The consent page naming the app and its permissions, with "Confirm" and "Cancel"."""
-    items = "".join(f"<li><strong>{escape(name)}</strong><br><span class=\"muted\">{escape(text)}</span></li>"
-                    for name, text in PERMISSIONS)
-    body = (f"<h1>App Authorization</h1>"
-            f"<p><strong>{escape(app_name)}</strong> (App ID {escape(app_id)}) would like to access your "
-            f"TikTok For Business account with these permissions:</p><ul>{items}</ul>"
-            f'<p class="muted">Logged in as {escape(user_name)} ({escape(user_email)}). '
-            f'<a href="{escape(switch_url)}">Switch account</a></p>'
-            f'<form method="post" action="{escape(action)}">'
-            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-            '<button type="submit" name="decision" value="confirm" class="primary">Confirm</button>'
-            '<button type="submit" name="decision" value="cancel" class="secondary">Cancel</button></form>')
+    items = "".join(
+        f'<li><strong>{escape(name)}</strong><br><span class="muted">{escape(text)}</span></li>'
+        for name, text in PERMISSIONS
+    )
+    body = (
+        f"<h1>App Authorization</h1>"
+        f"<p><strong>{escape(app_name)}</strong> (App ID {escape(app_id)}) would like to access your "
+        f"TikTok For Business account with these permissions:</p><ul>{items}</ul>"
+        f'<p class="muted">Logged in as {escape(user_name)} ({escape(user_email)}). '
+        f'<a href="{escape(switch_url)}">Switch account</a></p>'
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<button type="submit" name="decision" value="confirm" class="primary">Confirm</button>'
+        '<button type="submit" name="decision" value="cancel" class="secondary">Cancel</button></form>'
+    )
     return _page("App Authorization | TikTok For Business", body)
 
 

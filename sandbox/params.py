@@ -110,8 +110,9 @@ def _int(params: Mapping[str, Any], name: str, default: int) -> int:
         raise param_error(name, "Not a valid integer.") from None
 
 
-def paginate(items: Sequence[Any], page: int, size: int,
-             past_end_empty: bool = True) -> tuple[list[Any], dict[str, int]]:
+def paginate(
+    items: Sequence[Any], page: int, size: int, past_end_empty: bool = True
+) -> tuple[list[Any], dict[str, int]]:
     """One page and its `page_info`; no results: total_page 0. Past the last page: an empty list, or 40002 on
     `page` without `past_end_empty` (both INFERRED; page 1 is always answered)."""
     total = len(items)
@@ -119,7 +120,7 @@ def paginate(items: Sequence[Any], page: int, size: int,
     info = {"page": page, "page_size": size, "total_number": total, "total_page": (total + size - 1) // size}
     if not past_end_empty and page > max(1, info["total_page"]):
         raise param_error("page", f"Must be less than or equal to {max(1, info['total_page'])}.")
-    return list(items[start:start + size]), info
+    return list(items[start : start + size]), info
 
 
 def keyword_match(keyword: str | None, *fields: str | None, substring: bool = True) -> bool:

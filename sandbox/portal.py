@@ -73,8 +73,11 @@ async def auth(request: Request) -> Response:
         return HTMLResponse(pages.login_page(f"/portal/login?{_query(request)}"))
     name, email = world.account(session.user_id) or ("", "")
     switch = "/portal/logout?" + urlencode({"next": f"/portal/auth?{_query(request)}"})
-    return HTMLResponse(pages.consent_page(f"/portal/auth?{_query(request)}", switch, world.app.app_name,
-                                           world.app.app_id, name, email, session.csrf))
+    return HTMLResponse(
+        pages.consent_page(
+            f"/portal/auth?{_query(request)}", switch, world.app.app_name, world.app.app_id, name, email, session.csrf
+        )
+    )
 
 
 async def login(request: Request) -> Response:

@@ -29,8 +29,12 @@ def measure(partners: int, members: int) -> dict[str, float | int]:
     try:
         last = server.world.partners[-1]
         token = server.world.issue_token(last.monitor_email)
-        answer = httpx.get(server.api_base_url + "bc/member/get/", params={"bc_id": last.bc_id},
-                           headers={"Access-Token": token}, timeout=30).json()
+        answer = httpx.get(
+            server.api_base_url + "bc/member/get/",
+            params={"bc_id": last.bc_id},
+            headers={"Access-Token": token},
+            timeout=30,
+        ).json()
         loading = time.perf_counter()
         server.world.load_all()
         load_seconds = time.perf_counter() - loading
@@ -38,10 +42,14 @@ def measure(partners: int, members: int) -> dict[str, float | int]:
     finally:
         server.stop()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"partners": len(server.world.partners), "members_total": total_members,
-            "last_partner_total_number": answer["data"]["page_info"]["total_number"],
-            "startup_seconds": round(seconds, 2), "generate_all_seconds": round(load_seconds, 2),
-            "peak_rss_mib": round(peak_mib, 1)}
+    return {
+        "partners": len(server.world.partners),
+        "members_total": total_members,
+        "last_partner_total_number": answer["data"]["page_info"]["total_number"],
+        "startup_seconds": round(seconds, 2),
+        "generate_all_seconds": round(load_seconds, 2),
+        "peak_rss_mib": round(peak_mib, 1),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

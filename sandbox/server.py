@@ -1,7 +1,7 @@
 """SandboxServer: the sandbox served by uvicorn in a daemon thread (for the app's lifespan and tests).
 
-    with SandboxServer(SandboxConfig(redirect_uris=[...])) as sandbox:
-        httpx.get(sandbox.api_base_url + "bc/get/", headers={"Access-Token": sandbox.world.issue_token(...)})
+with SandboxServer(SandboxConfig(redirect_uris=[...])) as sandbox:
+    httpx.get(sandbox.api_base_url + "bc/get/", headers={"Access-Token": sandbox.world.issue_token(...)})
 """
 
 from __future__ import annotations
@@ -56,11 +56,13 @@ class SandboxServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -84,6 +86,7 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start() if self._server is None else self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -32,8 +32,9 @@ def _form_action(page: httpx.Response) -> str:
     return unescape(match.group(1))
 
 
-def obtain_auth_code(base_url: str, app_id: str, redirect_uri: str, email: str, password: str,
-                     state: str = "s", timeout: float = 10.0) -> str:
+def obtain_auth_code(
+    base_url: str, app_id: str, redirect_uri: str, email: str, password: str, state: str = "s", timeout: float = 10.0
+) -> str:
     """Logs in on the portal, confirms the consent page, returns the auth_code of the redirect."""
     query = urlencode({"app_id": app_id, "state": state, "redirect_uri": redirect_uri})
     with httpx.Client(base_url=base_url, follow_redirects=False, timeout=timeout) as client:
@@ -95,8 +96,9 @@ class PortalBrowser:
         csrf = _CSRF.search(consent.text)
         if csrf is None:
             raise PortalFlowError("not a consent page")
-        done = self.client.post(_form_action(consent), data={"csrf": unescape(csrf.group(1)), "decision": "confirm"},
-                                follow_redirects=False)
+        done = self.client.post(
+            _form_action(consent), data={"csrf": unescape(csrf.group(1)), "decision": "confirm"}, follow_redirects=False
+        )
         codes = parse_qs(urlsplit(done.headers.get("location", "")).query).get("auth_code")
         if done.status_code != 302 or not codes:
             raise PortalFlowError(f"consent did not redirect with a code ({done.status_code})")

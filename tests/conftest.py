@@ -16,8 +16,15 @@ SANDBOX_REDIRECT_URIS = [
 
 
 def _serve(inferred: Inferred) -> Iterator[SandboxServer]:
-    config = SandboxConfig(seed=7, partners=6, members=40, qps=1000, qpm=100000,
-                           redirect_uris=list(SANDBOX_REDIRECT_URIS), inferred=inferred)
+    config = SandboxConfig(
+        seed=7,
+        partners=6,
+        members=40,
+        qps=1000,
+        qpm=100000,
+        redirect_uris=list(SANDBOX_REDIRECT_URIS),
+        inferred=inferred,
+    )
     server = SandboxServer(config).start()
     yield server
     server.stop()

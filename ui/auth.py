@@ -51,8 +51,14 @@ def _audit_once(services: Services, email: str, actor: Actor | None) -> None:
     if st.session_state.get(_AUDITED_KEY) == marker:
         return
     st.session_state[_AUDITED_KEY] = marker
-    audit.record(services.store, actor=email, action="sign_in", target="PartnerWatch",
-                 outcome="ok" if actor else "refused", detail=f"role {actor.role}" if actor else "no role")
+    audit.record(
+        services.store,
+        actor=email,
+        action="sign_in",
+        target="PartnerWatch",
+        outcome="ok" if actor else "refused",
+        detail=f"role {actor.role}" if actor else "no role",
+    )
 
 
 def _sandbox_actor(services: Services) -> Actor | None:
@@ -60,8 +66,12 @@ def _sandbox_actor(services: Services) -> Actor | None:
     emails = [u.email for u in users]
     with st.sidebar:
         st.warning("**Sandbox mode**: TikTok is emulated locally; no real account is touched.", icon="🧪")
-        email = st.selectbox("Sandbox user (switch to try each role)", emails, key=_SANDBOX_KEY,
-                             format_func=lambda e: f"{e} · {next(u.role for u in users if u.email == e)}")
+        email = st.selectbox(
+            "Sandbox user (switch to try each role)",
+            emails,
+            key=_SANDBOX_KEY,
+            format_func=lambda e: f"{e} · {next(u.role for u in users if u.email == e)}",
+        )
     return workspace.current_actor(services.store, services.settings, email)
 
 
@@ -75,6 +85,8 @@ def no_access_screen(email: str | None) -> None:
     """Signed in, but no role: say so plainly and offer to sign out."""
     st.title("PartnerWatch")
     st.error(f"**{email or 'This account'}** has no access to this PartnerWatch workspace.", icon="🚫")
-    st.write("Access is granted by the workspace's configuration (an e-mail address or your company's domain "
-             "listed as admin, analyst or guest). Ask a PartnerWatch administrator to add you, then sign in again.")
+    st.write(
+        "Access is granted by the workspace's configuration (an e-mail address or your company's domain "
+        "listed as admin, analyst or guest). Ask a PartnerWatch administrator to add you, then sign in again."
+    )
     st.button("Sign out", on_click=st.logout)

@@ -26,8 +26,9 @@ button { font: inherit; padding: .45rem 1rem; border-radius: .5rem; border: 1px 
          background: #ff4b4b; color: white; cursor: pointer; }
 button:hover { filter: brightness(.95); }
 """
-_popup = st.components.v2.component("pw_popup_button", html="<button type='button'></button>",
-                                    css=_POPUP_CSS, js=_POPUP_JS)
+_popup = st.components.v2.component(
+    "pw_popup_button", html="<button type='button'></button>", css=_POPUP_CSS, js=_POPUP_JS
+)
 
 
 def popup_button(label: str, url: str, *, key: str) -> None:

@@ -125,8 +125,9 @@ def oauth_callback(request: Request) -> Response:
     except Exception as exc:  # the pop-up still ends on a page that says what happened, with a reference
         outcome = connections.unexpected(None, None, exc)
     else:
-        outcome = connections.finish_callback(svc, dict(request.query_params),
-                                          request.cookies.get(connections.BINDING_COOKIE))
+        outcome = connections.finish_callback(
+            svc, dict(request.query_params), request.cookies.get(connections.BINDING_COOKIE)
+        )
     response = _page(outcome.title, outcome.message, ok=outcome.ok, status=200 if outcome.ok else 400)
     response.delete_cookie(connections.BINDING_COOKIE, path="/api/oauth/")
     return response

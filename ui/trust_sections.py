@@ -26,13 +26,17 @@ def sync_policy_section(svc: Services, me: Actor) -> None:
     st.caption(current.describe())
     with st.form("pw_sync_policy", border=True):
         enabled = st.toggle("Daily scheduled sync", value=current.enabled, key="pw_schedule_enabled")
-        at = st.time_input("Time of day (UTC)", value=current.at, step=timedelta(minutes=15),
-                           key="pw_schedule_time")
+        at = st.time_input("Time of day (UTC)", value=current.at, step=timedelta(minutes=15), key="pw_schedule_time")
         threshold = st.number_input(
-            "Mass-removal safeguard (%)", min_value=0.0, max_value=100.0, step=1.0,
-            value=float(safeguard.threshold_pct(svc.store)), key="pw_threshold",
+            "Mass-removal safeguard (%)",
+            min_value=0.0,
+            max_value=100.0,
+            step=1.0,
+            value=float(safeguard.threshold_pct(svc.store)),
+            key="pw_threshold",
             help="A sync that would remove more than this share of a partner's guest users is halted and "
-                 "applies nothing. 100 turns the safeguard off.")
+            "applies nothing. 100 turns the safeguard off.",
+        )
         if st.form_submit_button("Save sync policy", type="primary"):
             try:
                 schedule.set_policy(svc.store, me, enabled=enabled, at=at)
@@ -47,9 +51,12 @@ def sync_policy_section(svc: Services, me: Actor) -> None:
 def risk_flags_section(svc: Services, me: Actor) -> None:
     """The personal e-mail domains behind the "personal email domain" risk flag."""
     with st.form("pw_personal_domains", border=True):
-        text = st.text_area("Personal e-mail domains", value="\n".join(flags.personal_domains(svc.store)),
-                            help="One per line (or comma separated). Guest users whose e-mail is at one of these "
-                                 "domains get the personal-domain flag on the Members page.")
+        text = st.text_area(
+            "Personal e-mail domains",
+            value="\n".join(flags.personal_domains(svc.store)),
+            help="One per line (or comma separated). Guest users whose e-mail is at one of these "
+            "domains get the personal-domain flag on the Members page.",
+        )
         if st.form_submit_button("Save domains"):
             try:
                 saved = flags.set_personal_domains(svc.store, me, text)
@@ -83,8 +90,19 @@ def audit_log_section(svc: Services, me: Actor) -> None:
         st.error(str(exc))
         return
     st.caption(f"{len(frame)} entries, newest first" + (" (first 10,000)" if len(frame) >= f.limit else ""))
-    st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", key="pw_audit_table",
-                 column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss z")})
-    st.download_button("Download CSV", data=functools.partial(csv_bytes, svc.store, me, f),
-                       file_name=f"audit-log-{today:%Y%m%d}.csv", mime="text/csv", on_click="ignore",
-                       icon=":material/download:", key="pw_audit_download")
+    st.dataframe(
+        frame.drop(columns=["id"]),
+        hide_index=True,
+        width="stretch",
+        key="pw_audit_table",
+        column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss z")},
+    )
+    st.download_button(
+        "Download CSV",
+        data=functools.partial(csv_bytes, svc.store, me, f),
+        file_name=f"audit-log-{today:%Y%m%d}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="pw_audit_download",
+    )

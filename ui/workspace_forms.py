@@ -15,15 +15,19 @@ from core.services import Services
 _REVEALED = "pw_vault_revealed"  # item id → Credentials, for this session until hidden
 
 
-def invite_guest_form(svc: Services, me: Actor, partner_list: list[Partner], *, key: str,
-                      partner_bc_id: str | None = None) -> None:
+def invite_guest_form(
+    svc: Services, me: Actor, partner_list: list[Partner], *, key: str, partner_bc_id: str | None = None
+) -> None:
     """Invite a partner-side admin as a guest user of the workspace, tied to a partner."""
     names = {p.bc_id: p.name for p in partner_list}
     _show_notice(key)
     with st.form(key, clear_on_submit=True, border=True):
         email = st.text_input("Guest user's e-mail", placeholder="admin@partner.example")
-        chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
-            "Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        chosen = (
+            partner_bc_id
+            if partner_bc_id in names
+            else st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        )
         if st.form_submit_button("Invite guest user", disabled=not me.is_admin or not names):
             try:
                 user = workspace.invite(svc.store, me, email, GUEST, partner_bc_id=chosen)
@@ -32,21 +36,26 @@ def invite_guest_form(svc: Services, me: Actor, partner_list: list[Partner], *, 
                 st.error(str(exc))
 
 
-def vault_add_form(svc: Services, me: Actor, partner_list: list[Partner], *, key: str,
-                   partner_bc_id: str | None = None) -> None:
+def vault_add_form(
+    svc: Services, me: Actor, partner_list: list[Partner], *, key: str, partner_bc_id: str | None = None
+) -> None:
     """Add a monitor account (email, phone, password) to the credential vault."""
     names = {p.bc_id: p.name for p in partner_list}
     _show_notice(key)
     with st.form(key, clear_on_submit=True, border=True):
-        chosen = partner_bc_id if partner_bc_id in names else st.selectbox(
-            "Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        chosen = (
+            partner_bc_id
+            if partner_bc_id in names
+            else st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
+        )
         email = st.text_input("Monitor account e-mail")
         phone = st.text_input("Monitor account phone")
         password = st.text_input("Monitor account password", type="password")
         if st.form_submit_button("Add to the vault", disabled=not names):
             try:
-                item = vault.add(svc.store, svc.box, me, partner_bc_id=chosen, email=email, phone=phone,
-                                 password=password)
+                item = vault.add(
+                    svc.store, svc.box, me, partner_bc_id=chosen, email=email, phone=phone, password=password
+                )
                 _rerun_with_notice(key, f"Added {item.label} to the vault, shared with you.")
             except (NotAllowed, vault.VaultError) as exc:
                 st.error(str(exc))
@@ -69,8 +78,12 @@ def reveal_block(svc: Services, me: Actor, item: vault.VaultItem, *, key: str) -
     revealed: dict = st.session_state.setdefault(_REVEALED, {})
     creds = revealed.get(item.id)
     if creds is None:
-        if st.button(f"Reveal {item.email_hint}", key=f"{key}_reveal", icon=":material/visibility:",
-                     help="Each reveal is written to the audit log."):
+        if st.button(
+            f"Reveal {item.email_hint}",
+            key=f"{key}_reveal",
+            icon=":material/visibility:",
+            help="Each reveal is written to the audit log.",
+        ):
             try:
                 revealed[item.id] = vault.reveal(svc.store, svc.box, me, item.id)
             except (NotAllowed, vault.VaultError) as exc:
@@ -98,9 +111,20 @@ def workspace_users_section(svc: Services, me: Actor, partner_list: list[Partner
     names = {p.bc_id: p.name for p in partner_list}
     users = workspace.list_users(svc.store)
     st.dataframe(
-        [{"E-mail": u.email, "Role": u.role, "Partner": names.get(u.partner_bc_id or "", u.partner_bc_id or ""),
-          "Invited by": u.invited_by or "", "Invited at": u.invited_at} for u in users],
-        hide_index=True, width="stretch", key="pw_workspace_users")
+        [
+            {
+                "E-mail": u.email,
+                "Role": u.role,
+                "Partner": names.get(u.partner_bc_id or "", u.partner_bc_id or ""),
+                "Invited by": u.invited_by or "",
+                "Invited at": u.invited_at,
+            }
+            for u in users
+        ],
+        hide_index=True,
+        width="stretch",
+        key="pw_workspace_users",
+    )
     left, right = st.columns(2)
     with left:
         st.markdown("**Invite a guest user** (a partner's admin, to share the monitor account)")
@@ -110,9 +134,11 @@ def workspace_users_section(svc: Services, me: Actor, partner_list: list[Partner
         role_form(svc, me, names)
 
 
-LIVE_ROLES_HELP = ("Admin and analyst roles come from configuration in production: `admins` and `analysts` "
-                   "under `[partnerwatch.roles]` in `.streamlit/secrets.toml`, or the `PW_ROLE_ADMINS` and "
-                   "`PW_ROLE_ANALYSTS` environment variables. Here you can add guest users only.")
+LIVE_ROLES_HELP = (
+    "Admin and analyst roles come from configuration in production: `admins` and `analysts` "
+    "under `[partnerwatch.roles]` in `.streamlit/secrets.toml`, or the `PW_ROLE_ADMINS` and "
+    "`PW_ROLE_ANALYSTS` environment variables. Here you can add guest users only."
+)
 
 
 def role_form(svc: Services, me: Actor, names: dict[str, str]) -> None:
@@ -125,8 +151,11 @@ def role_form(svc: Services, me: Actor, names: dict[str, str]) -> None:
     with st.form("pw_settings_role", clear_on_submit=True, border=True):
         email = st.text_input("E-mail", key="pw_role_email")
         role = st.selectbox("Role", [r for r in ROLES if r != GUEST] if sandbox else [GUEST], key="pw_role_role")
-        partner = None if sandbox else st.selectbox("Partner", list(names), format_func=names.get,
-                                                    key="pw_role_partner", index=None)
+        partner = (
+            None
+            if sandbox
+            else st.selectbox("Partner", list(names), format_func=names.get, key="pw_role_partner", index=None)
+        )
         if st.form_submit_button("Save role"):
             try:
                 workspace.invite(svc.store, me, email, role, partner_bc_id=partner)
@@ -152,8 +181,9 @@ def vault_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None
             reveal_block(svc, me, item, key=f"pw_settings_item_{item.id}")
             share_col, delete_col = st.columns([3, 1], vertical_alignment="bottom")
             others = [e for e in emails if e not in item.shared_with]
-            target = share_col.selectbox("Share with", others, key=f"pw_share_to_{item.id}", index=None,
-                                         placeholder="Choose a workspace user")
+            target = share_col.selectbox(
+                "Share with", others, key=f"pw_share_to_{item.id}", index=None, placeholder="Choose a workspace user"
+            )
             if share_col.button("Share", key=f"pw_share_{item.id}", disabled=target is None):
                 _run(lambda i=item.id, t=target: vault.share(svc.store, me, i, t), f"Shared with {target}.")
             if delete_col.button("Delete", key=f"pw_delete_{item.id}", icon=":material/delete:"):

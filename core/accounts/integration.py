@@ -117,8 +117,7 @@ def choose_bc(store: Store, bc_id: str, *, actor: str) -> Integration:
                       health_detail = NULL WHERE id = 1""",
             [bc_id, info.get("name"), info.get("company"), chosen.get("user_role"), HEALTHY],
         )
-        cur.execute("UPDATE tokens SET bc_id = ? WHERE id = (SELECT token_id FROM integration WHERE id = 1)",
-                    [bc_id])
+        cur.execute("UPDATE tokens SET bc_id = ? WHERE id = (SELECT token_id FROM integration WHERE id = 1)", [bc_id])
     current = get(store)
     assert current is not None
     return current

@@ -70,8 +70,9 @@ class Partner:
         return self.assets_shared_with_partner + self.assets_shared_by_partner > 0
 
 
-_PARTNER_FIELDS = ("bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection, token_id, "
-                   "last_sync_at, last_error")
+_PARTNER_FIELDS = (
+    "bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection, token_id, last_sync_at, last_error"
+)
 
 
 def _partner(row: tuple) -> Partner:
@@ -110,8 +111,16 @@ def table(store: Store) -> pd.DataFrame:
                WHERE p.removed_at IS NULL
                ORDER BY lower(p.name), p.bc_id"""
         ).df()
-    df.insert(4, "status", [derive_status(c, int(w), int(b)) for c, w, b in zip(
-        df["connection"], df["assets_shared_with_partner"], df["assets_shared_by_partner"], strict=True)])
+    df.insert(
+        4,
+        "status",
+        [
+            derive_status(c, int(w), int(b))
+            for c, w, b in zip(
+                df["connection"], df["assets_shared_with_partner"], df["assets_shared_by_partner"], strict=True
+            )
+        ],
+    )
     return df.drop(columns=["connection"])
 
 
@@ -154,8 +163,7 @@ def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: 
     return added, len(frame) - added, len(removed)
 
 
-def replace_assets(cur: duckdb.DuckDBPyConnection, partner_bc_id: str, assets: list[dict],
-                   now: datetime) -> None:
+def replace_assets(cur: duckdb.DuckDBPyConnection, partner_bc_id: str, assets: list[dict], now: datetime) -> None:
     """Replace one partner's shared assets (both directions) and refresh its counts."""
     cur.execute("DELETE FROM partner_assets WHERE partner_bc_id = ?", [partner_bc_id])
     frame = pd.DataFrame(
@@ -189,8 +197,15 @@ def assets(store: Store, partner_bc_id: str, share_type: str | None = None) -> p
         ).df()
 
 
-def set_connection(store: Store, bc_id: str, connection: str, *, error: str | None = None,
-                   token_id: int | None = None, keep_token: bool = True) -> None:
+def set_connection(
+    store: Store,
+    bc_id: str,
+    connection: str,
+    *,
+    error: str | None = None,
+    token_id: int | None = None,
+    keep_token: bool = True,
+) -> None:
     """Record the partner connection state (`none`, `connected`, `reconnect_required`, …)."""
     with store.write() as cur:
         cur.execute(

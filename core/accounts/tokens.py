@@ -11,15 +11,22 @@ from core.security.crypto import SecretBox, fingerprint
 from core.store.database import Store
 
 
-def save(cur: duckdb.DuckDBPyConnection, box: SecretBox, *, purpose: str, bc_id: str | None,
-         access_token: str, actor: str, tiktok_user: str | None = None) -> int:
+def save(
+    cur: duckdb.DuckDBPyConnection,
+    box: SecretBox,
+    *,
+    purpose: str,
+    bc_id: str | None,
+    access_token: str,
+    actor: str,
+    tiktok_user: str | None = None,
+) -> int:
     """Encrypt and store a token inside the caller's transaction; returns its id."""
     register_secret(access_token)
     row = cur.execute(
         """INSERT INTO tokens (purpose, bc_id, ciphertext, fingerprint, tiktok_user, created_by, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-        [purpose, bc_id, box.encrypt(access_token), fingerprint(access_token), tiktok_user, actor,
-         datetime.now(UTC)],
+        [purpose, bc_id, box.encrypt(access_token), fingerprint(access_token), tiktok_user, actor, datetime.now(UTC)],
     ).fetchone()
     return int(row[0])
 
@@ -29,9 +36,7 @@ def load(store: Store, box: SecretBox, token_id: int | None) -> str | None:
     if token_id is None:
         return None
     with store.read() as cur:
-        row = cur.execute(
-            "SELECT ciphertext FROM tokens WHERE id = ? AND revoked_at IS NULL", [token_id]
-        ).fetchone()
+        row = cur.execute("SELECT ciphertext FROM tokens WHERE id = ? AND revoked_at IS NULL", [token_id]).fetchone()
     if row is None:
         return None
     token = box.decrypt(bytes(row[0]))

@@ -69,8 +69,7 @@ def start(services: Services, actor: Actor, *, purpose: str, partner_bc_id: str 
     require_admin(actor, "connect a TikTok Business Center")
     if purpose == PARTNER:
         _require_connectable(services, partner_bc_id)
-    flow, state = oauth_flows.begin(services.store, purpose=purpose, initiator=actor.email,
-                                    partner_bc_id=partner_bc_id)
+    flow, state = oauth_flows.begin(services.store, purpose=purpose, initiator=actor.email, partner_bc_id=partner_bc_id)
     return Started(flow=flow, start_url=f"{START_PATH}?{urlencode({'state': state})}")
 
 
@@ -79,8 +78,10 @@ def _require_connectable(services: Services, partner_bc_id: str | None) -> None:
     if partner is None:
         raise ConnectError("This partner is not in your partner list: run Check for updates, then retry.")
     if not partner.eligible:
-        raise ConnectError(f"{partner.name} is {partners.NOT_ELIGIBLE}: you can only add a native partner if you "
-                           "have shared at least one asset with a partner or vice versa.")
+        raise ConnectError(
+            f"{partner.name} is {partners.NOT_ELIGIBLE}: you can only add a native partner if you "
+            "have shared at least one asset with a partner or vice versa."
+        )
 
 
 def binding_for(services: Services, flow_id: str) -> str:
@@ -94,14 +95,17 @@ def redirect_for_start(services: Services, state: str | None) -> tuple[str, str]
     flow = oauth_flows.peek(services.store, state)
     s = services.settings
     return authorization_url(s.portal_auth_url, s.app_id, s.redirect_uri, state or ""), binding_for(
-        services, flow.flow_id)
+        services, flow.flow_id
+    )
 
 
 # (services, flow, access token, who answered) → success message; ConnectError to refuse
 PurposeHandler = Callable[[Services, Flow, str, str], str]
-SWITCH_ACCOUNT = ("TikTok offers the account that last logged in: start again, and on TikTok's App Authorization "
-                  "page in the pop-up click Switch account (log out), log in as the partner's monitor account "
-                  "(its credentials are in the credential vault), then click Confirm.")
+SWITCH_ACCOUNT = (
+    "TikTok offers the account that last logged in: start again, and on TikTok's App Authorization "
+    "page in the pop-up click Switch account (log out), log in as the partner's monitor account "
+    "(its credentials are in the credential vault), then click Confirm."
+)
 
 
 def _connect_customer(services: Services, flow: Flow, access_token: str, who: str) -> str:
@@ -111,8 +115,9 @@ def _connect_customer(services: Services, flow: Flow, access_token: str, who: st
 
     bcs = run_sync(read_bcs())
     try:
-        current = integration.connect(services.store, services.box, access_token=access_token, bcs=bcs,
-                                      actor=flow.initiator)
+        current = integration.connect(
+            services.store, services.box, access_token=access_token, bcs=bcs, actor=flow.initiator
+        )
     except integration.IntegrationError as exc:
         raise ConnectError(str(exc)) from exc
     if current.bc_id:
@@ -147,10 +152,13 @@ def _connect_partner(services: Services, flow: Flow, access_token: str, who: str
     with services.store.write() as cur:
         if partner.token_id is not None:
             tokens.delete(cur, partner.token_id)
-        token_id = tokens.save(cur, services.box, purpose="partner", bc_id=partner.bc_id,
-                               access_token=access_token, actor=flow.initiator)
-        cur.execute("UPDATE partners SET connection = 'connected', token_id = ?, last_error = NULL WHERE bc_id = ?",
-                    [token_id, partner.bc_id])
+        token_id = tokens.save(
+            cur, services.box, purpose="partner", bc_id=partner.bc_id, access_token=access_token, actor=flow.initiator
+        )
+        cur.execute(
+            "UPDATE partners SET connection = 'connected', token_id = ?, last_error = NULL WHERE bc_id = ?",
+            [token_id, partner.bc_id],
+        )
     return f"{partner.name} is connected. The first Check for updates for this partner has started."
 
 
@@ -163,23 +171,29 @@ def finish_callback(services: Services, query: Mapping[str, str], binding: str |
     try:
         flow = oauth_flows.consume(services.store, state)
     except FlowError as exc:
-        audit.record(services.store, actor="unknown", action="oauth.callback", target="-", outcome="refused",
-                     detail=exc.reason)
+        audit.record(
+            services.store, actor="unknown", action="oauth.callback", target="-", outcome="refused", detail=exc.reason
+        )
         return Outcome(False, "This sign-in link is no longer valid", str(exc))
     except Exception as exc:  # the pop-up must end on a page that says what happened
         return unexpected(services, None, exc)
     try:
         outcome = _complete(services, flow, code, query, binding)
-        oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok,
-                           error=None if outcome.ok else outcome.message)
-        audit.record(services.store, actor=flow.initiator, action=f"connect.{flow.purpose}",
-                     target=_target(flow), outcome="ok" if outcome.ok else "failed",
-                     detail="" if outcome.ok else outcome.message)
+        oauth_flows.finish(services.store, flow.flow_id, ok=outcome.ok, error=None if outcome.ok else outcome.message)
+        audit.record(
+            services.store,
+            actor=flow.initiator,
+            action=f"connect.{flow.purpose}",
+            target=_target(flow),
+            outcome="ok" if outcome.ok else "failed",
+            detail="" if outcome.ok else outcome.message,
+        )
     except Exception as exc:  # never "Waiting for TikTok…" forever: the flow fails, with a reference
         return unexpected(services, flow, exc)
     if outcome.ok and flow.purpose == PARTNER:
-        check_for_updates.request(services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT,
-                     partner_bc_id=flow.partner_bc_id)
+        check_for_updates.request(
+            services, actor=Actor(flow.initiator, ADMIN), trigger=TRIGGER_CONNECT, partner_bc_id=flow.partner_bc_id
+        )
     return outcome
 
 
@@ -191,15 +205,23 @@ def unexpected(services: Services | None, flow: Flow | None, exc: BaseException)
     """An error nobody planned for: log it with a reference, fail the flow, audit it; never raises."""
     ref = new_reference()
     log.error("OAuth callback failed unexpectedly (reference %s)", ref, exc_info=exc)
-    message = (f"PartnerWatch hit an unexpected error and did not finish this connection (reference {ref}). "
-               "Start again; if it happens again, give this reference to whoever runs PartnerWatch.")
+    message = (
+        f"PartnerWatch hit an unexpected error and did not finish this connection (reference {ref}). "
+        "Start again; if it happens again, give this reference to whoever runs PartnerWatch."
+    )
     if services is not None:
         if flow is not None:
             _quietly(ref, oauth_flows.finish, services.store, flow.flow_id, ok=False, error=message)
-        _quietly(ref, audit.record, services.store, actor=flow.initiator if flow else "unknown",
-                 action=f"connect.{flow.purpose}" if flow else "oauth.callback",
-                 target=_target(flow) if flow else "-", outcome="failed",
-                 detail=f"unexpected error ({type(exc).__name__}), reference {ref}")
+        _quietly(
+            ref,
+            audit.record,
+            services.store,
+            actor=flow.initiator if flow else "unknown",
+            action=f"connect.{flow.purpose}" if flow else "oauth.callback",
+            target=_target(flow) if flow else "-",
+            outcome="failed",
+            detail=f"unexpected error ({type(exc).__name__}), reference {ref}",
+        )
     return Outcome(False, "Something went wrong", message, flow.flow_id if flow else None)
 
 
@@ -210,15 +232,26 @@ def _quietly(ref: str, step: Callable[..., object], *args: object, **kwargs: obj
         log.exception("OAuth callback %s: could not record the failure", ref)
 
 
-def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[str, str],
-              binding: str | None) -> Outcome:
+def _complete(
+    services: Services, flow: Flow, code: str | None, query: Mapping[str, str], binding: str | None
+) -> Outcome:
     fid = flow.flow_id
     if not binding or not hmac.compare_digest(binding, binding_for(services, fid)):
-        return Outcome(False, "Connection refused", "This authorization was started in another browser or "
-                       "session. Start again from PartnerWatch in this browser.", fid)
+        return Outcome(
+            False,
+            "Connection refused",
+            "This authorization was started in another browser or "
+            "session. Start again from PartnerWatch in this browser.",
+            fid,
+        )
     if workspace.role_for(services.store, services.settings, flow.initiator) != ADMIN:
-        return Outcome(False, "Connection refused", f"{flow.initiator} is no longer an admin of this workspace, and "
-                       "only admins can connect a Business Center. Nothing was stored.", fid)
+        return Outcome(
+            False,
+            "Connection refused",
+            f"{flow.initiator} is no longer an admin of this workspace, and "
+            "only admins can connect a Business Center. Nothing was stored.",
+            fid,
+        )
     if not code:
         denied = query.get("error") == "access_denied"
         reason = "You cancelled the authorization on TikTok." if denied else "TikTok sent no authorization code."
@@ -246,6 +279,7 @@ def _complete(services: Services, flow: Flow, code: str | None, query: Mapping[s
 def _who_answered(services: Services, flow: Flow, access_token: str) -> str:
     """The TikTok account of the token ("Name (m***r@example.com)"), recorded on the flow; a stand-in
     sentence when TikTok does not say."""
+
     async def read() -> dict:
         async with services.client() as client:
             return await client.get_user_info(access_token)
@@ -274,24 +308,36 @@ def _leave_nothing(services: Services, access_token: str) -> str:
         return " Nothing was stored; TikTok returned a token PartnerWatch already uses, so it was kept."
     refused = _revoke(services, access_token)
     if refused is not None:
-        return (" Nothing was stored here, but TikTok did not confirm that it revoked the token this attempt "
-                f"obtained ({refused.code}: {refused.message}).")
+        return (
+            " Nothing was stored here, but TikTok did not confirm that it revoked the token this attempt "
+            f"obtained ({refused.code}: {refused.message})."
+        )
     return " Nothing was stored, and PartnerWatch revoked at TikTok the token this attempt obtained."
 
 
 def _exchange(services: Services, code: str):
     s = services.settings
-    return exchange_code(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
-                         auth_code=code, redirect_uri=s.redirect_uri, timeout_s=s.http_timeout_s)
+    return exchange_code(
+        api_base_url=s.api_base_url,
+        app_id=s.app_id,
+        app_secret=s.app_secret,
+        auth_code=code,
+        redirect_uri=s.redirect_uri,
+        timeout_s=s.http_timeout_s,
+    )
 
 
 def _explain(exc: TikTokError) -> str:
     if isinstance(exc, AuthCodeError):
-        return (f"TikTok refused the authorization code ({exc.code}): it was already used or has expired. "
-                "Start the connection again.")
+        return (
+            f"TikTok refused the authorization code ({exc.code}): it was already used or has expired. "
+            "Start the connection again."
+        )
     if isinstance(exc, AppCredentialsError):
-        return (f"TikTok refused PartnerWatch's app credentials ({exc.code}). An admin must check the app id "
-                "and secret in the configuration.")
+        return (
+            f"TikTok refused PartnerWatch's app credentials ({exc.code}). An admin must check the app id "
+            "and secret in the configuration."
+        )
     if isinstance(exc, TransportError):
         return f"TikTok could not be reached ({exc.message}). Nothing was changed; try again in a moment."
     return f"TikTok answered with an error ({exc.code}: {exc.message}). Nothing was changed."
@@ -301,8 +347,14 @@ def choose_customer_bc(services: Services, actor: Actor, bc_id: str) -> integrat
     """Pick which of the connected account's Business Centers to monitor (admins; audited)."""
     require_admin(actor, "choose the Business Center to monitor")
     current = integration.choose_bc(services.store, bc_id, actor=actor.email)
-    audit.record(services.store, actor=actor.email, action="settings.customer_bc", target=bc_id, outcome="ok",
-                 detail=current.bc_name or "")
+    audit.record(
+        services.store,
+        actor=actor.email,
+        action="settings.customer_bc",
+        target=bc_id,
+        outcome="ok",
+        detail=current.bc_name or "",
+    )
     return current
 
 
@@ -320,8 +372,13 @@ def _revoke(services: Services, token: str) -> TikTokError | None:
     """Revoke a token at TikTok; the error when TikTok did not confirm it."""
     s = services.settings
     try:
-        revoke_token(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret,
-                     access_token=token, timeout_s=s.http_timeout_s)
+        revoke_token(
+            api_base_url=s.api_base_url,
+            app_id=s.app_id,
+            app_secret=s.app_secret,
+            access_token=token,
+            timeout_s=s.http_timeout_s,
+        )
     except TikTokError as exc:
         return exc
     return None
@@ -333,8 +390,14 @@ def disconnect_customer(services: Services, actor: Actor) -> str:
     token = integration.access_token(services.store, services.box)
     note = _revoke_at_tiktok(services, token)
     integration.disconnect(services.store)
-    audit.record(services.store, actor=actor.email, action="disconnect.customer", target="customer BC",
-                 outcome="ok", detail=note.strip())
+    audit.record(
+        services.store,
+        actor=actor.email,
+        action="disconnect.customer",
+        target="customer BC",
+        outcome="ok",
+        detail=note.strip(),
+    )
     return "Disconnected your Business Center. Synced history is kept." + note
 
 
@@ -353,9 +416,12 @@ def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
     with services.store.write() as cur:
         if partner.token_id is not None:
             tokens.delete(cur, partner.token_id)
-        cur.execute("UPDATE partners SET connection = 'disconnected', token_id = NULL, last_error = NULL "
-                    "WHERE bc_id = ?", [bc_id])
+        cur.execute(
+            "UPDATE partners SET connection = 'disconnected', token_id = NULL, last_error = NULL WHERE bc_id = ?",
+            [bc_id],
+        )
         cur.execute("UPDATE members SET removed_at = ? WHERE partner_bc_id = ? AND removed_at IS NULL", [now, bc_id])
-    audit.record(services.store, actor=actor.email, action="disconnect.partner", target=bc_id, outcome="ok",
-                 detail=note.strip())
+    audit.record(
+        services.store, actor=actor.email, action="disconnect.partner", target=bc_id, outcome="ok", detail=note.strip()
+    )
     return f"Disconnected {partner.name}. Synced history is kept; connect it again from the Connect page." + note

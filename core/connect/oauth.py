@@ -65,8 +65,9 @@ def callback_params(query: Mapping[str, str]) -> tuple[str | None, str | None]:
     return code, state
 
 
-def exchange_code(*, api_base_url: str, app_id: str, app_secret: str, auth_code: str, redirect_uri: str,
-                  timeout_s: float = 20) -> TokenGrant:
+def exchange_code(
+    *, api_base_url: str, app_id: str, app_secret: str, auth_code: str, redirect_uri: str, timeout_s: float = 20
+) -> TokenGrant:
     """Exchange a single-use auth_code for an access token (`POST oauth2/access_token/`).
 
     Raises AuthCodeError (40110), AppCredentialsError (40101/40113), InvalidRequestError (40002, …),
@@ -79,33 +80,43 @@ def exchange_code(*, api_base_url: str, app_id: str, app_secret: str, auth_code:
     session.register_compliance_hook("access_token_request", _tiktok_token_request)
     session.register_compliance_hook("access_token_response", _tiktok_token_response(EXCHANGE_PATH))
     with session, _transport_errors(EXCHANGE_PATH):
-        token = session.fetch_token(token_url, code=auth_code, include_client_id=True,
-                                    client_secret=app_secret, timeout=timeout_s)
-    return TokenGrant(access_token=token["access_token"],
-                      advertiser_ids=[str(i) for i in token.get("advertiser_ids") or []],
-                      scope=_scope_ints(token.get("scope")))
+        token = session.fetch_token(
+            token_url, code=auth_code, include_client_id=True, client_secret=app_secret, timeout=timeout_s
+        )
+    return TokenGrant(
+        access_token=token["access_token"],
+        advertiser_ids=[str(i) for i in token.get("advertiser_ids") or []],
+        scope=_scope_ints(token.get("scope")),
+    )
 
 
-def revoke_token(*, api_base_url: str, app_id: str, app_secret: str, access_token: str,
-                 timeout_s: float = 20) -> list[str]:
+def revoke_token(
+    *, api_base_url: str, app_id: str, app_secret: str, access_token: str, timeout_s: float = 20
+) -> list[str]:
     """Revoke a token (`POST oauth2/revoke_token/`); returns the advertiser ids it no longer reaches."""
     url = _endpoint(api_base_url, REVOKE_PATH)
     body = {"app_id": app_id, "secret": app_secret, "access_token": access_token}
     with _transport_errors(REVOKE_PATH):
-        response = requests.post(url, data=json.dumps(body).encode(), headers=_JSON_HEADERS,
-                                 timeout=timeout_s, allow_redirects=False)
+        response = requests.post(
+            url, data=json.dumps(body).encode(), headers=_JSON_HEADERS, timeout=timeout_s, allow_redirects=False
+        )
     data = envelope.unwrap(response.status_code, response.content, REVOKE_PATH)
     return [str(i) for i in data.get("advertiser_ids") or []]
 
 
 # -- compliance hooks ------------------------------------------------------------------------------
 
-def _tiktok_token_request(url: str, headers: dict[str, str],
-                          request_kwargs: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+
+def _tiktok_token_request(
+    url: str, headers: dict[str, str], request_kwargs: dict[str, Any]
+) -> tuple[str, dict[str, str], dict[str, Any]]:
     """oauthlib's form fields → TikTok's JSON body; nothing else (no grant_type, no redirect_uri)."""
     form = request_kwargs.pop("data", None) or request_kwargs.pop("params", None) or {}
-    body = {"app_id": form.get("client_id", ""), "secret": form.get("client_secret", ""),
-            "auth_code": form.get("code", "")}
+    body = {
+        "app_id": form.get("client_id", ""),
+        "secret": form.get("client_secret", ""),
+        "auth_code": form.get("code", ""),
+    }
     request_kwargs["data"] = json.dumps(body).encode()
     request_kwargs["allow_redirects"] = False
     return url, {**headers, **_JSON_HEADERS}, request_kwargs
@@ -116,9 +127,12 @@ def _tiktok_token_response(path: str) -> Callable[[requests.Response], requests.
         data = envelope.unwrap(response.status_code, response.content, path)
         if not isinstance(data.get("access_token"), str) or not data["access_token"]:
             raise TransportError("token response without an access_token", path, http_status=200)
-        token = {"access_token": data["access_token"], "token_type": "Bearer",
-                 "scope": [str(s) for s in _scope_ints(data.get("scope"))],
-                 "advertiser_ids": [str(i) for i in data.get("advertiser_ids") or []]}
+        token = {
+            "access_token": data["access_token"],
+            "token_type": "Bearer",
+            "scope": [str(s) for s in _scope_ints(data.get("scope"))],
+            "advertiser_ids": [str(i) for i in data.get("advertiser_ids") or []],
+        }
         response._content = json.dumps(token).encode()
         response.encoding = "utf-8"
         response.headers["Content-Type"] = "application/json"
@@ -133,6 +147,7 @@ def _scope_ints(scope: Any) -> list[int]:
 
 
 # -- plumbing --------------------------------------------------------------------------------------
+
 
 def _endpoint(api_base_url: str, path: str) -> str:
     url = api_base_url.rstrip("/") + "/" + path

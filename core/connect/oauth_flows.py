@@ -30,13 +30,15 @@ EXCHANGE_LIMIT = timedelta(minutes=2)  # a callback's TikTok calls are bounded b
 _MESSAGES = {
     "missing": "The sign-in response has no state parameter. Start the connection again from PartnerWatch.",
     "unknown": "This sign-in link is not one PartnerWatch issued (or it was cleaned up). "
-               "Start the connection again from PartnerWatch.",
+    "Start the connection again from PartnerWatch.",
     "reused": "This sign-in link has already been used. Start the connection again from PartnerWatch.",
     "expired": "This sign-in link has expired. Start the connection again from PartnerWatch.",
 }
 
-_COLUMNS = ("flow_id, purpose, partner_bc_id, initiator, session_binding, status, error, created_at, expires_at, "
-            "consumed_at, tiktok_account")
+_COLUMNS = (
+    "flow_id, purpose, partner_bc_id, initiator, session_binding, status, error, created_at, expires_at, "
+    "consumed_at, tiktok_account"
+)
 
 
 class FlowError(UserError):
@@ -85,9 +87,16 @@ def _flow(row: tuple[Any, ...] | None) -> Flow | None:
     return Flow(*row) if row else None
 
 
-def begin(store: Store, *, purpose: str, initiator: str, partner_bc_id: str | None = None,
-          session_binding: str | None = None, ttl: timedelta = timedelta(minutes=10),
-          now: datetime | None = None) -> tuple[Flow, str]:
+def begin(
+    store: Store,
+    *,
+    purpose: str,
+    initiator: str,
+    partner_bc_id: str | None = None,
+    session_binding: str | None = None,
+    ttl: timedelta = timedelta(minutes=10),
+    now: datetime | None = None,
+) -> tuple[Flow, str]:
     """Create a pending flow; returns it with the plaintext state (never stored, shown only here)."""
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
@@ -98,8 +107,17 @@ def begin(store: Store, *, purpose: str, initiator: str, partner_bc_id: str | No
             f"""INSERT INTO oauth_flows (flow_id, state_hash, purpose, partner_bc_id, initiator,
                        session_binding, created_at, expires_at, status)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
-            [secrets.token_hex(16), _hash(state), purpose, partner_bc_id, initiator, session_binding,
-             created, created + ttl, PENDING],
+            [
+                secrets.token_hex(16),
+                _hash(state),
+                purpose,
+                partner_bc_id,
+                initiator,
+                session_binding,
+                created,
+                created + ttl,
+                PENDING,
+            ],
         ).fetchone()
     flow = _flow(row)
     assert flow is not None
@@ -172,11 +190,14 @@ def progress(flow: Flow | None, *, now: datetime | None = None) -> Progress:
     if flow.status == FAILED:
         return Progress(FAILED, flow.error or "The connection failed. Start again.")
     if flow.status == PENDING and flow.expires_at <= at:
-        return Progress(EXPIRED, "This authorization expired: it was not finished on TikTok within 10 minutes. "
-                                 "Start again.")
+        return Progress(
+            EXPIRED, "This authorization expired: it was not finished on TikTok within 10 minutes. Start again."
+        )
     if flow.status == EXCHANGING and (flow.consumed_at or flow.expires_at) + EXCHANGE_LIMIT <= at:
-        return Progress(EXPIRED, "TikTok answered, but PartnerWatch did not finish this connection (it may have "
-                                 "restarted). Start again.")
+        return Progress(
+            EXPIRED,
+            "TikTok answered, but PartnerWatch did not finish this connection (it may have restarted). Start again.",
+        )
     return Progress(WAITING)
 
 

@@ -48,8 +48,17 @@ def mask_email(email: str) -> str:
     return f"{local[:2]}…@{domain}" if domain else f"{email[:2]}…"
 
 
-def add(store: Store, box: SecretBox, actor: Actor, *, partner_bc_id: str | None, email: str, phone: str,
-        password: str, label: str | None = None) -> VaultItem:
+def add(
+    store: Store,
+    box: SecretBox,
+    actor: Actor,
+    *,
+    partner_bc_id: str | None,
+    email: str,
+    phone: str,
+    password: str,
+    label: str | None = None,
+) -> VaultItem:
     """Store a monitor account (admins, or the partner's own guest user); it is shared with its creator."""
     _require_may_add(store, actor, partner_bc_id)
     email = email.strip()
@@ -62,13 +71,27 @@ def add(store: Store, box: SecretBox, actor: Actor, *, partner_bc_id: str | None
             """INSERT INTO vault_items (partner_bc_id, label, email_hint, email_ct, phone_ct, password_ct,
                                         created_by, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-            [partner_bc_id, (label or "").strip() or f"Monitor account {mask_email(email)}", mask_email(email),
-             box.encrypt(email), box.encrypt(phone.strip()), box.encrypt(password), actor.email, now],
+            [
+                partner_bc_id,
+                (label or "").strip() or f"Monitor account {mask_email(email)}",
+                mask_email(email),
+                box.encrypt(email),
+                box.encrypt(phone.strip()),
+                box.encrypt(password),
+                actor.email,
+                now,
+            ],
         ).fetchone()
         item_id = int(row[0])
         _insert_share(cur, item_id, actor.email, actor.email, now)
-    audit.record(store, actor=actor.email, action="vault.add", target=f"vault item {item_id}", outcome="ok",
-                 detail=f"partner {partner_bc_id or '-'}")
+    audit.record(
+        store,
+        actor=actor.email,
+        action="vault.add",
+        target=f"vault item {item_id}",
+        outcome="ok",
+        detail=f"partner {partner_bc_id or '-'}",
+    )
     return get(store, item_id)
 
 
@@ -100,8 +123,14 @@ def share(store: Store, actor: Actor, item_id: int, user_email: str) -> VaultIte
         raise VaultError(f"{email} is not a user of this workspace: invite them first.")
     with store.write() as cur:
         _insert_share(cur, item_id, email, actor.email, datetime.now(UTC))
-    audit.record(store, actor=actor.email, action="vault.share", target=f"vault item {item_id}", outcome="ok",
-                 detail=f"shared with {email}")
+    audit.record(
+        store,
+        actor=actor.email,
+        action="vault.share",
+        target=f"vault item {item_id}",
+        outcome="ok",
+        detail=f"shared with {email}",
+    )
     return get(store, item_id)
 
 
@@ -109,16 +138,27 @@ def reveal(store: Store, box: SecretBox, actor: Actor, item_id: int) -> Credenti
     """Decrypt an item for someone it is shared with (or an admin). Every attempt is audited."""
     item = _require_item(store, item_id)
     if not (actor.is_admin or actor.email.lower() in item.shared_with):
-        audit.record(store, actor=actor.email, action="vault.reveal", target=f"vault item {item_id}",
-                     outcome="refused", detail="not shared with this user")
+        audit.record(
+            store,
+            actor=actor.email,
+            action="vault.reveal",
+            target=f"vault item {item_id}",
+            outcome="refused",
+            detail="not shared with this user",
+        )
         raise NotAllowed("This monitor account is not shared with you.")
     with store.read() as cur:
-        row = cur.execute("SELECT email_ct, phone_ct, password_ct FROM vault_items WHERE id = ?",
-                          [item_id]).fetchone()
+        row = cur.execute("SELECT email_ct, phone_ct, password_ct FROM vault_items WHERE id = ?", [item_id]).fetchone()
     creds = Credentials(*(box.decrypt(bytes(value)) for value in row))
     register_secret(creds.password)
-    audit.record(store, actor=actor.email, action="vault.reveal", target=f"vault item {item_id}", outcome="ok",
-                 detail=f"partner {item.partner_bc_id or '-'}")
+    audit.record(
+        store,
+        actor=actor.email,
+        action="vault.reveal",
+        target=f"vault item {item_id}",
+        outcome="ok",
+        detail=f"partner {item.partner_bc_id or '-'}",
+    )
     return creds
 
 
@@ -130,8 +170,9 @@ def delete(store: Store, actor: Actor, item_id: int) -> None:
     with store.write() as cur:
         cur.execute("DELETE FROM vault_shares WHERE item_id = ?", [item_id])
         cur.execute("DELETE FROM vault_items WHERE id = ?", [item_id])
-    audit.record(store, actor=actor.email, action="vault.delete", target=f"vault item {item_id}", outcome="ok",
-                 detail=item.label)
+    audit.record(
+        store, actor=actor.email, action="vault.delete", target=f"vault item {item_id}", outcome="ok", detail=item.label
+    )
 
 
 _ITEM_SQL = """SELECT i.id, i.partner_bc_id, i.label, i.email_hint, i.created_by, i.created_at,

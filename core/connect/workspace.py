@@ -38,12 +38,15 @@ def mark_joined(store: Store, email: str) -> None:
     email = email.strip().lower()
     if any(u.email == email and u.joined_at is None for u in list_users(store)):
         with store.write() as cur:
-            cur.execute("UPDATE workspace_users SET joined_at = ? WHERE email = ? AND joined_at IS NULL",
-                        [datetime.now(UTC), email])
+            cur.execute(
+                "UPDATE workspace_users SET joined_at = ? WHERE email = ? AND joined_at IS NULL",
+                [datetime.now(UTC), email],
+            )
 
 
-def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = None,
-           invited_by: str | None = None) -> WorkspaceUser:
+def upsert(
+    store: Store, email: str, role: str, *, partner_bc_id: str | None = None, invited_by: str | None = None
+) -> WorkspaceUser:
     email = email.strip().lower()
     if role not in ROLES:
         raise InvalidInput(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
@@ -59,8 +62,7 @@ def upsert(store: Store, email: str, role: str, *, partner_bc_id: str | None = N
     return next(u for u in list_users(store) if u.email == email)
 
 
-def invite(store: Store, actor: Actor, email: str, role: str, *,
-           partner_bc_id: str | None = None) -> WorkspaceUser:
+def invite(store: Store, actor: Actor, email: str, role: str, *, partner_bc_id: str | None = None) -> WorkspaceUser:
     """Invite a workspace user or change a role (admins only); a guest user belongs to a partner."""
     require_admin(actor, "invite workspace users or change roles")
     if role == GUEST and not partner_bc_id:
@@ -68,10 +70,15 @@ def invite(store: Store, actor: Actor, email: str, role: str, *,
     admins = [u.email for u in list_users(store) if u.role == ADMIN]
     if role != ADMIN and admins == [email.strip().lower()]:
         raise InvalidInput("This is the workspace's last admin: make someone else an admin first.")
-    user = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None,
-                  invited_by=actor.email)
-    audit.record(store, actor=actor.email, action="workspace.invite", target=user.email, outcome="ok",
-                 detail=f"role {role}" + (f", partner {partner_bc_id}" if role == GUEST else ""))
+    user = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None, invited_by=actor.email)
+    audit.record(
+        store,
+        actor=actor.email,
+        action="workspace.invite",
+        target=user.email,
+        outcome="ok",
+        detail=f"role {role}" + (f", partner {partner_bc_id}" if role == GUEST else ""),
+    )
     return user
 
 

@@ -38,8 +38,9 @@ class ExportTokenError(UserError, PermissionError):
     """The export link is unknown, expired or already used."""
 
 
-def stream_members(store: Store, f: MemberFilter, *, actor: Actor, batch_rows: int = BATCH_ROWS,
-                   via: str = "app") -> Iterator[bytes]:
+def stream_members(
+    store: Store, f: MemberFilter, *, actor: Actor, batch_rows: int = BATCH_ROWS, via: str = "app"
+) -> Iterator[bytes]:
     """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops)."""
     require_reader(actor, "export guest users")
     sql, params = _lines_sql(store, f)
@@ -52,8 +53,10 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
     names = [f"_cell{i}" for i in range(len(queries.EXPORT_COLUMNS))]
-    cells = ", ".join(f"coalesce(({expr})::VARCHAR, '') AS {name}"
-                      for name, expr in zip(names, queries.EXPORT_COLUMNS.values(), strict=True))
+    cells = ", ".join(
+        f"coalesce(({expr})::VARCHAR, '') AS {name}"
+        for name, expr in zip(names, queries.EXPORT_COLUMNS.values(), strict=True)
+    )
     keys, order = queries.sort_keys(f)
     sql, params = queries.query(store, f, f"{keys}, {cells}")
     return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
@@ -63,13 +66,17 @@ def _csv_line_sql(cells: list[str]) -> str:
     """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
     starts = ", ".join(str(ord(c)) for c in DANGEROUS_STARTS)  # ord('') is -1: an empty cell stays empty
     # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
-    fields = [f"CASE WHEN ord({c}) IN ({starts}) THEN '''' ELSE '' END, "
-              f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END""" for c in cells]
+    fields = [
+        f"CASE WHEN ord({c}) IN ({starts}) THEN '''' ELSE '' END, "
+        f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END"""
+        for c in cells
+    ]
     return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"
 
 
-def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, params: list[object],
-             batch_rows: int) -> Iterator[bytes]:
+def _audited(
+    store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, params: list[object], batch_rows: int
+) -> Iterator[bytes]:
     counted = _Counter()
     outcome = "interrupted"
     try:
@@ -79,8 +86,14 @@ def _audited(store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, pa
             yield from (_joined(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
         outcome = "ok"
     finally:
-        audit.record(store, actor=actor.email, action="export.members", target="guest users CSV",
-                     outcome=outcome, detail=f"{counted.n} rows via {via}; filters {f.to_json()}")
+        audit.record(
+            store,
+            actor=actor.email,
+            action="export.members",
+            target="guest users CSV",
+            outcome=outcome,
+            detail=f"{counted.n} rows via {via}; filters {f.to_json()}",
+        )
 
 
 class _Counter:
@@ -99,7 +112,7 @@ def _joined(lines: pa.StringArray) -> bytes:
         raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
     _, offsets, data = lines.buffers()
     positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
-    return data[positions[lines.offset]:positions[lines.offset + len(lines)]].to_pybytes()
+    return data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()
 
 
 def filename(now: datetime | None = None) -> str:
@@ -146,6 +159,8 @@ def redeem_token(store: Store, token: str | None) -> tuple[Actor, MemberFilter]:
             [now, _hash(token), now],
         ).fetchone()
     if row is None:
-        raise ExportTokenError("This download link has expired or was already used: go back to the Members "
-                               "page and click Download CSV again.")
+        raise ExportTokenError(
+            "This download link has expired or was already used: go back to the Members "
+            "page and click Download CSV again."
+        )
     return Actor(row[0], row[1]), MemberFilter.from_json(row[2])

@@ -25,10 +25,38 @@ from core.store.database import Store
 
 PERSONAL_DOMAINS_KEY = "flags.personal_domains"
 DEFAULT_PERSONAL_DOMAINS = (
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "outlook.com", "hotmail.com",
-    "hotmail.co.uk", "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
-    "protonmail.com", "pm.me", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "mail.ru", "yandex.ru",
-    "yandex.com", "qq.com", "163.com", "126.com", "naver.com", "zoho.com", "tutanota.com", "fastmail.com",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "ymail.com",
+    "outlook.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "mail.ru",
+    "yandex.ru",
+    "yandex.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "naver.com",
+    "zoho.com",
+    "tutanota.com",
+    "fastmail.com",
 )
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
@@ -42,25 +70,43 @@ class Flag:
 
 
 FLAGS = (
-    Flag("partner_admin", "Partner BC admin",
-         "Admin in the partner's Business Center: can invite people and pass your shared assets on.",
-         "m.user_role = 'ADMIN'"),
-    Flag("finance_manager", "Finance manager",
-         "Finance manager in the partner's Business Center: can manage payment and billing.",
-         "m.finance_role = 'MANAGER'"),
-    Flag("personal_email", "Personal e-mail",
-         "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
-         "partner company does not control this account.",
-         "m.email_domain IN (SELECT unnest(domains) FROM params)"),
-    Flag("invitation_pending", "Invitation pending",
-         "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
-         "m.relation_status = 'PENDING'"),
-    Flag("new_member", "New since last sync",
-         "Added by the partner's latest sync (a partner's first sync adds no one as new).",
-         "m.removed_at IS NULL AND m.added_task_id = p.latest_task_id AND NOT p.latest_baseline"),
-    Flag("asset_admin", "Admin on your asset",
-         "Reaches at least one of the assets you share with this partner with an admin role.",
-         "coalesce(m.asset_admin, false)"),
+    Flag(
+        "partner_admin",
+        "Partner BC admin",
+        "Admin in the partner's Business Center: can invite people and pass your shared assets on.",
+        "m.user_role = 'ADMIN'",
+    ),
+    Flag(
+        "finance_manager",
+        "Finance manager",
+        "Finance manager in the partner's Business Center: can manage payment and billing.",
+        "m.finance_role = 'MANAGER'",
+    ),
+    Flag(
+        "personal_email",
+        "Personal e-mail",
+        "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
+        "partner company does not control this account.",
+        "m.email_domain IN (SELECT unnest(domains) FROM params)",
+    ),
+    Flag(
+        "invitation_pending",
+        "Invitation pending",
+        "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
+        "m.relation_status = 'PENDING'",
+    ),
+    Flag(
+        "new_member",
+        "New since last sync",
+        "Added by the partner's latest sync (a partner's first sync adds no one as new).",
+        "m.removed_at IS NULL AND m.added_task_id = p.latest_task_id AND NOT p.latest_baseline",
+    ),
+    Flag(
+        "asset_admin",
+        "Admin on your asset",
+        "Reaches at least one of the assets you share with this partner with an admin role.",
+        "coalesce(m.asset_admin, false)",
+    ),
 )
 BY_KEY = {flag.key: flag for flag in FLAGS}
 BY_LABEL = {flag.label: flag for flag in FLAGS}
@@ -121,6 +167,12 @@ def set_personal_domains(store: Store, actor: Actor, text: str) -> list[str]:
                                                updated_by = excluded.updated_by""",
             [PERSONAL_DOMAINS_KEY, ",".join(domains), datetime.now(UTC), actor.email],
         )
-        audit.record(store, actor=actor.email, action="settings.personal_domains", target=PERSONAL_DOMAINS_KEY,
-                     outcome="ok", detail=f"{len(domains)} domains")
+        audit.record(
+            store,
+            actor=actor.email,
+            action="settings.personal_domains",
+            target=PERSONAL_DOMAINS_KEY,
+            outcome="ok",
+            detail=f"{len(domains)} domains",
+        )
     return domains

@@ -59,8 +59,19 @@ SORTS = {
     "removed_at": "removed_at",
 }
 
-PAGE_COLUMNS = ["member", "user_email", "partner", "role", "finance_role", "status", "assets", "flags",
-                "first_seen", "last_seen", "removed_at"]
+PAGE_COLUMNS = [
+    "member",
+    "user_email",
+    "partner",
+    "role",
+    "finance_role",
+    "status",
+    "assets",
+    "flags",
+    "first_seen",
+    "last_seen",
+    "removed_at",
+]
 
 # The export's header → SQL over `filtered`, every value rendered as text.
 EXPORT_COLUMNS = {
@@ -94,8 +105,11 @@ class MemberFilter:
     descending: bool = False
 
     def __post_init__(self) -> None:
-        for name, values, allowed in (("role", self.roles, ROLES), ("status", self.statuses, STATUSES),
-                                      ("flag", self.flags, flags.BY_KEY)):
+        for name, values, allowed in (
+            ("role", self.roles, ROLES),
+            ("status", self.statuses, STATUSES),
+            ("flag", self.flags, flags.BY_KEY),
+        ):
             unknown = [v for v in values if v not in allowed]
             if unknown:
                 raise InvalidInput(f"unknown {name} {unknown[0]!r}; choose from {', '.join(allowed)}")
@@ -112,6 +126,7 @@ class MemberFilter:
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> MemberFilter:
         """From a JSON object or query parameters (lists, or comma-separated strings)."""
+
         def values(name: str) -> tuple[str, ...]:
             raw = data.get(name) or ()
             items = raw.split(",") if isinstance(raw, str) else raw
@@ -120,17 +135,29 @@ class MemberFilter:
         def flag(name: str) -> bool:
             return str(data.get(name, "")).lower() in ("1", "true", "yes", "on")
 
-        return cls(partners=values("partners"), roles=tuple(v.upper() for v in values("roles")),
-                   statuses=tuple(v.upper() for v in values("statuses")), flags=values("flags"),
-                   search=str(data.get("search") or ""), include_removed=flag("include_removed"),
-                   sort=str(data.get("sort") or "partner"), descending=flag("descending"))
+        return cls(
+            partners=values("partners"),
+            roles=tuple(v.upper() for v in values("roles")),
+            statuses=tuple(v.upper() for v in values("statuses")),
+            flags=values("flags"),
+            search=str(data.get("search") or ""),
+            include_removed=flag("include_removed"),
+            sort=str(data.get("sort") or "partner"),
+            descending=flag("descending"),
+        )
 
     def to_query(self) -> dict[str, str]:
         """Query parameters that `from_mapping` reads back."""
-        query = {"partners": ",".join(self.partners), "roles": ",".join(self.roles),
-                 "statuses": ",".join(self.statuses), "flags": ",".join(self.flags), "search": self.search,
-                 "include_removed": "1" if self.include_removed else "", "sort": self.sort,
-                 "descending": "1" if self.descending else ""}
+        query = {
+            "partners": ",".join(self.partners),
+            "roles": ",".join(self.roles),
+            "statuses": ",".join(self.statuses),
+            "flags": ",".join(self.flags),
+            "search": self.search,
+            "include_removed": "1" if self.include_removed else "",
+            "sort": self.sort,
+            "descending": "1" if self.descending else "",
+        }
         return {k: v for k, v in query.items() if v}
 
 
@@ -163,8 +190,9 @@ _COLUMNS = {
     **{flags.column(f): f"coalesce(({f.condition}), false)" for f in flags.FLAGS},
 }
 _OTHER_FLAGS = len(flags.FLAGS) - len(flags.ROW_FLAGS)  # the flags a row flag count leaves out
-_FLAG_COUNT = " + ".join(["row_flag_count::INTEGER", *(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS
-                                                        if f.key not in flags.ROW_FLAGS)])
+_FLAG_COUNT = " + ".join(
+    ["row_flag_count::INTEGER", *(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS if f.key not in flags.ROW_FLAGS)]
+)
 _PARTS = "parts AS (SELECT bc_id, name, lower(name) AS partner_lower FROM partners)"
 _PARTS_WITH_LATEST = """latest AS (
     SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
@@ -197,8 +225,10 @@ def _base_sql(where: str, outer: str) -> tuple[str, bool]:
         ctes.append(_PARTS_WITH_LATEST if "latest_" in body else _PARTS)
     flag_count = f", {_FLAG_COUNT} AS flag_count" if counted else ""
     select = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
-    ctes += [f"flagged AS (\n    SELECT {select}\n    FROM members m {join}\n    WHERE {{scope}} AND {where})",
-             f"filtered AS (SELECT *{flag_count} FROM flagged)"]
+    ctes += [
+        f"flagged AS (\n    SELECT {select}\n    FROM members m {join}\n    WHERE {{scope}} AND {where})",
+        f"filtered AS (SELECT *{flag_count} FROM flagged)",
+    ]
     return "WITH " + ",\n".join(ctes), personal
 
 
@@ -218,10 +248,10 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
     params: list[object] = []
     if not f.include_removed:
         # a semi-join with the few removed partners: half the time of joining every member to its partner
-        clauses.append("m.removed_at IS NULL"
-                       " AND m.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)")
-    for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles),
-                           ("relation_status", f.statuses)):
+        clauses.append(
+            "m.removed_at IS NULL AND m.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)"
+        )
+    for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
         if values:
             clauses.append(f"list_contains(?::VARCHAR[], m.{column})")
             params.append(list(values))
@@ -232,8 +262,10 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
         # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
         # partner names are searched once each, not once per member (a list of the partners found, bound
         # instead, becomes a 250-way OR per member)
-        clauses.append("(contains(m.member_lower, ?) OR contains(m.email_lower, ?) OR m.user_id = ?"
-                       " OR m.partner_bc_id IN (SELECT bc_id FROM partners WHERE contains(lower(name), ?)))")
+        clauses.append(
+            "(contains(m.member_lower, ?) OR contains(m.email_lower, ?) OR m.user_id = ?"
+            " OR m.partner_bc_id IN (SELECT bc_id FROM partners WHERE contains(lower(name), ?)))"
+        )
         params.extend([term, term, f.search.strip(), term])
     return (" AND ".join(clauses) or "true"), params
 
@@ -247,13 +279,21 @@ def sort_keys(f: MemberFilter) -> tuple[str, str]:
     """The filter's order for a query that sorts outside `query`'s SELECT: the select items carrying the sort
     keys (`_sort_key`, `_sort_bc`, `_sort_member`) and the ORDER BY over them."""
     direction = "DESC" if f.descending else "ASC"
-    return (f"{SORTS[f.sort]} AS _sort_key, partner_bc_id AS _sort_bc, member_key AS _sort_member",
-            f"ORDER BY _sort_key {direction} NULLS LAST, _sort_bc, _sort_member")
+    return (
+        f"{SORTS[f.sort]} AS _sort_key, partner_bc_id AS _sort_bc, member_key AS _sort_member",
+        f"ORDER BY _sort_key {direction} NULLS LAST, _sort_bc, _sort_member",
+    )
 
 
-def query(store: Store, f: MemberFilter | None, select: str, tail: str = "", extra: list[object] | None = None,
-          scope: tuple[str, list[object]] = ("true", []),
-          cur: duckdb.DuckDBPyConnection | None = None) -> tuple[str, list[object]]:
+def query(
+    store: Store,
+    f: MemberFilter | None,
+    select: str,
+    tail: str = "",
+    extra: list[object] | None = None,
+    scope: tuple[str, list[object]] = ("true", []),
+    cur: duckdb.DuckDBPyConnection | None = None,
+) -> tuple[str, list[object]]:
     """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members.
 
     `scope` is a condition on `members m` (with its parameters) applied before any display column is built;
@@ -345,8 +385,14 @@ def _sizes(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> lis
     return None
 
 
-def _ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, sizes: list[tuple[object, int]] | None,
-         limit: int, offset: int) -> list[int]:
+def _ids(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    sizes: list[tuple[object, int]] | None,
+    limit: int,
+    offset: int,
+) -> list[int]:
     """The `rowid`s of the members of a page, in page order, given the sort's `_sizes`."""
     if f.sort == "partner":
         return _ids_in_partner_order(cur, store, f, sizes, limit, offset)
@@ -355,15 +401,22 @@ def _ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, sizes: l
     return _top_ids(cur, store, f, limit, offset)
 
 
-def _top_ids(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, limit: int, offset: int,
-             scope: tuple[str, list[object]] = ("true", [])) -> list[int]:
+def _top_ids(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    limit: int,
+    offset: int,
+    scope: tuple[str, list[object]] = ("true", []),
+) -> list[int]:
     """The `rowid`s of the members of a page, in page order (`scope`: see `query`)."""
     sql, params = query(store, f, "row_id", f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset], scope=scope, cur=cur)
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
-def _searched_page(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, page_number: int,
-                   page_size: int) -> tuple[int, int, list[int]]:
+def _searched_page(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, page_number: int, page_size: int
+) -> tuple[int, int, list[int]]:
     """A search's total, page number and page `rowid`s from one evaluation of the search.
 
     The matches are materialised with their sort keys (a search matches few members), then counted and
@@ -375,13 +428,19 @@ def _searched_page(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter
     by_partner = f.sort == "partner"
     key = "" if by_partner else f", {SORTS[f.sort]} AS _sort_key"
     hits, params = query(store, f, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}", cur=cur)
-    places = (f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
-              "FROM partners")
-    keyed = (f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
-             if by_partner else "hits")
+    places = (
+        f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place FROM partners"
+    )
+    keyed = (
+        f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
+        if by_partner
+        else "hits"
+    )
     order = f"ORDER BY _sort_key {'ASC' if by_partner else direction} NULLS LAST, _sort_bc, _sort_member"
-    sql = (f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
-           f"(SELECT list(row_id {order}) FROM (SELECT * FROM {keyed} {order} LIMIT ? OFFSET ?))")
+    sql = (
+        f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
+        f"(SELECT list(row_id {order}) FROM (SELECT * FROM {keyed} {order} LIMIT ? OFFSET ?))"
+    )
     number = max(1, page_number)
     total, ids = cur.execute(sql, [*params, page_size, (number - 1) * page_size]).fetchone()
     if number > _page_count(total, page_size):  # past the end: the last page (rare, so evaluated again)
@@ -396,8 +455,14 @@ def _row_flag_histogram(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberF
     return cur.execute(sql, params).fetchall()
 
 
-def _ids_by_flag_count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter,
-                       histogram: list[tuple[int, int]], limit: int, offset: int) -> list[int]:
+def _ids_by_flag_count(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    histogram: list[tuple[int, int]],
+    limit: int,
+    offset: int,
+) -> list[int]:
     """The `rowid`s of a page in flag-count order, evaluating the other flags only where they can matter.
 
     A member's flag count is its row flag count plus at most `_OTHER_FLAGS`. The `offset + limit`-th member
@@ -427,13 +492,21 @@ def _partner_counts(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilte
     """The filtered members of each partner, in partner order."""
     direction = "DESC" if f.descending else "ASC"
     counts, params = query(store, f, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id", cur=cur)
-    sql = (f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN partners p ON p.bc_id = c.partner_bc_id "
-           f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id")  # the 250 partners, not 1M members
+    sql = (
+        f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN partners p ON p.bc_id = c.partner_bc_id "
+        f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id"
+    )  # the 250 partners, not 1M members
     return cur.execute(sql, params).fetchall()
 
 
-def _ids_in_partner_order(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter,
-                          counts: list[tuple[str, int]], limit: int, offset: int) -> list[int]:
+def _ids_in_partner_order(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    counts: list[tuple[str, int]],
+    limit: int,
+    offset: int,
+) -> list[int]:
     """The `rowid`s of a page in partner order, as the same page of only the partners it spans.
 
     The filtered members per partner, counted in partner order, tell which partners the page spans. A Top-N
@@ -451,9 +524,14 @@ def _ids_in_partner_order(cur: duckdb.DuckDBPyConnection, store: Store, f: Membe
         seen += members_of_partner
     if not spanned:
         return []
-    sql, params = query(store, replace(f, partners=tuple(spanned)), "row_id",
-                        "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
-                        [spanned, limit, offset - skipped], cur=cur)
+    sql, params = query(
+        store,
+        replace(f, partners=tuple(spanned)),
+        "row_id",
+        "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
+        [spanned, limit, offset - skipped],
+        cur=cur,
+    )
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
@@ -469,10 +547,10 @@ def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int])
     sql, params = query(store, None, select, scope=("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids]), cur=cur)
     found = {row[0]: row[1:] for row in cur.execute(sql, params).fetchall()}
     rows = [found[row_id] for row_id in row_ids if row_id in found]
-    frame = pd.DataFrame([row[:len(fields)] for row in rows], columns=fields)
+    frame = pd.DataFrame([row[: len(fields)] for row in rows], columns=fields)
     for column in ("first_seen", "last_seen", "removed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
-    labels = [[f.label for f, on in zip(flags.FLAGS, row[len(fields):], strict=True) if on] for row in rows]
+    labels = [[f.label for f, on in zip(flags.FLAGS, row[len(fields) :], strict=True) if on] for row in rows]
     frame.insert(fields.index("assets") + 1, "flags", pd.Series(labels, dtype=object))
     return frame
 
@@ -484,9 +562,23 @@ def export_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
 
 
 # The columns that page views scan over every member (filters, sorts, search, flags), not only fetch per page.
-_SCANNED = ("partner_bc_id", "member_key", "user_id", "user_role", "finance_role", "relation_status", "last_seen",
-            "removed_at", "added_task_id", "asset_count", "asset_admin", "member_lower", "email_lower",
-            "email_domain", "row_flag_count")
+_SCANNED = (
+    "partner_bc_id",
+    "member_key",
+    "user_id",
+    "user_role",
+    "finance_role",
+    "relation_status",
+    "last_seen",
+    "removed_at",
+    "added_task_id",
+    "asset_count",
+    "asset_admin",
+    "member_lower",
+    "email_lower",
+    "email_domain",
+    "row_flag_count",
+)
 
 
 def warm(store: Store) -> None:
@@ -513,14 +605,20 @@ def partner_options(store: Store) -> dict[str, str]:
 
 # -- changes ----------------------------------------------------------------------------------------
 
-CHANGE_LABELS = {"added": "Added", "removed": "Removed", "role_changed": "Role changed",
-                 "finance_role_changed": "Finance role changed", "status_changed": "Status changed"}
+CHANGE_LABELS = {
+    "added": "Added",
+    "removed": "Removed",
+    "role_changed": "Role changed",
+    "finance_role_changed": "Finance role changed",
+    "status_changed": "Status changed",
+}
 # which label mapping a change's from/to values use (added, removed and role changes carry the TikTok role)
 _CHANGE_VALUE_KIND = {"finance_role_changed": "finance_role", "status_changed": "status"}
 
 
-def changes(store: Store, *, partner_bc_id: str | None = None, include_baseline: bool = False,
-            limit: int = 500) -> pd.DataFrame:
+def changes(
+    store: Store, *, partner_bc_id: str | None = None, include_baseline: bool = False, limit: int = 500
+) -> pd.DataFrame:
     """The change log, newest first: when, which sync, partner, member, what changed (from → to).
 
     The newest changes first, then their members (by primary key, so no row is added or lost), rather than
@@ -593,9 +691,15 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
     period = "since last week" if days == 7 else f"in the last {days} days"
     if not (added or removed or role_changes):
         return f"No guest user changes {period}."
-    details = [text for n, text in ((added, _plural(added, "guest user") + " added"),
-                                    (removed, _plural(removed, "guest user") + " removed"),
-                                    (role_changes, _plural(role_changes, "role change"))) if n]
+    details = [
+        text
+        for n, text in (
+            (added, _plural(added, "guest user") + " added"),
+            (removed, _plural(removed, "guest user") + " removed"),
+            (role_changes, _plural(role_changes, "role change")),
+        )
+        if n
+    ]
     return f"{_plural(new_admins, 'new admin')} {period} ({', '.join(details)})."
 
 

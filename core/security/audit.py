@@ -18,8 +18,9 @@ COLUMNS = ["id", "at", "actor", "action", "target", "outcome", "detail"]
 MAX_LIMIT = 100_000
 
 
-def record(store: Store, *, actor: str, action: str, target: str, outcome: str, detail: str = "",
-           at: datetime | None = None) -> None:
+def record(
+    store: Store, *, actor: str, action: str, target: str, outcome: str, detail: str = "", at: datetime | None = None
+) -> None:
     """Append one audit row (joins the caller's transaction when called inside `store.write()`)."""
     with store.write() as cur:
         cur.execute(
@@ -28,9 +29,16 @@ def record(store: Store, *, actor: str, action: str, target: str, outcome: str, 
         )
 
 
-def query(store: Store, *, actor: str | None = None, action: str | None = None,
-          since: datetime | None = None, until: datetime | None = None, outcome: str | None = None,
-          limit: int = 500) -> pd.DataFrame:
+def query(
+    store: Store,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    outcome: str | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
     """Audit rows, newest first, filtered by exact actor, action (or `prefix.*`), outcome and time range."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -51,8 +59,13 @@ def distinct(store: Store, column: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _filters(actor: str | None, action: str | None, since: datetime | None, until: datetime | None = None,
-             outcome: str | None = None) -> tuple[str, list[object]]:
+def _filters(
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None = None,
+    outcome: str | None = None,
+) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
     if actor is not None:

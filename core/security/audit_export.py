@@ -29,8 +29,14 @@ class AuditFilter:
     limit: int = 10_000
 
     def query_args(self) -> dict[str, object]:
-        return {"actor": self.actor, "action": self.action, "outcome": self.outcome, "limit": self.limit,
-                "since": _start(self.since), "until": _start(self.until + timedelta(days=1)) if self.until else None}
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": self.outcome,
+            "limit": self.limit,
+            "since": _start(self.since),
+            "until": _start(self.until + timedelta(days=1)) if self.until else None,
+        }
 
 
 def _start(day: date | None) -> datetime | None:
@@ -48,6 +54,12 @@ def csv_bytes(store: Store, actor: Actor, f: AuditFilter) -> bytes:
     frame = rows(store, actor, f)
     frame["at"] = [value.isoformat() for value in frame["at"]]
     body = b"".join(csv_chunks(HEADER, [frame.itertuples(index=False, name=None)]))
-    audit.record(store, actor=actor.email, action="export.audit_log", target="audit log CSV", outcome="ok",
-                 detail=f"{len(frame)} rows")
+    audit.record(
+        store,
+        actor=actor.email,
+        action="export.audit_log",
+        target="audit log CSV",
+        outcome="ok",
+        detail=f"{len(frame)} rows",
+    )
     return body

@@ -45,8 +45,9 @@ PARTNER_CONCURRENCY = 8
 _Result = Counts | str | member_sync.SyncHalted | TokenRejectedError
 
 
-def request(services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL,
-            partner_bc_id: str | None = None) -> int:
+def request(
+    services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL, partner_bc_id: str | None = None
+) -> int:
     """Start a Check for updates in the background (or return the one already running)."""
     require_admin(actor, "run Check for updates")
     target = "All partners"
@@ -55,16 +56,22 @@ def request(services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL,
         target = partner.name if partner else partner_bc_id
     running = services.runner.active_task(DEDUPE_KEY)
     work = functools.partial(_audited_run, services, partner_bc_id, actor.email, target)
-    task_id = services.runner.submit(work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger,
-                                     dedupe_key=DEDUPE_KEY)
+    task_id = services.runner.submit(
+        work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger, dedupe_key=DEDUPE_KEY
+    )
     joined = running is not None and running == task_id
-    audit.record(services.store, actor=actor.email, action="sync.request", target=target,
-                 outcome="already running" if joined else "queued", detail=f"task #{task_id}; trigger {trigger}")
+    audit.record(
+        services.store,
+        actor=actor.email,
+        action="sync.request",
+        target=target,
+        outcome="already running" if joined else "queued",
+        detail=f"task #{task_id}; trigger {trigger}",
+    )
     return task_id
 
 
-def _audited_run(services: Services, partner_bc_id: str | None, actor: str, target: str,
-                 ctx: TaskContext) -> Counts:
+def _audited_run(services: Services, partner_bc_id: str | None, actor: str, target: str, ctx: TaskContext) -> Counts:
     """Run the task and write its outcome to the audit log (the runner records the task status)."""
     try:
         counts = _run(services, partner_bc_id, ctx)
@@ -79,9 +86,14 @@ def _audited_run(services: Services, partner_bc_id: str | None, actor: str, targ
             detail=f"task #{ctx.task_id}: {exc}",
         )
         raise
-    audit.record(services.store, actor=actor, action="sync.finish", target=target, outcome="completed",
-                 detail=f"task #{ctx.task_id}: {counts.added} added, {counts.updated} updated, "
-                        f"{counts.removed} removed")
+    audit.record(
+        services.store,
+        actor=actor,
+        action="sync.finish",
+        target=target,
+        outcome="completed",
+        detail=f"task #{ctx.task_id}: {counts.added} added, {counts.updated} updated, {counts.removed} removed",
+    )
     return counts
 
 
@@ -95,8 +107,7 @@ def _run(services: Services, partner_bc_id: str | None, ctx: TaskContext) -> Cou
     return asyncio.run(_check(services, ctx, current.bc_id, token, partner_bc_id))
 
 
-async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str,
-                 partner_bc_id: str | None) -> Counts:
+async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str, partner_bc_id: str | None) -> Counts:
     def on_retry(event: RetryEvent) -> None:
         ctx.status(RETRYING, f"{event.error} (retry {event.attempt} in {event.delay_s:.1f} s)")
 
@@ -157,8 +168,9 @@ async def _gather_limited(coros: list[Awaitable[_Result]]) -> list[_Result]:
     return await asyncio.gather(*(limited(c) for c in coros))
 
 
-async def _sync_partner_list(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
-                             token: str) -> Counts:
+async def _sync_partner_list(
+    services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str, token: str
+) -> Counts:
     job = ctx.job("Partner list", bc_id)
     job.running()
     try:
@@ -174,8 +186,15 @@ async def _sync_partner_list(services: Services, client: TikTokClient, ctx: Task
     return counts
 
 
-async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskContext, bc_id: str,
-                        token: str, partner: partners.Partner, sharing_by_asset: list[dict]) -> _Result:
+async def _sync_partner(
+    services: Services,
+    client: TikTokClient,
+    ctx: TaskContext,
+    bc_id: str,
+    token: str,
+    partner: partners.Partner,
+    sharing_by_asset: list[dict],
+) -> _Result:
     """One partner's job; returns its counts, or a short failure description (already recorded).
 
     Its database work runs in worker threads: on the event loop it would wait for the write lock another
@@ -184,8 +203,9 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
     await asyncio.to_thread(job.running)
     try:
         shared = await _fetch_assets(client, token, bc_id, partner.bc_id, job) + sharing_by_asset
-        write_assets = functools.partial(partners.replace_assets, partner_bc_id=partner.bc_id, assets=shared,
-                                         now=datetime.now(UTC))
+        write_assets = functools.partial(
+            partners.replace_assets, partner_bc_id=partner.bc_id, assets=shared, now=datetime.now(UTC)
+        )
         counts = Counts()
         refreshed = await asyncio.to_thread(partners.get, services.store, partner.bc_id) or partner
         if member_sync.applies_to(refreshed):  # assets and members in one transaction
@@ -199,8 +219,9 @@ async def _sync_partner(services: Services, client: TikTokClient, ctx: TaskConte
         if isinstance(exc, TokenRejectedError) and exc.path.startswith("bc/partner/"):
             return exc  # the customer token itself is dead: the task reports it once
         return SyncHalted(f"{partner.name}: {exc}") if halted else f"{partner.name}: {exc}"
-    await asyncio.to_thread(_finish, ctx, functools.partial(job.complete, counts, f"{len(shared)} shared assets"),
-                            running=True)
+    await asyncio.to_thread(
+        _finish, ctx, functools.partial(job.complete, counts, f"{len(shared)} shared assets"), running=True
+    )
     return counts
 
 
@@ -218,20 +239,31 @@ def _finish(ctx: TaskContext, record: Callable[[], None], *, running: bool) -> N
         ctx.status(RUNNING)
 
 
-async def _partner_steps(services: Services, client: TikTokClient, ctx: TaskContext, job: JobHandle,
-                         partner: partners.Partner, shared: list[dict],
-                         write_assets: Callable[[duckdb.DuckDBPyConnection], None]) -> Counts:
+async def _partner_steps(
+    services: Services,
+    client: TikTokClient,
+    ctx: TaskContext,
+    job: JobHandle,
+    partner: partners.Partner,
+    shared: list[dict],
+    write_assets: Callable[[duckdb.DuckDBPyConnection], None],
+) -> Counts:
     """An onboarded partner's own work, after checking its monitor token (`bc/get/`) still works. When TikTok
     rejects that token (40104/40105), the partner becomes `Reconnect required` and the job fails."""
     counts = Counts()
     try:
         await client.get_bcs(_partner_token(services, partner))
-        counts += await member_sync.sync_partner(services, client, job, partner, shared, task_id=ctx.task_id,
-                                                 also_write=write_assets)
+        counts += await member_sync.sync_partner(
+            services, client, job, partner, shared, task_id=ctx.task_id, also_write=write_assets
+        )
     except TokenRejectedError as exc:
         if exc.path.startswith("bc/get") or await _partner_token_rejected(services, client, partner):
-            partners.set_connection(services.store, partner.bc_id, "reconnect_required", error=(
-                f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."))
+            partners.set_connection(
+                services.store,
+                partner.bc_id,
+                "reconnect_required",
+                error=(f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."),
+            )
         raise
     return counts
 
@@ -254,8 +286,7 @@ async def _partner_token_rejected(services: Services, client: TikTokClient, part
     return False
 
 
-async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str,
-                        job: JobHandle) -> list[dict]:
+async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str, job: JobHandle) -> list[dict]:
     """The asset types `bc/partner/asset/get/` serves (ADVERTISER, CATALOG, DOMAIN), shared either way with this
     partner (6 listings, run concurrently); the other types come from `_sharing_by_asset`."""
     combos = [(t, s) for t in PARTNER_ASSET_GET.asset_types for s in (partners.SHARING, partners.SHARED)]
@@ -266,8 +297,9 @@ async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id
         items = await client.get_partner_assets(token, bc_id, partner_id, asset_type, share_type)
         done += 1
         await asyncio.to_thread(job.progress, done, len(combos))
-        return [{**item, "asset_type": item.get("asset_type") or asset_type, "share_type": share_type}
-                for item in items]
+        return [
+            {**item, "asset_type": item.get("asset_type") or asset_type, "share_type": share_type} for item in items
+        ]
 
     listings = await asyncio.gather(*(one(t, s) for t, s in combos))
     await asyncio.to_thread(job.progress, len(combos), len(combos), force=True)
@@ -280,10 +312,14 @@ async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dic
     (`bc/asset/admin/get/`, OWNER_BC), then each asset's partners (`bc/asset/partner/get/`). Once per task.
     The SHARED direction of these types has no endpoint: a known limit (docs/ARCHITECTURE.md)."""
     owned = await asyncio.gather(*(client.get_own_assets(token, bc_id, t) for t in SHARING_BY_ASSET))
-    assets = [{**item, "asset_type": item.get("asset_type") or asset_type}
-              for asset_type, items in zip(SHARING_BY_ASSET, owned, strict=True) for item in items]
-    reached = await asyncio.gather(*(client.get_asset_partners(token, bc_id, a["asset_type"], a["asset_id"])
-                                     for a in assets))
+    assets = [
+        {**item, "asset_type": item.get("asset_type") or asset_type}
+        for asset_type, items in zip(SHARING_BY_ASSET, owned, strict=True)
+        for item in items
+    ]
+    reached = await asyncio.gather(
+        *(client.get_asset_partners(token, bc_id, a["asset_type"], a["asset_id"]) for a in assets)
+    )
     by_partner: dict[str, list[dict]] = {}
     for asset, holders in zip(assets, reached, strict=True):
         for holder in holders:

@@ -93,8 +93,11 @@ async def fetch(
     token = tokens.load(services.store, services.box, partner.token_id)
     if token is None:
         raise MemberSyncError(f"{partner.name} has no stored token: connect the partner again.")
-    sharing = _unique_assets(a for a in shared_assets if a.get("share_type") == partners.SHARING
-                             and ASSET_MEMBER_GET.serves(str(a.get("asset_type"))))
+    sharing = _unique_assets(
+        a
+        for a in shared_assets
+        if a.get("share_type") == partners.SHARING and ASSET_MEMBER_GET.serves(str(a.get("asset_type")))
+    )
     total, done = len(RELATION_STATUSES) + len(sharing), 0
     gate = asyncio.Semaphore(CALL_CONCURRENCY)
 
@@ -157,8 +160,12 @@ def _members_by_key(items: Iterable[dict]) -> dict[str, dict[str, str | None]]:
 
 
 def _asset_role(asset: dict, item: dict) -> dict[str, str | None]:
-    role = (item.get("advertiser_role") or item.get("catalog_role") or item.get("form_library_role")
-            or item.get("asset_role"))
+    role = (
+        item.get("advertiser_role")
+        or item.get("catalog_role")
+        or item.get("form_library_role")
+        or item.get("asset_role")
+    )
     return {
         "member_key": member_key(item),
         "asset_id": str(asset["asset_id"]),

@@ -58,14 +58,17 @@ class Policy:
         if not self.enabled:
             return "Scheduled sync is off (Settings → Sync policy)."
         upcoming = self.next_run(now or datetime.now(UTC))
-        return (f"Scheduled sync: daily at {self.at:%H:%M} UTC (trigger “{TRIGGER_POLICY}”); "
-                f"next run {upcoming:%Y-%m-%d %H:%M} UTC.")
+        return (
+            f"Scheduled sync: daily at {self.at:%H:%M} UTC (trigger “{TRIGGER_POLICY}”); "
+            f"next run {upcoming:%Y-%m-%d %H:%M} UTC."
+        )
 
 
 def _settings(store: Store) -> dict[str, str]:
     with store.read() as cur:
-        rows = cur.execute("SELECT key, value FROM settings_kv WHERE key IN (?, ?, ?)",
-                           [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY]).fetchall()
+        rows = cur.execute(
+            "SELECT key, value FROM settings_kv WHERE key IN (?, ?, ?)", [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY]
+        ).fetchall()
     return {key: value for key, value in rows if value is not None}
 
 
@@ -84,8 +87,7 @@ def policy(store: Store) -> Policy:
         log.warning("settings_kv %s is not HH:MM (%r): using %s", TIME_KEY, values[TIME_KEY], DEFAULT_TIME)
         at = DEFAULT_TIME
     last = values.get(LAST_RUN_KEY)
-    return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at,
-                  last_run=date.fromisoformat(last) if last else None)
+    return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at, last_run=date.fromisoformat(last) if last else None)
 
 
 def _put(cur, key: str, value: str, by: str) -> None:
@@ -103,8 +105,14 @@ def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy
     with store.write() as cur:
         _put(cur, ENABLED_KEY, "true" if enabled else "false", actor.email)
         _put(cur, TIME_KEY, f"{at:%H:%M}", actor.email)
-        audit.record(store, actor=actor.email, action="settings.sync_policy", target="daily sync", outcome="ok",
-                     detail=f"{'on' if enabled else 'off'} at {at:%H:%M} UTC")
+        audit.record(
+            store,
+            actor=actor.email,
+            action="settings.sync_policy",
+            target="daily sync",
+            outcome="ok",
+            detail=f"{'on' if enabled else 'off'} at {at:%H:%M} UTC",
+        )
     return policy(store)
 
 

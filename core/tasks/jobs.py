@@ -65,8 +65,9 @@ class TaskHalted(TaskFailed):
     status = HALTED
 
 
-def _insert_row(store: Store, *, parent_id: int | None, kind: str, target: str, actor: str,
-                trigger: str, status: str) -> int:
+def _insert_row(
+    store: Store, *, parent_id: int | None, kind: str, target: str, actor: str, trigger: str, status: str
+) -> int:
     now = _now()
     with store.write() as cur:
         row = cur.execute(
@@ -105,8 +106,16 @@ class JobHandle:
         _update_row(self._store, self.id, status=RETRYING, detail=reason)
 
     def complete(self, counts: Counts = Counts(), detail: str | None = None) -> None:
-        _update_row(self._store, self.id, status=COMPLETED, finished_at=_now(), added=counts.added,
-                    updated=counts.updated, removed=counts.removed, detail=detail)
+        _update_row(
+            self._store,
+            self.id,
+            status=COMPLETED,
+            finished_at=_now(),
+            added=counts.added,
+            updated=counts.updated,
+            removed=counts.removed,
+            detail=detail,
+        )
 
     def fail(self, error: str, *, status: str = NOT_COMPLETED) -> None:
         _update_row(self._store, self.id, status=status, finished_at=_now(), error=error)
@@ -124,8 +133,15 @@ class TaskContext:
 
     def job(self, kind: str, target: str) -> JobHandle:
         row = _store_task(self._store, self.task_id)
-        job_id = _insert_row(self._store, parent_id=self.task_id, kind=kind, target=target,
-                             actor=row["actor"], trigger=row["trigger"], status=QUEUED)
+        job_id = _insert_row(
+            self._store,
+            parent_id=self.task_id,
+            kind=kind,
+            target=target,
+            actor=row["actor"],
+            trigger=row["trigger"],
+            status=QUEUED,
+        )
         return JobHandle(self._store, job_id)
 
     def add_total(self, n: int) -> None:
@@ -165,14 +181,16 @@ class JobRunner:
         self._active: dict[str, int] = {}
         self._futures: dict[int, Future[None]] = {}
 
-    def submit(self, work: Work, *, kind: str, target: str, actor: str, trigger: str,
-               dedupe_key: str | None = None) -> int:
+    def submit(
+        self, work: Work, *, kind: str, target: str, actor: str, trigger: str, dedupe_key: str | None = None
+    ) -> int:
         """Queue `work`; returns the task id (the already active one when `dedupe_key` is taken)."""
         with self._lock:
             if dedupe_key and dedupe_key in self._active:
                 return self._active[dedupe_key]
-            task_id = _insert_row(self._store, parent_id=None, kind=kind, target=target, actor=actor,
-                                  trigger=trigger, status=QUEUED)
+            task_id = _insert_row(
+                self._store, parent_id=None, kind=kind, target=target, actor=actor, trigger=trigger, status=QUEUED
+            )
             if dedupe_key:
                 self._active[dedupe_key] = task_id
             self._futures[task_id] = self._pool.submit(self._run, task_id, work, dedupe_key)
@@ -197,8 +215,15 @@ class JobRunner:
         try:
             _update_row(self._store, task_id, status=STARTED, started_at=_now())
             counts = work(ctx)
-            _update_row(self._store, task_id, status=COMPLETED, finished_at=_now(), added=counts.added,
-                        updated=counts.updated, removed=counts.removed)
+            _update_row(
+                self._store,
+                task_id,
+                status=COMPLETED,
+                finished_at=_now(),
+                added=counts.added,
+                updated=counts.updated,
+                removed=counts.removed,
+            )
         except TaskFailed as exc:
             _finish_failed(self._store, task_id, str(exc), exc.status)
         except Exception as exc:  # a task must never stay Running because of a bug
@@ -233,8 +258,22 @@ def recover_interrupted(store: Store) -> int:
     return len(rows)
 
 
-TASK_COLUMNS = ("id", "status", "target", "actor", "task", "trigger", "created_at", "updated_at",
-                "progress_done", "progress_total", "added", "updated", "removed", "error")
+TASK_COLUMNS = (
+    "id",
+    "status",
+    "target",
+    "actor",
+    "task",
+    "trigger",
+    "created_at",
+    "updated_at",
+    "progress_done",
+    "progress_total",
+    "added",
+    "updated",
+    "removed",
+    "error",
+)
 
 
 def list_tasks(store: Store, *, limit: int = 100) -> pd.DataFrame:

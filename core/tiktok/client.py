@@ -139,11 +139,17 @@ def _should_retry(error: TikTokError) -> bool:
 class TikTokClient:
     """Async TikTok API client; use as `async with TikTokClient(config, limiter) as client: ...`."""
 
-    def __init__(self, config: ClientConfig, limiter: TokenBucket, *,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 on_retry: Callable[[RetryEvent], None] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 max_connections: int = 64, page_window: int = PAGE_WINDOW) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        limiter: TokenBucket,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_connections: int = 64,
+        page_window: int = PAGE_WINDOW,
+    ) -> None:
         self.config = config
         self.stats = ClientStats()
         self._limiter = limiter
@@ -162,15 +168,15 @@ class TikTokClient:
         self._http = httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(self.config.timeout_s),
-            limits=httpx.Limits(max_connections=self._max_connections,
-                                max_keepalive_connections=self._max_connections),
+            limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections),
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
             follow_redirects=False,
         )
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -189,8 +195,15 @@ class TikTokClient:
         """POST a JSON body to `path` and return `data` (retried like GET: only for idempotent writes)."""
         return await self._call("POST", path, token, content=json.dumps(body).encode())
 
-    async def _call(self, method: str, path: str, token: str | None, *,
-                    params: dict[str, str] | None = None, content: bytes | None = None) -> dict:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> dict:
         url = self._url(path)
         headers = self._headers(token, json_body=content is not None)
         attempt = 1
@@ -206,8 +219,15 @@ class TikTokClient:
                 await self._back_off(path, attempt, err)
             attempt += 1
 
-    async def _attempt(self, method: str, url: str, path: str, headers: dict[str, str],
-                       params: dict[str, str] | None, content: bytes | None) -> dict:
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+        content: bytes | None,
+    ) -> dict:
         self.stats.requests += 1
         try:
             response = await self._send(method, url, path, headers, params, content)
@@ -219,13 +239,19 @@ class TikTokClient:
         self.stats.record(code)
         return data
 
-    async def _send(self, method: str, url: str, path: str, headers: dict[str, str],
-                    params: dict[str, str] | None, content: bytes | None) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+        content: bytes | None,
+    ) -> httpx.Response:
         timeout_s = self.config.timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._open().request(method, url, params=params, content=content,
-                                                  headers=headers)
+                return await self._open().request(method, url, params=params, content=content, headers=headers)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise TransportError(f"no response within {timeout_s:g} s", path) from exc
         except httpx.HTTPError as exc:
@@ -236,8 +262,14 @@ class TikTokClient:
         self.stats.retries += 1
         if error.code == THROTTLED:
             self._limiter.penalize(self.config.throttle_penalty_s)
-        log.warning("TikTok %s: attempt %d got code %s (request_id %s); retrying in %.2f s",
-                    path, attempt, error.code, error.request_id, delay)
+        log.warning(
+            "TikTok %s: attempt %d got code %s (request_id %s); retrying in %.2f s",
+            path,
+            attempt,
+            error.code,
+            error.request_id,
+            delay,
+        )
         if self._on_retry is not None:
             self._on_retry(RetryEvent(path, attempt, delay, error))
         await self._sleep(delay)
@@ -266,8 +298,9 @@ class TikTokClient:
 
     # -- pagination ----------------------------------------------------------------------------------
 
-    async def iter_pages(self, path: str, params: Mapping[str, Any], token: str, *,
-                         page_size: int) -> AsyncIterator[list[dict]]:
+    async def iter_pages(
+        self, path: str, params: Mapping[str, Any], token: str, *, page_size: int
+    ) -> AsyncIterator[list[dict]]:
         """Yield each non-empty page's `list` from page 1 to the last, one request at a time (a `page` in
         params is ignored)."""
         page, cap = 1, MAX_PAGES
@@ -283,8 +316,7 @@ class TikTokClient:
                 return
             page += 1
 
-    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *,
-                       page_size: int) -> list[dict]:
+    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *, page_size: int) -> list[dict]:
         """Every item of every page, in page order: the pages `iter_pages` would read.
 
         Once a page tells how many there are (`total_page`, else page 1's `total_number`), up to
@@ -313,8 +345,7 @@ class TikTokClient:
         finally:
             await _discard(ahead.values())
 
-    async def _get_page(self, path: str, params: Mapping[str, Any], token: str, page: int,
-                        page_size: int) -> dict:
+    async def _get_page(self, path: str, params: Mapping[str, Any], token: str, page: int, page_size: int) -> dict:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         return await self.get(path, {**params, "page": page, "page_size": page_size}, token)
@@ -355,8 +386,12 @@ class TikTokClient:
         if total_page is not None and page >= total_page:
             return True
         if page >= cap:
-            log.warning("TikTok %s: stopping at page %d, the count implied by total_number "
-                        "(total_page %s)", path, page, total_page)
+            log.warning(
+                "TikTok %s: stopping at page %d, the count implied by total_number (total_page %s)",
+                path,
+                page,
+                total_page,
+            )
             return True
         return False
 
@@ -372,14 +407,19 @@ class TikTokClient:
         items = await self.list_all("bc/partner/get/", {"bc_id": str(bc_id)}, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items("bc/partner/get/", items, shapes.PARTNER)
 
-    async def get_partner_assets(self, token: str, bc_id: str, partner_id: str, asset_type: str,
-                                 share_type: str) -> list[dict]:
+    async def get_partner_assets(
+        self, token: str, bc_id: str, partner_id: str, asset_type: str, share_type: str
+    ) -> list[dict]:
         """`bc/partner/asset/get/`: assets shared with us (SHARED) or by us (SHARING) with the partner; only the
         asset types its definition accepts (ADVERTISER, CATALOG, DOMAIN)."""
         path = "bc/partner/asset/get/"
         ENDPOINTS[path].check(asset_type=asset_type, share_type=share_type)
-        params = {"bc_id": str(bc_id), "partner_id": str(partner_id), "asset_type": asset_type,
-                  "share_type": share_type}
+        params = {
+            "bc_id": str(bc_id),
+            "partner_id": str(partner_id),
+            "asset_type": asset_type,
+            "share_type": share_type,
+        }
         items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items(path, items, shapes.PARTNER_ASSET)
 
@@ -454,8 +494,7 @@ class _StripQueryFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(a.copy_with(query=None) if isinstance(a, httpx.URL) else a
-                                for a in record.args)
+            record.args = tuple(a.copy_with(query=None) if isinstance(a, httpx.URL) else a for a in record.args)
         return True
 
 

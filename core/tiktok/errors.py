@@ -58,8 +58,9 @@ class RetryableError(TikTokError):
 class TransportError(RetryableError):
     """No well-formed envelope came back: timeout, connection error, HTTP non-200 or a malformed body."""
 
-    def __init__(self, message: str, path: str = "", request_id: str | None = None,
-                 http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, path: str = "", request_id: str | None = None, http_status: int | None = None
+    ) -> None:
         super().__init__(TRANSPORT_CODE, message, request_id, path)
         self.args = (message, path, request_id, http_status)
         self.http_status = http_status

@@ -27,8 +27,9 @@ from collections.abc import Callable
 class TokenBucket:
     """`rate_per_s` requests per second, at most `burst` back to back (default: half a second's worth)."""
 
-    def __init__(self, rate_per_s: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if not rate_per_s > 0 or math.isinf(rate_per_s):
             raise ValueError(f"rate_per_s must be a positive finite number, not {rate_per_s!r}")
         burst = max(1.0, rate_per_s / 2) if burst is None else burst

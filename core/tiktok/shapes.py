@@ -37,16 +37,39 @@ class Shape:
 
 
 _MEMBER_KEY = ("user_id", "user_email")
-BC = Shape({"bc_info": OBJECT, "user_role": TEXT}, required=("bc_info",),
-           nested={"bc_info": Shape({"bc_id": ID, "name": TEXT}, required=("bc_id",))})
+BC = Shape(
+    {"bc_info": OBJECT, "user_role": TEXT},
+    required=("bc_info",),
+    nested={"bc_info": Shape({"bc_id": ID, "name": TEXT}, required=("bc_id",))},
+)
 PARTNER = Shape({"bc_id": ID, "bc_name": TEXT}, required=("bc_id",))
-PARTNER_ASSET = Shape({"asset_id": ID, "asset_name": TEXT, "asset_type": TEXT, "owner_bc_name": TEXT},
-                      required=("asset_id",))
-MEMBER = Shape({"user_id": ID, "user_name": TEXT, "user_email": TEXT, "user_role": TEXT, "relation_status": TEXT,
-                "ext_user_role": OBJECT}, one_of=(_MEMBER_KEY,),
-               nested={"ext_user_role": Shape({"finance_role": TEXT})})
-ASSET_MEMBER = Shape({"user_id": ID, "user_name": TEXT, "user_email": TEXT, "advertiser_role": TEXT,
-                      "catalog_role": TEXT, "form_library_role": TEXT, "asset_role": TEXT}, one_of=(_MEMBER_KEY,))
+PARTNER_ASSET = Shape(
+    {"asset_id": ID, "asset_name": TEXT, "asset_type": TEXT, "owner_bc_name": TEXT}, required=("asset_id",)
+)
+MEMBER = Shape(
+    {
+        "user_id": ID,
+        "user_name": TEXT,
+        "user_email": TEXT,
+        "user_role": TEXT,
+        "relation_status": TEXT,
+        "ext_user_role": OBJECT,
+    },
+    one_of=(_MEMBER_KEY,),
+    nested={"ext_user_role": Shape({"finance_role": TEXT})},
+)
+ASSET_MEMBER = Shape(
+    {
+        "user_id": ID,
+        "user_name": TEXT,
+        "user_email": TEXT,
+        "advertiser_role": TEXT,
+        "catalog_role": TEXT,
+        "form_library_role": TEXT,
+        "asset_role": TEXT,
+    },
+    one_of=(_MEMBER_KEY,),
+)
 
 
 def check_items(path: str, items: list[Any], shape: Shape) -> list[dict]:
@@ -90,8 +113,9 @@ def _present(value: Any) -> bool:
 
 
 def _a(value: Any) -> str:
-    name = {bool: "a bool", int: "an integer", float: "a float", dict: "an object", list: "a list",
-            str: "text"}.get(type(value))
+    name = {bool: "a bool", int: "an integer", float: "a float", dict: "an object", list: "a list", str: "text"}.get(
+        type(value)
+    )
     return name or f"a {type(value).__name__}"
 
 

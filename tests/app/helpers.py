@@ -22,9 +22,15 @@ def make_services(tmp_path: Path, sandbox=None, **env: str) -> Services:
     """Services in sandbox mode against `sandbox` (or an unreachable port), installed process-wide."""
     port = urlparse(sandbox.base_url).port if sandbox is not None else 9
     settings = Settings.load(
-        env={"PW_SANDBOX_PORT": str(port), "PW_DB_PATH": str(tmp_path / "pw.duckdb"),
-             "PW_DATA_DIR": str(tmp_path / "data"), "PW_PORT": "8501", **env},
-        secrets_file=tmp_path / "absent-secrets.toml", root=tmp_path,
+        env={
+            "PW_SANDBOX_PORT": str(port),
+            "PW_DB_PATH": str(tmp_path / "pw.duckdb"),
+            "PW_DATA_DIR": str(tmp_path / "data"),
+            "PW_PORT": "8501",
+            **env,
+        },
+        secrets_file=tmp_path / "absent-secrets.toml",
+        root=tmp_path,
     )
     svc = core_services.build(settings)
     core_services.install(svc)
@@ -37,10 +43,10 @@ def authorize(svc: Services, sandbox, started: connections.Started, email: str) 
     from sandbox.testing import obtain_auth_code
 
     state = parse_qs(urlparse(started.start_url).query)["state"][0]
-    code = obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD,
-                            state)
-    return connections.finish_callback(svc, {"auth_code": code, "code": code, "state": state},
-                                   connections.binding_for(svc, started.flow.flow_id))
+    code = obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD, state)
+    return connections.finish_callback(
+        svc, {"auth_code": code, "code": code, "state": state}, connections.binding_for(svc, started.flow.flow_id)
+    )
 
 
 def connect_customer(svc: Services, sandbox) -> connections.Outcome:

@@ -20,8 +20,9 @@ def svc(tmp_path):
     now = datetime.now(UTC)
     with services.store.write() as cur:
         partners.apply_partner_list(cur, [{"bc_id": "22", "bc_name": "Beta Media"}], now)
-        partners.replace_assets(cur, "22", [{"asset_id": "1", "asset_type": "ADVERTISER", "share_type": "SHARING"}],
-                                now)
+        partners.replace_assets(
+            cur, "22", [{"asset_id": "1", "asset_type": "ADVERTISER", "share_type": "SHARING"}], now
+        )
     workspace.sandbox_users(services.store)
     workspace.invite(services.store, ADMIN_ACTOR, GUEST, "guest", partner_bc_id="22")
     yield services

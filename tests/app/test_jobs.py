@@ -80,8 +80,7 @@ def test_same_dedupe_key_runs_once(store, runner):
     assert first == second
     release.set()
     assert runner.wait(first, timeout=10) == jobs.COMPLETED
-    third = runner.submit(lambda ctx: Counts(), kind="k", target="t", actor="c", trigger="Manual",
-                          dedupe_key="sync")
+    third = runner.submit(lambda ctx: Counts(), kind="k", target="t", actor="c", trigger="Manual", dedupe_key="sync")
     assert third != first
     assert len(jobs.list_tasks(store)) == 2
 
@@ -90,8 +89,9 @@ def test_recover_interrupted_marks_active_rows_not_completed(store):
     now = datetime.now(UTC)
     with store.write() as cur:
         for status in (jobs.QUEUED, jobs.RUNNING, jobs.RETRYING, jobs.COMPLETED):
-            cur.execute("INSERT INTO tasks (kind, status, created_at, updated_at) VALUES ('k', ?, ?, ?)",
-                        [status, now, now])
+            cur.execute(
+                "INSERT INTO tasks (kind, status, created_at, updated_at) VALUES ('k', ?, ?, ?)", [status, now, now]
+            )
     assert jobs.recover_interrupted(store) == 3
     statuses = jobs.list_tasks(store)["status"].tolist()
     assert statuses.count(jobs.NOT_COMPLETED) == 3

@@ -25,13 +25,27 @@ def svc(tmp_path):
 def _seed_partners(svc) -> None:
     now = datetime.now(UTC)
     with svc.store.write() as cur:
-        partners.apply_partner_list(cur, [{"bc_id": "11", "bc_name": "Alpha Agency"},
-                                          {"bc_id": "22", "bc_name": "Beta Media"},
-                                          {"bc_id": "33", "bc_name": "Gamma Group"}], now)
-        partners.replace_assets(cur, "22", [{"asset_id": "1", "asset_type": "ADVERTISER", "share_type": "SHARING"},
-                                            {"asset_id": "2", "asset_type": "PIXEL", "share_type": "SHARED"}], now)
-        partners.replace_assets(cur, "33", [{"asset_id": "3", "asset_type": "ADVERTISER", "share_type": "SHARING"}],
-                                now)
+        partners.apply_partner_list(
+            cur,
+            [
+                {"bc_id": "11", "bc_name": "Alpha Agency"},
+                {"bc_id": "22", "bc_name": "Beta Media"},
+                {"bc_id": "33", "bc_name": "Gamma Group"},
+            ],
+            now,
+        )
+        partners.replace_assets(
+            cur,
+            "22",
+            [
+                {"asset_id": "1", "asset_type": "ADVERTISER", "share_type": "SHARING"},
+                {"asset_id": "2", "asset_type": "PIXEL", "share_type": "SHARED"},
+            ],
+            now,
+        )
+        partners.replace_assets(
+            cur, "33", [{"asset_id": "3", "asset_type": "ADVERTISER", "share_type": "SHARING"}], now
+        )
     partners.set_connection(svc.store, "33", "reconnect_required", error="40105")
 
 
@@ -84,8 +98,9 @@ def test_automation_page_lists_tasks_jobs_and_progress(svc):
         ctx.advance()
         return Counts(added=3, removed=1)
 
-    task_id = svc.runner.submit(work, kind="Check for updates", target="All partners", actor="admin@x",
-                                trigger=jobs.TRIGGER_MANUAL)
+    task_id = svc.runner.submit(
+        work, kind="Check for updates", target="All partners", actor="admin@x", trigger=jobs.TRIGGER_MANUAL
+    )
     svc.runner.wait(task_id, timeout=10)
     at = _app().run()
     at.switch_page("../pages/automation.py").run()

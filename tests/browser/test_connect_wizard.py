@@ -60,8 +60,9 @@ def world(app_server: RunningApp, browser: Browser) -> dict:
     wait_for_app(page)
     page.get_by_role("button", name="Connect your TikTok Business Center").click()
     wait_for_app(page)
-    _popup_login_and_confirm(page, "Open TikTok authorization", "admin@acme.example", PASSWORD) \
-        .wait_for_event("close", timeout=15_000)
+    _popup_login_and_confirm(page, "Open TikTok authorization", "admin@acme.example", PASSWORD).wait_for_event(
+        "close", timeout=15_000
+    )
     expect(page.get_by_text("Business Center connected.")).to_be_visible(timeout=SLOW)
     _nav(page, "Partners")
     task_id = start_check_for_updates(page)
@@ -150,8 +151,7 @@ def test_happy_path_connects_the_eligible_partner(app_server: RunningApp, world:
     expect(grid).to_contain_text(partner["bc_id"])
 
 
-def test_standard_monitor_account_is_refused_with_what_to_do(app_server: RunningApp, world: dict,
-                                                             page: Page) -> None:
+def test_standard_monitor_account_is_refused_with_what_to_do(app_server: RunningApp, world: dict, page: Page) -> None:
     partner = _partner(world, 2)
     assert partner["monitor_role"] == "STANDARD"
     page.goto(f"{app_server.url}/connect?partner={partner['bc_id']}")

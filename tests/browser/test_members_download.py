@@ -51,11 +51,18 @@ def _nav(page: Page, name: str) -> None:
     wait_for_app(page)
 
 
-def test_sync_then_download_csv_equals_world(onboarded_app: RunningApp, sandbox_session: SandboxServer,
-                                             page: Page, tmp_path: Path) -> None:
+def test_sync_then_download_csv_equals_world(
+    onboarded_app: RunningApp, sandbox_session: SandboxServer, page: Page, tmp_path: Path
+) -> None:
     partner = monitored_partners(sandbox_session)[0]
-    control(sandbox_session, "members/add", bc_id=partner.bc_id, user_email="browser.admin@agency.example",
-            user_name="=Browser Admin", user_role="ADMIN")
+    control(
+        sandbox_session,
+        "members/add",
+        bc_id=partner.bc_id,
+        user_email="browser.admin@agency.example",
+        user_name="=Browser Admin",
+        user_role="ADMIN",
+    )
     page.goto(onboarded_app.url)
     wait_for_app(page)
     task_id = start_check_for_updates(page)  # the onboarding's own syncs are older tasks

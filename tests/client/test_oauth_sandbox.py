@@ -34,9 +34,15 @@ def auth_code(server: SandboxServer, email: str = ADMIN) -> str:
 
 
 def exchange(server: SandboxServer, code: str, **overrides: Any) -> TokenGrant:
-    args = {"api_base_url": server.api_base_url, "app_id": server.config.app_id,
-            "app_secret": server.config.app_secret, "auth_code": code, "redirect_uri": redirect_uri(server),
-            "timeout_s": 5, **overrides}
+    args = {
+        "api_base_url": server.api_base_url,
+        "app_id": server.config.app_id,
+        "app_secret": server.config.app_secret,
+        "auth_code": code,
+        "redirect_uri": redirect_uri(server),
+        "timeout_s": 5,
+        **overrides,
+    }
     return exchange_code(**args)
 
 
@@ -102,9 +108,11 @@ def test_empty_auth_code_is_refused_before_calling_tiktok(sandbox: SandboxServer
 
 
 def test_parameter_error_is_40002(sandbox: SandboxServer) -> None:
-    httpx.post(sandbox.base_url + "/sandbox/control/faults",
-               json={"route": "oauth2/access_token/", "code": 40002, "message": "auth_code: Missing data."},
-               timeout=5).raise_for_status()
+    httpx.post(
+        sandbox.base_url + "/sandbox/control/faults",
+        json={"route": "oauth2/access_token/", "code": 40002, "message": "auth_code: Missing data."},
+        timeout=5,
+    ).raise_for_status()
     with pytest.raises(InvalidRequestError) as info:
         exchange(sandbox, auth_code(sandbox))
     assert (info.value.code, info.value.message) == (40002, "auth_code: Missing data.")
@@ -113,28 +121,42 @@ def test_parameter_error_is_40002(sandbox: SandboxServer) -> None:
 @pytest.mark.parametrize("fault", [{"http_status": 502}, {"malformed": True}], ids=["http502", "malformed"])
 def test_exchange_transport_faults(sandbox: SandboxServer, fault: dict[str, Any]) -> None:
     code = auth_code(sandbox)
-    httpx.post(sandbox.base_url + "/sandbox/control/faults", json={"route": "oauth2/access_token/", **fault},
-               timeout=5).raise_for_status()
+    httpx.post(
+        sandbox.base_url + "/sandbox/control/faults", json={"route": "oauth2/access_token/", **fault}, timeout=5
+    ).raise_for_status()
     with pytest.raises(TransportError):
         exchange(sandbox, code)
     assert exchange(sandbox, code).access_token  # the fault hit before the code was redeemed
 
 
 def test_exchange_times_out(sandbox: SandboxServer) -> None:
-    httpx.post(sandbox.base_url + "/sandbox/control/faults",
-               json={"route": "oauth2/access_token/", "hang_seconds": 1.5}, timeout=5).raise_for_status()
+    httpx.post(
+        sandbox.base_url + "/sandbox/control/faults",
+        json={"route": "oauth2/access_token/", "hang_seconds": 1.5},
+        timeout=5,
+    ).raise_for_status()
     with pytest.raises(TransportError, match="no response in time"):
         exchange(sandbox, auth_code(sandbox), timeout_s=0.3)
 
 
 def test_revoke_then_every_call_is_40105(sandbox: SandboxServer) -> None:
     grant = exchange(sandbox, auth_code(sandbox))
-    revoked = revoke_token(api_base_url=sandbox.api_base_url, app_id=sandbox.config.app_id,
-                           app_secret=sandbox.config.app_secret, access_token=grant.access_token, timeout_s=5)
+    revoked = revoke_token(
+        api_base_url=sandbox.api_base_url,
+        app_id=sandbox.config.app_id,
+        app_secret=sandbox.config.app_secret,
+        access_token=grant.access_token,
+        timeout_s=5,
+    )
     assert sorted(revoked) == sorted(grant.advertiser_ids)
     with pytest.raises(TokenRejectedError) as info:
         bcs_with(sandbox, grant.access_token)
     assert info.value.code == 40105
     with pytest.raises(TokenRejectedError):
-        revoke_token(api_base_url=sandbox.api_base_url, app_id=sandbox.config.app_id,
-                     app_secret=sandbox.config.app_secret, access_token=grant.access_token, timeout_s=5)
+        revoke_token(
+            api_base_url=sandbox.api_base_url,
+            app_id=sandbox.config.app_id,
+            app_secret=sandbox.config.app_secret,
+            access_token=grant.access_token,
+            timeout_s=5,
+        )

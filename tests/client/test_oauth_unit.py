@@ -51,8 +51,7 @@ class Canned:
 
     def answer(self, code: int, data: dict | None = None, message: str = "OK", status: int = 200) -> None:
         self.status = status
-        self.body = json.dumps({"code": code, "message": message, "request_id": "rid-1",
-                                "data": data or {}}).encode()
+        self.body = json.dumps({"code": code, "message": message, "request_id": "rid-1", "data": data or {}}).encode()
 
 
 @pytest.fixture
@@ -66,17 +65,27 @@ def canned() -> Iterator[Canned]:
 
 
 def exchange(base: str, code: str = "auth-code-1") -> TokenGrant:
-    return exchange_code(api_base_url=base, app_id="7100000000000000000", app_secret=SECRET, auth_code=code,
-                         redirect_uri="http://localhost:8501/api/oauth/tiktok/callback", timeout_s=5)
+    return exchange_code(
+        api_base_url=base,
+        app_id="7100000000000000000",
+        app_secret=SECRET,
+        auth_code=code,
+        redirect_uri="http://localhost:8501/api/oauth/tiktok/callback",
+        timeout_s=5,
+    )
 
 
 def test_authorization_url_has_app_id_state_and_encoded_redirect() -> None:
-    url = authorization_url("https://business-api.tiktok.com/portal/auth", "7100", "http://localhost:8501/cb?x=1",
-                            "st ate")
+    url = authorization_url(
+        "https://business-api.tiktok.com/portal/auth", "7100", "http://localhost:8501/cb?x=1", "st ate"
+    )
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "business-api.tiktok.com", "/portal/auth")
-    assert parse_qsl(parts.query) == [("app_id", "7100"), ("state", "st ate"),
-                                      ("redirect_uri", "http://localhost:8501/cb?x=1")]
+    assert parse_qsl(parts.query) == [
+        ("app_id", "7100"),
+        ("state", "st ate"),
+        ("redirect_uri", "http://localhost:8501/cb?x=1"),
+    ]
     assert "redirect_uri=http%3A%2F%2Flocalhost%3A8501%2Fcb%3Fx%3D1" in url
 
 
@@ -85,20 +94,29 @@ def test_authorization_url_omits_empty_state_and_keeps_existing_query() -> None:
     assert parse_qsl(urlsplit(url).query) == [("lang", "en"), ("app_id", "7100"), ("redirect_uri", "http://h/cb")]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ({"auth_code": "A", "code": "A", "state": "S"}, ("A", "S")),
-    ({"code": "C", "state": "S"}, ("C", "S")),
-    ({"auth_code": "", "code": "C"}, ("C", None)),
-    ({"state": ""}, (None, None)),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"auth_code": "A", "code": "A", "state": "S"}, ("A", "S")),
+        ({"code": "C", "state": "S"}, ("C", "S")),
+        ({"auth_code": "", "code": "C"}, ("C", None)),
+        ({"state": ""}, (None, None)),
+    ],
+)
 def test_callback_params(query: dict[str, str], expected: tuple[str | None, str | None]) -> None:
     assert callback_params(query) == expected
 
 
 def test_exchange_sends_tiktok_json_and_returns_the_grant(canned: Canned, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    canned.answer(0, {"access_token": "tok-XYZ", "advertiser_ids": ["7000000000000000001", 7000000000000000002],
-                      "scope": [4, 5, 11]})
+    canned.answer(
+        0,
+        {
+            "access_token": "tok-XYZ",
+            "advertiser_ids": ["7000000000000000001", 7000000000000000002],
+            "scope": [4, 5, 11],
+        },
+    )
     grant = exchange(canned.base)
     assert grant == TokenGrant("tok-XYZ", ["7000000000000000001", "7000000000000000002"], [4, 5, 11])
     path, headers, body = canned.seen[0]
@@ -112,13 +130,25 @@ def test_exchange_sends_tiktok_json_and_returns_the_grant(canned: Canned, caplog
 
 
 def test_exchange_tolerates_refresh_token_and_expiry(canned: Canned) -> None:
-    canned.answer(0, {"access_token": "t", "advertiser_ids": [], "scope": [], "refresh_token": "r",
-                      "expires_in": 86400, "token_type": "bearer", "open_id": "o"})
+    canned.answer(
+        0,
+        {
+            "access_token": "t",
+            "advertiser_ids": [],
+            "scope": [],
+            "refresh_token": "r",
+            "expires_in": 86400,
+            "token_type": "bearer",
+            "open_id": "o",
+        },
+    )
     assert exchange(canned.base) == TokenGrant("t", [], [])
 
 
-@pytest.mark.parametrize(("code", "cls"), [(40110, AuthCodeError), (40101, AppCredentialsError),
-                                           (40113, AppCredentialsError), (40002, InvalidRequestError)])
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [(40110, AuthCodeError), (40101, AppCredentialsError), (40113, AppCredentialsError), (40002, InvalidRequestError)],
+)
 def test_exchange_errors(canned: Canned, code: int, cls: type[TikTokError]) -> None:
     canned.answer(code, message="The auth_code is canceled.")
     with pytest.raises(cls) as info:
@@ -126,11 +156,14 @@ def test_exchange_errors(canned: Canned, code: int, cls: type[TikTokError]) -> N
     assert (info.value.code, info.value.request_id, info.value.path) == (code, "rid-1", "oauth2/access_token/")
 
 
-@pytest.mark.parametrize(("status", "body", "needle"), [
-    (502, b"<html>Bad Gateway</html>", "HTTP 502"),
-    (200, b"not json", "non-JSON"),
-    (200, b'{"code":0,"message":"OK","data":{"advertiser_ids":[]}}', "without an access_token"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "needle"),
+    [
+        (502, b"<html>Bad Gateway</html>", "HTTP 502"),
+        (200, b"not json", "non-JSON"),
+        (200, b'{"code":0,"message":"OK","data":{"advertiser_ids":[]}}', "without an access_token"),
+    ],
+)
 def test_exchange_transport_failures(canned: Canned, status: int, body: bytes, needle: str) -> None:
     canned.status, canned.body = status, body
     with pytest.raises(TransportError, match=needle):
@@ -153,8 +186,7 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
 
 def test_revoke_returns_advertisers_and_maps_errors(canned: Canned) -> None:
     canned.answer(0, {"app_id": "7100000000000000000", "advertiser_ids": [7000000000000000001]})
-    ids = revoke_token(api_base_url=canned.base, app_id="7100000000000000000", app_secret=SECRET,
-                       access_token="tok-1")
+    ids = revoke_token(api_base_url=canned.base, app_id="7100000000000000000", app_secret=SECRET, access_token="tok-1")
     assert ids == ["7000000000000000001"]
     path, headers, body = canned.seen[0]
     assert path == "/open_api/v1.3/oauth2/revoke_token/"
@@ -162,5 +194,4 @@ def test_revoke_returns_advertisers_and_maps_errors(canned: Canned) -> None:
     assert json.loads(body) == {"app_id": "7100000000000000000", "secret": SECRET, "access_token": "tok-1"}
     canned.answer(40105, message="Access token is incorrect or has been revoked.")
     with pytest.raises(TokenRejectedError):
-        revoke_token(api_base_url=canned.base, app_id="7100000000000000000", app_secret=SECRET,
-                     access_token="tok-1")
+        revoke_token(api_base_url=canned.base, app_id="7100000000000000000", app_secret=SECRET, access_token="tok-1")

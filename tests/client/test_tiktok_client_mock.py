@@ -68,14 +68,31 @@ class Sleeps:
         self.delays.append(seconds)
 
 
-def make_client(script: Script, *, events: list[RetryEvent] | None = None, sleep: Sleeps | None = None,
-                limiter: TokenBucket | None = None, page_window: int = 6, **config: Any) -> TikTokClient:
-    settings = {"max_attempts": 4, "backoff_base_s": 0.1, "backoff_cap_s": 0.3, "throttle_penalty_s": 0.01,
-                "timeout_s": 2, **config}
-    return TikTokClient(ClientConfig(BASE, "7100000000000000000", SECRET, **settings),
-                        limiter or TokenBucket(1000, burst=1000), transport=httpx.MockTransport(script),
-                        on_retry=events.append if events is not None else None, sleep=sleep or Sleeps(),
-                        page_window=page_window)
+def make_client(
+    script: Script,
+    *,
+    events: list[RetryEvent] | None = None,
+    sleep: Sleeps | None = None,
+    limiter: TokenBucket | None = None,
+    page_window: int = 6,
+    **config: Any,
+) -> TikTokClient:
+    settings = {
+        "max_attempts": 4,
+        "backoff_base_s": 0.1,
+        "backoff_cap_s": 0.3,
+        "throttle_penalty_s": 0.01,
+        "timeout_s": 2,
+        **config,
+    }
+    return TikTokClient(
+        ClientConfig(BASE, "7100000000000000000", SECRET, **settings),
+        limiter or TokenBucket(1000, burst=1000),
+        transport=httpx.MockTransport(script),
+        on_retry=events.append if events is not None else None,
+        sleep=sleep or Sleeps(),
+        page_window=page_window,
+    )
 
 
 def call(client: TikTokClient, fn: Callable[[TikTokClient], Any]) -> Any:
@@ -88,15 +105,23 @@ def call(client: TikTokClient, fn: Callable[[TikTokClient], Any]) -> Any:
 
 # -- envelope ---------------------------------------------------------------------------------------
 
+
 def test_returns_data_with_ids_as_strings_even_beyond_2_pow_53() -> None:
-    body = (b'{"code":0,"message":"OK","request_id":20240601123456010223,"data":{"list":[{"bc_id":'
-            b'7100000000000000123,"user_ids":[9007199254740993],"bc_info":{"bc_id":"7100000000000000001"},'
-            b'"count":3,"flag":true}]}}')
+    body = (
+        b'{"code":0,"message":"OK","request_id":20240601123456010223,"data":{"list":[{"bc_id":'
+        b'7100000000000000123,"user_ids":[9007199254740993],"bc_info":{"bc_id":"7100000000000000001"},'
+        b'"count":3,"flag":true}]}}'
+    )
     script = Script(httpx.Response(200, content=body))
     data = call(make_client(script), lambda c: c.get("bc/get/", {}, TOKEN))
     item = data["list"][0]
-    assert item == {"bc_id": "7100000000000000123", "user_ids": ["9007199254740993"],
-                    "bc_info": {"bc_id": "7100000000000000001"}, "count": 3, "flag": True}
+    assert item == {
+        "bc_id": "7100000000000000123",
+        "user_ids": ["9007199254740993"],
+        "bc_info": {"bc_id": "7100000000000000001"},
+        "count": 3,
+        "flag": True,
+    }
 
 
 def test_partial_success_20001_is_success_and_counted() -> None:
@@ -110,14 +135,17 @@ def test_missing_data_on_success_is_an_empty_dict() -> None:
     assert call(make_client(script), lambda c: c.get("bc/get/", {}, TOKEN)) == {}
 
 
-@pytest.mark.parametrize(("response", "needle"), [
-    (httpx.Response(504, text="<html>Gateway Time-out</html>"), "HTTP 504"),
-    (httpx.Response(200, text="<html>oops</html>"), "non-JSON"),
-    (httpx.Response(200, content=b'{"code":0,"data":{"list":[{"bc_id":"71'), "non-JSON"),
-    (httpx.Response(200, json=["not", "an", "envelope"]), "malformed envelope"),
-    (httpx.Response(200, json={"code": "0", "data": {}}), "malformed envelope"),
-    (httpx.Response(200, json={"code": 0, "data": [1, 2]}), "data is a list"),
-])
+@pytest.mark.parametrize(
+    ("response", "needle"),
+    [
+        (httpx.Response(504, text="<html>Gateway Time-out</html>"), "HTTP 504"),
+        (httpx.Response(200, text="<html>oops</html>"), "non-JSON"),
+        (httpx.Response(200, content=b'{"code":0,"data":{"list":[{"bc_id":"71'), "non-JSON"),
+        (httpx.Response(200, json=["not", "an", "envelope"]), "malformed envelope"),
+        (httpx.Response(200, json={"code": "0", "data": {}}), "malformed envelope"),
+        (httpx.Response(200, json={"code": 0, "data": [1, 2]}), "data is a list"),
+    ],
+)
 def test_malformed_responses_are_transport_errors(response: httpx.Response, needle: str) -> None:
     client = make_client(Script(response), max_attempts=1)
     with pytest.raises(RetriesExhaustedError) as info:
@@ -129,8 +157,15 @@ def test_malformed_responses_are_transport_errors(response: httpx.Response, need
     assert client.stats.by_code == {-1: 1}
 
 
-@pytest.mark.parametrize(("code", "cls"), [(40001, PermissionDeniedError), (40002, InvalidRequestError),
-                                           (40105, TokenRejectedError), (40104, TokenRejectedError)])
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (40001, PermissionDeniedError),
+        (40002, InvalidRequestError),
+        (40105, TokenRejectedError),
+        (40104, TokenRejectedError),
+    ],
+)
 def test_non_retryable_codes_raise_at_once(code: int, cls: type[TikTokError]) -> None:
     script = Script(fail(code, "denied"))
     events: list[RetryEvent] = []
@@ -138,7 +173,11 @@ def test_non_retryable_codes_raise_at_once(code: int, cls: type[TikTokError]) ->
     with pytest.raises(cls) as info:
         call(client, lambda c: c.get("bc/member/get/", {"bc_id": "1"}, TOKEN))
     assert (info.value.code, info.value.message, info.value.request_id, info.value.path) == (
-        code, "denied", f"rid-{code}", "bc/member/get/")
+        code,
+        "denied",
+        f"rid-{code}",
+        "bc/member/get/",
+    )
     assert len(script.requests) == 1
     assert events == []
 
@@ -152,10 +191,18 @@ def test_http_404_is_not_retried() -> None:
 
 # -- request encoding -------------------------------------------------------------------------------
 
+
 def test_get_sends_header_and_encodes_params_once() -> None:
     script = Script(ok({}))
-    params = {"bc_id": "7100000000000000001", "filtering": {"keyword": "acmé", "user_role": "ADMIN"},
-              "ids": ["1", "2"], "page": 2, "flag": True, "skipped": None, "pre": '{"a":1}'}
+    params = {
+        "bc_id": "7100000000000000001",
+        "filtering": {"keyword": "acmé", "user_role": "ADMIN"},
+        "ids": ["1", "2"],
+        "page": 2,
+        "flag": True,
+        "skipped": None,
+        "pre": '{"a":1}',
+    }
     call(make_client(script), lambda c: c.get("bc/member/get/", params, TOKEN))
     request = script.requests[0]
     assert request.method == "GET"
@@ -163,8 +210,13 @@ def test_get_sends_header_and_encodes_params_once() -> None:
     assert request.headers["Access-Token"] == TOKEN
     assert "authorization" not in request.headers
     assert dict(request.url.params) == {
-        "bc_id": "7100000000000000001", "filtering": '{"keyword":"acmé","user_role":"ADMIN"}',
-        "ids": '["1","2"]', "page": "2", "flag": "true", "pre": '{"a":1}'}
+        "bc_id": "7100000000000000001",
+        "filtering": '{"keyword":"acmé","user_role":"ADMIN"}',
+        "ids": '["1","2"]',
+        "page": "2",
+        "flag": "true",
+        "pre": '{"a":1}',
+    }
 
 
 def test_post_sends_json_body_and_optional_token() -> None:
@@ -206,15 +258,20 @@ def test_client_can_be_reopened_in_another_event_loop() -> None:
 
 # -- retries ----------------------------------------------------------------------------------------
 
+
 def test_retries_throttling_and_system_errors_then_succeeds() -> None:
-    script = Script(fail(40100, "App reaches the QPS limit."), fail(50000, "System error."),
-                    fail(51004), ok({"list": ["x"]}))
+    script = Script(
+        fail(40100, "App reaches the QPS limit."), fail(50000, "System error."), fail(51004), ok({"list": ["x"]})
+    )
     events: list[RetryEvent] = []
     sleeps = Sleeps()
     client = make_client(script, events=events, sleep=sleeps, max_attempts=6)
     assert call(client, lambda c: c.get("bc/partner/get/", {"bc_id": "1"}, TOKEN)) == {"list": ["x"]}
     assert [(e.path, e.attempt, e.error.code) for e in events] == [
-        ("bc/partner/get/", 1, 40100), ("bc/partner/get/", 2, 50000), ("bc/partner/get/", 3, 51004)]
+        ("bc/partner/get/", 1, 40100),
+        ("bc/partner/get/", 2, 50000),
+        ("bc/partner/get/", 3, 51004),
+    ]
     assert sleeps.delays == [e.delay_s for e in events]
     caps = [0.1, 0.2, 0.3]  # base 0.1 doubling, capped at 0.3
     assert all(0 <= d <= cap for d, cap in zip(sleeps.delays, caps, strict=True))
@@ -255,8 +312,12 @@ def test_gives_up_after_max_attempts_with_the_last_error() -> None:
 
 
 def test_http_5xx_and_malformed_json_are_retried() -> None:
-    script = Script(httpx.Response(504, text="Gateway Time-out"), httpx.Response(500, json={"x": 1}),
-                    httpx.Response(200, text="{broken"), ok({"fine": 1}))
+    script = Script(
+        httpx.Response(504, text="Gateway Time-out"),
+        httpx.Response(500, json={"x": 1}),
+        httpx.Response(200, text="{broken"),
+        ok({"fine": 1}),
+    )
     client = make_client(script)
     assert call(client, lambda c: c.get("bc/get/", {}, TOKEN)) == {"fine": 1}
     assert client.stats.by_code == {-1: 3, 0: 1}
@@ -298,6 +359,7 @@ def test_secret_and_token_never_reach_the_logs(caplog: pytest.LogCaptureFixture)
 
 # -- pagination -------------------------------------------------------------------------------------
 
+
 def item(n: int) -> dict:
     """Item `n`, with the fields every typed helper's shape check requires."""
     return {"n": n, "bc_id": str(n), "bc_info": {"bc_id": str(n)}, "asset_id": str(n), "user_id": str(n)}
@@ -312,8 +374,12 @@ def paged(total: int, *, never_ends: bool = False) -> Handler:
         total_page = -(-total // size)
         if never_ends:
             items, total_page = [item(0)], page + 1
-        return ok({"list": items, "page_info": {"page": page, "page_size": size, "total_number": total,
-                                                 "total_page": total_page}})
+        return ok(
+            {
+                "list": items,
+                "page_info": {"page": page, "page_size": size, "total_number": total, "total_page": total_page},
+            }
+        )
 
     return handler
 
@@ -333,8 +399,7 @@ def test_iter_pages_yields_each_page() -> None:
 
 
 def test_empty_result_is_one_request() -> None:
-    script = Script(ok({"list": [], "page_info": {"page": 1, "page_size": 50, "total_number": 0,
-                                                  "total_page": 0}}))
+    script = Script(ok({"list": [], "page_info": {"page": 1, "page_size": 50, "total_number": 0, "total_page": 0}}))
     assert call(make_client(script), lambda c: c.get_bcs(TOKEN)) == []
     assert len(script.requests) == 1
 
@@ -352,10 +417,15 @@ def test_a_server_that_never_ends_is_capped_by_total_number() -> None:
     assert len(script.requests) == 3
 
 
-def page_of(request: httpx.Request, items: list[dict], total_page: int | None,
-            total_number: int | None = None) -> httpx.Response:
-    info = {"page": int(request.url.params["page"]), "page_size": int(request.url.params["page_size"]),
-            "total_page": total_page, "total_number": total_number}
+def page_of(
+    request: httpx.Request, items: list[dict], total_page: int | None, total_number: int | None = None
+) -> httpx.Response:
+    info = {
+        "page": int(request.url.params["page"]),
+        "page_size": int(request.url.params["page_size"]),
+        "total_page": total_page,
+        "total_number": total_number,
+    }
     return ok({"list": items, "page_info": {k: v for k, v in info.items() if v is not None}})
 
 
@@ -396,17 +466,21 @@ def _listing_that_grows(request: httpx.Request) -> httpx.Response:
     return page_of(request, [item(page)], 2 if page == 1 else 4)
 
 
-@pytest.mark.parametrize(("server", "expected"), [
-    (_listing_that_shrinks, [*range(20), 102]),
-    (_listing_with_an_empty_page, [1, 2]),
-    (_listing_that_grows, [1, 2, 3, 4]),
-])
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        (_listing_that_shrinks, [*range(20), 102]),
+        (_listing_with_an_empty_page, [1, 2]),
+        (_listing_that_grows, [1, 2, 3, 4]),
+    ],
+)
 def test_list_all_reads_what_page_by_page_reading_reads_when_the_listing_changes(server, expected) -> None:
     async def page_by_page(c: TikTokClient) -> list[dict]:
         return [i async for page in c.iter_pages("bc/get/", {}, TOKEN, page_size=20) for i in page]
 
-    windowed_items = call(make_client(Script(server), page_window=4),
-                          lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
+    windowed_items = call(
+        make_client(Script(server), page_window=4), lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20)
+    )
     assert [i["n"] for i in windowed_items] == expected
     assert call(make_client(Script(server), page_window=1), page_by_page) == windowed_items
 
@@ -416,8 +490,10 @@ def test_a_failed_page_past_the_end_is_discarded_but_a_needed_one_raises(caplog)
         page = int(request.url.params["page"])
         return fail(40001) if page == 3 else page_of(request, [item(page)] if page == 1 else [], 5, 100)
 
-    assert call(make_client(Script(page_2_empty_page_3_fails), page_window=4),
-                lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20)) == [item(1)]
+    assert call(
+        make_client(Script(page_2_empty_page_3_fails), page_window=4),
+        lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20),
+    ) == [item(1)]
     assert "never retrieved" not in caplog.text
 
     def page_2_fails(request: httpx.Request) -> httpx.Response:
@@ -428,23 +504,52 @@ def test_a_failed_page_past_the_end_is_discarded_but_a_needed_one_raises(caplog)
         call(make_client(Script(page_2_fails), page_window=4), lambda c: c.list_all("bc/get/", {}, TOKEN, page_size=20))
 
 
-@pytest.mark.parametrize(("method", "args", "path", "size", "extra"), [
-    ("get_bcs", (), "bc/get/", "50", {}),
-    ("get_partners", ("71",), "bc/partner/get/", "50", {"bc_id": "71"}),
-    ("get_partner_assets", ("71", "72", "DOMAIN", "SHARED"), "bc/partner/asset/get/", "50",
-     {"bc_id": "71", "partner_id": "72", "asset_type": "DOMAIN", "share_type": "SHARED"}),
-    ("get_own_assets", ("71", "TT_ACCOUNT"), "bc/asset/admin/get/", "50",
-     {"bc_id": "71", "asset_type": "TT_ACCOUNT", "filtering": '{"relation_type":"OWNER_BC"}'}),
-    ("get_asset_partners", ("71", "PIXEL", "7000000000000000002"), "bc/asset/partner/get/", "50",
-     {"bc_id": "71", "asset_type": "PIXEL", "asset_id": "7000000000000000002"}),
-    ("get_members", ("71", {"relation_status": "PENDING"}), "bc/member/get/", "20",
-     {"bc_id": "71", "filtering": '{"relation_status":"PENDING"}'}),
-    ("get_members", ("71",), "bc/member/get/", "20", {"bc_id": "71"}),
-    ("get_asset_members", ("71", "ADVERTISER", "7000000000000000001"), "bc/asset/member/get/", "20",
-     {"bc_id": "71", "asset_type": "ADVERTISER", "asset_id": "7000000000000000001"}),
-])
-def test_typed_helpers_use_the_endpoint_max_page_size(method: str, args: tuple, path: str, size: str,
-                                                      extra: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "args", "path", "size", "extra"),
+    [
+        ("get_bcs", (), "bc/get/", "50", {}),
+        ("get_partners", ("71",), "bc/partner/get/", "50", {"bc_id": "71"}),
+        (
+            "get_partner_assets",
+            ("71", "72", "DOMAIN", "SHARED"),
+            "bc/partner/asset/get/",
+            "50",
+            {"bc_id": "71", "partner_id": "72", "asset_type": "DOMAIN", "share_type": "SHARED"},
+        ),
+        (
+            "get_own_assets",
+            ("71", "TT_ACCOUNT"),
+            "bc/asset/admin/get/",
+            "50",
+            {"bc_id": "71", "asset_type": "TT_ACCOUNT", "filtering": '{"relation_type":"OWNER_BC"}'},
+        ),
+        (
+            "get_asset_partners",
+            ("71", "PIXEL", "7000000000000000002"),
+            "bc/asset/partner/get/",
+            "50",
+            {"bc_id": "71", "asset_type": "PIXEL", "asset_id": "7000000000000000002"},
+        ),
+        (
+            "get_members",
+            ("71", {"relation_status": "PENDING"}),
+            "bc/member/get/",
+            "20",
+            {"bc_id": "71", "filtering": '{"relation_status":"PENDING"}'},
+        ),
+        ("get_members", ("71",), "bc/member/get/", "20", {"bc_id": "71"}),
+        (
+            "get_asset_members",
+            ("71", "ADVERTISER", "7000000000000000001"),
+            "bc/asset/member/get/",
+            "20",
+            {"bc_id": "71", "asset_type": "ADVERTISER", "asset_id": "7000000000000000001"},
+        ),
+    ],
+)
+def test_typed_helpers_use_the_endpoint_max_page_size(
+    method: str, args: tuple, path: str, size: str, extra: dict[str, str]
+) -> None:
     script = Script(paged(3))
     items = call(make_client(script), lambda c: getattr(c, method)(TOKEN, *args))
     assert len(items) == 3
@@ -456,17 +561,21 @@ def test_typed_helpers_use_the_endpoint_max_page_size(method: str, args: tuple, 
 @pytest.mark.parametrize(("asset_type", "share_type"), [("TIKTOK_ACCOUNT", "SHARED"), ("ADVERTISER", "BOTH")])
 def test_partner_assets_rejects_unknown_enums(asset_type: str, share_type: str) -> None:
     with pytest.raises(ValueError, match="must be one of"):
-        call(make_client(Script(ok({}))),
-             lambda c: c.get_partner_assets(TOKEN, "1", "2", asset_type, share_type))
+        call(make_client(Script(ok({}))), lambda c: c.get_partner_assets(TOKEN, "1", "2", asset_type, share_type))
 
 
-@pytest.mark.parametrize(("method", "args"), [
-    *[("get_partner_assets", ("1", "2", t, "SHARING")) for t in ("LEAD", "PIXEL", "STOREFRONT", "TIKTOK_SHOP",
-                                                                  "TT_ACCOUNT")],
-    *[("get_asset_members", ("1", t, "3")) for t in ("DOMAIN", "PIXEL", "STOREFRONT", "TIKTOK_SHOP", "TT_ACCOUNT")],
-    ("get_own_assets", ("1", "DOMAIN")),
-    ("get_members", ("1", {"relation_status": "REJECT"})),
-])
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        *[
+            ("get_partner_assets", ("1", "2", t, "SHARING"))
+            for t in ("LEAD", "PIXEL", "STOREFRONT", "TIKTOK_SHOP", "TT_ACCOUNT")
+        ],
+        *[("get_asset_members", ("1", t, "3")) for t in ("DOMAIN", "PIXEL", "STOREFRONT", "TIKTOK_SHOP", "TT_ACCOUNT")],
+        ("get_own_assets", ("1", "DOMAIN")),
+        ("get_members", ("1", {"relation_status": "REJECT"})),
+    ],
+)
 def test_asset_types_and_filters_an_endpoint_does_not_accept_are_never_sent(method: str, args: tuple) -> None:
     script = Script(ok({}))
     with pytest.raises(ValueError, match="must be one of"):
@@ -475,6 +584,7 @@ def test_asset_types_and_filters_an_endpoint_does_not_accept_are_never_sent(meth
 
 
 # -- run_sync ---------------------------------------------------------------------------------------
+
 
 async def answer() -> int:
     await asyncio.sleep(0)

@@ -27,13 +27,25 @@ from sandbox.server import SandboxConfig, SandboxServer
 ADMIN = "admin@acme.example"
 
 
-def make_client(server: SandboxServer, *, limiter: TokenBucket | None = None,
-                events: list[RetryEvent] | None = None, **overrides: Any) -> TikTokClient:
-    settings = {"timeout_s": 5, "max_attempts": 4, "backoff_base_s": 0.02, "backoff_cap_s": 0.1,
-                "throttle_penalty_s": 0.1, **overrides}
+def make_client(
+    server: SandboxServer,
+    *,
+    limiter: TokenBucket | None = None,
+    events: list[RetryEvent] | None = None,
+    **overrides: Any,
+) -> TikTokClient:
+    settings = {
+        "timeout_s": 5,
+        "max_attempts": 4,
+        "backoff_base_s": 0.02,
+        "backoff_cap_s": 0.1,
+        "throttle_penalty_s": 0.1,
+        **overrides,
+    }
     config = ClientConfig(server.api_base_url, server.config.app_id, server.config.app_secret, **settings)
-    return TikTokClient(config, limiter or TokenBucket(1000, burst=1000),
-                        on_retry=events.append if events is not None else None)
+    return TikTokClient(
+        config, limiter or TokenBucket(1000, burst=1000), on_retry=events.append if events is not None else None
+    )
 
 
 def run(client: TikTokClient, fn: Callable[[TikTokClient], Any]) -> Any:
@@ -70,12 +82,15 @@ def partner(world: dict[str, Any], **match: Any) -> dict[str, Any]:
 
 # -- endpoints and paging ---------------------------------------------------------------------------
 
-def test_get_bcs_lists_the_customer_bc_with_string_ids(sandbox: SandboxServer, world: dict[str, Any],
-                                                      admin_token: str) -> None:
+
+def test_get_bcs_lists_the_customer_bc_with_string_ids(
+    sandbox: SandboxServer, world: dict[str, Any], admin_token: str
+) -> None:
     client = make_client(sandbox)
     bcs = run(client, lambda c: c.get_bcs(admin_token))
     assert [(b["bc_info"]["bc_id"], b["bc_info"]["name"], b["user_role"]) for b in bcs] == [
-        (world["customer"]["bc_id"], "Acme Retail Group", "ADMIN")]
+        (world["customer"]["bc_id"], "Acme Retail Group", "ADMIN")
+    ]
     assert client.stats.requests == 1
     assert client.stats.by_code == {0: 1}
 
@@ -83,7 +98,8 @@ def test_get_bcs_lists_the_customer_bc_with_string_ids(sandbox: SandboxServer, w
 def test_get_partners_matches_the_world(sandbox: SandboxServer, world: dict[str, Any], admin_token: str) -> None:
     listed = run(make_client(sandbox), lambda c: c.get_partners(admin_token, world["customer"]["bc_id"]))
     assert sorted((p["bc_id"], p["bc_name"]) for p in listed) == sorted(
-        (p["bc_id"], p["name"]) for p in world["partners"])
+        (p["bc_id"], p["name"]) for p in world["partners"]
+    )
 
 
 def _without_nulls(items: list[dict]) -> list[dict]:
@@ -124,8 +140,9 @@ def test_page_size_above_the_endpoint_max_is_a_40002(sandbox: SandboxServer, wor
     assert client.stats.requests == 1
 
 
-def test_get_partner_assets_both_ways_matches_the_shares(sandbox: SandboxServer, world: dict[str, Any],
-                                                         admin_token: str) -> None:
+def test_get_partner_assets_both_ways_matches_the_shares(
+    sandbox: SandboxServer, world: dict[str, Any], admin_token: str
+) -> None:
     customer = world["customer"]["bc_id"]
     target = partner(world, eligible=True, monitor_role="ADMIN")
 
@@ -137,39 +154,49 @@ def test_get_partner_assets_both_ways_matches_the_shares(sandbox: SandboxServer,
                 found |= {(i["asset_id"], share_type) for i in items}
         return found
 
-    expected = {(s["asset_id"], "SHARING" if s["owner_bc_id"] == customer else "SHARED")
-                for s in world["shares"] if target["bc_id"] in (s["owner_bc_id"], s["partner_bc_id"])}
+    expected = {
+        (s["asset_id"], "SHARING" if s["owner_bc_id"] == customer else "SHARED")
+        for s in world["shares"]
+        if target["bc_id"] in (s["owner_bc_id"], s["partner_bc_id"])
+    }
     assert expected
     assert run(make_client(sandbox), every_listing) == expected
 
 
-def test_not_eligible_partner_has_no_assets(sandbox: SandboxServer, world: dict[str, Any],
-                                            admin_token: str) -> None:
+def test_not_eligible_partner_has_no_assets(sandbox: SandboxServer, world: dict[str, Any], admin_token: str) -> None:
     target = partner(world, eligible=False)
-    items = run(make_client(sandbox), lambda c: c.get_partner_assets(
-        admin_token, world["customer"]["bc_id"], target["bc_id"], "ADVERTISER", "SHARING"))
+    items = run(
+        make_client(sandbox),
+        lambda c: c.get_partner_assets(
+            admin_token, world["customer"]["bc_id"], target["bc_id"], "ADVERTISER", "SHARING"
+        ),
+    )
     assert items == []
 
 
-def test_get_asset_members_and_authorized_advertisers(sandbox: SandboxServer, world: dict[str, Any],
-                                                      admin_token: str) -> None:
+def test_get_asset_members_and_authorized_advertisers(
+    sandbox: SandboxServer, world: dict[str, Any], admin_token: str
+) -> None:
     customer = bc_of(world, world["customer"]["bc_id"])
     assigned = customer["assignments"][0]
     advertisers_in_bc = {a["asset_id"] for a in customer["assets"] if a["asset_type"] == "ADVERTISER"}
     assert assigned["asset_id"] in advertisers_in_bc
 
     async def both(c: TikTokClient) -> tuple[list[dict], list[dict]]:
-        members = await c.get_asset_members(admin_token, customer["bc_info"]["bc_id"], "ADVERTISER",
-                                            assigned["asset_id"])
+        members = await c.get_asset_members(
+            admin_token, customer["bc_info"]["bc_id"], "ADVERTISER", assigned["asset_id"]
+        )
         return members, await c.get_authorized_advertisers(admin_token)
 
     members, advertisers = run(make_client(sandbox), both)
     assert {(m["user_id"], m["advertiser_role"]) for m in members} == {
-        (m["key"], m["role"]) for m in assigned["members"]}
+        (m["key"], m["role"]) for m in assigned["members"]
+    }
     assert advertisers_in_bc <= {a["advertiser_id"] for a in advertisers}
 
 
 # -- error classes (no retry) -----------------------------------------------------------------------
+
 
 def test_standard_member_gets_40001_without_retry(sandbox: SandboxServer, world: dict[str, Any]) -> None:
     target = partner(world, monitor_role="STANDARD")
@@ -210,10 +237,12 @@ def test_unknown_path_is_a_404_transport_error_without_retry(sandbox: SandboxSer
     assert client.stats.requests == 1
 
 
-@pytest.mark.parametrize(("code", "cls"), [(40001, PermissionDeniedError), (40002, InvalidRequestError),
-                                           (40105, TokenRejectedError)])
-def test_injected_final_codes_are_not_retried(sandbox: SandboxServer, admin_token: str, code: int,
-                                              cls: type[TikTokError]) -> None:
+@pytest.mark.parametrize(
+    ("code", "cls"), [(40001, PermissionDeniedError), (40002, InvalidRequestError), (40105, TokenRejectedError)]
+)
+def test_injected_final_codes_are_not_retried(
+    sandbox: SandboxServer, admin_token: str, code: int, cls: type[TikTokError]
+) -> None:
     control(sandbox, "faults", route="bc/get/", code=code, count=3)
     client = make_client(sandbox)
     with pytest.raises(cls):
@@ -224,10 +253,21 @@ def test_injected_final_codes_are_not_retried(sandbox: SandboxServer, admin_toke
 
 # -- retries ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault", [
-    {"code": 40100}, {"code": 50000}, {"code": 51004}, {"code": 50002}, {"http_status": 504},
-    {"http_status": 500}, {"malformed": True}, {"hang_seconds": 1.0},
-], ids=["40100", "50000", "51004", "50002", "http504", "http500", "malformed", "hang"])
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"code": 40100},
+        {"code": 50000},
+        {"code": 51004},
+        {"code": 50002},
+        {"http_status": 504},
+        {"http_status": 500},
+        {"malformed": True},
+        {"hang_seconds": 1.0},
+    ],
+    ids=["40100", "50000", "51004", "50002", "http504", "http500", "malformed", "hang"],
+)
 def test_transient_faults_are_retried(sandbox: SandboxServer, admin_token: str, fault: dict[str, Any]) -> None:
     control(sandbox, "faults", route="bc/get/", count=2, **fault)
     events: list[RetryEvent] = []
@@ -235,8 +275,10 @@ def test_transient_faults_are_retried(sandbox: SandboxServer, admin_token: str, 
     bcs = run(client, lambda c: c.get_bcs(admin_token))
     assert len(bcs) == 1
     expected_code = fault.get("code", -1)
-    assert [(e.attempt, e.error.code, e.path) for e in events] == [(1, expected_code, "bc/get/"),
-                                                                   (2, expected_code, "bc/get/")]
+    assert [(e.attempt, e.error.code, e.path) for e in events] == [
+        (1, expected_code, "bc/get/"),
+        (2, expected_code, "bc/get/"),
+    ]
     assert all(0 <= e.delay_s <= 0.1 for e in events)
     assert (client.stats.requests, client.stats.retries) == (3, 2)
     assert client.stats.throttled == (2 if expected_code == 40100 else 0)
@@ -270,6 +312,7 @@ def test_a_fault_in_the_middle_of_paging_is_retried(sandbox: SandboxServer, worl
 
 # -- rate limits ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def slow_sandbox() -> Iterator[SandboxServer]:
     """A sandbox enforcing 20 QPS (and a QPM that does not get in the way)."""
@@ -300,8 +343,9 @@ def test_bucket_keeps_30_concurrent_calls_under_the_qps(slow_sandbox: SandboxSer
 
 
 def test_without_the_bucket_40100s_are_retried_until_all_succeed(slow_sandbox: SandboxServer) -> None:
-    client = burst_of_calls(slow_sandbox, TokenBucket(10_000, burst=10_000), 30, max_attempts=12,
-                            throttle_penalty_s=0.1)
+    client = burst_of_calls(
+        slow_sandbox, TokenBucket(10_000, burst=10_000), 30, max_attempts=12, throttle_penalty_s=0.1
+    )
     assert client.stats.throttled > 0
     assert client.stats.by_code[0] == 30
     assert client.stats.requests == 30 + client.stats.throttled

@@ -22,16 +22,34 @@ from core.tiktok.errors import (
 )
 
 EXPECTED = {
-    40100: RetryableError, 40016: RetryableError, 40133: RetryableError, 40200: RetryableError,
-    40201: RetryableError, 40202: RetryableError, 40700: RetryableError, 50000: RetryableError,
-    50002: RetryableError, 51000: RetryableError, 51004: RetryableError, 51060: RetryableError,
-    51099: RetryableError, 60001: RetryableError,
-    40102: TokenRejectedError, 40104: TokenRejectedError, 40105: TokenRejectedError,
+    40100: RetryableError,
+    40016: RetryableError,
+    40133: RetryableError,
+    40200: RetryableError,
+    40201: RetryableError,
+    40202: RetryableError,
+    40700: RetryableError,
+    50000: RetryableError,
+    50002: RetryableError,
+    51000: RetryableError,
+    51004: RetryableError,
+    51060: RetryableError,
+    51099: RetryableError,
+    60001: RetryableError,
+    40102: TokenRejectedError,
+    40104: TokenRejectedError,
+    40105: TokenRejectedError,
     40001: PermissionDeniedError,
-    40000: InvalidRequestError, 40002: InvalidRequestError, 40007: InvalidRequestError,
-    40132: InvalidRequestError, 51100: InvalidRequestError, 12345: InvalidRequestError, -7: InvalidRequestError,
+    40000: InvalidRequestError,
+    40002: InvalidRequestError,
+    40007: InvalidRequestError,
+    40132: InvalidRequestError,
+    51100: InvalidRequestError,
+    12345: InvalidRequestError,
+    -7: InvalidRequestError,
     40110: AuthCodeError,
-    40101: AppCredentialsError, 40113: AppCredentialsError,
+    40101: AppCredentialsError,
+    40113: AppCredentialsError,
 }
 
 
@@ -52,8 +70,9 @@ def test_success_codes_are_not_errors(code: int) -> None:
 
 def test_str_names_code_path_message_and_request_id() -> None:
     err = error_for(40001, "No permission to perform the related operation.", "2024ABC", "bc/member/get/")
-    assert str(err) == ("TikTok error 40001 on bc/member/get/: No permission to perform the related "
-                        "operation. (request_id 2024ABC)")
+    assert str(err) == (
+        "TikTok error 40001 on bc/member/get/: No permission to perform the related operation. (request_id 2024ABC)"
+    )
     assert str(error_for(40002, "Parameter error", None, "")) == "TikTok error 40002: Parameter error"
 
 
@@ -69,16 +88,25 @@ def test_retries_exhausted_wraps_the_last_error() -> None:
     err = RetriesExhaustedError(last, 6)
     assert not isinstance(err, RetryableError)
     assert (err.code, err.request_id, err.path, err.attempts, err.last_error) == (
-        40100, "rid9", "bc/partner/get/", 6, last)
-    assert str(err) == ("TikTok error 40100 on bc/partner/get/: gave up after 6 attempts: "
-                        "App reaches the QPS limit. (request_id rid9)")
+        40100,
+        "rid9",
+        "bc/partner/get/",
+        6,
+        last,
+    )
+    assert str(err) == (
+        "TikTok error 40100 on bc/partner/get/: gave up after 6 attempts: App reaches the QPS limit. (request_id rid9)"
+    )
 
 
-@pytest.mark.parametrize("err", [
-    error_for(40105, "revoked", "r1", "bc/get/"),
-    TransportError("timed out", "bc/get/", http_status=None),
-    RetriesExhaustedError(error_for(50000, "System error.", "r2", "bc/get/"), 3),
-])
+@pytest.mark.parametrize(
+    "err",
+    [
+        error_for(40105, "revoked", "r1", "bc/get/"),
+        TransportError("timed out", "bc/get/", http_status=None),
+        RetriesExhaustedError(error_for(50000, "System error.", "r2", "bc/get/"), 3),
+    ],
+)
 def test_errors_survive_pickling(err: TikTokError) -> None:
     copy = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own object
     assert type(copy) is type(err)

@@ -33,8 +33,7 @@ def state_of(started: connections.Started) -> str:
 
 
 def code_for(svc: Services, sandbox: SandboxServer, email: str, state: str) -> str:
-    return obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD,
-                            state)
+    return obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD, state)
 
 
 def callback(svc: Services, started: connections.Started, query: dict[str, str]) -> connections.Outcome:
@@ -56,8 +55,9 @@ def before(world: Services) -> tuple:
     return snapshot(world)
 
 
-def assert_failed(svc: Services, started: connections.Started | None, outcome: connections.Outcome, before: tuple,
-                  *phrases: str) -> None:
+def assert_failed(
+    svc: Services, started: connections.Started | None, outcome: connections.Outcome, before: tuple, *phrases: str
+) -> None:
     assert not outcome.ok
     for phrase in phrases:
         assert phrase in outcome.message
@@ -106,11 +106,17 @@ def test_state_reused(world, sandbox_session, before):
 
 def test_state_expired(world, sandbox_session, before):
     info = eligible_admin_partners(sandbox_session)[0]
-    flow, state = oauth_flows.begin(world.store, purpose=connections.PARTNER, initiator=ADMIN_ACTOR.email,
-                                    partner_bc_id=info.bc_id, now=datetime.now(UTC) - timedelta(minutes=11))
+    flow, state = oauth_flows.begin(
+        world.store,
+        purpose=connections.PARTNER,
+        initiator=ADMIN_ACTOR.email,
+        partner_bc_id=info.bc_id,
+        now=datetime.now(UTC) - timedelta(minutes=11),
+    )
     code = code_for(world, sandbox_session, info.monitor_email, state)
-    outcome = connections.finish_callback(world, {"auth_code": code, "state": state},
-                                      connections.binding_for(world, flow.flow_id))
+    outcome = connections.finish_callback(
+        world, {"auth_code": code, "state": state}, connections.binding_for(world, flow.flow_id)
+    )
     assert_failed(world, None, outcome, before, "expired")
     assert oauth_flows.get(world.store, flow.flow_id).status == oauth_flows.PENDING  # never redeemed
 
@@ -148,8 +154,13 @@ def test_auth_code_already_used_40110(world, sandbox_session, before):
     started = start_for(world, info)
     code = code_for(world, sandbox_session, info.monitor_email, state_of(started))
     s = world.settings
-    exchange_code(api_base_url=s.api_base_url, app_id=s.app_id, app_secret=s.app_secret, auth_code=code,
-                  redirect_uri=s.redirect_uri)  # someone else redeemed it first
+    exchange_code(
+        api_base_url=s.api_base_url,
+        app_id=s.app_id,
+        app_secret=s.app_secret,
+        auth_code=code,
+        redirect_uri=s.redirect_uri,
+    )  # someone else redeemed it first
     outcome = callback(world, started, {"auth_code": code, "state": state_of(started)})
     assert_failed(world, started, outcome, before, "40110", "already used or has expired")
 
@@ -184,10 +195,15 @@ def test_start_refuses_not_eligible_and_non_admins(world, sandbox_session, befor
     with pytest.raises(connections.ConnectError, match="Not eligible"):
         start_for(world, partner_no(sandbox_session, 1))
     with pytest.raises(PermissionError):
-        connections.start(world, Actor("analyst@partnerwatch.local", "analyst"), purpose=connections.PARTNER,
-                      partner_bc_id=eligible_admin_partners(sandbox_session)[0].bc_id)
+        connections.start(
+            world,
+            Actor("analyst@partnerwatch.local", "analyst"),
+            purpose=connections.PARTNER,
+            partner_bc_id=eligible_admin_partners(sandbox_session)[0].bc_id,
+        )
     with pytest.raises(PermissionError):
-        connections.disconnect_partner(world, Actor("analyst@partnerwatch.local", "analyst"),
-                                   eligible_admin_partners(sandbox_session)[0].bc_id)
+        connections.disconnect_partner(
+            world, Actor("analyst@partnerwatch.local", "analyst"), eligible_admin_partners(sandbox_session)[0].bc_id
+        )
     assert snapshot(world) == before
     assert ADMIN_ACTOR.role == ADMIN

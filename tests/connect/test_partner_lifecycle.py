@@ -52,8 +52,9 @@ def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     info = eligible_admin_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
     wait_for_tasks(fresh)
-    revoked = httpx.post(f"{sandbox.base_url}/sandbox/control/tokens/revoke",
-                         json={"user_email": info.monitor_email}, timeout=10).json()
+    revoked = httpx.post(
+        f"{sandbox.base_url}/sandbox/control/tokens/revoke", json={"user_email": info.monitor_email}, timeout=10
+    ).json()
     assert revoked["revoked"] == 1
     task_id = check_for_updates.request(fresh, actor=ADMIN_ACTOR, partner_bc_id=info.bc_id)
     assert fresh.runner.wait(task_id, timeout=60) == jobs.NOT_COMPLETED
@@ -78,8 +79,11 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     token = _stored_token(fresh, info.bc_id)
     now = datetime.now(UTC)
     with fresh.store.write() as cur:
-        cur.execute("""INSERT INTO members (partner_bc_id, member_key, user_email, user_role, first_seen, last_seen)
-                       VALUES (?, 'k1', 'someone@agency.example', 'ADMIN', ?, ?)""", [info.bc_id, now, now])
+        cur.execute(
+            """INSERT INTO members (partner_bc_id, member_key, user_email, user_role, first_seen, last_seen)
+                       VALUES (?, 'k1', 'someone@agency.example', 'ADMIN', ?, ?)""",
+            [info.bc_id, now, now],
+        )
     assets_before = partners.assets(fresh.store, info.bc_id)
 
     message = connections.disconnect_partner(fresh, ADMIN_ACTOR, info.bc_id)
@@ -90,12 +94,19 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     assert partner.status == partners.DISCONNECTED
     assert partner.token_id is None
     with fresh.store.read() as cur:
-        assert cur.execute("SELECT count(*) FROM tokens WHERE purpose = 'partner' AND revoked_at IS NULL "
-                           "AND bc_id = ?", [info.bc_id]).fetchone()[0] == 0
-        member = cur.execute("SELECT user_email, removed_at FROM members WHERE partner_bc_id = ? AND member_key = ?",
-                             [info.bc_id, "k1"]).fetchone()
-        current = cur.execute("SELECT count(*) FROM members WHERE partner_bc_id = ? AND removed_at IS NULL",
-                              [info.bc_id]).fetchone()[0]
+        assert (
+            cur.execute(
+                "SELECT count(*) FROM tokens WHERE purpose = 'partner' AND revoked_at IS NULL AND bc_id = ?",
+                [info.bc_id],
+            ).fetchone()[0]
+            == 0
+        )
+        member = cur.execute(
+            "SELECT user_email, removed_at FROM members WHERE partner_bc_id = ? AND member_key = ?", [info.bc_id, "k1"]
+        ).fetchone()
+        current = cur.execute(
+            "SELECT count(*) FROM members WHERE partner_bc_id = ? AND removed_at IS NULL", [info.bc_id]
+        ).fetchone()[0]
         audit = cur.execute("SELECT outcome FROM audit_log WHERE action = 'disconnect.partner'").fetchall()
     assert member[0] == "someone@agency.example"  # kept,
     assert member[1] is not None  # not current
@@ -112,9 +123,14 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
 def test_disconnect_waits_for_a_running_check_for_updates(world, sandbox_session):
     info = eligible_admin_partners(sandbox_session)[0]
     release = threading.Event()
-    task_id = world.runner.submit(lambda ctx: release.wait(10) and jobs.Counts(), kind=check_for_updates.TASK_KIND,
-                                  target="All partners", actor=ADMIN_ACTOR.email, trigger=jobs.TRIGGER_MANUAL,
-                                  dedupe_key=check_for_updates.DEDUPE_KEY)
+    task_id = world.runner.submit(
+        lambda ctx: release.wait(10) and jobs.Counts(),
+        kind=check_for_updates.TASK_KIND,
+        target="All partners",
+        actor=ADMIN_ACTOR.email,
+        trigger=jobs.TRIGGER_MANUAL,
+        dedupe_key=check_for_updates.DEDUPE_KEY,
+    )
     try:
         with pytest.raises(connections.ConnectError, match="Check for updates is running"):
             connections.disconnect_partner(world, ADMIN_ACTOR, info.bc_id)

@@ -72,21 +72,24 @@ def test_vault_add_share_reveal_delete_with_audit(store, tmp_path):
     guest = Actor("guest@agency.example", GUEST)
     analyst = Actor("analyst@x.example", ANALYST)
 
-    item = vault.add(store, box, guest, partner_bc_id="77", email="monitor@agency.example", phone="+15550100",
-                     password="s3cret-pass")
+    item = vault.add(
+        store, box, guest, partner_bc_id="77", email="monitor@agency.example", phone="+15550100", password="s3cret-pass"
+    )
     assert item.shared_with == ("guest@agency.example",)
     assert item.email_hint == "mo…@agency.example"
     with store.read() as cur:
-        blob = b"".join(bytes(v) for v in cur.execute(
-            "SELECT email_ct || phone_ct || password_ct FROM vault_items").fetchone())
+        blob = b"".join(
+            bytes(v) for v in cur.execute("SELECT email_ct || phone_ct || password_ct FROM vault_items").fetchone()
+        )
     assert b"s3cret-pass" not in blob
     assert b"monitor@agency.example" not in blob
 
     with pytest.raises(NotAllowed):
         vault.reveal(store, box, analyst, item.id)
     vault.share(store, guest, item.id, "analyst@x.example")
-    assert vault.reveal(store, box, analyst, item.id) == vault.Credentials("monitor@agency.example", "+15550100",
-                                                                         "s3cret-pass")
+    assert vault.reveal(store, box, analyst, item.id) == vault.Credentials(
+        "monitor@agency.example", "+15550100", "s3cret-pass"
+    )
     assert [i.id for i in vault.shared_with(store, "analyst@x.example", "77")] == [item.id]
     reveals = audit.query(store, action="vault.reveal")
     assert list(reveals["outcome"]) == ["ok", "refused"]
@@ -95,8 +98,15 @@ def test_vault_add_share_reveal_delete_with_audit(store, tmp_path):
     with pytest.raises(vault.VaultError, match="invite them first"):
         vault.share(store, guest, item.id, "stranger@x.example")
     with pytest.raises(NotAllowed):
-        vault.add(store, box, Actor("guest@agency.example", GUEST), partner_bc_id="78", email="m@o.example",
-                  phone="", password="x")
+        vault.add(
+            store,
+            box,
+            Actor("guest@agency.example", GUEST),
+            partner_bc_id="78",
+            email="m@o.example",
+            phone="",
+            password="x",
+        )
     with pytest.raises(NotAllowed):
         vault.delete(store, analyst, item.id)
     vault.delete(store, ADMIN_ACTOR, item.id)

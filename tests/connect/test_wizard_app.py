@@ -77,8 +77,15 @@ def test_requirements_turn_green_after_invite_and_vault_share_and_reveal_is_audi
     at.run()
     assert ":green[:material/check_circle:] An admin from your partner's side has joined" in texts(at.markdown)
     assert "joined: partner.admin@agency.example" in texts(at.caption)
-    vault.add(svc.store, svc.box, ADMIN_ACTOR, partner_bc_id=info.bc_id, email=info.monitor_email,
-              phone="+15550100", password="sandbox-pass")
+    vault.add(
+        svc.store,
+        svc.box,
+        ADMIN_ACTOR,
+        partner_bc_id=info.bc_id,
+        email=info.monitor_email,
+        phone="+15550100",
+        password="sandbox-pass",
+    )
     at.run()
     checks = texts(at.markdown)
     assert ":green[:material/check_circle:] An admin from your partner's side has joined" in checks

@@ -22,14 +22,35 @@ def store() -> Iterator[Store]:
 
 
 def _seed(store: Store) -> None:
-    audit.record(store, actor="ann@acme.example", action="connect.partner", target="7312345678901234567",
-                 outcome="ok", at=T0)
-    audit.record(store, actor="bob@acme.example", action="sync.run", target="all partners", outcome="ok",
-                 at=T0 + timedelta(minutes=1))
-    audit.record(store, actor="ann@acme.example", action="export.members", target="members.csv",
-                 outcome="ok", detail="1234 rows", at=T0 + timedelta(minutes=2))
-    audit.record(store, actor="ann@acme.example", action="connect.customer", target="customer BC",
-                 outcome="failed", detail="denied", at=T0 + timedelta(minutes=3))
+    audit.record(
+        store, actor="ann@acme.example", action="connect.partner", target="7312345678901234567", outcome="ok", at=T0
+    )
+    audit.record(
+        store,
+        actor="bob@acme.example",
+        action="sync.run",
+        target="all partners",
+        outcome="ok",
+        at=T0 + timedelta(minutes=1),
+    )
+    audit.record(
+        store,
+        actor="ann@acme.example",
+        action="export.members",
+        target="members.csv",
+        outcome="ok",
+        detail="1234 rows",
+        at=T0 + timedelta(minutes=2),
+    )
+    audit.record(
+        store,
+        actor="ann@acme.example",
+        action="connect.customer",
+        target="customer BC",
+        outcome="failed",
+        detail="denied",
+        at=T0 + timedelta(minutes=3),
+    )
 
 
 def test_record_and_query_newest_first(store: Store) -> None:
@@ -47,10 +68,10 @@ def test_filters(store: Store) -> None:
     assert len(audit.query(store, actor="ann@acme.example")) == 3
     assert list(audit.query(store, action="sync.run")["actor"]) == ["bob@acme.example"]
     assert list(audit.query(store, action="connect.*")["action"]) == ["connect.customer", "connect.partner"]
-    assert list(audit.query(store, since=T0 + timedelta(minutes=2))["action"]) == [
-        "connect.customer", "export.members"]
-    assert list(audit.query(store, actor="ann@acme.example", action="connect.*",
-                            since=T0 + timedelta(minutes=1))["outcome"]) == ["failed"]
+    assert list(audit.query(store, since=T0 + timedelta(minutes=2))["action"]) == ["connect.customer", "export.members"]
+    assert list(
+        audit.query(store, actor="ann@acme.example", action="connect.*", since=T0 + timedelta(minutes=1))["outcome"]
+    ) == ["failed"]
     assert len(audit.query(store, limit=2)) == 2
     assert audit.query(store, actor="nobody").empty
 
@@ -69,10 +90,15 @@ def test_limit_validated(store: Store) -> None:
 
 def test_secrets_never_stored(store: Store) -> None:
     register_secret("vault-password-Hunter2!")
-    audit.record(store, actor="ann@acme.example", action="vault.reveal", target="monitor@agency.example",
-                 outcome="ok",
-                 detail='revealed vault-password-Hunter2! {"access_token": "act.x1y2z3"} '
-                        "code=auth-code-123 a1b2c3d4e5f60718293a4b5c6d7e8f9012345678")
+    audit.record(
+        store,
+        actor="ann@acme.example",
+        action="vault.reveal",
+        target="monitor@agency.example",
+        outcome="ok",
+        detail='revealed vault-password-Hunter2! {"access_token": "act.x1y2z3"} '
+        "code=auth-code-123 a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+    )
     with store.read() as cur:
         stored = repr(cur.execute("SELECT * FROM audit_log").fetchall())
     for secret in ("Hunter2", "act.x1y2z3", "auth-code-123", "a1b2c3d4e5f6"):

@@ -42,8 +42,11 @@ def redacting_caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCap
     ("message", "secret", "kept"),
     [
         ("Access-Token: act.2f9e1c7d8b secret header", "act.2f9e1c7d8b", "Access-Token: "),
-        ("headers={'Access-Token': 'act.zz91', 'Content-Type': 'application/json'}", "act.zz91",
-         "'Content-Type': 'application/json'"),
+        (
+            "headers={'Access-Token': 'act.zz91', 'Content-Type': 'application/json'}",
+            "act.zz91",
+            "'Content-Type': 'application/json'",
+        ),
         ('body {"access_token": "act.9a8b7c", "scope": [1, 2]}', "act.9a8b7c", '"scope": [1, 2]'),
         ('{"app_id": "7100", "secret": "s3cr3t-value"}', "s3cr3t-value", '"app_id": "7100"'),
         ('{"auth_code": "ac-998877", "state": "x"}', "ac-998877", '"state": "x"'),
@@ -57,8 +60,7 @@ def redacting_caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCap
         ("fernet gAAAAABlZ3x9Yk1mX0lqN2Z4c2RmZ2hqa2wxMjM0NTY3ODk= end", "gAAAAABlZ3x9", "end"),
     ],
 )
-def test_patterns_via_caplog(redacting_caplog: pytest.LogCaptureFixture, message: str, secret: str,
-                             kept: str) -> None:
+def test_patterns_via_caplog(redacting_caplog: pytest.LogCaptureFixture, message: str, secret: str, kept: str) -> None:
     logging.getLogger("test.redaction").info(message)
     text = redacting_caplog.records[-1].getMessage()
     assert secret not in text
@@ -76,8 +78,10 @@ def test_registered_secret_via_args(redacting_caplog: pytest.LogCaptureFixture) 
 
 
 def test_numeric_codes_and_ordinary_text_kept() -> None:
-    text = ('{"code": 40105, "message": "Access token is invalid", "request_id": "2026050112"} '
-            "bc_id=7312345678901234567 token_id=12 code=0 /open_api/v1.3/bc/partner/asset/get/")
+    text = (
+        '{"code": 40105, "message": "Access token is invalid", "request_id": "2026050112"} '
+        "bc_id=7312345678901234567 token_id=12 code=0 /open_api/v1.3/bc/partner/asset/get/"
+    )
     assert redact(text) == text
 
 
@@ -90,8 +94,11 @@ def test_short_registered_values_ignored() -> None:
 
 def test_real_handler_writes_redacted_line(stream_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, buffer = stream_logger
-    logger.info("calling %s with %r", "/oauth2/access_token/",
-                {"app_id": "7100", "secret": "sandbox-secretish", "auth_code": "c0de-XYZ"})
+    logger.info(
+        "calling %s with %r",
+        "/oauth2/access_token/",
+        {"app_id": "7100", "secret": "sandbox-secretish", "auth_code": "c0de-XYZ"},
+    )
     line = buffer.getvalue()
     assert "sandbox-secretish" not in line
     assert "c0de-XYZ" not in line
@@ -173,5 +180,4 @@ def test_redaction_is_idempotent() -> None:
     text = f'auth_code=abc123 password: "zz" {{"secret": "q"}} Access-Token: {HEX40}'
     once = redact(text)
     assert redact(once) == once
-    assert once == (f'auth_code={REDACTED} password: "{REDACTED}" {{"secret": "{REDACTED}"}} '
-                    f"Access-Token: {REDACTED}")
+    assert once == (f'auth_code={REDACTED} password: "{REDACTED}" {{"secret": "{REDACTED}"}} Access-Token: {REDACTED}')

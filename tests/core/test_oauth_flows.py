@@ -24,15 +24,19 @@ def store() -> Iterator[Store]:
 
 
 def _begin(store: Store, **kwargs: object) -> tuple[oauth_flows.Flow, str]:
-    return oauth_flows.begin(store, purpose="partner", initiator="admin@acme.example",
-                             partner_bc_id="7312345678901234567", now=T0, **kwargs)  # type: ignore[arg-type]
+    return oauth_flows.begin(
+        store, purpose="partner", initiator="admin@acme.example", partner_bc_id="7312345678901234567", now=T0, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def test_begin_returns_pending_flow_and_state(store: Store) -> None:
     flow, state = _begin(store, session_binding="sess-1")
     assert flow.status == "pending"
-    assert (flow.purpose, flow.partner_bc_id, flow.initiator) == ("partner", "7312345678901234567",
-                                                                  "admin@acme.example")
+    assert (flow.purpose, flow.partner_bc_id, flow.initiator) == (
+        "partner",
+        "7312345678901234567",
+        "admin@acme.example",
+    )
     assert flow.session_binding == "sess-1"
     assert flow.created_at == T0
     assert flow.expires_at == T0 + timedelta(minutes=10)
@@ -127,8 +131,9 @@ def test_finish_connected_and_failed(store: Store) -> None:
     oauth_flows.consume(store, ok_state, now=T0)
     oauth_flows.consume(store, bad_state, now=T0)
     oauth_flows.finish(store, ok_flow.flow_id, ok=True)
-    oauth_flows.finish(store, bad_flow.flow_id, ok=False,
-                       error="TikTok said no; access_token=act.deadbeef0123456789deadbeef0123456789")
+    oauth_flows.finish(
+        store, bad_flow.flow_id, ok=False, error="TikTok said no; access_token=act.deadbeef0123456789deadbeef0123456789"
+    )
     done = oauth_flows.get(store, ok_flow.flow_id)
     failed = oauth_flows.get(store, bad_flow.flow_id)
     assert done is not None

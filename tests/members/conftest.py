@@ -35,8 +35,7 @@ FINANCE_LABELS = {"MANAGER": "Manager", "ANALYST": "Analyst"}
 
 def fast_retries(svc: Services) -> None:
     """Same retry policy, shorter waits (the sandbox's faults are retried in milliseconds)."""
-    config = dataclasses.replace(svc.client_config(), backoff_base_s=0.005, backoff_cap_s=0.02,
-                                 throttle_penalty_s=0.01)
+    config = dataclasses.replace(svc.client_config(), backoff_base_s=0.005, backoff_cap_s=0.02, throttle_penalty_s=0.01)
     svc.client_config = lambda: config  # type: ignore[method-assign]
     assert isinstance(config, ClientConfig)
 
@@ -82,12 +81,24 @@ def onboarded_template(tmp_path_factory: pytest.TempPathFactory, sandbox_session
 def reissue_tokens(svc: Services, sandbox: SandboxServer) -> None:
     """A reset sandbox forgot every token: store fresh ones for the same accounts (as a reconnect would)."""
     with svc.store.write() as cur:
-        customer = tokens.save(cur, svc.box, purpose="customer", bc_id=None, actor="tests",
-                               access_token=sandbox.world.issue_token(CUSTOMER_ADMIN))
+        customer = tokens.save(
+            cur,
+            svc.box,
+            purpose="customer",
+            bc_id=None,
+            actor="tests",
+            access_token=sandbox.world.issue_token(CUSTOMER_ADMIN),
+        )
         cur.execute("UPDATE integration SET token_id = ? WHERE id = 1", [customer])
         for info in monitored_partners(sandbox):
-            token_id = tokens.save(cur, svc.box, purpose="partner", bc_id=info.bc_id, actor="tests",
-                                   access_token=sandbox.world.issue_token(info.monitor_email))
+            token_id = tokens.save(
+                cur,
+                svc.box,
+                purpose="partner",
+                bc_id=info.bc_id,
+                actor="tests",
+                access_token=sandbox.world.issue_token(info.monitor_email),
+            )
             cur.execute("UPDATE partners SET token_id = ? WHERE bc_id = ?", [token_id, info.bc_id])
 
 
@@ -121,8 +132,9 @@ def world_rows(world_json: dict, partner_bc_ids: list[str]) -> list[dict[str, st
     rows = []
     for bc_id in partner_bc_ids:
         bc = bcs[bc_id]
-        sharing = {s["asset_id"] for s in world_json["shares"]
-                   if s["owner_bc_id"] == customer and s["partner_bc_id"] == bc_id}
+        sharing = {
+            s["asset_id"] for s in world_json["shares"] if s["owner_bc_id"] == customer and s["partner_bc_id"] == bc_id
+        }
         reach: dict[str, list[tuple[str, str, str, str]]] = {}
         for assignment in bc["assignments"]:
             if assignment["asset_id"] in sharing:
@@ -133,13 +145,22 @@ def world_rows(world_json: dict, partner_bc_ids: list[str]) -> list[dict[str, st
             key = m.get("user_id") or m["user_email"].lower()
             finance = (m.get("ext_user_role") or {}).get("finance_role")
             assets = "; ".join(f"{n} ({k}: {r})" for n, _, k, r in sorted(reach.get(key, [])))
-            rows.append({"Member": m.get("user_name") or "", "Email": m["user_email"],
-                         "User ID": m.get("user_id") or "",
-                         "Partner BC ID": bc_id, "TikTok role": ROLE_LABELS[m["user_role"]],
-                         "Finance role": FINANCE_LABELS.get(finance, ""),
-                         "Membership status": queries.STATUSES[m["relation_status"]], "Your assets reached": assets})
-    return sorted(({k: safe_csv.safe_cell(v) for k, v in r.items()} for r in rows),
-                  key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]))
+            rows.append(
+                {
+                    "Member": m.get("user_name") or "",
+                    "Email": m["user_email"],
+                    "User ID": m.get("user_id") or "",
+                    "Partner BC ID": bc_id,
+                    "TikTok role": ROLE_LABELS[m["user_role"]],
+                    "Finance role": FINANCE_LABELS.get(finance, ""),
+                    "Membership status": queries.STATUSES[m["relation_status"]],
+                    "Your assets reached": assets,
+                }
+            )
+    return sorted(
+        ({k: safe_csv.safe_cell(v) for k, v in r.items()} for r in rows),
+        key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]),
+    )
 
 
 def exported_rows(svc: Services, f: MemberFilter | None = None) -> list[dict[str, str]]:
@@ -150,10 +171,17 @@ def exported_rows(svc: Services, f: MemberFilter | None = None) -> list[dict[str
 
 
 def comparable(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    keep = ("Member", "Email", "User ID", "Partner BC ID", "TikTok role", "Finance role", "Membership status",
-            "Your assets reached")
-    return sorted(({k: r[k] for k in keep} for r in rows),
-                  key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]))
+    keep = (
+        "Member",
+        "Email",
+        "User ID",
+        "Partner BC ID",
+        "TikTok role",
+        "Finance role",
+        "Membership status",
+        "Your assets reached",
+    )
+    return sorted(({k: r[k] for k in keep} for r in rows), key=lambda r: (r["Partner BC ID"], r["User ID"], r["Email"]))
 
 
 def assert_matches_world(svc: Services, sandbox: SandboxServer) -> None:
@@ -168,8 +196,10 @@ def assert_matches_world(svc: Services, sandbox: SandboxServer) -> None:
 def table_state(svc: Services) -> dict[str, list[tuple]]:
     """Everything the member sync writes, for "nothing changed" assertions."""
     with svc.store.read() as cur:
-        return {name: cur.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-                for name in ("members", "member_assets", "member_changes", "member_syncs", "partner_assets")}
+        return {
+            name: cur.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            for name in ("members", "member_assets", "member_changes", "member_syncs", "partner_assets")
+        }
 
 
 def prepared_workspace(template: Path, target: Path, sandbox: SandboxServer) -> dict[str, str]:
@@ -179,5 +209,9 @@ def prepared_workspace(template: Path, target: Path, sandbox: SandboxServer) -> 
     reissue_tokens(svc, sandbox)
     core_services.install(None)
     svc.close()
-    return {"PW_DB_PATH": str(target / "pw.duckdb"), "PW_DATA_DIR": str(target / "data"),
-            "PW_SANDBOX_PORT": str(sandbox.port), "PW_QPS": "1000"}
+    return {
+        "PW_DB_PATH": str(target / "pw.duckdb"),
+        "PW_DATA_DIR": str(target / "data"),
+        "PW_SANDBOX_PORT": str(sandbox.port),
+        "PW_QPS": "1000",
+    }

@@ -33,8 +33,8 @@ class ReferencePlan(Plan):
     rekeys: dict[str, str] = field(default_factory=dict)
 
 
-_TRACKED = (("user_role", ROLE_CHANGED), ("finance_role", FINANCE_ROLE_CHANGED),
-            ("relation_status", STATUS_CHANGED))
+_TRACKED = (("user_role", ROLE_CHANGED), ("finance_role", FINANCE_ROLE_CHANGED), ("relation_status", STATUS_CHANGED))
+
 
 def stored_members(cur: duckdb.DuckDBPyConnection, bc_id: str) -> dict[str, dict]:
     cursor = cur.execute(f"SELECT {', '.join(MEMBER_SCHEMA.names)} FROM members WHERE partner_bc_id = ?", [bc_id])
@@ -42,8 +42,14 @@ def stored_members(cur: duckdb.DuckDBPyConnection, bc_id: str) -> dict[str, dict
     return {row[1]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
 
-def make_plan(stored: dict[str, dict], fetched: dict[str, dict[str, str | None]], *, partner_bc_id: str,
-              task_id: int, now: datetime) -> ReferencePlan:
+def make_plan(
+    stored: dict[str, dict],
+    fetched: dict[str, dict[str, str | None]],
+    *,
+    partner_bc_id: str,
+    task_id: int,
+    now: datetime,
+) -> ReferencePlan:
     """The member rows and change rows that make the stored members match `fetched` (pure function)."""
     stored = {key: dict(row) for key, row in stored.items()}
     plan = ReferencePlan(rekeys=find_rekeys(stored, fetched))
@@ -77,8 +83,15 @@ def make_plan(stored: dict[str, dict], fetched: dict[str, dict[str, str | None]]
 
 
 def _seen(base: dict, new: dict, partner_bc_id: str, key: str, now: datetime, task_id: int) -> dict:
-    return {**{name: base.get(name) for name in MEMBER_SCHEMA.names}, **new, "partner_bc_id": partner_bc_id,
-            "member_key": key, "last_seen": now, "removed_at": None, "last_task_id": task_id}
+    return {
+        **{name: base.get(name) for name in MEMBER_SCHEMA.names},
+        **new,
+        "partner_bc_id": partner_bc_id,
+        "member_key": key,
+        "last_seen": now,
+        "removed_at": None,
+        "last_task_id": task_id,
+    }
 
 
 @dataclass
@@ -90,9 +103,17 @@ class _Change:
     at: datetime
 
     def add(self, change: str, *, old: str | None = None, new: str | None = None) -> None:
-        self.sink.append({"task_id": self.task_id, "partner_bc_id": self.partner_bc_id,
-                          "member_key": self.member_key, "change": change, "old_value": old,
-                          "new_value": new, "changed_at": self.at})
+        self.sink.append(
+            {
+                "task_id": self.task_id,
+                "partner_bc_id": self.partner_bc_id,
+                "member_key": self.member_key,
+                "change": change,
+                "old_value": old,
+                "new_value": new,
+                "changed_at": self.at,
+            }
+        )
 
 
 def _move(stored: dict[str, dict], old_key: str, new_key: str) -> None:
@@ -102,4 +123,3 @@ def _move(stored: dict[str, dict], old_key: str, new_key: str) -> None:
         row["first_seen"], row["first_task_id"] = history["first_seen"], history["first_task_id"]
     row["member_key"] = new_key
     stored[new_key] = row
-

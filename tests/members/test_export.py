@@ -20,8 +20,22 @@ from core.tasks import jobs
 from tests.members.conftest import ANALYST_ACTOR, control, exported_rows, monitored_partners, run_sync
 from ui import api
 
-DANGEROUS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\nx", "\0x", "\uff1d1+1", "\uff0b1", "\uff0d1",
-             "\uff20x", '=HYPERLINK("http://evil.example","x")', "-2+3+cmd|' /C calc'!A0"]
+DANGEROUS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+    "\nx",
+    "\0x",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20x",
+    '=HYPERLINK("http://evil.example","x")',
+    "-2+3+cmd|' /C calc'!A0",
+]
 HARMLESS = ["plain", "", 'say "hi"', "line1\nline2", "a,b;c", "ünïcödé 名前", "x=1", "'quoted", " =1"]
 
 
@@ -48,8 +62,11 @@ def test_every_field_is_quoted_with_crlf_rows():
 
 def test_injected_names_from_tiktok_are_neutralised_in_the_export(onboarded, sandbox):
     bc_id = monitored_partners(sandbox)[0].bc_id
-    names = {"calc@agency.example": "=cmd|' /C calc'!A0", "wide@agency.example": "\uff20SUM(1)",
-             "multi@agency.example": 'Line "one"\nline two'}
+    names = {
+        "calc@agency.example": "=cmd|' /C calc'!A0",
+        "wide@agency.example": "\uff20SUM(1)",
+        "multi@agency.example": 'Line "one"\nline two',
+    }
     for email, name in names.items():
         control(sandbox, "members/add", bc_id=bc_id, user_email=email, user_name=name)
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
@@ -123,8 +140,9 @@ def test_download_route_token_is_single_use_and_bearer_works_for_the_cli(onboard
     assert client.get(export.EXPORT_PATH).status_code == 401
     assert client.get(export.EXPORT_PATH, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
-    cli = client.get(export.EXPORT_PATH, params=f.to_query(),
-                     headers={"Authorization": f"Bearer {onboarded.settings.api_token}"})
+    cli = client.get(
+        export.EXPORT_PATH, params=f.to_query(), headers={"Authorization": f"Bearer {onboarded.settings.api_token}"}
+    )
     assert cli.status_code == 200
     assert _read(cli.content) == rows
     actors = set(audit.query(onboarded.store, action="export.members")["actor"])
@@ -137,30 +155,52 @@ def _corpus_store(tmp_path) -> Store:
     values = [*DANGEROUS, *HARMLESS, "emoji 🙂", '"', '""', "=", "'=1", None]
     now = datetime.now(UTC)
     with store.write() as cur:
-        cur.executemany("INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
-                        [(f"p{i}" if i % 3 else f"=p{i}", name) for i, name in enumerate(values[:6])])
+        cur.executemany(
+            "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+            [(f"p{i}" if i % 3 else f"=p{i}", name) for i, name in enumerate(values[:6])],
+        )
         cur.executemany(
             """INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role, finance_role,
                                     relation_status, assets, first_seen, last_seen, removed_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(f"p{i % 6}" if i % 6 % 3 else f"=p{i % 6}", f"k{i}", value, value, values[(i + 1) % len(values)],
-              ("ADMIN", "STANDARD", value)[i % 3], ("MANAGER", None, value)[i % 3],
-              ("BOUND", "PENDING", value)[i % 3], value, now, now, now if i % 4 == 0 else None)
-             for i, value in enumerate(values * 3)],
+            [
+                (
+                    f"p{i % 6}" if i % 6 % 3 else f"=p{i % 6}",
+                    f"k{i}",
+                    value,
+                    value,
+                    values[(i + 1) % len(values)],
+                    ("ADMIN", "STANDARD", value)[i % 3],
+                    ("MANAGER", None, value)[i % 3],
+                    ("BOUND", "PENDING", value)[i % 3],
+                    value,
+                    now,
+                    now,
+                    now if i % 4 == 0 else None,
+                )
+                for i, value in enumerate(values * 3)
+            ],
         )
     return store
 
 
-@pytest.mark.parametrize("f", [MemberFilter(include_removed=True), MemberFilter(),
-                               MemberFilter(include_removed=True, sort="member", descending=True),
-                               MemberFilter(include_removed=True, sort="email"),
-                               MemberFilter(include_removed=True, flags=("partner_admin",), sort="status")])
+@pytest.mark.parametrize(
+    "f",
+    [
+        MemberFilter(include_removed=True),
+        MemberFilter(),
+        MemberFilter(include_removed=True, sort="member", descending=True),
+        MemberFilter(include_removed=True, sort="email"),
+        MemberFilter(include_removed=True, flags=("partner_admin",), sort="status"),
+    ],
+)
 def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
     store = _corpus_store(tmp_path)
     try:
         with store.read() as cur:
-            expected = b"".join(safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f))
-                                                                           .fetchall()]))
+            expected = b"".join(
+                safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f)).fetchall()])
+            )
         assert expected.count(b"\r\n") > 10
         for batch_rows in (7, 10_000):
             streamed = b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, batch_rows=batch_rows))
@@ -174,7 +214,8 @@ def test_no_matching_rows_exports_the_header_only(tmp_path):
     try:
         f = MemberFilter(search="no such member")
         assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
-            safe_csv.csv_chunks(queries.EXPORT_COLUMNS, []))
+            safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [])
+        )
         assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
     finally:
         store.close()

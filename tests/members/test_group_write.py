@@ -26,21 +26,29 @@ PARTNERS = ("p1", "p2", "p3")
 def _store(path: Path) -> Store:
     store = Store(path)
     with store.write() as cur:
-        cur.executemany("INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
-                        [[bc, f"Agency {bc}"] for bc in PARTNERS])
+        cur.executemany(
+            "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+            [[bc, f"Agency {bc}"] for bc in PARTNERS],
+        )
     return store
 
 
 def _state(store: Store) -> dict[str, list]:
     with store.read() as cur:
         return {
-            "members": cur.execute("SELECT * EXCLUDE (first_seen, last_seen, removed_at), first_seen, last_seen, "
-                                   "removed_at FROM members ORDER BY partner_bc_id, member_key").fetchall(),
-            "changes": cur.execute("SELECT task_id, partner_bc_id, member_key, change, old_value, new_value "
-                                   "FROM member_changes ORDER BY partner_bc_id, id").fetchall(),
+            "members": cur.execute(
+                "SELECT * EXCLUDE (first_seen, last_seen, removed_at), first_seen, last_seen, "
+                "removed_at FROM members ORDER BY partner_bc_id, member_key"
+            ).fetchall(),
+            "changes": cur.execute(
+                "SELECT task_id, partner_bc_id, member_key, change, old_value, new_value "
+                "FROM member_changes ORDER BY partner_bc_id, id"
+            ).fetchall(),
             "assets": cur.execute("SELECT * FROM member_assets ORDER BY ALL").fetchall(),
-            "syncs": cur.execute("SELECT task_id, partner_bc_id, baseline, members, added, changed, removed "
-                                 "FROM member_syncs ORDER BY ALL").fetchall(),
+            "syncs": cur.execute(
+                "SELECT task_id, partner_bc_id, baseline, members, added, changed, removed "
+                "FROM member_syncs ORDER BY ALL"
+            ).fetchall(),
         }
 
 
@@ -65,11 +73,15 @@ def test_apply_many_equals_one_transaction_per_partner(tmp_path: Path, seed: int
         expected = []
         for snap in snapshots:
             with one_by_one.write() as cur:
-                expected.append(member_write.apply(cur, snap, partner_name=snap.partner_bc_id, task_id=task_id,
-                                                  now=now, threshold=100))
+                expected.append(
+                    member_write.apply(
+                        cur, snap, partner_name=snap.partner_bc_id, task_id=task_id, now=now, threshold=100
+                    )
+                )
         with together.write() as cur:
-            got = member_write.apply_many(cur, [(snap, snap.partner_bc_id) for snap in snapshots], task_id=task_id,
-                                         now=now, threshold=100)
+            got = member_write.apply_many(
+                cur, [(snap, snap.partner_bc_id) for snap in snapshots], task_id=task_id, now=now, threshold=100
+            )
         assert got == expected
         assert _state(together) == _state(one_by_one)
     one_by_one.close()
@@ -86,9 +98,14 @@ def test_a_halted_partner_is_left_out_and_the_others_written(tmp_path: Path) -> 
     before = _state(store)
     kept: list[str] = []
     with store.write() as cur:
-        results = member_write.apply_many(cur, [(emptied, "Agency p1"), *((s, s.partner_bc_id) for s in second[1:])],
-                                         task_id=2, now=T0 + timedelta(days=1), threshold=20,
-                                         before_write=kept.extend)
+        results = member_write.apply_many(
+            cur,
+            [(emptied, "Agency p1"), *((s, s.partner_bc_id) for s in second[1:])],
+            task_id=2,
+            now=T0 + timedelta(days=1),
+            threshold=20,
+            before_write=kept.extend,
+        )
     assert isinstance(results[0], SyncHalted)
     assert "Agency p1" in str(results[0])
     assert all(isinstance(r, Counts) for r in results[1:])
@@ -107,8 +124,9 @@ def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) ->
 
     def write(snap: Snapshot) -> None:
         try:
-            results[snap.partner_bc_id] = member_write.write_snapshot(store, snap, snap.partner_bc_id, 1,
-                                                             also_write.get(snap.partner_bc_id))
+            results[snap.partner_bc_id] = member_write.write_snapshot(
+                store, snap, snap.partner_bc_id, 1, also_write.get(snap.partner_bc_id)
+            )
         except Exception as exc:
             results[snap.partner_bc_id] = exc
 
@@ -127,8 +145,9 @@ def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) ->
 def test_queued_writes_are_committed_together(tmp_path: Path) -> None:
     store = _store(tmp_path / "pw.duckdb")
     seen: list[str] = []
-    results = _queued_writes(store, _histories(3, rounds=1)[0],
-                             {bc: (lambda cur, bc=bc: seen.append(bc)) for bc in PARTNERS})
+    results = _queued_writes(
+        store, _histories(3, rounds=1)[0], {bc: (lambda cur, bc=bc: seen.append(bc)) for bc in PARTNERS}
+    )
     assert all(isinstance(results[bc], Counts) and results[bc].added == 30 for bc in PARTNERS)
     assert GroupWriter.of(store).batch_sizes == [3]
     assert sorted(seen) == list(PARTNERS)
@@ -148,7 +167,9 @@ def test_a_failing_write_in_a_group_fails_only_its_partner(tmp_path: Path) -> No
     assert GroupWriter.of(store).batch_sizes == [3, 1, 1, 1]
     with store.read() as cur:
         assert dict(cur.execute("SELECT partner_bc_id, count(*) FROM members GROUP BY 1").fetchall()) == {
-            "p1": 30, "p3": 30}
+            "p1": 30,
+            "p3": 30,
+        }
     store.close()
 
 
@@ -160,4 +181,8 @@ def test_rows_are_split_by_partner_whatever_their_order(order: list[int]) -> Non
     table = pa.table({"partner_bc_id": [rows[i][0] for i in order], "member_key": [rows[i][1] for i in order]})
     split = member_diff.by_partner(table, ["p1", "p2", "p3", "p4"])
     assert {bc: sorted(t.column("member_key").to_pylist()) for bc, t in split.items()} == {
-        "p1": ["a", "b"], "p2": ["c", "d"], "p3": ["e", "f"], "p4": []}
+        "p1": ["a", "b"],
+        "p2": ["c", "d"],
+        "p3": ["e", "f"],
+        "p4": [],
+    }

@@ -26,14 +26,21 @@ def _bc(bc_id: str, world_json: dict) -> dict:
 
 
 def _bound(bc: dict, role: str) -> list[dict]:
-    return [m for m in bc["members"] if m["relation_status"] == "BOUND" and m["user_role"] == role
-            and not m["user_email"].startswith("monitor@")]
+    return [
+        m
+        for m in bc["members"]
+        if m["relation_status"] == "BOUND" and m["user_role"] == role and not m["user_email"].startswith("monitor@")
+    ]
 
 
 def _changes(svc, task_id: int) -> set[tuple]:
     with svc.store.read() as cur:
-        return set(cur.execute("SELECT partner_bc_id, member_key, change, old_value, new_value FROM member_changes "
-                               "WHERE task_id = ?", [task_id]).fetchall())
+        return set(
+            cur.execute(
+                "SELECT partner_bc_id, member_key, change, old_value, new_value FROM member_changes WHERE task_id = ?",
+                [task_id],
+            ).fetchall()
+        )
 
 
 def test_first_sync_matches_world_and_is_a_baseline(onboarded, sandbox):
@@ -55,13 +62,26 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     standard, admin = _bound(bc, "STANDARD"), _bound(bc, "ADMIN")
     promoted, demoted, gone = standard[0], admin[0], standard[1]
     first_seen_before = queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0]
-    control(sandbox, "members/add", bc_id=bc_id, user_email="New.Admin@Agency.example", user_name="New Admin",
-            user_role="ADMIN")
-    control(sandbox, "members/add", bc_id=bc_id, user_email="invitee@gmail.com", user_role="STANDARD",
-            relation_status="PENDING")
+    control(
+        sandbox,
+        "members/add",
+        bc_id=bc_id,
+        user_email="New.Admin@Agency.example",
+        user_name="New Admin",
+        user_role="ADMIN",
+    )
+    control(
+        sandbox,
+        "members/add",
+        bc_id=bc_id,
+        user_email="invitee@gmail.com",
+        user_role="STANDARD",
+        relation_status="PENDING",
+    )
     control(sandbox, "members/update", bc_id=bc_id, user_id=promoted["user_id"], user_role="ADMIN")
-    control(sandbox, "members/update", bc_id=bc_id, user_id=demoted["user_id"], user_role="STANDARD",
-            finance_role="MANAGER")
+    control(
+        sandbox, "members/update", bc_id=bc_id, user_id=demoted["user_id"], user_role="STANDARD", finance_role="MANAGER"
+    )
     control(sandbox, "members/remove", bc_id=bc_id, user_id=gone["user_id"])
 
     task_id, status = run_sync(onboarded, bc_id)
@@ -84,8 +104,9 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     assert set(new["member_key"]) == {new_admin["user_id"], "invitee@gmail.com"}
     invitee = queries.page(onboarded.store, MemberFilter(search="invitee@gmail.com"))
     assert set(invitee["flags"][0]) == {"Personal e-mail", "Invitation pending", "New since last sync"}
-    assert queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == \
-        first_seen_before
+    assert (
+        queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == first_seen_before
+    )
     removed = queries.page(onboarded.store, MemberFilter(search=gone["user_email"], include_removed=True))
     assert removed["removed_at"].notna().all()
     assert queries.count(onboarded.store, MemberFilter(search=gone["user_email"])) == 0
@@ -97,8 +118,14 @@ def test_invitee_who_joins_keeps_its_row_and_history(onboarded, sandbox):
     control(sandbox, "members/add", bc_id=bc_id, user_email="joiner@agency.example", relation_status="PENDING")
     first_task, _ = run_sync(onboarded, bc_id)
     first_seen = queries.page(onboarded.store, MemberFilter(search="joiner@"))["first_seen"][0]
-    joined = control(sandbox, "members/update", bc_id=bc_id, user_email="joiner@agency.example",
-                     relation_status="BOUND", user_name="Joiner")["member"]
+    joined = control(
+        sandbox,
+        "members/update",
+        bc_id=bc_id,
+        user_email="joiner@agency.example",
+        relation_status="BOUND",
+        user_name="Joiner",
+    )["member"]
 
     task_id, status = run_sync(onboarded, bc_id)
 
@@ -138,8 +165,9 @@ def test_mass_removal_safeguard_halts_and_applies_nothing(onboarded, sandbox):
     assert partners.get(onboarded.store, bc_id).status == partners.ONBOARDED
 
 
-@pytest.mark.parametrize("fault", [{"code": 40100}, {"code": 50000}, {"http_status": 504}],
-                         ids=["40100", "50000", "http-504"])
+@pytest.mark.parametrize(
+    "fault", [{"code": 40100}, {"code": 50000}, {"http_status": 504}], ids=["40100", "50000", "http-504"]
+)
 def test_transient_faults_mid_sync_are_retried(onboarded, sandbox, fault):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="late@agency.example", user_role="ADMIN")
@@ -151,10 +179,15 @@ def test_transient_faults_mid_sync_are_retried(onboarded, sandbox, fault):
     assert_matches_world(onboarded, sandbox)
 
 
-@pytest.mark.parametrize(("fault", "status"), [({"code": 50000}, partners.SYNC_FAILED),
-                                               ({"http_status": 504}, partners.SYNC_FAILED),
-                                               ({"code": 40105}, partners.RECONNECT_REQUIRED)],
-                         ids=["50000", "http-504", "40105"])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        ({"code": 50000}, partners.SYNC_FAILED),
+        ({"http_status": 504}, partners.SYNC_FAILED),
+        ({"code": 40105}, partners.RECONNECT_REQUIRED),
+    ],
+    ids=["50000", "http-504", "40105"],
+)
 def test_failing_partner_keeps_its_data_until_the_next_good_sync(onboarded, sandbox, fault, status):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="pending.change@agency.example")

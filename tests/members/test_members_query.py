@@ -19,12 +19,20 @@ from core.tasks import jobs
 from tests.members.conftest import control, monitored_partners, run_sync
 
 # each derived column and the expression over `members` it stands for
-DERIVED = {"member_lower": "lower(coalesce(user_name, user_email))", "email_lower": "lower(user_email)",
-           "email_domain": "split_part(lower(user_email), '@', 2)"}
+DERIVED = {
+    "member_lower": "lower(coalesce(user_name, user_email))",
+    "email_lower": "lower(user_email)",
+    "email_domain": "split_part(lower(user_email), '@', 2)",
+}
 # (partner_bc_id, member_key, user_id, user_name, user_email)
-TRICKY = [("px", "k1", "u1", "ÄRGER Émile", "Mixed.Case@GMAIL.com"), ("px", "k2", None, None, "NoName@Outlook.COM"),
-          ("px", "k3", "u3", None, None), ("px", "k4", "u4", "İstanbul ǅ", "no-at-sign"),
-          ("px", "k5", "u5", "Zoë", "zoe@Agency.Example"), ("py", "k6", "u6", "ärger", "ARGER@gmail.com")]
+TRICKY = [
+    ("px", "k1", "u1", "ÄRGER Émile", "Mixed.Case@GMAIL.com"),
+    ("px", "k2", None, None, "NoName@Outlook.COM"),
+    ("px", "k3", "u3", None, None),
+    ("px", "k4", "u4", "İstanbul ǅ", "no-at-sign"),
+    ("px", "k5", "u5", "Zoë", "zoe@Agency.Example"),
+    ("py", "k6", "u6", "ärger", "ARGER@gmail.com"),
+]
 
 
 def _disagreements(store: Store) -> int:
@@ -39,22 +47,30 @@ def test_the_sync_writes_the_derived_columns(onboarded, sandbox):
     control(sandbox, "members/add", bc_id=bc_id, user_email="Invitee@Agency.Example", relation_status="PENDING")
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
     with onboarded.store.read() as cur:
-        stored = cur.execute("SELECT member_lower, email_lower, email_domain FROM members "
-                             "WHERE email_lower IN ('upper.case@gmail.com', 'invitee@agency.example') "
-                             "ORDER BY email_lower").fetchall()
-    assert stored == [("invitee@agency.example", "invitee@agency.example", "agency.example"),
-                      ("élodie ünïcode", "upper.case@gmail.com", "gmail.com")]
+        stored = cur.execute(
+            "SELECT member_lower, email_lower, email_domain FROM members "
+            "WHERE email_lower IN ('upper.case@gmail.com', 'invitee@agency.example') "
+            "ORDER BY email_lower"
+        ).fetchall()
+    assert stored == [
+        ("invitee@agency.example", "invitee@agency.example", "agency.example"),
+        ("élodie ünïcode", "upper.case@gmail.com", "gmail.com"),
+    ]
     assert _disagreements(onboarded.store) == 0
 
 
 def _insert_tricky(store: Store) -> None:
     now = datetime(2026, 5, 1, tzinfo=UTC)
     with store.write() as cur:
-        cur.execute("INSERT INTO partners (bc_id, name, connection) VALUES ('px', 'ZEBRA Agentur', 'connected'), "
-                    "('py', NULL, 'connected')")
-        cur.executemany("INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role, "
-                        "relation_status, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, 'STANDARD', 'BOUND', ?, ?)",
-                        [[*row, now, now] for row in TRICKY])
+        cur.execute(
+            "INSERT INTO partners (bc_id, name, connection) VALUES ('px', 'ZEBRA Agentur', 'connected'), "
+            "('py', NULL, 'connected')"
+        )
+        cur.executemany(
+            "INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role, "
+            "relation_status, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, 'STANDARD', 'BOUND', ?, ?)",
+            [[*row, now, now] for row in TRICKY],
+        )
 
 
 def test_the_row_flag_count_migration_uses_the_flags_sql():
@@ -96,15 +112,24 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory):
 
 
 # the original expressions of the sorts and the search that now read stored or pre-computed columns
-ORIGINAL_SORTS = {"member": "lower(coalesce(m.user_name, m.user_email))", "email": "lower(m.user_email)",
-                  "partner": "lower(p.name)", "assets": "m.asset_count"}
-ORIGINAL_SEARCH = ("(contains(lower(coalesce(m.user_name, '')), $t) OR contains(lower(coalesce(m.user_email, '')), $t)"
-                   " OR m.user_id = $raw OR contains(lower(p.name), $t))")
-ORIGINAL_FLAGS = {"partner_admin": "m.user_role = 'ADMIN'", "finance_manager": "m.finance_role = 'MANAGER'",
-                  "personal_email": "list_contains($domains, split_part(lower(m.user_email), '@', 2))",
-                  "invitation_pending": "m.relation_status = 'PENDING'",
-                  "new_member": "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline",
-                  "asset_admin": "coalesce(m.asset_admin, false)"}
+ORIGINAL_SORTS = {
+    "member": "lower(coalesce(m.user_name, m.user_email))",
+    "email": "lower(m.user_email)",
+    "partner": "lower(p.name)",
+    "assets": "m.asset_count",
+}
+ORIGINAL_SEARCH = (
+    "(contains(lower(coalesce(m.user_name, '')), $t) OR contains(lower(coalesce(m.user_email, '')), $t)"
+    " OR m.user_id = $raw OR contains(lower(p.name), $t))"
+)
+ORIGINAL_FLAGS = {
+    "partner_admin": "m.user_role = 'ADMIN'",
+    "finance_manager": "m.finance_role = 'MANAGER'",
+    "personal_email": "list_contains($domains, split_part(lower(m.user_email), '@', 2))",
+    "invitation_pending": "m.relation_status = 'PENDING'",
+    "new_member": "m.removed_at IS NULL AND m.added_task_id = l.task_id AND NOT l.baseline",
+    "asset_admin": "coalesce(m.asset_admin, false)",
+}
 ORIGINAL_SORTS["flags"] = " + ".join(f"coalesce(({c}), false)::INTEGER" for c in ORIGINAL_FLAGS.values())
 LATEST = """LEFT JOIN (SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id,
                               arg_max(baseline, synced_at) AS baseline
@@ -123,8 +148,7 @@ def _reference(store: Store, f: MemberFilter, limit: int, offset: int) -> tuple[
         where.append("list_contains($partners, m.partner_bc_id)")
         params["partners"] = list(f.partners)
     body = f"FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id {LATEST} WHERE {' AND '.join(where)}"
-    order = (f"{ORIGINAL_SORTS[f.sort]} {'DESC' if f.descending else 'ASC'} NULLS LAST, m.partner_bc_id, "
-             "m.member_key")
+    order = f"{ORIGINAL_SORTS[f.sort]} {'DESC' if f.descending else 'ASC'} NULLS LAST, m.partner_bc_id, m.member_key"
     count_sql = f"SELECT count(*) {body}"
     keys_sql = f"SELECT m.member_key {body} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     with store.read() as cur:
@@ -133,21 +157,32 @@ def _reference(store: Store, f: MemberFilter, limit: int, offset: int) -> tuple[
     return total, [k for (k,) in keys]
 
 
-CASES = [(MemberFilter(sort=sort, descending=desc), offset) for sort in ORIGINAL_SORTS for desc in (False, True)
-         for offset in (0, 40)]
-CASES += [(MemberFilter(sort="partner", descending=desc), offset) for desc in (False, True)
-          for offset in (1, 99, 100, 999, 1000, 1234, 2899, 2950, 2990, 5000)]
-CASES += [(MemberFilter(search=term, sort="member"), 0)
-          for term in ("ärger", "ÄRGER", "gmail.com", "u4", "zebra", "agentur", "noname@", "user12@", "émile")]
-CASES += [(MemberFilter(flags=("personal_email",), sort="email", descending=True), 0),
-          (MemberFilter(flags=("new_member", "finance_manager"), sort="flags"), 0),
-          (MemberFilter(flags=("invitation_pending", "asset_admin", "partner_admin"), sort="flags",
-                        descending=True), 20),
-          (MemberFilter(sort="flags", descending=True), 0),
-          (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50),
-          (MemberFilter(include_removed=True), 1500), (MemberFilter(include_removed=True, sort="email"), 0),
-          (MemberFilter(search="agentur", sort="partner"), 1000),
-          (MemberFilter(search="user1", sort="partner", descending=True), 60)]
+CASES = [
+    (MemberFilter(sort=sort, descending=desc), offset)
+    for sort in ORIGINAL_SORTS
+    for desc in (False, True)
+    for offset in (0, 40)
+]
+CASES += [
+    (MemberFilter(sort="partner", descending=desc), offset)
+    for desc in (False, True)
+    for offset in (1, 99, 100, 999, 1000, 1234, 2899, 2950, 2990, 5000)
+]
+CASES += [
+    (MemberFilter(search=term, sort="member"), 0)
+    for term in ("ärger", "ÄRGER", "gmail.com", "u4", "zebra", "agentur", "noname@", "user12@", "émile")
+]
+CASES += [
+    (MemberFilter(flags=("personal_email",), sort="email", descending=True), 0),
+    (MemberFilter(flags=("new_member", "finance_manager"), sort="flags"), 0),
+    (MemberFilter(flags=("invitation_pending", "asset_admin", "partner_admin"), sort="flags", descending=True), 20),
+    (MemberFilter(sort="flags", descending=True), 0),
+    (MemberFilter(partners=("px", str(datagen.PARTNER_BASE + 3)), sort="partner", descending=True), 50),
+    (MemberFilter(include_removed=True), 1500),
+    (MemberFilter(include_removed=True, sort="email"), 0),
+    (MemberFilter(search="agentur", sort="partner"), 1000),
+    (MemberFilter(search="user1", sort="partner", descending=True), 60),
+]
 
 
 @pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
@@ -169,8 +204,16 @@ def test_a_page_view_equals_the_original_expressions(synthetic, f, offset):
     pd.testing.assert_frame_equal(shown.rows, queries.page(synthetic, f, limit=60, offset=(number - 1) * 60))
 
 
-@pytest.mark.parametrize("f", [MemberFilter(), MemberFilter(sort="email"), MemberFilter(search="user1", sort="partner"),
-                               MemberFilter(search="agentur")], ids=lambda f: f.to_json())
+@pytest.mark.parametrize(
+    "f",
+    [
+        MemberFilter(),
+        MemberFilter(sort="email"),
+        MemberFilter(search="user1", sort="partner"),
+        MemberFilter(search="agentur"),
+    ],
+    ids=lambda f: f.to_json(),
+)
 def test_a_page_past_the_end_is_the_last_page(synthetic, f):
     total, _ = _reference(synthetic, f, 1, 0)
     last = -(-total // 60)
@@ -179,8 +222,9 @@ def test_a_page_past_the_end_is_the_last_page(synthetic, f):
     assert (shown.page, shown.pages, list(shown.rows["member_key"])) == (last, last, keys)
 
 
-@pytest.mark.parametrize("f", [MemberFilter(search="no such member"), MemberFilter(partners=("nobody",))],
-                         ids=["search", "filter"])
+@pytest.mark.parametrize(
+    "f", [MemberFilter(search="no such member"), MemberFilter(partners=("nobody",))], ids=["search", "filter"]
+)
 def test_an_empty_view_is_page_one_of_one(synthetic, f):
     shown = queries.view(synthetic, f, 3)
     assert (shown.total, shown.page, shown.pages, shown.offset, len(shown.rows)) == (0, 1, 1, 0, 0)

@@ -13,15 +13,30 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)
 
 
-def _fetched(key: str, email: str, *, user_id: str | None = None, status: str = "BOUND",
-             role: str = "STANDARD") -> dict[str, str | None]:
-    return {"user_id": user_id, "user_name": None, "user_email": email, "user_role": role, "finance_role": None,
-            "relation_status": status}
+def _fetched(
+    key: str, email: str, *, user_id: str | None = None, status: str = "BOUND", role: str = "STANDARD"
+) -> dict[str, str | None]:
+    return {
+        "user_id": user_id,
+        "user_name": None,
+        "user_email": email,
+        "user_role": role,
+        "finance_role": None,
+        "relation_status": status,
+    }
 
 
 def _stored(key: str, email: str, *, removed: datetime | None = None, **fetched: str | None) -> dict:
-    row = {"partner_bc_id": "p", "member_key": key, "first_seen": T0, "last_seen": T0, "removed_at": removed,
-           "first_task_id": 1, "added_task_id": 1, "last_task_id": 1}
+    row = {
+        "partner_bc_id": "p",
+        "member_key": key,
+        "first_seen": T0,
+        "last_seen": T0,
+        "removed_at": removed,
+        "first_task_id": 1,
+        "added_task_id": 1,
+        "last_task_id": 1,
+    }
     return row | _fetched(key, email, **fetched)
 
 
@@ -31,8 +46,7 @@ def _members(n: int) -> dict[str, dict]:
 
 def test_returning_member_is_added_again_and_keeps_first_seen():
     stored = {"7": _stored("7", "back@a.example", user_id="7", removed=T0)}
-    plan = make_plan(stored, {"7": _fetched("7", "back@a.example", user_id="7")}, partner_bc_id="p", task_id=2,
-                     now=T1)
+    plan = make_plan(stored, {"7": _fetched("7", "back@a.example", user_id="7")}, partner_bc_id="p", task_id=2, now=T1)
     (row,) = plan.rows
     assert (row["first_seen"], row["removed_at"], row["added_task_id"]) == (T0, None, 2)
     assert [c["change"] for c in plan.changes] == ["added"]
@@ -40,12 +54,18 @@ def test_returning_member_is_added_again_and_keeps_first_seen():
 
 def test_member_back_to_invitee_is_rekeyed_to_its_email_not_removed():
     stored = {"9": _stored("9", "x@a.example", user_id="9")}
-    plan = make_plan(stored, {"x@a.example": _fetched("x@a.example", "x@a.example", status="PENDING")},
-                     partner_bc_id="p", task_id=2, now=T1)
+    plan = make_plan(
+        stored,
+        {"x@a.example": _fetched("x@a.example", "x@a.example", status="PENDING")},
+        partner_bc_id="p",
+        task_id=2,
+        now=T1,
+    )
     assert plan.rekeys == {"9": "x@a.example"}
     assert [(r["member_key"], r["first_seen"], r["removed_at"]) for r in plan.rows] == [("x@a.example", T0, None)]
     assert [(c["change"], c["old_value"], c["new_value"]) for c in plan.changes] == [
-        ("status_changed", "BOUND", "PENDING")]
+        ("status_changed", "BOUND", "PENDING")
+    ]
     assert plan.counts.removed == 0
 
 

@@ -24,10 +24,14 @@ FIELDS = ("user_id", "user_name", "user_email", "user_role", "finance_role", "re
 
 def _member(i: int, rng: random.Random, *, invitee: bool) -> tuple[str, dict[str, str | None]]:
     email = f"u{i}@a.example"
-    row = {"user_id": None if invitee else str(1000 + i), "user_name": None if invitee else f"U{i}",
-           "user_email": email, "user_role": rng.choice(("ADMIN", "STANDARD")),
-           "finance_role": rng.choice((None, "MANAGER", "ANALYST")),
-           "relation_status": "PENDING" if invitee else "BOUND"}
+    row = {
+        "user_id": None if invitee else str(1000 + i),
+        "user_name": None if invitee else f"U{i}",
+        "user_email": email,
+        "user_role": rng.choice(("ADMIN", "STANDARD")),
+        "finance_role": rng.choice((None, "MANAGER", "ANALYST")),
+        "relation_status": "PENDING" if invitee else "BOUND",
+    }
     return (email if invitee else str(1000 + i)), row
 
 
@@ -61,9 +65,18 @@ def _mutate(members: dict[str, dict], gone: dict[str, dict], rng: random.Random,
 
 
 def _snapshot(members: dict[str, dict], rng: random.Random, bc: str = BC) -> Snapshot:
-    roles = [{"member_key": key, "asset_id": f"a{k}", "asset_type": "ADVERTISER",
-              "asset_name": rng.choice((None, f"Ads {k}")), "asset_role": rng.choice(("ADMIN", "OPERATOR", None))}
-             for key in members if rng.random() < 0.4 for k in range(rng.randrange(1, 3))]
+    roles = [
+        {
+            "member_key": key,
+            "asset_id": f"a{k}",
+            "asset_type": "ADVERTISER",
+            "asset_name": rng.choice((None, f"Ads {k}")),
+            "asset_role": rng.choice(("ADMIN", "OPERATOR", None)),
+        }
+        for key in members
+        if rng.random() < 0.4
+        for k in range(rng.randrange(1, 3))
+    ]
     return Snapshot(bc, {key: {f: row[f] for f in FIELDS} for key, row in members.items()}, roles)
 
 
@@ -74,8 +87,10 @@ def _rows(store: Store) -> list[dict]:
 
 def _changes(store: Store, task_id: int) -> list[tuple]:
     with store.read() as cur:
-        return cur.execute("SELECT member_key, change, old_value, new_value FROM member_changes "
-                           "WHERE task_id = ? ORDER BY id", [task_id]).fetchall()
+        return cur.execute(
+            "SELECT member_key, change, old_value, new_value FROM member_changes WHERE task_id = ? ORDER BY id",
+            [task_id],
+        ).fetchall()
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -97,23 +112,32 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
         with store.write() as cur:
             counts = member_write.apply(cur, snap, partner_name="Agency", task_id=task_id, now=now, threshold=100)
         assert counts == plan.counts
-        assert _rows(store) == sorted(({n: r[n] for n in MEMBER_SCHEMA.names} for r in plan.rows),
-                                      key=lambda r: r["member_key"])
-        assert _changes(store, task_id) == [(c["member_key"], c["change"], c["old_value"], c["new_value"])
-                                            for c in plan.changes]
+        assert _rows(store) == sorted(
+            ({n: r[n] for n in MEMBER_SCHEMA.names} for r in plan.rows), key=lambda r: r["member_key"]
+        )
+        assert _changes(store, task_id) == [
+            (c["member_key"], c["change"], c["old_value"], c["new_value"]) for c in plan.changes
+        ]
         reach = _reach(store)
         assert reach == _reach_of(snap, reach)
         assert _derived_columns_stale(store) == []
-        assert _assets(store) == {(r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"],
-                                   now) for r in snap.asset_roles}
+        assert _assets(store) == {
+            (r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"], now)
+            for r in snap.asset_roles
+        }
     store.close()
 
 
 def _assets(store: Store) -> set[tuple]:
     """`member_assets` (only changed rows are rewritten, so kept, changed, new and gone must all be right)."""
     with store.read() as cur:
-        return set(cur.execute("SELECT member_key, asset_id, asset_type, asset_name, asset_role, synced_at "
-                               "FROM member_assets WHERE partner_bc_id = ?", [BC]).fetchall())
+        return set(
+            cur.execute(
+                "SELECT member_key, asset_id, asset_type, asset_name, asset_role, synced_at "
+                "FROM member_assets WHERE partner_bc_id = ?",
+                [BC],
+            ).fetchall()
+        )
 
 
 def _derived_columns_stale(store: Store) -> list[tuple]:
@@ -133,8 +157,9 @@ def _derived_columns_stale(store: Store) -> list[tuple]:
 def _reach(store: Store) -> dict[str, tuple[int, bool]]:
     """Each member's stored reach columns (only rows that changed are rewritten, so they must carry over)."""
     with store.read() as cur:
-        rows = cur.execute("SELECT member_key, asset_count, asset_admin FROM members WHERE partner_bc_id = ?",
-                           [BC]).fetchall()
+        rows = cur.execute(
+            "SELECT member_key, asset_count, asset_admin FROM members WHERE partner_bc_id = ?", [BC]
+        ).fetchall()
     return {key: (count, admin) for key, count, admin in rows}
 
 
@@ -150,11 +175,18 @@ def _reach_of(snap: Snapshot, keys: Iterable[str]) -> dict[str, tuple[int, bool]
 
 def test_reach_columns_are_written_with_the_rows(tmp_path: Path) -> None:
     store = Store(tmp_path / "pw.duckdb")
-    roles = [{"member_key": "1", "asset_id": "a2", "asset_type": "ADVERTISER", "asset_name": "Zeta",
-              "asset_role": "ADMIN"},
-             {"member_key": "1", "asset_id": "a1", "asset_type": "CATALOG", "asset_name": None, "asset_role": None}]
-    fields = {"user_id": "1", "user_name": "U", "user_email": "u@a.example", "user_role": "STANDARD",
-              "finance_role": None, "relation_status": "BOUND"}
+    roles = [
+        {"member_key": "1", "asset_id": "a2", "asset_type": "ADVERTISER", "asset_name": "Zeta", "asset_role": "ADMIN"},
+        {"member_key": "1", "asset_id": "a1", "asset_type": "CATALOG", "asset_name": None, "asset_role": None},
+    ]
+    fields = {
+        "user_id": "1",
+        "user_name": "U",
+        "user_email": "u@a.example",
+        "user_role": "STANDARD",
+        "finance_role": None,
+        "relation_status": "BOUND",
+    }
     snap = Snapshot(BC, {"1": fields, "2": fields | {"user_id": "2"}}, roles)
     with store.write() as cur:
         member_write.apply(cur, snap, partner_name="Agency", task_id=1, now=T0, threshold=100)

@@ -42,4 +42,3 @@ def get(api: httpx.Client) -> Get:
 def admin_token(sandbox: SandboxServer) -> str:
     """A token of the customer BC's admin, admin@acme.example."""
     return sandbox.world.issue_token("admin@acme.example")
-

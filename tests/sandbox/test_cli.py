@@ -16,9 +16,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_arguments_map_onto_the_config() -> None:
-    args = parse_args(["--port", "9200", "--seed", "3", "--partners", "2", "--members", "5", "--qps", "4",
-                       "--qpm", "100", "--latency-ms", "25", "--app-id", "7100000000000000001",
-                       "--app-secret", "s3", "--redirect-uri", "http://a/cb", "--redirect-uri", "http://b/cb"])
+    args = parse_args(
+        [
+            "--port",
+            "9200",
+            "--seed",
+            "3",
+            "--partners",
+            "2",
+            "--members",
+            "5",
+            "--qps",
+            "4",
+            "--qpm",
+            "100",
+            "--latency-ms",
+            "25",
+            "--app-id",
+            "7100000000000000001",
+            "--app-secret",
+            "s3",
+            "--redirect-uri",
+            "http://a/cb",
+            "--redirect-uri",
+            "http://b/cb",
+        ]
+    )
     config = config_from_args(args)
     assert (args.port, args.host) == (9200, "127.0.0.1")
     assert (config.seed, config.partners, config.members, config.qps, config.qpm) == (3, 2, 5, 4, 100)
@@ -35,9 +58,24 @@ def _free_port() -> int:
 def test_python_m_sandbox_serves(tmp_path: Path) -> None:
     port = _free_port()
     log = (tmp_path / "sandbox.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--partners", "2",
-                                "--members", "5", "--redirect-uri", "http://localhost:8501/cb"],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--partners",
+            "2",
+            "--members",
+            "5",
+            "--redirect-uri",
+            "http://localhost:8501/cb",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         world = _wait_for_world(f"http://127.0.0.1:{port}")
         assert len(world["partners"]) == 2

@@ -27,25 +27,43 @@ def _members(get, bc_id: str, token: str) -> list[dict]:
 
 def test_members_add_shows_up_in_member_get(http, get, monitor) -> None:
     bc_id, token = monitor
-    added = _control(http, "members/add", bc_id=bc_id, user_email="New.Person@Example.com", user_name="Zoë Новая",
-                     user_role="ADMIN", finance_role="ANALYST")
+    added = _control(
+        http,
+        "members/add",
+        bc_id=bc_id,
+        user_email="New.Person@Example.com",
+        user_name="Zoë Новая",
+        user_role="ADMIN",
+        finance_role="ANALYST",
+    )
     assert added.status_code == 200
     member = added.json()["member"]
     assert member["user_email"] == "new.person@example.com"
     assert len(member["user_id"]) == 19
     assert member in _members(get, bc_id, token)
-    invitee = _control(http, "members/add", bc_id=bc_id, user_email="invitee@example.com",
-                       relation_status="PENDING").json()["member"]
+    invitee = _control(
+        http, "members/add", bc_id=bc_id, user_email="invitee@example.com", relation_status="PENDING"
+    ).json()["member"]
     assert set(invitee) == {"user_email", "user_role", "relation_status", "ext_user_role"}
     assert _control(http, "members/add", bc_id=bc_id, user_email="invitee@example.com").status_code == 409
 
 
 def test_members_update_and_remove(http, get, sandbox, monitor) -> None:
     bc_id, token = monitor
-    target = next(m for m in sandbox.world.members(bc_id) if m.relation_status == "BOUND" and m.user_role != "ADMIN"
-                  and "monitor@" not in m.user_email)
-    updated = _control(http, "members/update", bc_id=bc_id, user_id=target.user_id, user_role="ADMIN",
-                       relation_status="UNBOUND", finance_role=None).json()["member"]
+    target = next(
+        m
+        for m in sandbox.world.members(bc_id)
+        if m.relation_status == "BOUND" and m.user_role != "ADMIN" and "monitor@" not in m.user_email
+    )
+    updated = _control(
+        http,
+        "members/update",
+        bc_id=bc_id,
+        user_id=target.user_id,
+        user_role="ADMIN",
+        relation_status="UNBOUND",
+        finance_role=None,
+    ).json()["member"]
     assert (updated["user_role"], updated["relation_status"], updated["ext_user_role"]) == ("ADMIN", "UNBOUND", {})
     rows = get("bc/member/get/", token, bc_id=bc_id, filtering=f'{{"keyword": "{target.user_email}"}}')
     assert rows["data"]["list"] == [updated]
@@ -58,8 +76,14 @@ def test_members_update_and_remove(http, get, sandbox, monitor) -> None:
 def test_invitee_accepting_gets_a_user_id(http, sandbox, monitor) -> None:
     bc_id, _ = monitor
     invitee = next(m for m in sandbox.world.members(bc_id) if m.relation_status == "PENDING")
-    bound = _control(http, "members/update", bc_id=bc_id, user_email=invitee.user_email,
-                     relation_status="BOUND", user_name="Now Joined").json()["member"]
+    bound = _control(
+        http,
+        "members/update",
+        bc_id=bc_id,
+        user_email=invitee.user_email,
+        relation_status="BOUND",
+        user_name="Now Joined",
+    ).json()["member"]
     assert bound["user_id"]
     assert bound["user_name"] == "Now Joined"
     assert sandbox.world.authenticate(invitee.user_email, "sandbox-pass") == bound["user_id"]

@@ -125,7 +125,9 @@ def test_advertiser_get_errors(sandbox, get) -> None:
     token = sandbox.world.issue_token("admin@acme.example")
     missing = get("oauth2/advertiser/get/", app_id=APP_ID, secret=SECRET)
     assert (missing["code"], missing["message"]) == (
-        40104, "Access token is null, you should set it in http header with key Access-Token.")
+        40104,
+        "Access token is null, you should set it in http header with key Access-Token.",
+    )
     assert get("oauth2/advertiser/get/", "bogus", app_id=APP_ID, secret=SECRET)["code"] == 40105
     assert get("oauth2/advertiser/get/", token, app_id=APP_ID)["code"] == 40002
     assert get("oauth2/advertiser/get/", token, app_id=APP_ID, secret="bad")["code"] == 40101

@@ -111,13 +111,16 @@ def test_consent_with_a_bad_csrf_is_refused(browser) -> None:
         assert "location" not in done.headers
 
 
-@pytest.mark.parametrize("query", [
-    {"app_id": "7999999999999999999", "redirect_uri": REDIRECT},
-    {"redirect_uri": REDIRECT},
-    {"app_id": APP_ID, "redirect_uri": "http://evil.example/cb"},
-    {"app_id": APP_ID, "redirect_uri": REDIRECT + "/"},
-    {"app_id": APP_ID},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"app_id": "7999999999999999999", "redirect_uri": REDIRECT},
+        {"redirect_uri": REDIRECT},
+        {"app_id": APP_ID, "redirect_uri": "http://evil.example/cb"},
+        {"app_id": APP_ID, "redirect_uri": REDIRECT + "/"},
+        {"app_id": APP_ID},
+    ],
+)
 def test_invalid_app_or_redirect_uri_gives_an_error_page(browser, query) -> None:
     page = browser.get(f"/portal/auth?{urlencode(query)}")
     assert page.status_code == 400

@@ -138,6 +138,10 @@ def test_a_user_id_finds_its_bcs_before_its_partner_is_loaded() -> None:
 
 def test_personal_email_accounts_log_in() -> None:
     world = World(seed=5, partners=3, members=30)
-    email = next(m.user_email for bc in World(seed=5, partners=3, members=30).bcs.values()
-                 for m in bc.members.values() if m.user_email.endswith("@gmail.com") and m.user_id)
+    email = next(
+        m.user_email
+        for bc in World(seed=5, partners=3, members=30).bcs.values()
+        for m in bc.members.values()
+        if m.user_email.endswith("@gmail.com") and m.user_id
+    )
     assert world.authenticate(email, "sandbox-pass") is not None

@@ -27,11 +27,11 @@ CONTENT_SQL = {
     "partners": """SELECT bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection,
                           removed_at IS NULL FROM partners ORDER BY ALL""",
     "partner_assets": "SELECT partner_bc_id, asset_id, asset_type, asset_name, share_type FROM partner_assets "
-                      "ORDER BY ALL",
+    "ORDER BY ALL",
     "members": """SELECT partner_bc_id, member_key, user_id, user_name, user_email, user_role, finance_role,
                          relation_status, removed_at IS NULL FROM members ORDER BY ALL""",
     "member_assets": "SELECT partner_bc_id, member_key, asset_id, asset_type, asset_role FROM member_assets "
-                     "ORDER BY ALL",
+    "ORDER BY ALL",
     "member_changes": "SELECT count(*) FROM member_changes",
 }
 
@@ -43,8 +43,9 @@ def content(store: Store) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def workspace_factory(onboarded_template: Path, tmp_path: Path,
-                      sandbox: SandboxServer) -> Iterator[Callable[..., Services]]:
+def workspace_factory(
+    onboarded_template: Path, tmp_path: Path, sandbox: SandboxServer
+) -> Iterator[Callable[..., Services]]:
     """`factory(**env)`: a copy of the onboarded workspace (extra env, e.g. PW_HTTP_TIMEOUT) against the
     freshly reset sandbox, with fresh tokens for the same accounts and millisecond retry waits."""
     opened: list[Services] = []

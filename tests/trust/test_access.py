@@ -20,8 +20,12 @@ from core.tasks import jobs
 from tests.app.helpers import make_services
 
 SHELL = "../../ui/shell.py"
-LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-secret-for-tests",
-        "PW_ROLE_ADMINS": "boss@acme.example", "PW_ROLE_ANALYSTS": "@acme.example"}
+LIVE = {
+    "PW_TIKTOK_APP_ID": "7300000000000000001",
+    "PW_TIKTOK_APP_SECRET": "live-secret-for-tests",
+    "PW_ROLE_ADMINS": "boss@acme.example",
+    "PW_ROLE_ANALYSTS": "@acme.example",
+}
 
 
 def _settings(tmp_path: Path, toml: str = "", **env: str) -> Settings:
@@ -31,8 +35,10 @@ def _settings(tmp_path: Path, toml: str = "", **env: str) -> Settings:
 
 
 def test_roles_come_from_secrets_and_env_wins(tmp_path):
-    toml = ('[partnerwatch.roles]\nadmins = ["Ann@Acme.example"]\nanalysts = ["@acme.example"]\n'
-            'guests = ["@agency.example"]\n')
+    toml = (
+        '[partnerwatch.roles]\nadmins = ["Ann@Acme.example"]\nanalysts = ["@acme.example"]\n'
+        'guests = ["@agency.example"]\n'
+    )
     rules = _settings(tmp_path, toml).roles
     assert rules == RoleRules(("ann@acme.example",), ("@acme.example",), ("@agency.example",))
     assert rules.role_for("ANN@acme.example") == ADMIN  # exact address beats the domain
@@ -45,12 +51,15 @@ def test_roles_come_from_secrets_and_env_wins(tmp_path):
     assert env_rules.role_for("ann@acme.example") == ANALYST
 
 
-@pytest.mark.parametrize(("toml", "env", "message"), [
-    ('[partnerwatch.roles]\nadmins = "ann@acme.example"\n', {}, "must be a list"),
-    ('[partnerwatch.roles]\nadmins = ["not-an-email"]\n', {}, "neither an e-mail address nor an @domain"),
-    ('[partnerwatch.roles]\nowners = ["a@b.example"]\n', {}, "unknown keys"),
-    ("", {"PW_ROLE_GUESTS": "a@b.example,@"}, "PW_ROLE_GUESTS"),
-])
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ('[partnerwatch.roles]\nadmins = "ann@acme.example"\n', {}, "must be a list"),
+        ('[partnerwatch.roles]\nadmins = ["not-an-email"]\n', {}, "neither an e-mail address nor an @domain"),
+        ('[partnerwatch.roles]\nowners = ["a@b.example"]\n', {}, "unknown keys"),
+        ("", {"PW_ROLE_GUESTS": "a@b.example,@"}, "PW_ROLE_GUESTS"),
+    ],
+)
 def test_bad_role_configuration_is_refused_with_the_variable_named(tmp_path, toml, env, message):
     with pytest.raises(ConfigError, match=message):
         _settings(tmp_path, toml, **env)
@@ -131,15 +140,24 @@ def test_admin_settings_show_sync_policy_and_audit_log(live):
     assert schedule.policy(live.store).at == time(3, 30)
     assert safeguard.threshold_pct(live.store) == 35.0
     assert set(audit.query(live.store, action="settings.*")["action"]) == {
-        "settings.sync_policy", "settings.mass_removal_threshold"}
+        "settings.sync_policy",
+        "settings.mass_removal_threshold",
+    }
     table = at.dataframe[-1].value  # the audit log is the last table of Settings
     assert "settings.sync_policy" in set(table["action"])
 
 
 def test_every_admin_action_is_refused_in_core_for_analysts_and_guests(live):
     owner = Actor("boss@acme.example", ADMIN)
-    item = vault.add(live.store, live.box, owner, partner_bc_id=None, email="m@agency.example", phone="1",
-                     password="Pa55word-never-shown")
+    item = vault.add(
+        live.store,
+        live.box,
+        owner,
+        partner_bc_id=None,
+        email="m@agency.example",
+        phone="1",
+        password="Pa55word-never-shown",
+    )
     for who in (Actor("bob@acme.example", ANALYST), Actor("kim@agency.example", GUEST)):
         refusals = [
             lambda w=who: check_for_updates.request(live, actor=w),

@@ -66,9 +66,15 @@ class FakeTikTok:
         params = request.url.params
         items = self._items(path, params)
         page, size = int(params["page"]), int(params["page_size"])
-        data = {"list": items[(page - 1) * size:page * size],
-                "page_info": {"page": page, "page_size": size, "total_number": len(items),
-                              "total_page": max(1, math.ceil(len(items) / size))}}
+        data = {
+            "list": items[(page - 1) * size : page * size],
+            "page_info": {
+                "page": page,
+                "page_size": size,
+                "total_number": len(items),
+                "total_page": max(1, math.ceil(len(items) / size)),
+            },
+        }
         body = {"code": 0, "message": "OK", "request_id": "rid", "data": data}
         return httpx.Response(200, content=json.dumps(body).encode())
 
@@ -106,13 +112,20 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Services, FakeTikTok]]:
     fake = FakeTikTok()
     transport = httpx.MockTransport(fake)
     svc.client = lambda on_retry=None: TikTokClient(  # type: ignore[method-assign]
-        svc.client_config(), svc.limiter, on_retry=on_retry, transport=transport)
-    integration.connect(svc.store, svc.box, access_token="customer-token", actor="tests",
-                        bcs=[{"bc_info": {"bc_id": CUSTOMER_BC, "name": "Acme"}, "user_role": "ADMIN"}])
+        svc.client_config(), svc.limiter, on_retry=on_retry, transport=transport
+    )
+    integration.connect(
+        svc.store,
+        svc.box,
+        access_token="customer-token",
+        actor="tests",
+        bcs=[{"bc_info": {"bc_id": CUSTOMER_BC, "name": "Acme"}, "user_role": "ADMIN"}],
+    )
     with svc.store.write() as cur:
         partners.apply_partner_list(cur, [{"bc_id": PARTNER_BC, "bc_name": PARTNER_NAME}], datetime.now(UTC))
-        token_id = tokens.save(cur, svc.box, purpose="partner", bc_id=PARTNER_BC, actor="tests",
-                               access_token="partner-token")
+        token_id = tokens.save(
+            cur, svc.box, purpose="partner", bc_id=PARTNER_BC, actor="tests", access_token="partner-token"
+        )
     partners.set_connection(svc.store, PARTNER_BC, "connected", token_id=token_id)
     safeguard.set_threshold_pct(svc.store, ADMIN_ACTOR, 100)  # every example may replace all members
     yield svc, fake
@@ -153,8 +166,9 @@ class Corruption:
         return bad
 
 
-def corruptions(id_fields: tuple[str, ...], text_fields: tuple[str, ...],
-                required: tuple[str, ...]) -> st.SearchStrategy[Corruption]:
+def corruptions(
+    id_fields: tuple[str, ...], text_fields: tuple[str, ...], required: tuple[str, ...]
+) -> st.SearchStrategy[Corruption]:
     return st.one_of(
         st.builds(Corruption, st.sampled_from(id_fields), st.sampled_from(BAD_IDS)),
         st.builds(Corruption, st.sampled_from(text_fields), st.sampled_from(BAD_TEXTS)),
@@ -172,8 +186,7 @@ def partner_pages(draw: st.DrawFn) -> tuple[list[dict], tuple[int, Corruption] |
     for bc_id in ids:
         name = draw(NAME)
         items.append({"bc_id": bc_id, **({"bc_name": name} if name is not None or draw(st.booleans()) else {})})
-    bad = draw(st.none() | st.tuples(st.integers(0, len(items) - 1),
-                                      corruptions(("bc_id",), ("bc_name",), ("bc_id",))))
+    bad = draw(st.none() | st.tuples(st.integers(0, len(items) - 1), corruptions(("bc_id",), ("bc_name",), ("bc_id",))))
     if bad is not None:
         items[bad[0]] = bad[1].apply(items[bad[0]])
     return items, bad
@@ -195,8 +208,7 @@ def test_partner_list_pages_are_stored_exactly_or_rejected(workspace):
         else:
             index, corruption = bad
             assert error.startswith("Could not read the partner list: ")
-            _assert_rejected(status, error, "bc/partner/get/", f"list[{index}].{corruption.field}",
-                             corruption.field)
+            _assert_rejected(status, error, "bc/partner/get/", f"list[{index}].{corruption.field}", corruption.field)
             assert content(svc.store)["partners"] == before
 
     check()
@@ -239,10 +251,18 @@ def member_pages(draw: st.DrawFn) -> MemberPages:
         members.append(member)
     asset_ids = draw(st.lists(ID, max_size=3, unique_by=str))
     assets = [{"asset_id": a, **({"asset_name": n} if (n := draw(NAME)) is not None else {})} for a in asset_ids]
-    reach = {str(a): [{**{k: m[k] for k in ("user_id", "user_email") if k in m},
-                       "advertiser_role": draw(st.sampled_from(["ADMIN", "OPERATOR", "ANALYST"]))}
-                      for m in draw(st.lists(st.sampled_from(members), max_size=5, unique_by=_key))]
-             if members else [] for a in asset_ids}
+    reach = {
+        str(a): [
+            {
+                **{k: m[k] for k in ("user_id", "user_email") if k in m},
+                "advertiser_role": draw(st.sampled_from(["ADMIN", "OPERATOR", "ANALYST"])),
+            }
+            for m in draw(st.lists(st.sampled_from(members), max_size=5, unique_by=_key))
+        ]
+        if members
+        else []
+        for a in asset_ids
+    }
     pages = MemberPages(assets, members, reach)
     _corrupt(draw, pages)
     return pages
@@ -281,26 +301,52 @@ def _key(member: dict) -> str:
 
 
 def _expected_members(pages: MemberPages) -> set[tuple]:
-    return {(_key(m), _text(m.get("user_id")), _text(m.get("user_name")), _text(m.get("user_email")),
-             _text(m.get("user_role")), _text((m.get("ext_user_role") or {}).get("finance_role")),
-             _text(m.get("relation_status"))) for m in pages.members}
+    return {
+        (
+            _key(m),
+            _text(m.get("user_id")),
+            _text(m.get("user_name")),
+            _text(m.get("user_email")),
+            _text(m.get("user_role")),
+            _text((m.get("ext_user_role") or {}).get("finance_role")),
+            _text(m.get("relation_status")),
+        )
+        for m in pages.members
+    }
 
 
 def _expected_reach(pages: MemberPages) -> set[tuple]:
     names = {str(a["asset_id"]): _text(a.get("asset_name")) for a in pages.assets}
-    return {(_key(item), asset_id, "ADVERTISER", names[asset_id], item["advertiser_role"])
-            for asset_id, items in pages.asset_members.items() for item in items}
+    return {
+        (_key(item), asset_id, "ADVERTISER", names[asset_id], item["advertiser_role"])
+        for asset_id, items in pages.asset_members.items()
+        for item in items
+    }
 
 
 def _stored(svc: Services) -> tuple[set[tuple], set[tuple], set[tuple]]:
     with svc.store.read() as cur:
-        stored_members = set(cur.execute(
-            """SELECT member_key, user_id, user_name, user_email, user_role, finance_role, relation_status
-               FROM members WHERE partner_bc_id = ? AND removed_at IS NULL""", [PARTNER_BC]).fetchall())
-        reach = set(cur.execute("""SELECT member_key, asset_id, asset_type, asset_name, asset_role
-                                   FROM member_assets WHERE partner_bc_id = ?""", [PARTNER_BC]).fetchall())
-        assets = set(cur.execute("""SELECT asset_id, asset_type, asset_name, share_type FROM partner_assets
-                                    WHERE partner_bc_id = ?""", [PARTNER_BC]).fetchall())
+        stored_members = set(
+            cur.execute(
+                """SELECT member_key, user_id, user_name, user_email, user_role, finance_role, relation_status
+               FROM members WHERE partner_bc_id = ? AND removed_at IS NULL""",
+                [PARTNER_BC],
+            ).fetchall()
+        )
+        reach = set(
+            cur.execute(
+                """SELECT member_key, asset_id, asset_type, asset_name, asset_role
+                                   FROM member_assets WHERE partner_bc_id = ?""",
+                [PARTNER_BC],
+            ).fetchall()
+        )
+        assets = set(
+            cur.execute(
+                """SELECT asset_id, asset_type, asset_name, share_type FROM partner_assets
+                                    WHERE partner_bc_id = ?""",
+                [PARTNER_BC],
+            ).fetchall()
+        )
     return stored_members, reach, assets
 
 
@@ -318,8 +364,9 @@ def test_member_pages_are_stored_exactly_or_rejected(workspace):
             stored_members, reach, assets = _stored(svc)
             assert stored_members == _expected_members(pages)
             assert reach == _expected_reach(pages)
-            assert assets == {(str(a["asset_id"]), "ADVERTISER", a.get("asset_name") or "", partners.SHARING)
-                              for a in pages.assets}
+            assert assets == {
+                (str(a["asset_id"]), "ADVERTISER", a.get("asset_name") or "", partners.SHARING) for a in pages.assets
+            }
         else:
             path, where, field_name = pages.bad
             assert error.startswith(f"1 of 1 partners did not complete: {PARTNER_NAME}: ")

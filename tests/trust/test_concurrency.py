@@ -94,11 +94,22 @@ def _change_every_partner(sandbox) -> None:
     """Partner i gains i + 1 guest users and one member changes role: a sync has something to write."""
     for i, info in enumerate(monitored_partners(sandbox)):
         for j in range(i + 1):
-            control(sandbox, "members/add", bc_id=info.bc_id, user_email=f"wave{i}.{j}@late.example",
-                    user_name=f"Wave {i}.{j} ünïcødé", user_role="STANDARD")
+            control(
+                sandbox,
+                "members/add",
+                bc_id=info.bc_id,
+                user_email=f"wave{i}.{j}@late.example",
+                user_name=f"Wave {i}.{j} ünïcødé",
+                user_role="STANDARD",
+            )
         first = next(m for m in sandbox.world.members(info.bc_id) if m.user_id)
-        control(sandbox, "members/update", bc_id=info.bc_id, user_id=first.user_id,
-                user_role="STANDARD" if first.user_role == "ADMIN" else "ADMIN")
+        control(
+            sandbox,
+            "members/update",
+            bc_id=info.bc_id,
+            user_id=first.user_id,
+            user_role="STANDARD" if first.user_role == "ADMIN" else "ADMIN",
+        )
 
 
 class States:
@@ -110,7 +121,8 @@ class States:
     def check_partner(self, bc_id: str, keys: frozenset[str], where: str) -> None:
         assert keys in (self.before.get(bc_id, frozenset()), self.after.get(bc_id, frozenset())), (
             f"{where}: partner {bc_id} shows {len(keys)} guest users, neither the {len(self.before[bc_id])} "
-            f"before the sync nor the {len(self.after[bc_id])} after it")
+            f"before the sync nor the {len(self.after[bc_id])} after it"
+        )
 
     def check_counts(self, counts: dict[str, int], where: str) -> None:
         for bc_id in self.before:
@@ -128,8 +140,10 @@ def _check_snapshot(svc: Services, states: States) -> None:
     (written in the same transaction as the members) counts exactly them."""
     with svc.store.read() as cur:
         rows = cur.execute("SELECT partner_bc_id, member_key FROM members WHERE removed_at IS NULL").fetchall()
-        latest = dict(cur.execute("""SELECT partner_bc_id, arg_max(members, synced_at) FROM member_syncs
-                                     GROUP BY partner_bc_id""").fetchall())
+        latest = dict(
+            cur.execute("""SELECT partner_bc_id, arg_max(members, synced_at) FROM member_syncs
+                                     GROUP BY partner_bc_id""").fetchall()
+        )
     keys: dict[str, set[str]] = {}
     for bc_id, key in rows:
         keys.setdefault(bc_id, set()).add(key)
@@ -177,8 +191,9 @@ def _browse(states: States, automation: bool) -> None:
         assert "Check for updates" in set(at.dataframe[0].value["task"])
 
 
-def _session(number: int, svc: Services, states: States, start: threading.Barrier, task_done: threading.Event,
-             seen: Observed) -> int:
+def _session(
+    number: int, svc: Services, states: States, start: threading.Barrier, task_done: threading.Event, seen: Observed
+) -> int:
     """Browse the three pages and export once, checking snapshots around it; then keep checking snapshots
     (cheap, a few per second) until the sync has finished. Returns how many checks this session made."""
     start.wait(timeout=30)
@@ -215,8 +230,9 @@ def _expected_after(svc: Services, sandbox) -> Keys:
     return expected
 
 
-def _run_all(svc: Services, states: States, start: threading.Barrier,
-             wait_for_task: Callable[[int], None]) -> tuple[list[int], list[int], Observed]:
+def _run_all(
+    svc: Services, states: States, start: threading.Barrier, wait_for_task: Callable[[int], None]
+) -> tuple[list[int], list[int], Observed]:
     task_done, seen = threading.Event(), Observed()
     with ThreadPoolExecutor(max_workers=SESSIONS + 2, thread_name_prefix="pw-test-session") as pool:
         sessions = [pool.submit(_session, n, svc, states, start, task_done, seen) for n in range(SESSIONS)]
@@ -240,8 +256,9 @@ def test_twenty_sessions_browse_and_export_while_two_syncs_race(onboarded, sandb
     tasks_before = len(jobs.list_tasks(svc.store))
 
     started = time.monotonic()
-    task_ids, checks, seen = _run_all(svc, states, threading.Barrier(SESSIONS + 2),
-                                      lambda task_id: svc.runner.wait(task_id, timeout=90))
+    task_ids, checks, seen = _run_all(
+        svc, states, threading.Barrier(SESSIONS + 2), lambda task_id: svc.runner.wait(task_id, timeout=90)
+    )
     elapsed = time.monotonic() - started
 
     assert task_ids[0] == task_ids[1], "the second request joined the running sync"

@@ -39,15 +39,33 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
     svc = workspace_factory()
     before = content(svc.store)
     target = monitored_partners(sandbox)[0]
-    control(sandbox, "members/add", bc_id=target.bc_id, user_email="late.joiner@agency.example",
-            user_name="Late Joiner", user_role="ADMIN")
+    control(
+        sandbox,
+        "members/add",
+        bc_id=target.bc_id,
+        user_email="late.joiner@agency.example",
+        user_name="Late Joiner",
+        user_role="ADMIN",
+    )
     settings = svc.settings
     svc.close()  # the app is stopped: the CLI opens the database itself
 
-    env = {**os.environ, "PW_DB_PATH": str(settings.db_path), "PW_DATA_DIR": str(settings.data_dir),
-           "PW_SANDBOX_PORT": str(settings.sandbox_port), "PW_QPS": "1000", "PW_PUBLIC_URL": "http://127.0.0.1:9"}
-    child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT_DIR, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+    env = {
+        **os.environ,
+        "PW_DB_PATH": str(settings.db_path),
+        "PW_DATA_DIR": str(settings.data_dir),
+        "PW_SANDBOX_PORT": str(settings.sandbox_port),
+        "PW_QPS": "1000",
+        "PW_PUBLIC_URL": "http://127.0.0.1:9",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        cwd=ROOT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert child.stdout is not None
         deadline = time.monotonic() + 60

@@ -101,7 +101,8 @@ def test_persistent_fault_on_members_fails_the_partner_jobs_and_keeps_their_data
     assert content(onboarded.store) == before | {"partners": content(onboarded.store)["partners"]}
     assert partners.get(onboarded.store, target.bc_id).status == partners.SYNC_FAILED
     assert [r for r in content(onboarded.store)["partners"] if r[0] != target.bc_id] == [
-        r for r in before["partners"] if r[0] != target.bc_id]
+        r for r in before["partners"] if r[0] != target.bc_id
+    ]
 
 
 class _RevokeMidPaging(httpx.AsyncHTTPTransport):
@@ -123,8 +124,9 @@ class _RevokeMidPaging(httpx.AsyncHTTPTransport):
         if params.get("page") == "1" and info.get("total_page", 0) > 1:
             self.fired = True
             async with httpx.AsyncClient() as client:
-                await client.post(f"{self.sandbox.base_url}/sandbox/control/tokens/revoke",
-                                  json={"user_email": self.monitor_email})
+                await client.post(
+                    f"{self.sandbox.base_url}/sandbox/control/tokens/revoke", json={"user_email": self.monitor_email}
+                )
         return response
 
 
@@ -132,7 +134,8 @@ def test_40105_in_the_middle_of_paging_marks_reconnect_and_keeps_the_partner(onb
     target = monitored_partners(sandbox)[0]
     transport = _RevokeMidPaging(sandbox, target.bc_id, target.monitor_email)
     onboarded.client = lambda on_retry=None: TikTokClient(  # type: ignore[method-assign]
-        onboarded.client_config(), onboarded.limiter, on_retry=on_retry, transport=transport)
+        onboarded.client_config(), onboarded.limiter, on_retry=on_retry, transport=transport
+    )
     before = content(onboarded.store)
     status, error = _sync(onboarded, target.bc_id)
     assert transport.fired

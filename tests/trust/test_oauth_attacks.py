@@ -89,8 +89,12 @@ def test_reused_state_and_replayed_code_are_refused(svc, sandbox):
 
 
 def test_expired_state_is_refused(svc, sandbox):
-    _, state = oauth_flows.begin(svc.store, purpose=connections.CUSTOMER, initiator=ADMIN_ACTOR.email,
-                                 now=datetime.now(UTC) - timedelta(minutes=11))
+    _, state = oauth_flows.begin(
+        svc.store,
+        purpose=connections.CUSTOMER,
+        initiator=ADMIN_ACTOR.email,
+        now=datetime.now(UTC) - timedelta(minutes=11),
+    )
     _refused(_callback(_browser(), auth_code="x", state=state), "has expired")
     assert _stored(svc) == (0, False)
 
@@ -121,6 +125,7 @@ def test_redirect_uri_tampering_is_ignored_or_refused(svc, sandbox):
     location = _browser().get(tampered).headers["location"]
     assert parse_qs(urlparse(location).query)["redirect_uri"] == [REDIRECT]
     with pytest.raises(PortalFlowError):  # TikTok (the sandbox) only redirects to the registered URI
-        obtain_auth_code(sandbox.base_url, svc.settings.app_id, "https://evil.example/cb", CUSTOMER_ADMIN,
-                         PASSWORD, state)
+        obtain_auth_code(
+            sandbox.base_url, svc.settings.app_id, "https://evil.example/cb", CUSTOMER_ADMIN, PASSWORD, state
+        )
     assert _stored(svc) == (0, False)

@@ -19,8 +19,13 @@ from tests.members.conftest import ANALYST_ACTOR, run_sync
 
 SHELL = "../../ui/shell.py"
 PASSWORD = "Monitor-Vault-Pa55word-7f3c"
-PAGES = ("../pages/partners.py", "../pages/members.py", "../pages/automation.py", "../pages/settings.py",
-         "../pages/connect.py")
+PAGES = (
+    "../pages/partners.py",
+    "../pages/members.py",
+    "../pages/automation.py",
+    "../pages/settings.py",
+    "../pages/connect.py",
+)
 
 
 def _rendered(node) -> str:
@@ -48,17 +53,25 @@ def test_no_plaintext_secret_anywhere_after_a_full_run(workspace_factory, sandbo
     try:
         svc = workspace_factory()
         assert run_sync(svc)[1] == "Completed"
-        item = vault.add(svc.store, svc.box, ADMIN_ACTOR, partner_bc_id=None, email="monitor@agency.example",
-                         phone="+1 555 0100", password=PASSWORD)
+        item = vault.add(
+            svc.store,
+            svc.box,
+            ADMIN_ACTOR,
+            partner_bc_id=None,
+            email="monitor@agency.example",
+            phone="+1 555 0100",
+            password=PASSWORD,
+        )
         assert vault.reveal(svc.store, svc.box, ADMIN_ACTOR, item.id).password == PASSWORD
         with svc.store.read() as cur:
             ids = [r[0] for r in cur.execute("SELECT id FROM tokens WHERE octet_length(ciphertext) > 0").fetchall()]
         secrets = [t for t in (tokens.load(svc.store, svc.box, i) for i in ids) if t] + [PASSWORD]
         assert len(secrets) >= 3
         logging.getLogger("tests.trust").info("token check %s and password %s", secrets[0], PASSWORD)
-        exports = [b"".join(export.stream_members(svc.store, MemberFilter(include_removed=True),
-                                                  actor=ANALYST_ACTOR)),
-                   csv_bytes(svc.store, ADMIN_ACTOR, AuditFilter())]
+        exports = [
+            b"".join(export.stream_members(svc.store, MemberFilter(include_removed=True), actor=ANALYST_ACTOR)),
+            csv_bytes(svc.store, ADMIN_ACTOR, AuditFilter()),
+        ]
         pages = _pages_text()
         svc.close()  # checkpoint: everything is in the database file now
     finally:
