@@ -44,6 +44,7 @@ from core.store.database import Store
 from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tasks.jobs import TRIGGER_CLI
+from core.tiktok import labels
 
 OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
@@ -409,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--out", required=True, type=Path, metavar="FILE")
     out.add_argument("--partner", action="append", default=[], metavar="BC_ID")
-    out.add_argument("--role", action="append", default=[], choices=list(queries.ROLES), type=str.upper)
-    out.add_argument("--status", action="append", default=[], choices=list(queries.STATUSES), type=str.upper)
+    out.add_argument("--role", action="append", default=[], choices=list(labels.ROLES), type=str.upper)
+    out.add_argument("--status", action="append", default=[], choices=list(labels.STATUSES), type=str.upper)
     out.add_argument("--flag", action="append", default=[], choices=[f.key for f in flags.FLAGS])
     out.add_argument("--search", default="")
     out.add_argument("--include-removed", action="store_true")

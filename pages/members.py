@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
+from core.tiktok import labels
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui.components import CHART_NAMES, actor, when
 from ui.resources import services
@@ -27,12 +28,12 @@ with guests_tab:
         placeholder="All partners",
     )
     chosen_roles = cols[1].multiselect(
-        "Role", list(queries.ROLES), format_func=queries.ROLES.get, key="members_role", placeholder="All roles"
+        "Role", list(labels.ROLES), format_func=labels.ROLES.get, key="members_role", placeholder="All roles"
     )
     chosen_statuses = cols[2].multiselect(
         "Status",
-        list(queries.STATUSES),
-        format_func=queries.STATUSES.get,
+        list(labels.STATUSES),
+        format_func=labels.STATUSES.get,
         key="members_status",
         placeholder="All statuses",
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
 
 from core.accounts import tokens
 from core.errors import UserError
 from core.security.crypto import SecretBox
+from core.store import settings
 from core.store.database import Store
 
 HEALTHY = "Healthy"
@@ -81,7 +85,7 @@ def connect(store: Store, box: SecretBox, *, access_token: str, bcs: list[dict],
                VALUES (1, ?, ?, ?, ?)""",
             [token_id, actor, now, CHOOSE_BC],
         )
-        _save_candidates(cur, candidates, actor, now)
+        _save_candidates(cur, candidates, actor)
     if len(candidates) == 1:
         return choose_bc(store, str(candidates[0]["bc_info"]["bc_id"]), actor=actor)
     current = get(store)
@@ -89,21 +93,16 @@ def connect(store: Store, box: SecretBox, *, access_token: str, bcs: list[dict],
     return current
 
 
-def _save_candidates(cur, candidates: list[dict], actor: str, now: datetime) -> None:
+def _save_candidates(cur: duckdb.DuckDBPyConnection, candidates: list[dict[str, Any]], actor: str) -> None:
     value = json.dumps([{"bc_info": c["bc_info"], "user_role": c.get("user_role")} for c in candidates])
-    cur.execute(
-        """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-                                           updated_by = excluded.updated_by""",
-        [_CANDIDATES_KEY, value, now, actor],
-    )
+    settings.put(cur, _CANDIDATES_KEY, value, by=actor)
 
 
 def candidates(store: Store) -> list[dict]:
     """BCs the connected account administers, when it has to choose one."""
     with store.read() as cur:
-        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [_CANDIDATES_KEY]).fetchone()
-    return json.loads(row[0]) if row else []
+        value = settings.get(cur, _CANDIDATES_KEY)
+    return json.loads(value) if value else []
 
 
 def choose_bc(store: Store, bc_id: str, *, actor: str) -> Integration:
@@ -130,7 +129,7 @@ def disconnect(store: Store) -> int | None:
         if row and row[0] is not None:
             tokens.delete(cur, row[0])
         cur.execute("DELETE FROM integration")
-        cur.execute("DELETE FROM settings_kv WHERE key = ?", [_CANDIDATES_KEY])
+        settings.delete(cur, _CANDIDATES_KEY)
     return row[0] if row else None
 
 

@@ -8,8 +8,9 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from core.members import queries
+from core.accounts.connection import Connection
 from core.store.database import Store, bulk_insert
+from core.tiktok import labels
 
 NOT_ELIGIBLE = "Not eligible"
 PENDING_ONBOARDING = "Pending onboarding"
@@ -30,11 +31,11 @@ STATUSES = (
 
 # partners.connection values → status labels (the remaining case depends on shared assets)
 _CONNECTION_STATUS = {
-    "connected": ONBOARDED,
-    "reconnect_required": RECONNECT_REQUIRED,
-    "sync_failed": SYNC_FAILED,
-    "safeguard_halted": HALTED_SAFEGUARD,
-    "disconnected": DISCONNECTED,
+    Connection.CONNECTED: ONBOARDED,
+    Connection.RECONNECT_REQUIRED: RECONNECT_REQUIRED,
+    Connection.SYNC_FAILED: SYNC_FAILED,
+    Connection.SAFEGUARD_HALTED: HALTED_SAFEGUARD,
+    Connection.DISCONNECTED: DISCONNECTED,
 }
 
 SHARING = "SHARING"  # assets the customer shares with the partner
@@ -133,7 +134,7 @@ def members_by_role(store: Store) -> pd.DataFrame:
                WHERE m.removed_at IS NULL AND p.removed_at IS NULL
                GROUP BY ALL ORDER BY partner, role"""
         ).df()
-    return frame.assign(role=[queries.label("role", code) for code in frame["role"]])
+    return frame.assign(role=[labels.label("role", code) for code in frame["role"]])
 
 
 def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: datetime) -> tuple[int, int, int]:
@@ -195,26 +196,3 @@ def assets(store: Store, partner_bc_id: str, share_type: str | None = None) -> p
                ORDER BY asset_type, asset_name""",
             [partner_bc_id, share_type, share_type],
         ).df()
-
-
-def set_connection(
-    store: Store,
-    bc_id: str,
-    connection: str,
-    *,
-    error: str | None = None,
-    token_id: int | None = None,
-    keep_token: bool = True,
-) -> None:
-    """Record the partner connection state (`none`, `connected`, `reconnect_required`, …)."""
-    with store.write() as cur:
-        cur.execute(
-            """UPDATE partners SET connection = ?, last_error = ?,
-                      token_id = CASE WHEN ? THEN coalesce(?, token_id) ELSE ? END
-               WHERE bc_id = ?""",
-            [connection, error, keep_token, token_id, token_id, bc_id],
-        )
-
-
-def mark_synced(cur: duckdb.DuckDBPyConnection, bc_id: str, now: datetime) -> None:
-    cur.execute("UPDATE partners SET last_sync_at = ?, last_error = NULL WHERE bc_id = ?", [now, bc_id])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from core.accounts import integration, partners, tokens
+from core.accounts import connection, integration, partners, tokens
 from core.connect import oauth_flows, workspace
 from core.connect.oauth import authorization_url, callback_params, exchange_code, revoke_token
 from core.connect.oauth_flows import Flow, FlowError
@@ -28,7 +28,7 @@ from core.errors import UserError, new_reference
 from core.security import audit
 from core.security.roles import ADMIN, Actor, require_admin
 from core.services import Services
-from core.sync import check_for_updates
+from core.sync import check_for_updates, member_write
 from core.tasks.jobs import TRIGGER_CONNECT
 from core.tiktok.client import run_sync
 from core.tiktok.errors import (
@@ -155,10 +155,7 @@ def _connect_partner(services: Services, flow: Flow, access_token: str, who: str
         token_id = tokens.save(
             cur, services.box, purpose="partner", bc_id=partner.bc_id, access_token=access_token, actor=flow.initiator
         )
-        cur.execute(
-            "UPDATE partners SET connection = 'connected', token_id = ?, last_error = NULL WHERE bc_id = ?",
-            [token_id, partner.bc_id],
-        )
+        connection.connected(cur, partner.bc_id, token_id)
     return f"{partner.name} is connected. The first Check for updates for this partner has started."
 
 
@@ -416,11 +413,8 @@ def disconnect_partner(services: Services, actor: Actor, bc_id: str) -> str:
     with services.store.write() as cur:
         if partner.token_id is not None:
             tokens.delete(cur, partner.token_id)
-        cur.execute(
-            "UPDATE partners SET connection = 'disconnected', token_id = NULL, last_error = NULL WHERE bc_id = ?",
-            [bc_id],
-        )
-        cur.execute("UPDATE members SET removed_at = ? WHERE partner_bc_id = ? AND removed_at IS NULL", [now, bc_id])
+        connection.disconnected(cur, bc_id)
+        member_write.remove_partner(cur, bc_id, now)
     audit.record(
         services.store, actor=actor.email, action="disconnect.partner", target=bc_id, outcome="ok", detail=note.strip()
     )

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import duckdb
 
 from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import Actor, require_admin
+from core.store import settings
 from core.store.database import Store
 
 PERSONAL_DOMAINS_KEY = "flags.personal_domains"
@@ -150,10 +150,8 @@ def personal_domains(store: Store, cur: duckdb.DuckDBPyConnection | None = None)
     if cur is None:
         with store.read() as cur:
             return personal_domains(store, cur)
-    row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [PERSONAL_DOMAINS_KEY]).fetchone()
-    if row is None or row[0] is None:
-        return list(DEFAULT_PERSONAL_DOMAINS)
-    return parse_domains(str(row[0]))
+    value = settings.get(cur, PERSONAL_DOMAINS_KEY)
+    return list(DEFAULT_PERSONAL_DOMAINS) if value is None else parse_domains(value)
 
 
 def set_personal_domains(store: Store, actor: Actor, text: str) -> list[str]:
@@ -161,12 +159,7 @@ def set_personal_domains(store: Store, actor: Actor, text: str) -> list[str]:
     require_admin(actor, "change the personal e-mail domains")
     domains = parse_domains(text)
     with store.write() as cur:
-        cur.execute(
-            """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-                                               updated_by = excluded.updated_by""",
-            [PERSONAL_DOMAINS_KEY, ",".join(domains), datetime.now(UTC), actor.email],
-        )
+        settings.put(cur, PERSONAL_DOMAINS_KEY, ",".join(domains), by=actor.email)
         audit.record(
             store,
             actor=actor.email,

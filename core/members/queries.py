@@ -20,26 +20,9 @@ import pandas as pd
 from core.errors import InvalidInput
 from core.members import flags
 from core.store.database import Store, StoreError
+from core.tiktok.labels import ROLES, STATUSES, label, label_sql
 
 log = logging.getLogger(__name__)
-
-ROLES = {"ADMIN": "Admin", "STANDARD": "Standard"}
-STATUSES = {"BOUND": "Joined", "PENDING": "Invitation pending", "REJECTED": "Rejected", "UNBOUND": "Unbound"}
-FINANCE_ROLES = {"MANAGER": "Manager", "ANALYST": "Analyst"}
-# The one mapping from TikTok's codes to the words every table, chart and export shows.
-LABELS = {"role": ROLES, "finance_role": FINANCE_ROLES, "status": STATUSES}
-
-
-def label(kind: str, code: str | None) -> str | None:
-    """A TikTok code (`ADMIN`, `BOUND`, ...) as users read it; unknown codes pass through."""
-    return None if code is None else LABELS[kind].get(code, code)
-
-
-def _label_sql(kind: str, column: str) -> str:
-    """`label` in SQL (the codes and words are this module's constants, never user text)."""
-    whens = " ".join(f"WHEN '{code}' THEN '{word}'" for code, word in LABELS[kind].items())
-    return f"CASE {column} {whens} ELSE {column} END"
-
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -177,9 +160,9 @@ _COLUMNS = {
     "partner_lower": "p.partner_lower",
     "user_role": "m.user_role",
     "relation_status": "m.relation_status",
-    "role": _label_sql("role", "m.user_role"),
-    "finance_role": _label_sql("finance_role", "m.finance_role"),
-    "status": _label_sql("status", "m.relation_status"),
+    "role": label_sql("role", "m.user_role"),
+    "finance_role": label_sql("finance_role", "m.finance_role"),
+    "status": label_sql("status", "m.relation_status"),
     "assets": "coalesce(m.assets, '')",
     "asset_count": "coalesce(m.asset_count, 0)",
     "first_seen": "m.first_seen",

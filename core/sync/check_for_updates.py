@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core.accounts import integration, partners, tokens
+from core.accounts import connection, integration, partners, tokens
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.services import Services
@@ -258,11 +258,10 @@ async def _partner_steps(
         )
     except TokenRejectedError as exc:
         if exc.path.startswith("bc/get") or await _partner_token_rejected(services, client, partner):
-            partners.set_connection(
+            connection.token_rejected(
                 services.store,
                 partner.bc_id,
-                "reconnect_required",
-                error=(f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."),
+                (f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."),
             )
         raise
     return counts

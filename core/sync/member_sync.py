@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import duckdb
 
-from core.accounts import partners, tokens
+from core.accounts import connection, partners, tokens
 from core.services import Services
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.sync.member_diff import Snapshot, member_key
@@ -44,12 +44,10 @@ log = logging.getLogger(__name__)
 
 CALL_CONCURRENCY = 4  # per partner; the app-wide token bucket still bounds the total rate
 
-SYNCABLE_CONNECTIONS = ("connected", "sync_failed", "safeguard_halted")
-
 
 def applies_to(partner: partners.Partner) -> bool:
     """Whether Check for updates syncs this partner's members (onboarded, or onboarded and last failed)."""
-    return partner.token_id is not None and partner.connection in SYNCABLE_CONNECTIONS
+    return partner.token_id is not None and partner.connection in connection.SYNCABLE
 
 
 async def sync_partner(
@@ -71,18 +69,15 @@ async def sync_partner(
         # In a worker thread: the other partners' requests keep flowing while this one is written.
         return await asyncio.to_thread(write_snapshot, services.store, snapshot, partner.name, task_id, also_write)
     except TokenRejectedError as exc:
-        partners.set_connection(
-            services.store,
-            partner.bc_id,
-            "reconnect_required",
-            error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect.",
+        connection.token_rejected(
+            services.store, partner.bc_id, f"TikTok rejected the monitor account's token ({exc.code}): reconnect."
         )
         raise
     except SyncHalted as exc:
-        partners.set_connection(services.store, partner.bc_id, "safeguard_halted", error=str(exc))
+        connection.safeguard_halted(services.store, partner.bc_id, str(exc))
         raise
     except (TikTokError, MemberSyncError) as exc:
-        partners.set_connection(services.store, partner.bc_id, "sync_failed", error=str(exc))
+        connection.sync_failed(services.store, partner.bc_id, str(exc))
         raise
 
 

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.accounts import connection
 from core.members import flags
 from core.store.database import Store, bulk_insert
 from core.sync.errors import SyncHalted
@@ -292,13 +293,7 @@ def _record_syncs(
         )
     finally:
         cur.unregister("_pw_syncs")
-    cur.execute(
-        """UPDATE partners SET last_sync_at = $now, last_error = NULL,
-               connection = CASE WHEN connection IN ('sync_failed', 'safeguard_halted') THEN 'connected'
-                                 ELSE connection END
-           WHERE list_contains($bcs, bc_id)""",
-        {"now": now, "bcs": bcs},
-    )
+    connection.synced(cur, bcs, now)
 
 
 def _write_members(
@@ -472,3 +467,8 @@ WITH stored AS (
     WHERE list_contains($bcs, m.partner_bc_id) AND NOT EXISTS (
         SELECT 1 FROM _pw_rekeys n WHERE n.partner_bc_id = m.partner_bc_id AND n.new_key = m.member_key)
 )"""
+
+
+def remove_partner(cur: duckdb.DuckDBPyConnection, bc_id: str, now: datetime) -> None:
+    """A disconnected partner's members are no longer current (their rows and history stay)."""
+    cur.execute("UPDATE members SET removed_at = ? WHERE partner_bc_id = ? AND removed_at IS NULL", [now, bc_id])

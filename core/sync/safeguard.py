@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import Actor, require_admin
+from core.store import settings
 from core.store.database import Store
 from core.sync.errors import SyncHalted
 from core.tasks.jobs import Counts
@@ -33,11 +33,11 @@ class Plan:
 def threshold_pct(store: Store) -> float:
     """The mass-removal safeguard in percent of a partner's current members."""
     with store.read() as cur:
-        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [THRESHOLD_KEY]).fetchone()
+        text = settings.get(cur, THRESHOLD_KEY)
     try:
-        value = float(row[0]) if row and row[0] is not None else DEFAULT_THRESHOLD_PCT
+        value = float(text) if text is not None else DEFAULT_THRESHOLD_PCT
     except ValueError:
-        log.warning("settings_kv %s is not a number (%r): using %g%%", THRESHOLD_KEY, row[0], DEFAULT_THRESHOLD_PCT)
+        log.warning("settings_kv %s is not a number (%r): using %g%%", THRESHOLD_KEY, text, DEFAULT_THRESHOLD_PCT)
         return DEFAULT_THRESHOLD_PCT
     return value if 0 <= value <= 100 else DEFAULT_THRESHOLD_PCT
 
@@ -48,12 +48,7 @@ def set_threshold_pct(store: Store, actor: Actor, pct: float) -> None:
     if not 0 <= pct <= 100:
         raise InvalidInput("the mass-removal safeguard is a percentage between 0 and 100")
     with store.write() as cur:
-        cur.execute(
-            """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-                                               updated_by = excluded.updated_by""",
-            [THRESHOLD_KEY, f"{pct:g}", datetime.now(UTC), actor.email],
-        )
+        settings.put(cur, THRESHOLD_KEY, f"{pct:g}", by=actor.email)
         audit.record(
             store,
             actor=actor.email,

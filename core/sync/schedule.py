@@ -22,6 +22,7 @@ from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import SYSTEM_SCHEDULER, Actor, require_admin
 from core.services import Services
+from core.store import settings
 from core.store.database import Store
 from core.sync import check_for_updates
 from core.tasks.jobs import TRIGGER_POLICY
@@ -66,10 +67,7 @@ class Policy:
 
 def _settings(store: Store) -> dict[str, str]:
     with store.read() as cur:
-        rows = cur.execute(
-            "SELECT key, value FROM settings_kv WHERE key IN (?, ?, ?)", [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY]
-        ).fetchall()
-    return {key: value for key, value in rows if value is not None}
+        return settings.get_many(cur, [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY])
 
 
 def parse_time(text: str) -> time:
@@ -90,21 +88,12 @@ def policy(store: Store) -> Policy:
     return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at, last_run=date.fromisoformat(last) if last else None)
 
 
-def _put(cur, key: str, value: str, by: str) -> None:
-    cur.execute(
-        """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-                                           updated_by = excluded.updated_by""",
-        [key, value, datetime.now(UTC), by],
-    )
-
-
 def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy:
     """Turn the daily sync on or off and set its UTC time (admins; audited)."""
     require_admin(actor, "change the sync policy")
     with store.write() as cur:
-        _put(cur, ENABLED_KEY, "true" if enabled else "false", actor.email)
-        _put(cur, TIME_KEY, f"{at:%H:%M}", actor.email)
+        settings.put(cur, ENABLED_KEY, "true" if enabled else "false", by=actor.email)
+        settings.put(cur, TIME_KEY, f"{at:%H:%M}", by=actor.email)
         audit.record(
             store,
             actor=actor.email,
@@ -119,10 +108,9 @@ def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy
 def claim(store: Store, today: date) -> bool:
     """Take today's run (compare-and-set under the write lock); False when it was already taken."""
     with store.write() as cur:
-        row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [LAST_RUN_KEY]).fetchone()
-        if row is not None and row[0] == today.isoformat():
+        if settings.get(cur, LAST_RUN_KEY) == today.isoformat():
             return False
-        _put(cur, LAST_RUN_KEY, today.isoformat(), SYSTEM_SCHEDULER.email)
+        settings.put(cur, LAST_RUN_KEY, today.isoformat(), by=SYSTEM_SCHEDULER.email)
     return True
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import partners
+from core.accounts import connection, partners
 from core.services import install
 from core.tasks import jobs
 from core.tasks.jobs import Counts
@@ -46,7 +46,7 @@ def _seed_partners(svc) -> None:
         partners.replace_assets(
             cur, "33", [{"asset_id": "3", "asset_type": "ADVERTISER", "share_type": "SHARING"}], now
         )
-    partners.set_connection(svc.store, "33", "reconnect_required", error="40105")
+    connection.token_rejected(svc.store, "33", "40105")
 
 
 def _app() -> AppTest:
@@ -157,7 +157,7 @@ HALT = (
 
 def test_partners_page_shows_the_safeguard_halt_reasons_in_full_and_never_synced(svc):
     _seed_partners(svc)
-    partners.set_connection(svc.store, "22", "safeguard_halted", error=HALT)
+    connection.safeguard_halted(svc.store, "22", HALT)
     at = _app().run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("bc_id")

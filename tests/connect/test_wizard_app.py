@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import partners
+from core.accounts import connection, partners
 from core.connect import vault, workspace
 from core.security import audit
 from tests.app.helpers import ADMIN_ACTOR, authorize
@@ -131,8 +131,9 @@ def test_standard_monitor_account_ends_on_the_admin_role_message(svc, sandbox_se
 
 def test_reconnect_required_partner_is_offered_reconnect(svc, sandbox_session):
     info = eligible_admin_partners(sandbox_session)[3]
-    partners.set_connection(svc.store, info.bc_id, "reconnect_required", error="TikTok error 40105")
+    connection.token_rejected(svc.store, info.bc_id, "TikTok error 40105")
     at = wizard(info.bc_id)
     assert "Reconnect it with the monitor account" in texts(at.warning)
     assert at.button(key="pw_open_connect").label == "Reconnect your partner token"
-    partners.set_connection(svc.store, info.bc_id, "none")
+    with svc.store.write() as cur:  # back to never connected, for the next tests of the module
+        cur.execute("UPDATE partners SET connection = 'none', last_error = NULL WHERE bc_id = ?", [info.bc_id])

@@ -24,6 +24,7 @@ from core.security.roles import ANALYST, Actor
 from core.services import Services
 from core.sync import check_for_updates
 from core.tasks import jobs
+from core.tiktok import labels
 from core.tiktok.client import ClientConfig
 from sandbox.server import SandboxServer
 from tests.app.helpers import ADMIN_ACTOR, CUSTOMER_ADMIN, connect_customer, connect_partner, make_services
@@ -153,7 +154,7 @@ def world_rows(world_json: dict, partner_bc_ids: list[str]) -> list[dict[str, st
                     "Partner BC ID": bc_id,
                     "TikTok role": ROLE_LABELS[m["user_role"]],
                     "Finance role": FINANCE_LABELS.get(finance, ""),
-                    "Membership status": queries.STATUSES[m["relation_status"]],
+                    "Membership status": labels.STATUSES[m["relation_status"]],
                     "Your assets reached": assets,
                 }
             )

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import services as core_services
-from core.accounts import integration, partners, tokens
+from core.accounts import connection, integration, partners, tokens
 from core.services import Services
 from core.sync import check_for_updates, safeguard
 from core.tasks import jobs
@@ -126,7 +126,8 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Services, FakeTikTok]]:
         token_id = tokens.save(
             cur, svc.box, purpose="partner", bc_id=PARTNER_BC, actor="tests", access_token="partner-token"
         )
-    partners.set_connection(svc.store, PARTNER_BC, "connected", token_id=token_id)
+    with svc.store.write() as cur:
+        connection.connected(cur, PARTNER_BC, token_id)
     safeguard.set_threshold_pct(svc.store, ADMIN_ACTOR, 100)  # every example may replace all members
     yield svc, fake
     core_services.install(None)

@@ -1,0 +1,88 @@
+"""A partner's connection state: what PartnerWatch holds for it and whether its last sync went through.
+
+The only writer of `partners.connection`, `partners.token_id`, `partners.last_error` and
+`partners.last_sync_at`: every change is one of the named transitions below, so a state cannot be reached
+by a path nobody designed.
+
+    none ──connected──▶ connected ◀──synced── sync_failed / safeguard_halted
+      ▲                    │ token_rejected        ▲ sync_failed / halted
+      │                    ▼                       │
+      └── disconnected ◀ reconnect_required ───────┘ (reconnecting: connected)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import duckdb
+
+from core.store.database import Store
+
+
+class Connection(StrEnum):
+    NONE = "none"  # never connected: Not eligible or Pending onboarding, by shared assets
+    CONNECTED = "connected"
+    RECONNECT_REQUIRED = "reconnect_required"
+    SYNC_FAILED = "sync_failed"
+    SAFEGUARD_HALTED = "safeguard_halted"
+    DISCONNECTED = "disconnected"
+
+
+# States whose token Check for updates uses: onboarded, or onboarded and its last sync did not go through.
+SYNCABLE = frozenset({Connection.CONNECTED, Connection.SYNC_FAILED, Connection.SAFEGUARD_HALTED})
+
+
+def connected(cur: duckdb.DuckDBPyConnection, bc_id: str, token_id: int) -> None:
+    """The monitor account's token was stored (in the caller's transaction): the partner is onboarded."""
+    _set(cur, bc_id, Connection.CONNECTED, token_id=token_id, error=None)
+
+
+def disconnected(cur: duckdb.DuckDBPyConnection, bc_id: str) -> None:
+    """An admin disconnected the partner; its token is gone (in the caller's transaction)."""
+    _set(cur, bc_id, Connection.DISCONNECTED, token_id=None, error=None)
+
+
+def token_rejected(store: Store, bc_id: str, reason: str) -> None:
+    """TikTok refused the partner's token: the partner must be reconnected (the token is kept to show which)."""
+    _write(store, bc_id, Connection.RECONNECT_REQUIRED, reason)
+
+
+def sync_failed(store: Store, bc_id: str, reason: str) -> None:
+    """The partner's sync did not go through; nothing of it was applied."""
+    _write(store, bc_id, Connection.SYNC_FAILED, reason)
+
+
+def safeguard_halted(store: Store, bc_id: str, reason: str) -> None:
+    """The mass-removal safeguard held the partner's sync back; nothing of it was applied."""
+    _write(store, bc_id, Connection.SAFEGUARD_HALTED, reason)
+
+
+def synced(cur: duckdb.DuckDBPyConnection, bc_ids: list[str], now: datetime) -> None:
+    """The partners' syncs were written (in the same transaction): a failed or halted partner is connected again."""
+    cur.execute(
+        """UPDATE partners SET last_sync_at = $now, last_error = NULL,
+               connection = CASE WHEN connection IN ($failed, $halted) THEN $connected ELSE connection END
+           WHERE list_contains($bcs, bc_id)""",
+        {
+            "now": now,
+            "bcs": bc_ids,
+            "failed": Connection.SYNC_FAILED.value,
+            "halted": Connection.SAFEGUARD_HALTED.value,
+            "connected": Connection.CONNECTED.value,
+        },
+    )
+
+
+def _write(store: Store, bc_id: str, state: Connection, reason: str) -> None:
+    with store.write() as cur:
+        cur.execute("UPDATE partners SET connection = ?, last_error = ? WHERE bc_id = ?", [state.value, reason, bc_id])
+
+
+def _set(
+    cur: duckdb.DuckDBPyConnection, bc_id: str, state: Connection, *, token_id: int | None, error: str | None
+) -> None:
+    cur.execute(
+        "UPDATE partners SET connection = ?, token_id = ?, last_error = ? WHERE bc_id = ?",
+        [state.value, token_id, error, bc_id],
+    )
