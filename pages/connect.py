@@ -142,7 +142,7 @@ def _requirements(partner: partners.Partner) -> bool:
 
 
 def _guest_requirement(partner: partners.Partner) -> None:
-    guests = [u for u in workspace.list_users(svc.store) if u.role == GUEST and u.partner_bc_id == partner.bc_id]
+    guests = workspace.list_users(svc.store, role=GUEST, partner_bc_id=partner.bc_id)
     joined = [u.email for u in guests if u.joined_at is not None]
     invited = [u.email for u in guests if u.joined_at is None]
     detail = "; ".join(

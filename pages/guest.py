@@ -11,7 +11,7 @@ from ui.workspace_forms import vault_add_form
 
 svc = services()
 me = actor()
-mine = next((u for u in workspace.list_users(svc.store) if u.email == me.email.lower()), None)
+mine = workspace.user(svc.store, me.email)
 partner = partners.get(svc.store, mine.partner_bc_id) if mine and mine.partner_bc_id else None
 
 st.title("Share your monitor account")
@@ -33,7 +33,7 @@ st.info(
 
 vault_add_form(svc, me, [partner], key="pw_guest_vault_add", partner_bc_id=partner.bc_id)
 
-admins = [u.email for u in workspace.list_users(svc.store) if u.role == ADMIN]
+admins = [u.email for u in workspace.list_users(svc.store, role=ADMIN)]
 for item in vault.list_items(svc.store, partner_bc_id=partner.bc_id):
     if item.created_by != me.email:
         continue

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from core import cli
 from core import services as core_services
 from core.config import Settings
-from core.connect import connections
+from core.connect import connections, oauth_flows
 from core.connect.oauth_flows import FlowError
 from core.members import queries
 from core.sync import schedule
@@ -75,7 +75,8 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     svc = await run_in_threadpool(core_services.get)
     threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
-    schedule.start(core_services.get)  # the daily sync: one thread per process, not per session
+    # the daily sync and the hourly housekeeping: one thread per process, not per session
+    schedule.start(core_services.get, chores=[purge_oauth_flows])
     url = local_url()
     cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
@@ -93,6 +94,13 @@ def _shut_down(svc: core_services.Services, sandbox: Any) -> None:
     if sandbox is not None:
         sandbox.stop()
     log.info("PartnerWatch stopped; the database is checkpointed and closed")
+
+
+def purge_oauth_flows(svc: core_services.Services) -> None:
+    """Housekeeping: OAuth attempts a day past their expiry are deleted."""
+    purged = oauth_flows.purge_expired(svc.store)
+    if purged:
+        log.info("Purged %d expired OAuth flows", purged)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -224,11 +224,9 @@ def get(store: Store, flow_id: str) -> Flow | None:
 
 
 def purge_expired(store: Store, *, now: datetime | None = None) -> int:
-    """Delete pending flows past expiry, and finished or abandoned ones a day after expiry."""
+    """Delete flows a day after their expiry (the scheduler's hourly chore); until then the wizard and Settings
+    can still say what became of an attempt, an expired one included."""
     at = _now(now)
     with store.write() as cur:
-        row = cur.execute(
-            "DELETE FROM oauth_flows WHERE (status = ? AND expires_at <= ?) OR expires_at <= ?",
-            [PENDING, at, at - FINISHED_KEPT_FOR],
-        ).fetchone()
+        row = cur.execute("DELETE FROM oauth_flows WHERE expires_at <= ?", [at - FINISHED_KEPT_FOR]).fetchone()
     return int(row[0]) if row else 0

@@ -99,7 +99,7 @@ def _require_may_add(store: Store, actor: Actor, partner_bc_id: str | None) -> N
     if actor.is_admin:
         return
     if actor.role == GUEST and partner_bc_id is not None:
-        me = next((u for u in workspace.list_users(store) if u.email == actor.email.lower()), None)
+        me = workspace.user(store, actor.email)
         if me is not None and me.partner_bc_id == partner_bc_id:
             return
     raise NotAllowed("Only admins, or the partner's own guest user, can add a monitor account to the vault.")
@@ -119,7 +119,7 @@ def share(store: Store, actor: Actor, item_id: int, user_email: str) -> VaultIte
     if not (actor.is_admin or item.created_by == actor.email):
         raise NotAllowed("Only admins or the person who added this monitor account can share it.")
     email = user_email.strip().lower()
-    if email not in {u.email for u in workspace.list_users(store)}:
+    if workspace.user(store, email) is None:
         raise VaultError(f"{email} is not a user of this workspace: invite them first.")
     with store.write() as cur:
         _insert_share(cur, item_id, email, actor.email, datetime.now(UTC))

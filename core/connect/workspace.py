@@ -24,19 +24,35 @@ class WorkspaceUser:
     joined_at: datetime | None = None  # first sign-in; until then the user is only invited
 
 
-def list_users(store: Store) -> list[WorkspaceUser]:
+_USER_COLUMNS = "email, role, partner_bc_id, invited_by, invited_at, joined_at"
+
+
+def list_users(store: Store, *, role: str | None = None, partner_bc_id: str | None = None) -> list[WorkspaceUser]:
+    """Workspace users (of one role, of one partner), admins first, then analysts, then guests, by e-mail."""
     with store.read() as cur:
         rows = cur.execute(
-            """SELECT email, role, partner_bc_id, invited_by, invited_at, joined_at FROM workspace_users
-               ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'analyst' THEN 1 ELSE 2 END, email"""
+            f"""SELECT {_USER_COLUMNS} FROM workspace_users
+                WHERE ($role IS NULL OR role = $role) AND ($partner IS NULL OR partner_bc_id = $partner)
+                ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'analyst' THEN 1 ELSE 2 END, email""",
+            {"role": role, "partner": partner_bc_id},
         ).fetchall()
     return [WorkspaceUser(*r) for r in rows]
+
+
+def user(store: Store, email: str) -> WorkspaceUser | None:
+    """The workspace user with this e-mail (any case), or None."""
+    with store.read() as cur:
+        row = cur.execute(
+            f"SELECT {_USER_COLUMNS} FROM workspace_users WHERE email = ?", [email.strip().lower()]
+        ).fetchone()
+    return None if row is None else WorkspaceUser(*row)
 
 
 def mark_joined(store: Store, email: str) -> None:
     """Record a workspace user's first sign-in (the "has joined" of an invited guest user)."""
     email = email.strip().lower()
-    if any(u.email == email and u.joined_at is None for u in list_users(store)):
+    known = user(store, email)
+    if known is not None and known.joined_at is None:
         with store.write() as cur:
             cur.execute(
                 "UPDATE workspace_users SET joined_at = ? WHERE email = ? AND joined_at IS NULL",
@@ -59,7 +75,9 @@ def upsert(
                ON CONFLICT (email) DO UPDATE SET role = excluded.role, partner_bc_id = excluded.partner_bc_id""",
             [email, role, partner_bc_id, invited_by, datetime.now(UTC)],
         )
-    return next(u for u in list_users(store) if u.email == email)
+    stored = user(store, email)
+    assert stored is not None
+    return stored
 
 
 def invite(store: Store, actor: Actor, email: str, role: str, *, partner_bc_id: str | None = None) -> WorkspaceUser:
@@ -67,19 +85,19 @@ def invite(store: Store, actor: Actor, email: str, role: str, *, partner_bc_id: 
     require_admin(actor, "invite workspace users or change roles")
     if role == GUEST and not partner_bc_id:
         raise InvalidInput("A guest user is a partner's admin: choose the partner.")
-    admins = [u.email for u in list_users(store) if u.role == ADMIN]
+    admins = [u.email for u in list_users(store, role=ADMIN)]
     if role != ADMIN and admins == [email.strip().lower()]:
         raise InvalidInput("This is the workspace's last admin: make someone else an admin first.")
-    user = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None, invited_by=actor.email)
+    invited = upsert(store, email, role, partner_bc_id=partner_bc_id if role == GUEST else None, invited_by=actor.email)
     audit.record(
         store,
         actor=actor.email,
         action="workspace.invite",
-        target=user.email,
+        target=invited.email,
         outcome="ok",
         detail=f"role {role}" + (f", partner {partner_bc_id}" if role == GUEST else ""),
     )
-    return user
+    return invited
 
 
 def sandbox_users(store: Store) -> list[WorkspaceUser]:
@@ -102,11 +120,11 @@ def role_for(store: Store, settings: Settings, email: str) -> str | None:
     if configured is not None:
         return configured
     address = email.strip().lower()
-    user = next((u for u in list_users(store) if u.email == address), None)
-    if user is None:
+    known = user(store, address)
+    if known is None:
         return dict(SANDBOX_USERS).get(address) if settings.sandbox else None
-    if settings.sandbox or user.role == GUEST:
-        return user.role
+    if settings.sandbox or known.role == GUEST:
+        return known.role
     return None
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+import time as time_module
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -34,6 +35,7 @@ TIME_KEY = "schedule.daily_time"
 LAST_RUN_KEY = "schedule.last_run_date"
 DEFAULT_TIME = time(6, 0)
 CHECK_INTERVAL_S = 30.0
+CHORE_INTERVAL_S = 3600.0  # housekeeping (e.g. purging expired OAuth flows) once an hour
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -123,12 +125,25 @@ def tick(services: Services, now: datetime | None = None) -> int | None:
     return check_for_updates.request(services, actor=SYSTEM_SCHEDULER, trigger=TRIGGER_POLICY)
 
 
-class Scheduler:
-    """The process's scheduler thread: calls `tick` every `interval_s` until stopped."""
+Chore = Callable[[Services], object]
 
-    def __init__(self, services: Callable[[], Services], interval_s: float = CHECK_INTERVAL_S) -> None:
+
+class Scheduler:
+    """The process's scheduler thread: calls `tick` every `interval_s`, and each housekeeping chore (e.g. purging
+    expired OAuth flows, given by the app, which knows the packages above this one) every `chore_interval_s`."""
+
+    def __init__(
+        self,
+        services: Callable[[], Services],
+        interval_s: float = CHECK_INTERVAL_S,
+        chores: Sequence[Chore] = (),
+        chore_interval_s: float = CHORE_INTERVAL_S,
+    ) -> None:
         self._services = services
         self._interval_s = interval_s
+        self._chores = list(chores)
+        self._chore_interval_s = chore_interval_s
+        self._chores_done_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pw-scheduler", daemon=True)
 
@@ -138,7 +153,19 @@ class Scheduler:
                 tick(self._services())
             except Exception:  # keep the schedule alive; the next tick tries again
                 log.exception("Workspace policy: the scheduled sync check failed")
+            self._housekeeping()
             self._stop.wait(self._interval_s)
+
+    def _housekeeping(self) -> None:
+        now = time_module.monotonic()
+        if self._chores_done_at is not None and now - self._chores_done_at < self._chore_interval_s:
+            return
+        self._chores_done_at = now
+        for chore in self._chores:
+            try:
+                chore(self._services())
+            except Exception:
+                log.exception("Housekeeping chore %s failed", getattr(chore, "__name__", chore))
 
     @property
     def alive(self) -> bool:
@@ -154,12 +181,14 @@ _lock = threading.Lock()
 _running: Scheduler | None = None
 
 
-def start(services: Callable[[], Services], interval_s: float = CHECK_INTERVAL_S) -> Scheduler:
+def start(
+    services: Callable[[], Services], interval_s: float = CHECK_INTERVAL_S, chores: Sequence[Chore] = ()
+) -> Scheduler:
     """Start the process's scheduler, or return the one already running (guard against double start)."""
     global _running
     with _lock:
         if _running is None or not _running.alive:
-            _running = Scheduler(services, interval_s)
+            _running = Scheduler(services, interval_s, chores)
             _running._thread.start()
         return _running
 

@@ -169,12 +169,14 @@ def test_purge_expired(store: Store) -> None:
     oauth_flows.consume(store, finished_state, now=T0)
     oauth_flows.finish(store, finished.flow_id, ok=True)
 
-    assert oauth_flows.purge_expired(store, now=T0 + timedelta(minutes=2)) == 1
-    assert oauth_flows.get(store, stale.flow_id) is None
+    assert oauth_flows.purge_expired(store, now=T0 + timedelta(minutes=2)) == 0
+    stale_now = oauth_flows.progress(oauth_flows.get(store, stale.flow_id), now=T0 + timedelta(minutes=2))
+    assert stale_now.state == oauth_flows.EXPIRED  # shown as expired, not lost
     assert oauth_flows.get(store, fresh.flow_id) is not None
     assert oauth_flows.get(store, finished.flow_id) is not None  # the wizard may still be polling it
 
-    assert oauth_flows.purge_expired(store, now=T0 + timedelta(days=2)) == 2
+    assert oauth_flows.purge_expired(store, now=T0 + timedelta(days=2)) == 3
+    assert oauth_flows.get(store, stale.flow_id) is None
     assert oauth_flows.get(store, finished.flow_id) is None
 
 

@@ -193,7 +193,7 @@ def test_live_role_form_offers_guest_only_and_says_where_roles_are_configured(li
     at.selectbox(key="pw_role_partner").set_value("7300000000000000009")
     at.button[[b.label for b in at.button].index("Save role")].click().run()
     assert not at.exception
-    kim = next(u for u in workspace.list_users(live.store) if u.email == "kim@agency.example")
+    kim = workspace.user(live.store, "kim@agency.example")
     assert (kim.role, kim.partner_bc_id) == (GUEST, "7300000000000000009")
 
 
