@@ -11,8 +11,9 @@ import streamlit as st
 
 from core.accounts import integration, partners
 from core.connect import connections, oauth_flows, vault, workspace
-from core.security.roles import GUEST, NotAllowed
+from core.security.roles import GUEST
 from ui.components import actor, md_escape, popup_button, when
+from ui.feedback import problem
 from ui.nav import page
 from ui.resources import services
 from ui.workspace_forms import forget_revealed, invite_guest_form, reveal_block, vault_add_form
@@ -215,9 +216,9 @@ def _begin(partner: partners.Partner) -> None:
     try:
         st.session_state[_FLOW] = connections.start(svc, me, purpose=connections.PARTNER, partner_bc_id=partner.bc_id)
         st.session_state[_STEP] = (partner.bc_id, "grant")
-    except (NotAllowed, connections.ConnectError) as exc:
+    except Exception as exc:
         st.session_state.pop(_STEP, None)
-        st.session_state[_RESULT] = (partner.bc_id, False, str(exc))
+        st.session_state[_RESULT] = (partner.bc_id, False, problem(exc, "Start the partner connection"))
 
 
 def _grant_step(partner: partners.Partner) -> None:

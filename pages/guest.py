@@ -4,8 +4,9 @@ import streamlit as st
 
 from core.accounts import partners
 from core.connect import vault, workspace
-from core.security.roles import ADMIN, NotAllowed
+from core.security.roles import ADMIN
 from ui.components import actor
+from ui.feedback import attempt
 from ui.resources import services
 from ui.workspace_forms import vault_add_form
 
@@ -47,9 +48,8 @@ for item in vault.list_items(svc.store, partner_bc_id=partner.bc_id):
             index=None,
             placeholder="Choose an admin",
         )
-        if st.button("Share", key=f"pw_guest_share_{item.id}", disabled=target is None):
-            try:
-                vault.share(svc.store, me, item.id, target)
-                st.success(f"Shared with {target}.")
-            except (NotAllowed, vault.VaultError) as exc:
-                st.error(str(exc))
+        shared = st.button("Share", key=f"pw_guest_share_{item.id}", disabled=target is None) and attempt(
+            lambda i=item.id, t=target: vault.share(svc.store, me, i, t), what="Share"
+        )
+        if shared:
+            st.success(f"Shared with {target}.")

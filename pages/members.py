@@ -11,6 +11,35 @@ from ui.resources import services
 
 svc = services()
 me = actor()
+_EXPORT = "pw_export_link"  # (filters, download URL) minted by the last click, for those filters only
+
+
+def _mint(member_filter: MemberFilter) -> None:
+    token = export.mint_token(svc.store, me, member_filter)
+    st.session_state[_EXPORT] = (member_filter, export.download_url(token))
+
+
+def download_link(col: st.delta_generator.DeltaGenerator, member_filter: MemberFilter) -> None:
+    """Download CSV mints a single-use export link on click (never while the page merely renders)."""
+    ready = st.session_state.get(_EXPORT)
+    if ready is not None and ready[0] == member_filter:
+        col.link_button(
+            "Save CSV",
+            ready[1],
+            icon=":material/download:",
+            type="primary",
+            help="Exactly the filtered rows, as CSV (the link works once, for 10 minutes)",
+        )
+        return
+    col.button(
+        "Download CSV",
+        icon=":material/download:",
+        key="members_export",
+        on_click=_mint,
+        args=(member_filter,),
+        help="Prepare a download of exactly the filtered rows, as CSV",
+    )
+
 
 st.title("Members")
 st.header("User Overview", divider="gray")
@@ -81,13 +110,7 @@ with guests_tab:
     summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
     if total:
         summary_col.caption(f"Guest users {offset + 1}–{offset + len(rows)} of {total}")
-        token = export.mint_token(svc.store, me, member_filter)
-        download_col.link_button(
-            "Download CSV",
-            export.download_url(token),
-            icon=":material/download:",
-            help="Exactly the filtered rows, as CSV (the link works once, for 10 minutes)",
-        )
+        download_link(download_col, member_filter)
     else:
         summary_col.info("No guest users match. Onboard partners on the Partners page and run Check for updates.")
 

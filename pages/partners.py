@@ -5,10 +5,10 @@ import streamlit as st
 from core.accounts import integration, partners
 from core.connect import connections
 from core.members import queries
-from core.security.roles import NotAllowed
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
 from ui.components import CHART_NAMES, actor, when
+from ui.feedback import attempt, attempt_then_rerun, show_flashes
 from ui.nav import page
 from ui.resources import services
 
@@ -29,11 +29,9 @@ with action_col:
         if me.is_admin
         else "Only admins can run Check for updates",
     ):
-        try:
-            task_id = check_for_updates.request(svc, actor=me)
+        task_id = attempt(lambda: check_for_updates.request(svc, actor=me), what="Check for updates")
+        if task_id is not None:
             st.toast(f"Check for updates started (task #{task_id}). Follow it on the Automation page.")
-        except NotAllowed as exc:
-            st.error(str(exc))
 
 if current is None or not current.bc_id:
     st.info(
@@ -73,12 +71,10 @@ def _confirm_disconnect(bc_id: str, name: str) -> None:
         "are marked as not current. You can connect the partner again from the Connect page."
     )
     if st.button("Disconnect token", type="primary", key="disconnect_confirm"):
-        try:
-            st.session_state["pw_partners_flash"] = ("success", connections.disconnect_partner(svc, me, bc_id))
-        except (NotAllowed, connections.ConnectError) as exc:
-            st.session_state["pw_partners_flash"] = ("error", str(exc))
         _forget_disconnect()
-        st.rerun()
+        attempt_then_rerun(
+            lambda: connections.disconnect_partner(svc, me, bc_id), what="Disconnect token", done=lambda note: note
+        )
 
 
 def reasons(table) -> None:
@@ -92,9 +88,7 @@ def reasons(table) -> None:
             show(f"**{row.name}** · {row.status}: {row.last_error}")
 
 
-flash = st.session_state.pop("pw_partners_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+show_flashes()
 
 (tab,) = st.tabs(["TikTok Business Partners"])
 with tab:
@@ -154,11 +148,11 @@ with tab:
             ):
                 st.switch_page(page("connect"), query_params={"partner": chosen})
             if st.button("Check for updates", key="check_one", disabled=not me.is_admin):
-                try:
-                    task_id = check_for_updates.request(svc, actor=me, partner_bc_id=chosen)
+                task_id = attempt(
+                    lambda: check_for_updates.request(svc, actor=me, partner_bc_id=chosen), what="Check for updates"
+                )
+                if task_id is not None:
                     st.toast(f"Check for updates for {names[chosen]} started (task #{task_id}).")
-                except NotAllowed as exc:
-                    st.error(str(exc))
             if me.is_admin:
                 st.button(
                     "Disconnect token",

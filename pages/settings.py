@@ -5,8 +5,8 @@ import streamlit as st
 
 from core.accounts import integration, partners
 from core.connect import connections, oauth_flows
-from core.security.roles import NotAllowed
 from ui.components import actor, md_escape, popup_button, when
+from ui.feedback import attempt, attempt_then_rerun, flash, show_flashes
 from ui.resources import services
 from ui.trust_sections import audit_log_section, risk_flags_section, sync_policy_section
 from ui.workspace_forms import vault_section, workspace_users_section
@@ -39,15 +39,14 @@ def flow_status(flow_id: str) -> None:
         return
     del st.session_state[_FLOW_KEY]
     connected = progress.state == oauth_flows.CONNECTED
-    st.session_state["pw_flash"] = (
-        ("success", "Business Center connected.") if connected else ("error", md_escape(progress.message))
-    )
+    if connected:
+        flash("Business Center connected.")
+    else:
+        flash(md_escape(progress.message), kind="error")
     st.rerun()
 
 
-flash = st.session_state.pop("pw_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+show_flashes()
 
 if current and current.bc_id:
     st.success(
@@ -60,8 +59,11 @@ elif current:
     options = {c["bc_info"]["bc_id"]: c["bc_info"].get("name", "") for c in integration.candidates(svc.store)}
     bc_id = st.selectbox("Business Center", list(options), format_func=lambda b: f"{options[b]} ({b})")
     if st.button("Use this Business Center", type="primary"):
-        connections.choose_customer_bc(svc, me, bc_id)
-        st.rerun()
+        attempt_then_rerun(
+            lambda: connections.choose_customer_bc(svc, me, bc_id),
+            what="Use this Business Center",
+            done="Business Center chosen.",
+        )
 else:
     st.info(
         "No Business Center connected. Connect your company's own TikTok Business Center with an account "
@@ -71,11 +73,12 @@ else:
 label = "Reconnect your TikTok Business Center" if current else "Connect your TikTok Business Center"
 if _FLOW_KEY not in st.session_state:
     if st.button(label, type="primary" if not current else "secondary", key="start_customer_connect"):
-        try:
-            st.session_state[_FLOW_KEY] = connections.start(svc, me, purpose=connections.CUSTOMER)
-        except NotAllowed as exc:
-            st.error(str(exc))
-        st.rerun()
+        started = attempt(
+            lambda: connections.start(svc, me, purpose=connections.CUSTOMER), what="Connect your TikTok Business Center"
+        )
+        if started is not None:  # on failure the message stays on screen (no rerun)
+            st.session_state[_FLOW_KEY] = started
+            st.rerun()
 else:
     started: connections.Started = st.session_state[_FLOW_KEY]
     popup_button("Open TikTok authorization", started.start_url, key="customer_popup")
@@ -88,11 +91,11 @@ if current:
     with st.popover("Disconnect", icon=":material/link_off:"):
         st.write("Revokes PartnerWatch's token at TikTok. Partners and synced guest users are kept.")
         if st.button("Disconnect the Business Center", type="primary", key="disconnect_customer"):
-            try:
-                st.session_state["pw_flash"] = ("success", connections.disconnect_customer(svc, me))
-            except NotAllowed as exc:
-                st.session_state["pw_flash"] = ("error", str(exc))
-            st.rerun()
+            attempt_then_rerun(
+                lambda: connections.disconnect_customer(svc, me),
+                what="Disconnect the Business Center",
+                done=lambda note: note,
+            )
 
 st.header("Workspace users", divider="gray")
 workspace_users_section(svc, me, partners.all_current(svc.store))

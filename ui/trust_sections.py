@@ -13,9 +13,10 @@ import streamlit as st
 from core.members import flags
 from core.security import audit
 from core.security.audit_export import AuditFilter, csv_bytes, rows
-from core.security.roles import Actor, NotAllowed
+from core.security.roles import Actor
 from core.services import Services
 from core.sync import safeguard, schedule
+from ui.feedback import attempt, attempt_then_rerun
 
 _ANY = "Any"
 
@@ -38,14 +39,13 @@ def sync_policy_section(svc: Services, me: Actor) -> None:
             "applies nothing. 100 turns the safeguard off.",
         )
         if st.form_submit_button("Save sync policy", type="primary"):
-            try:
+
+            def save() -> None:
                 schedule.set_policy(svc.store, me, enabled=enabled, at=at)
                 if threshold != safeguard.threshold_pct(svc.store):
                     safeguard.set_threshold_pct(svc.store, me, threshold)
-                st.session_state["pw_flash"] = ("success", "Sync policy saved.")
-            except (NotAllowed, ValueError) as exc:
-                st.session_state["pw_flash"] = ("error", str(exc))
-            st.rerun()
+
+            attempt_then_rerun(save, what="Save sync policy", done="Sync policy saved.")
 
 
 def risk_flags_section(svc: Services, me: Actor) -> None:
@@ -58,12 +58,11 @@ def risk_flags_section(svc: Services, me: Actor) -> None:
             "domains get the personal-domain flag on the Members page.",
         )
         if st.form_submit_button("Save domains"):
-            try:
-                saved = flags.set_personal_domains(svc.store, me, text)
-                st.session_state["pw_flash"] = ("success", f"Saved {len(saved)} personal e-mail domains.")
-            except (NotAllowed, ValueError) as exc:
-                st.session_state["pw_flash"] = ("error", str(exc))
-            st.rerun()
+            attempt_then_rerun(
+                lambda: flags.set_personal_domains(svc.store, me, text),
+                what="Save domains",
+                done=lambda saved: f"Saved {len(saved)} personal e-mail domains.",
+            )
 
 
 def _choice(label: str, values: list[str], key: str) -> str | None:
@@ -84,10 +83,8 @@ def audit_log_section(svc: Services, me: Actor) -> None:
     since = since_col.date_input("From (UTC)", value=today - timedelta(days=30), key="pw_audit_since")
     until = until_col.date_input("To (UTC)", value=today, key="pw_audit_until")
     f = AuditFilter(actor=actor, action=action, outcome=outcome, since=since, until=until)
-    try:
-        frame = rows(svc.store, me, f)
-    except NotAllowed as exc:
-        st.error(str(exc))
+    frame = attempt(lambda: rows(svc.store, me, f), what="Audit log")
+    if frame is None:
         return
     st.caption(f"{len(frame)} entries, newest first" + (" (first 10,000)" if len(frame) >= f.limit else ""))
     st.dataframe(

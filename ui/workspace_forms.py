@@ -5,12 +5,15 @@ Every action goes through core (which refuses non-admins server-side); these onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from core.accounts.partners import Partner
 from core.connect import vault, workspace
-from core.security.roles import GUEST, ROLES, Actor, NotAllowed
+from core.security.roles import GUEST, ROLES, Actor
 from core.services import Services
+from ui.feedback import attempt, attempt_then_rerun, flash, show_flashes
 
 _REVEALED = "pw_vault_revealed"  # item id → Credentials, for this session until hidden
 
@@ -20,7 +23,7 @@ def invite_guest_form(
 ) -> None:
     """Invite a partner-side admin as a guest user of the workspace, tied to a partner."""
     names = {p.bc_id: p.name for p in partner_list}
-    _show_notice(key)
+    show_flashes(key)
     with st.form(key, clear_on_submit=True, border=True):
         email = st.text_input("Guest user's e-mail", placeholder="admin@partner.example")
         chosen = (
@@ -29,11 +32,11 @@ def invite_guest_form(
             else st.selectbox("Partner", list(names), format_func=lambda b: f"{names[b]} ({b})")
         )
         if st.form_submit_button("Invite guest user", disabled=not me.is_admin or not names):
-            try:
-                user = workspace.invite(svc.store, me, email, GUEST, partner_bc_id=chosen)
+            user = attempt(
+                lambda: workspace.invite(svc.store, me, email, GUEST, partner_bc_id=chosen), what="Invite guest user"
+            )
+            if user is not None:
                 _rerun_with_notice(key, f"Invited {user.email} as a guest user for {names.get(chosen, chosen)}.")
-            except (NotAllowed, ValueError) as exc:
-                st.error(str(exc))
 
 
 def vault_add_form(
@@ -41,7 +44,7 @@ def vault_add_form(
 ) -> None:
     """Add a monitor account (email, phone, password) to the credential vault."""
     names = {p.bc_id: p.name for p in partner_list}
-    _show_notice(key)
+    show_flashes(key)
     with st.form(key, clear_on_submit=True, border=True):
         chosen = (
             partner_bc_id
@@ -52,24 +55,19 @@ def vault_add_form(
         phone = st.text_input("Monitor account phone")
         password = st.text_input("Monitor account password", type="password")
         if st.form_submit_button("Add to the vault", disabled=not names):
-            try:
-                item = vault.add(
+            item = attempt(
+                lambda: vault.add(
                     svc.store, svc.box, me, partner_bc_id=chosen, email=email, phone=phone, password=password
-                )
+                ),
+                what="Add to the vault",
+            )
+            if item is not None:
                 _rerun_with_notice(key, f"Added {item.label} to the vault, shared with you.")
-            except (NotAllowed, vault.VaultError) as exc:
-                st.error(str(exc))
-
-
-def _show_notice(key: str) -> None:
-    notice = st.session_state.pop(f"{key}_notice", None)
-    if notice:
-        st.success(notice)
 
 
 def _rerun_with_notice(key: str, message: str) -> None:
-    """Rerun the page so every check above the form sees the change; the message shows once."""
-    st.session_state[f"{key}_notice"] = message
+    """Rerun the page so every check above the form sees the change; the message shows once, by the form."""
+    flash(message, slot=key)
     st.rerun()
 
 
@@ -84,11 +82,10 @@ def reveal_block(svc: Services, me: Actor, item: vault.VaultItem, *, key: str) -
             icon=":material/visibility:",
             help="Each reveal is written to the audit log.",
         ):
-            try:
-                revealed[item.id] = vault.reveal(svc.store, svc.box, me, item.id)
-            except (NotAllowed, vault.VaultError) as exc:
-                st.error(str(exc))
-            st.rerun()
+            creds = attempt(lambda: vault.reveal(svc.store, svc.box, me, item.id), what="Reveal credentials")
+            if creds is not None:  # on failure the message stays on screen (no rerun)
+                revealed[item.id] = creds
+                st.rerun()
         return
     st.caption("E-mail")
     st.code(creds.email, language=None)
@@ -145,7 +142,7 @@ def role_form(svc: Services, me: Actor, names: dict[str, str]) -> None:
     """The role form: admin or analyst in the sandbox; in production only guest users (tied to a partner),
     since configuration decides who is an admin or an analyst."""
     sandbox = svc.settings.sandbox
-    _show_notice("pw_settings_role")
+    show_flashes("pw_settings_role")
     if not sandbox:
         st.caption(LIVE_ROLES_HELP)
     with st.form("pw_settings_role", clear_on_submit=True, border=True):
@@ -156,12 +153,11 @@ def role_form(svc: Services, me: Actor, names: dict[str, str]) -> None:
             if sandbox
             else st.selectbox("Partner", list(names), format_func=names.get, key="pw_role_partner", index=None)
         )
-        if st.form_submit_button("Save role"):
-            try:
-                workspace.invite(svc.store, me, email, role, partner_bc_id=partner)
-                _rerun_with_notice("pw_settings_role", f"{email.strip().lower()} is now {role}.")
-            except (NotAllowed, ValueError) as exc:
-                st.error(str(exc))
+        saved = st.form_submit_button("Save role") and attempt(
+            lambda: workspace.invite(svc.store, me, email, role, partner_bc_id=partner), what="Save role"
+        )
+        if saved:
+            _rerun_with_notice("pw_settings_role", f"{email.strip().lower()} is now {role}.")
 
 
 def vault_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None:
@@ -190,10 +186,5 @@ def vault_section(svc: Services, me: Actor, partner_list: list[Partner]) -> None
                 _run(lambda i=item.id: vault.delete(svc.store, me, i), f"Deleted {item.label}.")
 
 
-def _run(action, done: str) -> None:
-    try:
-        action()
-        st.session_state["pw_flash"] = ("success", done)
-    except (NotAllowed, vault.VaultError) as exc:
-        st.session_state["pw_flash"] = ("error", str(exc))
-    st.rerun()
+def _run(action: Callable[[], object], done: str) -> None:
+    attempt_then_rerun(action, what=done, done=done)

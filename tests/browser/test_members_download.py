@@ -72,8 +72,9 @@ def test_sync_then_download_csv_equals_world(
 
     _nav(page, "Members")
     expect(page.get_by_text("User Overview")).to_be_visible()
+    page.get_by_role("button", name="Download CSV").click()  # mints the single-use link
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download CSV").click()
+        page.get_by_role("link", name="Save CSV").click()
     target = tmp_path / "guests.csv"
     download_info.value.save_as(target)
 

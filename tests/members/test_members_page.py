@@ -167,3 +167,22 @@ def test_partners_chart_uses_the_tables_labels(onboarded, sandbox):
         "TikTok role",
     }
     assert set(partners.members_by_role(onboarded.store)["role"]) == {"Admin", "Standard"}
+
+
+def _export_tokens(store) -> int:
+    with store.read() as cur:
+        return cur.execute("SELECT count(*) FROM export_tokens").fetchone()[0]
+
+
+def test_rendering_the_page_writes_nothing_and_download_mints_one_link_on_click(onboarded, sandbox):
+    before = _export_tokens(onboarded.store)
+    at = _members_page()
+    at.pagination(key="members_page").set_value(2).run()
+    assert _export_tokens(onboarded.store) == before  # renders and reruns mint no export link
+    assert not any(b.proto.label == "Save CSV" for b in at.get("link_button"))
+
+    at.button(key="members_export").click().run()
+    assert not at.exception, at.exception
+    assert _export_tokens(onboarded.store) == before + 1
+    (link,) = [b for b in at.get("link_button") if b.proto.label == "Save CSV"]
+    assert "/api/export/members.csv?token=" in link.proto.url
