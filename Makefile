@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 SANDBOX_PORT ?= 9100
 
-.PHONY: run test lint bench install install-dev clean reset-sandbox
+.PHONY: run test lint bench install install-dev clean requirements reset-sandbox
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: lint
 
 bench: install-dev
 	$(BIN)/python -m benchmarks
+
+# requirements*.txt from pyproject.toml (the one declaration of dependencies)
+requirements:
+	$(PYTHON) tools/requirements.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
