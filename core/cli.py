@@ -328,7 +328,7 @@ def running_app_url(settings: Settings, timeout: float = 1.0) -> str | None:
     return None
 
 
-def open_backend(settings: Settings, log_level: int = logging.WARNING) -> LocalBackend | RemoteBackend:
+def open_backend(settings: Settings, log_level: int = logging.WARNING) -> Backend:
     url = running_app_url(settings)
     if url:
         return RemoteBackend(settings, url)
@@ -466,9 +466,7 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
         backend.close()
 
 
-def _command(
-    args: argparse.Namespace, backend: LocalBackend | RemoteBackend, settings: Settings, term: _Terminal
-) -> int:
+def _command(args: argparse.Namespace, backend: Backend, settings: Settings, term: _Terminal) -> int:
     if args.command == "migrate":
         term.info(
             f"Database {settings.db_path} is at schema version {backend.schema_version()} "

@@ -40,11 +40,6 @@ class Integration:
     health: str | None
     health_detail: str | None
 
-    @property
-    def ready(self) -> bool:
-        """Connected to one BC with a live token (whatever the last sync said)."""
-        return bool(self.bc_id and self.token_id and self.health != RECONNECT_REQUIRED)
-
 
 def get(store: Store) -> Integration | None:
     with store.read() as cur:

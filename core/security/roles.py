@@ -71,10 +71,6 @@ class RoleRules:
     def _by_role(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return (ADMIN, self.admins), (ANALYST, self.analysts), (GUEST, self.guests)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.admins or self.analysts or self.guests)
-
     def role_for(self, email: str) -> str | None:
         """The configured role of `email` (exact address first, then its domain), or None."""
         address = email.strip().lower()

@@ -205,15 +205,6 @@ class Store:
             row = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
         return int(row[0]) if row else 0
 
-    def checkpoint(self) -> None:
-        """Write the WAL into the database file (DuckDB CHECKPOINT)."""
-        with self._write_lock:
-            cur = self._cursor()
-            try:
-                cur.execute("CHECKPOINT")
-            finally:
-                cur.close()
-
     def rewrite(self, wait_s: float = REWRITE_WAIT_S) -> None:
         """Copy the whole database into a fresh file and atomically replace the old file with it.
 

@@ -102,9 +102,6 @@ class JobHandle:
             self._last_progress = now
             _update_row(self._store, self.id, progress_done=done, progress_total=total)
 
-    def retrying(self, reason: str) -> None:
-        _update_row(self._store, self.id, status=RETRYING, detail=reason)
-
     def complete(self, counts: Counts = Counts(), detail: str | None = None) -> None:
         _update_row(
             self._store,

@@ -45,10 +45,6 @@ class TokenBucket:
         self._blocked_until = -math.inf
 
     @property
-    def rate_per_s(self) -> float:
-        return self._rate
-
-    @property
     def burst(self) -> float:
         return self._burst
 
