@@ -200,7 +200,7 @@ def csv_bytes(store: Store, actor: Actor, campaign_id: int) -> bytes:
     stored_pdf(store, actor, campaign_id)  # checks the role and that there is a report
     data = b"".join(csv_stream(store, campaign_id))
     _check_digest(store, campaign_id, hashlib.sha256(data).hexdigest())
-    _audit_download(store, actor, campaign_id, "CSV")
+    audit_download(store, actor, campaign_id, "CSV")
     return data
 
 
@@ -221,7 +221,7 @@ def write_files(store: Store, actor: Actor, campaign_id: int, out_dir: Path) -> 
     finally:
         partial.unlink(missing_ok=True)
     pdf_path.write_bytes(pdf)
-    _audit_download(store, actor, campaign_id, "CSV and PDF")
+    audit_download(store, actor, campaign_id, "CSV and PDF")
     return csv_path, pdf_path
 
 
@@ -235,7 +235,8 @@ def _check_digest(store: Store, campaign_id: int, digest: str) -> None:
         )
 
 
-def _audit_download(store: Store, actor: Actor, campaign_id: int, what: str) -> None:
+def audit_download(store: Store, actor: Actor, campaign_id: int, what: str) -> None:
+    """Record that the report (or part of it) left PartnerWatch."""
     audit.record(
         store,
         actor=actor.email,
