@@ -90,7 +90,9 @@ def test_remote_mode_writes_the_same_files_through_the_app(signed_off, tmp_path)
         from ui.api import ROUTES
 
         backend = cli.RemoteBackend.__new__(cli.RemoteBackend)
-        backend.client = TestClient(Starlette(routes=ROUTES), headers={"Authorization": "Bearer cli-token-0123456789abcdef"})
+        backend.client = TestClient(
+            Starlette(routes=ROUTES), headers={"Authorization": "Bearer cli-token-0123456789abcdef"}
+        )
         out = tmp_path / "remote"
         out.mkdir()
         csv_path, pdf_path = backend.review_report(closed_id, out)
