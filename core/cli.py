@@ -6,6 +6,7 @@
                                       [--search TEXT] [--include-removed] [--sort COLUMN] [--desc]
     python -m core.cli rotate-key      (PW_ENCRYPTION_KEYS=NEW,OLD: re-encrypt every secret under NEW)
     python -m core.cli migrate
+    python -m core.cli review report --campaign ID --out DIR   (the attestation CSV and PDF of a signed-off review)
 
 Exit codes: 0 ok, 1 failed, 2 bad usage (one line on stderr: an unknown option, a partner that does not
 exist, an output file that cannot be written). Quiet on success, as cron expects: only warnings and errors
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import logging
 import sys
 import time
@@ -38,6 +40,8 @@ from core.config import ConfigError, Settings
 from core.logging_setup import configure_logging
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
+from core.reviews import campaigns, report
+from core.reviews.errors import ReviewError
 from core.security import keys
 from core.security.roles import SYSTEM_CLI
 from core.store.database import Store
@@ -50,6 +54,8 @@ OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
 API_ROTATE_KEY = "/api/keys/rotate"
 API_TASK = "/api/tasks/{task_id}"
+API_REVIEW_REPORT = "/api/reviews/{campaign_id}/report.{kind}"  # kind: csv | pdf
+SHA256_HEADER = "X-PartnerWatch-SHA256"
 HEALTH = "/healthz"
 POLL_INTERVAL_S = 0.5
 TASK_TIMEOUT_S = 3600.0
@@ -179,6 +185,15 @@ class Backend(Protocol):
     def export(self, f: MemberFilter, out: Path) -> int: ...
     def schema_version(self) -> int: ...
     def rotate_key(self) -> str: ...
+    def review_report(self, campaign_id: int, out_dir: Path) -> tuple[Path, Path]: ...
+
+
+def check_campaign(store: Store, campaign_id: int) -> None:
+    """UsageError unless the access review exists."""
+    try:
+        campaigns.get(store, SYSTEM_CLI, campaign_id)
+    except ReviewError as exc:
+        raise UsageError(f"--campaign {campaign_id}: {exc}") from exc
 
 
 class LocalBackend:
@@ -212,6 +227,13 @@ class LocalBackend:
         try:
             return keys.rotate_all(self.services.store, self.services.box, SYSTEM_CLI).line()
         except keys.RotationError as exc:
+            raise CliFailure(str(exc)) from exc
+
+    def review_report(self, campaign_id: int, out_dir: Path) -> tuple[Path, Path]:
+        check_campaign(self.services.store, campaign_id)
+        try:
+            return report.write_files(self.services.store, SYSTEM_CLI, campaign_id, out_dir)
+        except ReviewError as exc:
             raise CliFailure(str(exc)) from exc
 
     def close(self) -> None:
@@ -261,6 +283,23 @@ class RemoteBackend:
 
     def rotate_key(self) -> str:
         return str(self._check(self.client.post(API_ROTATE_KEY)).json()["message"])
+
+    def review_report(self, campaign_id: int, out_dir: Path) -> tuple[Path, Path]:
+        csv_name, pdf_name = report.file_names(campaign_id)
+        pdf = self._check(self.client.get(API_REVIEW_REPORT.format(campaign_id=campaign_id, kind="pdf"))).content
+        path = API_REVIEW_REPORT.format(campaign_id=campaign_id, kind="csv")
+        with self.client.stream("GET", path) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            expected = response.headers.get(SHA256_HEADER, "")
+            digest = hashlib.sha256()
+            _write_chunks((digest.update(c) or c for c in response.iter_bytes()), out_dir / csv_name)
+        if digest.hexdigest() != expected:
+            (out_dir / csv_name).unlink(missing_ok=True)
+            raise CliFailure(f"The report CSV of access review #{campaign_id} did not match its SHA-256 {expected}.")
+        (out_dir / pdf_name).write_bytes(pdf)
+        return out_dir / csv_name, out_dir / pdf_name
 
     def close(self) -> None:
         self.client.close()
@@ -424,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
         "key of PW_ENCRYPTION_KEYS (NEW,OLD); all or nothing, safe to repeat",
     )
     commands.add_parser("migrate", parents=[verbose], help="apply database migrations")
+    review = commands.add_parser("review", parents=[verbose], help="access reviews")
+    actions = review.add_subparsers(dest="review_command", required=True, parser_class=_Parser)
+    made = actions.add_parser(
+        "report", parents=[verbose], help="write the attestation CSV and PDF of a signed-off access review"
+    )
+    made.add_argument("--campaign", required=True, type=int, metavar="ID")
+    made.add_argument("--out", required=True, type=Path, metavar="DIR")
     return parser
 
 
@@ -452,6 +498,8 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
     configure_logging(level)
     if args.command == "export-members":
         _check_out(args.out)
+    if args.command == "review" and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: not an existing folder")
     if args.command == "migrate" and running_app_url(settings) is None:
         store = Store(settings.db_path)  # opening applies what is missing
         try:
@@ -483,6 +531,10 @@ def _command(args: argparse.Namespace, backend: Backend, settings: Settings, ter
             term.problem("\n".join(report.lines()))
             return FAILED
         term.info("\n".join(report.lines()))
+        return OK
+    if args.command == "review":
+        csv_path, pdf_path = backend.review_report(args.campaign, args.out)
+        term.info(f"Wrote {csv_path} and {pdf_path}.")
         return OK
     rows = backend.export(_filter(args), args.out)
     term.info(f"Exported {rows} guest users to {args.out}.")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.accounts import partners
 from core.connect import vault, workspace
+from core.reviews import remediation
 from core.security.roles import ADMIN
 from ui.components import actor
 from ui.feedback import attempt
@@ -31,6 +32,26 @@ st.info(
     "number, and a secure password.",
     icon=":material/info:",
 )
+
+removals = remediation.for_partner_guest(svc.store, me, partner.bc_id)
+if not removals.empty:
+    st.warning(
+        f"**Access review: {len(removals)} people to remove.** The security team asks you to remove these guest "
+        f"users from {partner.name}'s Business Center (the next sync marks each one done):",
+        icon=":material/person_remove:",
+    )
+    st.dataframe(
+        removals,
+        hide_index=True,
+        column_order=["member", "user_email", "due_at", "status"],
+        column_config={
+            "member": "Account member",
+            "user_email": "Email",
+            "due_at": st.column_config.DatetimeColumn("Remove by", format="YYYY-MM-DD"),
+            "status": "Status",
+        },
+        key="pw_guest_removals",
+    )
 
 vault_add_form(svc, me, [partner], key="pw_guest_vault_add", partner_bc_id=partner.bc_id)
 

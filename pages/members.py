@@ -4,9 +4,9 @@ import streamlit as st
 
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
-from core.tiktok import labels
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui.components import CHART_NAMES, actor, when
+from ui.member_filters import filter_row, sort_row
 from ui.resources import services
 
 svc = services()
@@ -48,55 +48,12 @@ guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 
 with guests_tab:
     partner_names = queries.partner_options(svc.store)
-    cols = st.columns([2, 1, 1, 2])
-    chosen_partners = cols[0].multiselect(
-        "Partner",
-        list(partner_names),
-        format_func=lambda b: partner_names[b],
-        key="members_partner",
-        placeholder="All partners",
-    )
-    chosen_roles = cols[1].multiselect(
-        "Role", list(labels.ROLES), format_func=labels.ROLES.get, key="members_role", placeholder="All roles"
-    )
-    chosen_statuses = cols[2].multiselect(
-        "Status",
-        list(labels.STATUSES),
-        format_func=labels.STATUSES.get,
-        key="members_status",
-        placeholder="All statuses",
-    )
-    chosen_flags = cols[3].multiselect(
-        "Risk flag",
-        [f.key for f in flags.FLAGS],
-        format_func=lambda k: flags.BY_KEY[k].label,
-        key="members_flag",
-        placeholder="Any or no flag",
-        help=flags.help_text(),
-    )
-    cols = st.columns([3, 2, 1, 1])
-    search = cols[0].text_input("Search", key="members_search", placeholder="Name, e-mail, user id or partner")
-    sort = cols[1].selectbox(
-        "Sort by",
-        list(queries.SORTS),
-        index=list(queries.SORTS).index("partner"),
-        key="members_sort",
-        format_func=lambda s: s.replace("_", " ").capitalize(),
-    )
-    descending = cols[2].toggle("Descending", key="members_desc")
-    include_removed = cols[3].toggle(
+    chosen, _ = filter_row("members", partner_names)
+    ordered, last = sort_row("members")
+    include_removed = last.toggle(
         "Show removed", key="members_removed", help="Also list guest users who left the partner's Business Center"
     )
-    member_filter = MemberFilter(
-        partners=tuple(chosen_partners),
-        roles=tuple(chosen_roles),
-        statuses=tuple(chosen_statuses),
-        flags=tuple(chosen_flags),
-        search=search,
-        include_removed=include_removed,
-        sort=sort,
-        descending=descending,
-    )
+    member_filter = MemberFilter(**chosen, **ordered, include_removed=include_removed)
 
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter

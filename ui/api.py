@@ -4,7 +4,9 @@
   single-use export token minted by the page (`core.members.export.mint_token`); the filters come from the token.
 - The CLI's routes, authorised by `Authorization: Bearer <settings.api_token>` (constant-time compare):
   `GET /api/export/members.csv?<filters>`, `POST /api/sync` `{"partner": BC_ID | null}`,
-  `GET /api/tasks/{task_id}`, `POST /api/keys/rotate` (re-encrypt every secret under the primary key).
+  `GET /api/tasks/{task_id}`, `POST /api/keys/rotate` (re-encrypt every secret under the primary key),
+  `GET /api/reviews/{id}/report.csv|pdf` (an access review's attestation report; the CSV's stored SHA-256 in
+  the `X-PartnerWatch-SHA256` header).
 
 Handlers are plain `def`s (Starlette runs them in its thread pool), so they may call the blocking core.
 """
@@ -23,6 +25,8 @@ from core import cli
 from core import services as core_services
 from core.members import export
 from core.members.queries import MemberFilter
+from core.reviews import report
+from core.reviews.errors import ReviewError
 from core.security import keys
 from core.security.roles import SYSTEM_CLI, NotAllowed
 from core.services import Services
@@ -114,9 +118,39 @@ def api_rotate_key(request: Request) -> Response:
     )
 
 
+def api_review_report(request: Request) -> Response:
+    svc = core_services.get()
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    campaign_id, kind = int(request.path_params["campaign_id"]), request.path_params["kind"]
+    if kind not in ("csv", "pdf"):
+        return _refused("The report is report.csv or report.pdf.", 404)
+    try:
+        cli.check_campaign(svc.store, campaign_id)
+        pdf = report.stored_pdf(svc.store, SYSTEM_CLI, campaign_id)
+    except cli.UsageError as exc:
+        return _refused(str(exc), 400)
+    except ReviewError as exc:
+        return _refused(str(exc), 409)
+    csv_name, pdf_name = report.file_names(campaign_id)
+    report.audit_download(svc.store, SYSTEM_CLI, campaign_id, f"{kind.upper()} (command line)")
+    if kind == "pdf":
+        headers = {**_NO_STORE, "Content-Disposition": f'attachment; filename="{pdf_name}"'}
+        return Response(pdf, media_type="application/pdf", headers=headers)
+    campaign = cli.campaigns.get(svc.store, SYSTEM_CLI, campaign_id)
+    headers = {
+        **_NO_STORE,
+        "Content-Disposition": f'attachment; filename="{csv_name}"',
+        cli.SHA256_HEADER: campaign.csv_sha256 or "",
+    }
+    chunks = report.csv_stream(svc.store, campaign_id)
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+
+
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
     Route(cli.API_SYNC, api_sync, methods=["POST"]),
     Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
     Route(cli.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
+    Route("/api/reviews/{campaign_id:int}/report.{kind:str}", api_review_report, methods=["GET"]),
 ]

@@ -10,6 +10,7 @@ _PAGES = {
     "partners": ("Partners", ":material/handshake:"),
     "connect": ("Connect", ":material/add_link:"),
     "members": ("Members", ":material/group:"),
+    "reviews": ("Reviews", ":material/fact_check:"),
     "automation": ("Automation", ":material/sync:"),
     "settings": ("Settings", ":material/settings:"),
     "guest": ("Share credentials", ":material/key:"),

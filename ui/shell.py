@@ -35,6 +35,7 @@ else:
     if current.is_admin:
         pages.append(page("connect"))
     pages.append(page("members"))
+    pages.append(page("reviews"))  # admins and analysts; core refuses guests too
     pages.append(page("automation"))
     if current.is_admin:
         pages.append(page("settings"))

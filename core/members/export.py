@@ -2,7 +2,7 @@
 UTF-8 with a header row, and audited.
 
 `stream_members` yields bytes chunks built from DuckDB record batches, so an export of a million rows
-never becomes one Python string. DuckDB writes each row's CSV line (`_csv_line_sql`, byte for byte what
+never becomes one Python string. DuckDB writes each row's CSV line (`safe_csv.csv_line_sql`, byte for byte what
 `csv_chunks` writes for text) and a chunk is a batch's lines as they lie in the Arrow buffer: no Python
 work per row. A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width `＝ ＋ － ＠` gets a
 leading `'` so that spreadsheets show it as text instead of running it.
@@ -26,7 +26,7 @@ from core.members import queries
 from core.members.queries import MemberFilter
 from core.security import audit
 from core.security.roles import Actor, require_reader
-from core.security.safe_csv import DANGEROUS_STARTS, csv_chunks
+from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
 from core.store.database import Store
 
 EXPORT_PATH = "/api/export/members.csv"
@@ -59,19 +59,7 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
     )
     keys, order = queries.sort_keys(f)
     sql, params = queries.query(store, f, f"{keys}, {cells}")
-    return f"SELECT {_csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
-
-
-def _csv_line_sql(cells: list[str]) -> str:
-    """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
-    starts = ", ".join(str(ord(c)) for c in DANGEROUS_STARTS)  # ord('') is -1: an empty cell stays empty
-    # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
-    fields = [
-        f"CASE WHEN ord({c}) IN ({starts}) THEN '''' ELSE '' END, "
-        f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END"""
-        for c in cells
-    ]
-    return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"
+    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
 
 
 def _audited(
@@ -83,7 +71,7 @@ def _audited(
         with store.read() as cur:
             reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
             yield from csv_chunks(queries.EXPORT_COLUMNS, [])
-            yield from (_joined(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
+            yield from (joined_lines(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
         outcome = "ok"
     finally:
         audit.record(
@@ -104,15 +92,6 @@ class _Counter:
         for batch in reader:
             self.n += batch.num_rows
             yield batch
-
-
-def _joined(lines: pa.StringArray) -> bytes:
-    """The lines end to end: their span of the array's data buffer, copied once."""
-    if not pa.types.is_string(lines.type):  # large_string / string_view buffers are laid out differently
-        raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
-    _, offsets, data = lines.buffers()
-    positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
-    return data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()
 
 
 def filename(now: datetime | None = None) -> str:

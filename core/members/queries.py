@@ -144,6 +144,33 @@ class MemberFilter:
         return {k: v for k, v in query.items() if v}
 
 
+@dataclass(frozen=True)
+class Source:
+    """The rows the queries read as `m`: the live `members` table, or a table with its columns (an access
+    review's frozen snapshot, `core.reviews`).
+
+    `where` (with `params`) is applied before any other condition; `flag_keys` names a column listing the keys
+    of the flags each row had when it was frozen (instead of computing them now); `columns` adds or replaces
+    display columns (name → SQL over `m`); `partners`, the relation (`bc_id`, `name`) that partner order and
+    partner-name search read. Table, column names and SQL are code constants, never user text.
+    """
+
+    table: str = "members"
+    where: str = "true"
+    params: tuple[object, ...] = ()
+    flag_keys: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    partners: str = "partners"
+
+    def condition(self, flag: flags.Flag) -> str:
+        if self.flag_keys is None:
+            return flag.condition
+        return f"list_contains(m.{self.flag_keys}, '{flag.key}')"
+
+
+MEMBERS = Source()
+
+
 # The columns of `flagged` (one row per member) and their SQL over `members m`, `parts p` and `params`: a
 # query gets only those it names, and the CTEs and join only those columns need (see `_base_sql`).
 _COLUMNS = {
@@ -170,8 +197,18 @@ _COLUMNS = {
     "removed_at": "m.removed_at",
     # stored by the sync (migration 010); evaluated only for a row written without it
     "row_flag_count": f"coalesce(m.row_flag_count, {flags.row_flag_count_sql('m')})",
-    **{flags.column(f): f"coalesce(({f.condition}), false)" for f in flags.FLAGS},
 }
+
+
+def _columns(src: Source) -> dict[str, str]:
+    """The columns of `flagged` for rows read from `src`."""
+    return {
+        **_COLUMNS,
+        **{flags.column(f): f"coalesce(({src.condition(f)}), false)" for f in flags.FLAGS},
+        **dict(src.columns),
+    }
+
+
 _OTHER_FLAGS = len(flags.FLAGS) - len(flags.ROW_FLAGS)  # the flags a row flag count leaves out
 _FLAG_COUNT = " + ".join(
     ["row_flag_count::INTEGER", *(f"{flags.column(f)}::INTEGER" for f in flags.FLAGS if f.key not in flags.ROW_FLAGS)]
@@ -185,7 +222,7 @@ parts AS (
     FROM partners LEFT JOIN latest l ON l.partner_bc_id = bc_id)"""
 
 
-def _base_sql(where: str, outer: str) -> tuple[str, bool]:
+def _base_sql(where: str, outer: str, src: Source = MEMBERS) -> tuple[str, bool]:
     """`filtered`: the members matching `where` (SQL over `m`, `p` and `params`) with the columns that `outer`
     (the SQL reading `filtered`) names; and whether the first parameter is the personal-domain list.
 
@@ -196,7 +233,7 @@ def _base_sql(where: str, outer: str) -> tuple[str, bool]:
     counted = re.search(r"\bflag_count\b", outer) is not None
     if counted:
         outer += " " + _FLAG_COUNT
-    columns = {name: sql for name, sql in _COLUMNS.items() if name == "row_id" or re.search(rf"\b{name}\b", outer)}
+    columns = {name: sql for name, sql in _columns(src).items() if name == "row_id" or re.search(rf"\b{name}\b", outer)}
     body = " ".join(columns.values()) + " " + where
     ctes = []
     personal = "params" in body
@@ -209,7 +246,7 @@ def _base_sql(where: str, outer: str) -> tuple[str, bool]:
     flag_count = f", {_FLAG_COUNT} AS flag_count" if counted else ""
     select = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
     ctes += [
-        f"flagged AS (\n    SELECT {select}\n    FROM members m {join}\n    WHERE {{scope}} AND {where})",
+        f"flagged AS (\n    SELECT {select}\n    FROM {src.table} m {join}\n    WHERE {{scope}} AND {where})",
         f"filtered AS (SELECT *{flag_count} FROM flagged)",
     ]
     return "WITH " + ",\n".join(ctes), personal
@@ -221,7 +258,7 @@ def _flags_list() -> str:
     return f"list_filter([{labels}], lambda x: x IS NOT NULL)"
 
 
-def _where(f: MemberFilter) -> tuple[str, list[object]]:
+def _where(f: MemberFilter, src: Source = MEMBERS) -> tuple[str, list[object]]:
     """The filter as a condition on `members m` (and `p`, `params` for some flags), with its parameters.
 
     Flags are tested by their bare conditions (a NULL fails a WHERE as false does): wrapped in the flag
@@ -239,7 +276,7 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
             clauses.append(f"list_contains(?::VARCHAR[], m.{column})")
             params.append(list(values))
     if f.flags:
-        clauses.append("(" + " OR ".join(f"({flags.BY_KEY[k].condition})" for k in f.flags) + ")")
+        clauses.append("(" + " OR ".join(f"({src.condition(flags.BY_KEY[k])})" for k in f.flags) + ")")
     term = f.search.strip().lower()
     if term:
         # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
@@ -247,7 +284,7 @@ def _where(f: MemberFilter) -> tuple[str, list[object]]:
         # instead, becomes a 250-way OR per member)
         clauses.append(
             "(contains(m.member_lower, ?) OR contains(m.email_lower, ?) OR m.user_id = ?"
-            " OR m.partner_bc_id IN (SELECT bc_id FROM partners WHERE contains(lower(name), ?)))"
+            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} WHERE contains(lower(name), ?)))"
         )
         params.extend([term, term, f.search.strip(), term])
     return (" AND ".join(clauses) or "true"), params
@@ -276,28 +313,29 @@ def query(
     extra: list[object] | None = None,
     scope: tuple[str, list[object]] = ("true", []),
     cur: duckdb.DuckDBPyConnection | None = None,
+    src: Source = MEMBERS,
 ) -> tuple[str, list[object]]:
     """SQL and parameters selecting `select` (`{flags}` stands for the flag list) from the filtered members.
 
     `scope` is a condition on `members m` (with its parameters) applied before any display column is built;
-    `cur`, the snapshot the SQL will run in, to read the settings it needs.
+    `cur`, the snapshot the SQL will run in, to read the settings it needs; `src`, the rows read.
     """
-    where, params = _where(f) if f is not None else ("true", [])
+    where, params = _where(f, src) if f is not None else ("true", [])
     select = select.replace("{flags}", _flags_list())
     outer = f"SELECT {select} FROM filtered {tail}"
-    base, personal = _base_sql(where, outer)
+    base, personal = _base_sql(where, outer, src)
     domains = [flags.personal_domains(store, cur)] if personal else []
-    sql = base.replace("{scope}", scope[0]) + "\n" + outer
-    return sql, [*domains, *scope[1], *params, *(extra or [])]
+    sql = base.replace("{scope}", f"({src.where}) AND {scope[0]}") + "\n" + outer
+    return sql, [*domains, *src.params, *scope[1], *params, *(extra or [])]
 
 
-def count(store: Store, f: MemberFilter) -> int:
+def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
     with store.read() as cur:
-        return _count(cur, store, f)
+        return _count(cur, store, f, src=src)
 
 
-def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> int:
-    sql, params = query(store, f, "count(*)", cur=cur)
+def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
+    sql, params = query(store, f, "count(*)", cur=cur, src=src)
     return int(cur.execute(sql, params).fetchone()[0])
 
 
@@ -312,24 +350,28 @@ class MemberView:
     offset: int
 
 
-def view(store: Store, f: MemberFilter, page_number: int = 1, *, page_size: int = PAGE_SIZE) -> MemberView:
+def view(
+    store: Store, f: MemberFilter, page_number: int = 1, *, page_size: int = PAGE_SIZE, src: Source = MEMBERS
+) -> MemberView:
     """The page `page_number` of the filtered members with their total, in one snapshot and the fewest passes
     over the members: in partner order the counts per partner give the total and the partners the page
     spans; a search is evaluated once for both the total and the page."""
     _check(page_size, 0)
     with store.read() as cur:
         if f.search.strip():
-            total, number, ids = _searched_page(cur, store, f, page_number, page_size)
+            total, number, ids = _searched_page(cur, store, f, page_number, page_size, src=src)
         else:
-            sizes = _sizes(cur, store, f)
-            total = sum(n for _, n in sizes) if sizes is not None else _count(cur, store, f)
+            sizes = _sizes(cur, store, f, src=src)
+            total = sum(n for _, n in sizes) if sizes is not None else _count(cur, store, f, src=src)
             number = _clamped(page_number, total, page_size)
-            ids = _ids(cur, store, f, sizes, page_size, (number - 1) * page_size)
-        rows = _page_rows(cur, store, ids)
+            ids = _ids(cur, store, f, sizes, page_size, (number - 1) * page_size, src=src)
+        rows = _page_rows(cur, store, ids, src=src)
     return MemberView(rows, total, number, _page_count(total, page_size), (number - 1) * page_size)
 
 
-def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
+def page(
+    store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0, src: Source = MEMBERS
+) -> pd.DataFrame:
     """Any `limit` filtered, sorted members from `offset`, with the page's columns.
 
     Row ids first: the filter, sort and LIMIT/OFFSET select only the members' `rowid`; the display columns
@@ -339,10 +381,10 @@ def page(store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int =
     _check(limit, offset)
     with store.read() as cur:  # one snapshot for every step
         if f.search.strip():  # a search would be evaluated twice for the sizes and the ids
-            ids = _top_ids(cur, store, f, limit, offset)
+            ids = _top_ids(cur, store, f, limit, offset, src=src)
         else:
-            ids = _ids(cur, store, f, _sizes(cur, store, f), limit, offset)
-        return _page_rows(cur, store, ids)
+            ids = _ids(cur, store, f, _sizes(cur, store, f, src=src), limit, offset, src=src)
+        return _page_rows(cur, store, ids, src=src)
 
 
 def _check(limit: int, offset: int) -> None:
@@ -358,13 +400,15 @@ def _clamped(page_number: int, total: int, page_size: int) -> int:
     return min(max(1, page_number), _page_count(total, page_size))
 
 
-def _sizes(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> list[tuple[object, int]] | None:
+def _sizes(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[object, int]] | None:
     """What the sort's ids are found with, and what gives the total: the filtered members per partner in
     partner order, or per row flag count in the flag-count order; None for the other sorts."""
     if f.sort == "partner":
-        return _partner_counts(cur, store, f)
+        return _partner_counts(cur, store, f, src=src)
     if f.sort == "flags":
-        return _row_flag_histogram(cur, store, f)
+        return _row_flag_histogram(cur, store, f, src=src)
     return None
 
 
@@ -375,13 +419,14 @@ def _ids(
     sizes: list[tuple[object, int]] | None,
     limit: int,
     offset: int,
+    src: Source = MEMBERS,
 ) -> list[int]:
     """The `rowid`s of the members of a page, in page order, given the sort's `_sizes`."""
     if f.sort == "partner":
-        return _ids_in_partner_order(cur, store, f, sizes, limit, offset)
+        return _ids_in_partner_order(cur, store, f, sizes, limit, offset, src=src)
     if f.sort == "flags":
-        return _ids_by_flag_count(cur, store, f, sizes, limit, offset)
-    return _top_ids(cur, store, f, limit, offset)
+        return _ids_by_flag_count(cur, store, f, sizes, limit, offset, src=src)
+    return _top_ids(cur, store, f, limit, offset, src=src)
 
 
 def _top_ids(
@@ -391,14 +436,22 @@ def _top_ids(
     limit: int,
     offset: int,
     scope: tuple[str, list[object]] = ("true", []),
+    src: Source = MEMBERS,
 ) -> list[int]:
     """The `rowid`s of the members of a page, in page order (`scope`: see `query`)."""
-    sql, params = query(store, f, "row_id", f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset], scope=scope, cur=cur)
+    sql, params = query(
+        store, f, "row_id", f"{_order(f)} LIMIT ? OFFSET ?", [limit, offset], scope=scope, cur=cur, src=src
+    )
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
 def _searched_page(
-    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, page_number: int, page_size: int
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    page_number: int,
+    page_size: int,
+    src: Source = MEMBERS,
 ) -> tuple[int, int, list[int]]:
     """A search's total, page number and page `rowid`s from one evaluation of the search.
 
@@ -410,9 +463,12 @@ def _searched_page(
     direction = "DESC" if f.descending else "ASC"
     by_partner = f.sort == "partner"
     key = "" if by_partner else f", {SORTS[f.sort]} AS _sort_key"
-    hits, params = query(store, f, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}", cur=cur)
+    hits, params = query(
+        store, f, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}", cur=cur, src=src
+    )
     places = (
-        f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place FROM partners"
+        f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
+        f"FROM {src.partners}"
     )
     keyed = (
         f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
@@ -432,9 +488,11 @@ def _searched_page(
     return int(total), number, list(ids or [])
 
 
-def _row_flag_histogram(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> list[tuple[int, int]]:
+def _row_flag_histogram(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[int, int]]:
     """(row flag count, filtered members with it)."""
-    sql, params = query(store, f, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur)
+    sql, params = query(store, f, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur, src=src)
     return cur.execute(sql, params).fetchall()
 
 
@@ -445,6 +503,7 @@ def _ids_by_flag_count(
     histogram: list[tuple[int, int]],
     limit: int,
     offset: int,
+    src: Source = MEMBERS,
 ) -> list[int]:
     """The `rowid`s of a page in flag-count order, evaluating the other flags only where they can matter.
 
@@ -455,10 +514,10 @@ def _ids_by_flag_count(
     """
     row_flags = _nth(histogram, offset + limit, f.descending)
     if row_flags is None:  # the page reaches the last member: every member can be on it
-        return _top_ids(cur, store, f, limit, offset)
+        return _top_ids(cur, store, f, limit, offset, src=src)
     bound = (">=", row_flags - _OTHER_FLAGS) if f.descending else ("<=", row_flags + _OTHER_FLAGS)
     scope = (f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", [bound[1]])
-    return _top_ids(cur, store, f, limit, offset, scope)
+    return _top_ids(cur, store, f, limit, offset, scope, src=src)
 
 
 def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | None:
@@ -471,12 +530,14 @@ def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | No
     return None
 
 
-def _partner_counts(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter) -> list[tuple[str, int]]:
+def _partner_counts(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[str, int]]:
     """The filtered members of each partner, in partner order."""
     direction = "DESC" if f.descending else "ASC"
-    counts, params = query(store, f, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id", cur=cur)
+    counts, params = query(store, f, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id", cur=cur, src=src)
     sql = (
-        f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN partners p ON p.bc_id = c.partner_bc_id "
+        f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN {src.partners} p ON p.bc_id = c.partner_bc_id "
         f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id"
     )  # the 250 partners, not 1M members
     return cur.execute(sql, params).fetchall()
@@ -489,6 +550,7 @@ def _ids_in_partner_order(
     counts: list[tuple[str, int]],
     limit: int,
     offset: int,
+    src: Source = MEMBERS,
 ) -> list[int]:
     """The `rowid`s of a page in partner order, as the same page of only the partners it spans.
 
@@ -514,20 +576,24 @@ def _ids_in_partner_order(
         "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
         [spanned, limit, offset - skipped],
         cur=cur,
+        src=src,
     )
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
-def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int]) -> pd.DataFrame:
-    """The page's display columns and flag lists, built only for its rows, in their order.
+def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int], src: Source = MEMBERS) -> pd.DataFrame:
+    """The page's display columns (and the columns `src` adds) and flag lists, built only for its rows, in
+    their order.
 
     Fetched as tuples with the flags as booleans, then framed here: DuckDB's `.df()` and a `list_filter`
     lambda for the labels were 15 of the 28 ms this took for 50 rows.
     """
     fields = ["partner_bc_id", "member_key", *(c for c in PAGE_COLUMNS if c != "flags")]
+    fields += [name for name, _ in src.columns if name not in fields]
     select = ", ".join(["row_id", *fields, *(flags.column(f) for f in flags.FLAGS)])
     # a semi-join with the ids: half the time of `rowid IN (?, ?, ...)` (a mark join over the scanned rows)
-    sql, params = query(store, None, select, scope=("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids]), cur=cur)
+    scope = ("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids])
+    sql, params = query(store, None, select, scope=scope, cur=cur, src=src)
     found = {row[0]: row[1:] for row in cur.execute(sql, params).fetchall()}
     rows = [found[row_id] for row_id in row_ids if row_id in found]
     frame = pd.DataFrame([row[: len(fields)] for row in rows], columns=fields)
