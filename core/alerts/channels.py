@@ -115,9 +115,9 @@ def create(
             f"""INSERT INTO alert_channels (name, kind, secret_ct, summary, created_by, created_at)
                 VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
             [name, kind, box.encrypt(json.dumps(clean)), summary, actor.email, datetime.now(UTC)],
-        ).fetchone()
+        ).fetchall()
         audit.record(store, actor=actor.email, action="alerts.channel_add", target=name, outcome="ok", detail=kind)
-    return Created(_row(row), shown)
+    return Created(_row(row[0]), shown)
 
 
 def _validated(guard: Guard, kind: str, settings: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, str]]:
@@ -166,23 +166,23 @@ def set_enabled(store: Store, actor: Actor, channel_id: int, enabled: bool) -> N
     with store.write() as cur:
         row = cur.execute(
             "UPDATE alert_channels SET enabled = ? WHERE id = ? RETURNING name", [enabled, channel_id]
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not row:
             raise InvalidInput(f"alert channel #{channel_id} does not exist")
         action = "alerts.channel_enable" if enabled else "alerts.channel_disable"
-        audit.record(store, actor=actor.email, action=action, target=row[0], outcome="ok")
+        audit.record(store, actor=actor.email, action=action, target=row[0][0], outcome="ok")
 
 
 def delete(store: Store, actor: Actor, channel_id: int) -> None:
     """Remove a channel and its undelivered deliveries (admins; audited)."""
     require_admin(actor, "remove alert channels")
     with store.write() as cur:
-        row = cur.execute("DELETE FROM alert_channels WHERE id = ? RETURNING name", [channel_id]).fetchone()
-        if row is None:
+        row = cur.execute("DELETE FROM alert_channels WHERE id = ? RETURNING name", [channel_id]).fetchall()
+        if not row:
             raise InvalidInput(f"alert channel #{channel_id} does not exist")
         cur.execute(
             """UPDATE alert_deliveries SET status = 'discarded', updated_at = ?
                WHERE channel_id = ? AND status = 'pending'""",
             [datetime.now(UTC), channel_id],
         )
-        audit.record(store, actor=actor.email, action="alerts.channel_remove", target=row[0], outcome="ok")
+        audit.record(store, actor=actor.email, action="alerts.channel_remove", target=row[0][0], outcome="ok")

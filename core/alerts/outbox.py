@@ -72,8 +72,8 @@ def record_member_changes(cur: duckdb.DuckDBPyConnection, *, task_id: int, partn
             SELECT $task, e.trigger, e.partner_bc_id, e.member_key, e.subject, e.detail, $now
             FROM ({" UNION ALL ".join(selects)}) e ORDER BY e.change_id, e.trigger""",
         params,
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()
+    return int(row[0][0]) if row else 0
 
 
 def record(

@@ -85,14 +85,14 @@ def save(
                 """INSERT INTO alert_rules (trigger, enabled, partner_bc_ids, channel_ids, updated_at, updated_by)
                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
                 values,
-            ).fetchone()
+            ).fetchall()
         else:
             row = cur.execute(
                 """UPDATE alert_rules SET trigger = ?, enabled = ?, partner_bc_ids = ?, channel_ids = ?,
                           updated_at = ?, updated_by = ? WHERE id = ? RETURNING id""",
                 [*values, rule_id],
-            ).fetchone()
-            if row is None:
+            ).fetchall()
+            if not row:
                 raise InvalidInput(f"alert rule #{rule_id} does not exist")
         detail = (
             f"{'on' if enabled else 'off'}; partners: {', '.join(partner_bc_ids) or 'all'}; "
@@ -101,7 +101,7 @@ def save(
         audit.record(
             store, actor=actor.email, action="alerts.rule_save", target=label(trigger), outcome="ok", detail=detail
         )
-    return int(row[0])
+    return int(row[0][0])
 
 
 def channels_for(rules: Iterable[Rule], trigger: str, partner_bc_id: str | None, enabled: set[int]) -> set[int]:

@@ -194,7 +194,7 @@ async def _sync_partner_list(
     now = datetime.now(UTC)
     with services.store.write() as cur:
         known = {r[0] for r in cur.execute("SELECT bc_id FROM partners WHERE removed_at IS NULL").fetchall()}
-        baseline = not cur.execute("SELECT count(*) FROM partners").fetchone()[0]
+        baseline = not cur.execute("SELECT bc_id FROM partners LIMIT 1").fetchall()
         added, updated, removed = partners.apply_partner_list(cur, listed, now)
         if not baseline:  # the first partner list is the starting point, not news
             _record_new_partners(cur, listed, known, ctx.task_id)

@@ -18,9 +18,9 @@ _LABELS = {RECONNECT_REQUIRED: "Reconnect required", SYNC_FAILED: "Sync failed",
 def mark(store: Store, bc_id: str, connection: str, *, error: str, task_id: int | None) -> None:
     """Record the partner's new connection state and, when it calls for one, its alert, in one transaction."""
     with store.write() as cur:
-        row = cur.execute("SELECT connection, name FROM partners WHERE bc_id = ?", [bc_id]).fetchone()
+        row = cur.execute("SELECT connection, name FROM partners WHERE bc_id = ?", [bc_id]).fetchall()
         partners.set_connection(store, bc_id, connection, error=error)
-        before, name = (row[0], row[1]) if row else (None, None)
+        before, name = (row[0][0], row[0][1]) if row else (None, None)
         if connection == SAFEGUARD_HALTED:
             trigger = t.SAFEGUARD_HALTED
         elif before != connection:

@@ -152,7 +152,11 @@ class SmtpReceiver:
         self.port = free_port()
 
         def check(server, session, envelope, mechanism, auth_data) -> AuthResult:
-            ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"alerts" and auth_data.password == b"smtp-pass"
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and auth_data.login == b"alerts"
+                and auth_data.password == b"smtp-pass"
+            )
             if ok:
                 self.inbox.logins.append(auth_data.login.decode())
             return AuthResult(success=ok, handled=False)

@@ -56,7 +56,8 @@ def test_a_receiver_down_then_back_gets_each_digest_once_in_order(svc):
         dispatcher.run_once(svc)  # digests it; the send fails (connection refused) or waits for the first
     rows = statuses(svc)
     assert [r[1] for r in rows] == [outbox.PENDING] * 3
-    assert rows[0][2] >= 1 and "No answer" in rows[0][3]
+    assert rows[0][2] >= 1
+    assert "No answer" in rows[0][3]
     assert rows[1][2] == rows[2][2] == 0  # later digests wait for the first: order per channel
     down.start()
     try:
@@ -75,7 +76,8 @@ def test_429_retry_after_is_honoured(svc, receiver):
     event(svc)
     dispatcher.run_once(svc)
     (row,) = statuses(svc)
-    assert row[1:3] == (outbox.PENDING, 1) and row[3].startswith("HTTP 429")
+    assert row[1:3] == (outbox.PENDING, 1)
+    assert row[3].startswith("HTTP 429")
     assert outbox.next_due_at(svc.store) >= datetime.now(UTC).replace(microsecond=0)
     assert dispatcher.run_once(svc) == 0  # not due before the second Retry-After asked for
     time.sleep(1.05)
@@ -90,7 +92,8 @@ def test_dead_letter_after_max_attempts_then_retry_and_discard_are_audited(svc, 
     event(svc)
     deliver_all(svc)
     (row,) = statuses(svc)
-    assert row[1:3] == (outbox.DEAD, 5) and row[3] == "HTTP 500"
+    assert row[1:3] == (outbox.DEAD, 5)
+    assert row[3] == "HTTP 500"
     with pytest.raises(NotAllowed):
         outbox.retry(svc.store, ANALYST_ACTOR)
     assert outbox.retry(svc.store, ADMIN_ACTOR) == 1
@@ -134,13 +137,16 @@ def test_partner_controlled_text_arrives_inert_in_slack_and_teams(svc, receiver)
     slack = by_path["/hook/slack"]
     texts = _strings(slack)
     hostile_blocks = [t for kind, t in texts if "evil" in t]
-    assert hostile_blocks and all(kind == "plain_text" for kind, t in texts if "evil" in t)
+    assert hostile_blocks
+    assert all(kind == "plain_text" for kind, t in texts if "evil" in t)
     assert all("<!channel>" not in t and "<https://evil" not in t for _, t in texts)
     assert "&lt;!channel&gt;" in hostile_blocks[0]
     assert "evil" not in slack["text"]
     teams = by_path["/hook/teams"]["text"]
-    assert "<!channel>" not in teams and "&lt;\\!channel&gt;" in teams
-    assert "\\*Bold\\*" in teams and "\\[link\\]\\(https://evil\\.example\\)" in teams
+    assert "<!channel>" not in teams
+    assert "&lt;\\!channel&gt;" in teams
+    assert "\\*Bold\\*" in teams
+    assert "\\[link\\]\\(https://evil\\.example\\)" in teams
 
 
 def test_email_goes_through_starttls_and_login(svc, smtp):
@@ -167,8 +173,10 @@ def test_email_goes_through_starttls_and_login(svc, smtp):
     messages = smtp.wait_for(2)
     assert len(messages) == 2  # one per recipient
     text = messages[0].decode()
-    assert smtp.inbox.logins and set(smtp.inbox.logins) == {"alerts"}
-    assert "Subject: PartnerWatch: 1 alert" in text and "Mallory <!channel>" in text
+    assert smtp.inbox.logins
+    assert set(smtp.inbox.logins) == {"alerts"}
+    assert "Subject: PartnerWatch: 1 alert" in text
+    assert "Mallory <!channel>" in text
     with svc.store.read() as cur:
         key = cur.execute("SELECT idempotency_key FROM alert_deliveries").fetchone()[0]
     assert f"X-PartnerWatch-Delivery: {key}" in text
@@ -177,7 +185,8 @@ def test_email_goes_through_starttls_and_login(svc, smtp):
 def test_send_test_reports_the_receivers_answer(svc, receiver):
     webhook(svc, receiver)
     result = dispatcher.send_test(svc, ADMIN_ACTOR, "sec-hook")
-    assert result.ok and result.answer == "HTTP 200: ok"
+    assert result.ok
+    assert result.answer == "HTTP 200: ok"
     receiver.answers.append((503, {}))
     assert dispatcher.send_test(svc, ADMIN_ACTOR, "sec-hook").answer == "HTTP 503"
     with pytest.raises(NotAllowed):
