@@ -82,6 +82,11 @@ class Settings:
     alerts_max_attempts: int = 8  # PW_ALERTS_MAX_ATTEMPTS: then a delivery is a dead letter
     alerts_backoff_s: float = 30.0  # PW_ALERTS_BACKOFF_S: the first retry's delay (doubles each attempt)
 
+    @property
+    def sandbox_receiver_url(self) -> str:
+        """The embedded sandbox's alert receiver (sandbox mode)."""
+        return f"http://127.0.0.1:{self.sandbox_port}/sandbox/webhooks/security"
+
     @classmethod
     def load(
         cls,

@@ -11,6 +11,7 @@ _PAGES = {
     "connect": ("Connect", ":material/add_link:"),
     "members": ("Members", ":material/group:"),
     "automation": ("Automation", ":material/sync:"),
+    "alerts": ("Alerts", ":material/notifications:"),
     "settings": ("Settings", ":material/settings:"),
     "guest": ("Share credentials", ":material/key:"),
 }

@@ -36,6 +36,7 @@ else:
         pages.append(page("connect"))
     pages.append(page("members"))
     pages.append(page("automation"))
+    pages.append(page("alerts"))
     if current.is_admin:
         pages.append(page("settings"))
 
