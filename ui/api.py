@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from core import cli
 from core import services as core_services
+from core.alerts import dispatcher, outbox
 from core.members import export
 from core.members.queries import MemberFilter
 from core.security import keys
@@ -114,9 +115,32 @@ def api_rotate_key(request: Request) -> Response:
     )
 
 
+async def api_alerts_test(request: Request) -> Response:
+    svc = await run_in_threadpool(core_services.get)
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    body = await request.json()
+    try:
+        ok, answer = await run_in_threadpool(cli.alerts_test, svc, str(body.get("channel") or ""))
+    except cli.UsageError as exc:
+        return _refused(str(exc), 400)
+    return JSONResponse({"ok": ok, "answer": answer}, headers=_NO_STORE)
+
+
+def api_alerts_retry_dead(request: Request) -> Response:
+    svc = core_services.get()
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    count = outbox.retry(svc.store, SYSTEM_CLI)
+    dispatcher.wake()
+    return JSONResponse({"count": count}, headers=_NO_STORE)
+
+
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
     Route(cli.API_SYNC, api_sync, methods=["POST"]),
     Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
     Route(cli.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
+    Route(cli.API_ALERTS_TEST, api_alerts_test, methods=["POST"]),
+    Route(cli.API_ALERTS_RETRY_DEAD, api_alerts_retry_dead, methods=["POST"]),
 ]
