@@ -7,6 +7,8 @@
     python -m core.cli rotate-key      (PW_ENCRYPTION_KEYS=NEW,OLD: re-encrypt every secret under NEW)
     python -m core.cli migrate
     python -m core.cli review report --campaign ID --out DIR   (the attestation CSV and PDF of a signed-off review)
+    python -m core.cli alerts test --channel NAME   (send a test message; the receiver's answer on stderr)
+    python -m core.cli alerts retry-dead            (queue every dead-letter alert delivery again)
 
 Exit codes: 0 ok, 1 failed, 2 bad usage (one line on stderr: an unknown option, a partner that does not
 exist, an output file that cannot be written). Quiet on success, as cron expects: only warnings and errors
@@ -36,6 +38,7 @@ import httpx
 
 from core import services as core_services
 from core.accounts import partners
+from core.alerts import dispatcher, outbox
 from core.config import ConfigError, Settings
 from core.logging_setup import configure_logging
 from core.members import export, flags, queries
@@ -53,6 +56,8 @@ from core.tiktok import labels
 OK, FAILED, USAGE = 0, 1, 2
 API_SYNC = "/api/sync"
 API_ROTATE_KEY = "/api/keys/rotate"
+API_ALERTS_TEST = "/api/alerts/test"
+API_ALERTS_RETRY_DEAD = "/api/alerts/retry-dead"
 API_TASK = "/api/tasks/{task_id}"
 API_REVIEW_REPORT = "/api/reviews/{campaign_id}/report.{kind}"  # kind: csv | pdf
 SHA256_HEADER = "X-PartnerWatch-SHA256"
@@ -195,6 +200,9 @@ def check_campaign(store: Store, campaign_id: int) -> None:
     except ReviewError as exc:
         raise UsageError(f"--campaign {campaign_id}: {exc}") from exc
 
+    def alerts_test(self, channel: str) -> tuple[bool, str]: ...
+    def retry_dead(self) -> int: ...
+
 
 class LocalBackend:
     """The CLI opens the database itself (the app is not running)."""
@@ -235,6 +243,14 @@ class LocalBackend:
             return report.write_files(self.services.store, SYSTEM_CLI, campaign_id, out_dir)
         except ReviewError as exc:
             raise CliFailure(str(exc)) from exc
+
+    def alerts_test(self, channel: str) -> tuple[bool, str]:
+        return alerts_test(self.services, channel)
+
+    def retry_dead(self) -> int:
+        count = outbox.retry(self.services.store, SYSTEM_CLI)
+        dispatcher.run_once(self.services)  # the app is not running: one dispatcher pass sends what is due now
+        return count
 
     def close(self) -> None:
         self.services.close()
@@ -301,8 +317,25 @@ class RemoteBackend:
         (out_dir / pdf_name).write_bytes(pdf)
         return out_dir / csv_name, out_dir / pdf_name
 
+    def alerts_test(self, channel: str) -> tuple[bool, str]:
+        answer = self._check(self.client.post(API_ALERTS_TEST, json={"channel": channel})).json()
+        return bool(answer["ok"]), str(answer["answer"])
+
+    def retry_dead(self) -> int:
+        return int(self._check(self.client.post(API_ALERTS_RETRY_DEAD)).json()["count"])
+
     def close(self) -> None:
         self.client.close()
+
+
+def alerts_test(services: core_services.Services, channel: str) -> tuple[bool, str]:
+    """Send a channel's test message (CLI and its API route); UsageError for an unknown channel."""
+    from core.alerts import channels
+
+    if channels.by_name(services.store, channel) is None:
+        raise UsageError(f"--channel {channel}: there is no alert channel of that name")
+    result = dispatcher.send_test(services, SYSTEM_CLI, channel)
+    return result.ok, f"{channel}: the receiver answered {result.answer}"
 
 
 def _write_chunks(chunks: Iterable[bytes], out: Path) -> int:
@@ -470,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     made.add_argument("--campaign", required=True, type=int, metavar="ID")
     made.add_argument("--out", required=True, type=Path, metavar="DIR")
+    alerts = commands.add_parser("alerts", help="alert channels and deliveries").add_subparsers(
+        dest="alerts_command", required=True, parser_class=_Parser
+    )
+    test = alerts.add_parser("test", parents=[verbose], help="send a test message to a channel")
+    test.add_argument("--channel", required=True, metavar="NAME")
+    alerts.add_parser("retry-dead", parents=[verbose], help="queue every dead-letter delivery again")
     return parser
 
 
@@ -524,6 +563,8 @@ def _command(args: argparse.Namespace, backend: Backend, settings: Settings, ter
     if args.command == "rotate-key":
         term.info(backend.rotate_key())
         return OK
+    if args.command == "alerts":
+        return _alerts(args, backend, term)
     if args.command == "sync":
         report = backend.sync(args.partner, term.progress)
         term.clear()
@@ -538,6 +579,17 @@ def _command(args: argparse.Namespace, backend: Backend, settings: Settings, ter
         return OK
     rows = backend.export(_filter(args), args.out)
     term.info(f"Exported {rows} guest users to {args.out}.")
+    return OK
+
+
+def _alerts(args: argparse.Namespace, backend: LocalBackend | RemoteBackend, term: _Terminal) -> int:
+    if args.alerts_command == "test":
+        ok, answer = backend.alerts_test(args.channel)
+        if not ok:
+            raise CliFailure(answer)
+        term.info(answer)
+        return OK
+    term.info(f"Queued {backend.retry_dead()} dead-letter alert delivery(ies) again.")
     return OK
 
 

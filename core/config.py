@@ -78,6 +78,14 @@ class Settings:
     sandbox_key_file: Path | None = None  # set when the encryption key was generated (sandbox only)
     roles: RoleRules = field(default_factory=RoleRules)  # sign-in roles (PW_ROLE_* / [partnerwatch.roles])
     app_url: str | None = None  # PW_APP_URL: where the CLI reaches the running app (else data/app.url)
+    alerts_allow: tuple[str, ...] = ()  # PW_ALERTS_ALLOW: local hosts/CIDRs alerts may reach outside the sandbox
+    alerts_max_attempts: int = 8  # PW_ALERTS_MAX_ATTEMPTS: then a delivery is a dead letter
+    alerts_backoff_s: float = 30.0  # PW_ALERTS_BACKOFF_S: the first retry's delay (doubles each attempt)
+
+    @property
+    def sandbox_receiver_url(self) -> str:
+        """The embedded sandbox's alert receiver (sandbox mode)."""
+        return f"http://127.0.0.1:{self.sandbox_port}/sandbox/webhooks/security"
 
     @classmethod
     def load(
@@ -210,6 +218,16 @@ def _build(src: _Source, root: Path) -> Settings:
         sandbox_key_file=key_file,
         roles=keep(lambda: _role_rules(src), RoleRules()),
         app_url=keep(lambda: _optional_url(src, "PW_APP_URL"), None),
+        alerts_allow=keep(lambda: _list(src, "PW_ALERTS_ALLOW", "partnerwatch.alerts_allow"), ()),
+        alerts_max_attempts=keep(
+            lambda: src.number("PW_ALERTS_MAX_ATTEMPTS", "partnerwatch.alerts_max_attempts", 8, int, low=1, high=100), 8
+        ),
+        alerts_backoff_s=keep(
+            lambda: src.number(
+                "PW_ALERTS_BACKOFF_S", "partnerwatch.alerts_backoff_s", 30.0, float, low=0.01, high=86400
+            ),
+            30.0,
+        ),
     )
     if keep.found:
         raise ConfigError(*keep.found)
@@ -242,6 +260,18 @@ def _role_rules(src: _Source) -> RoleRules:
         except ValueError as exc:
             raise ConfigError(f"{label}: {exc}") from None
     return RoleRules(**found)
+
+
+def _list(src: _Source, var: str, toml_key: str) -> tuple[str, ...]:
+    """A comma-separated variable or a TOML list of strings."""
+    found = src.get(var, toml_key)
+    if found is None:
+        return ()
+    value, label = found
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{label} must be a list of host names, addresses or CIDR ranges")
+    return tuple(i.strip() for i in items if i.strip())
 
 
 def _is_sandbox(src: _Source) -> bool:

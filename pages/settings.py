@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.accounts import integration, partners
 from core.connect import connections, oauth_flows
+from ui.alerts_sections import channels_section, rules_section
 from ui.components import actor, md_escape, popup_button, when
 from ui.feedback import attempt, attempt_then_rerun, flash, show_flashes
 from ui.resources import services
@@ -106,6 +107,13 @@ vault_section(svc, me, partners.all_current(svc.store))
 
 st.header("Sync policy", divider="gray")
 sync_policy_section(svc, me)
+
+st.header("Alerts", divider="gray")
+st.caption("Rules say which sync-time events reach which channels; deliveries are on the Alerts page.")
+st.subheader("Rules")
+rules_section(svc, me)
+st.subheader("Channels")
+channels_section(svc, me)
 
 st.header("Risk flags", divider="gray")
 risk_flags_section(svc, me)

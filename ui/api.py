@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from core import cli
 from core import services as core_services
+from core.alerts import dispatcher, outbox
 from core.members import export
 from core.members.queries import MemberFilter
 from core.reviews import report
@@ -147,10 +148,33 @@ def api_review_report(request: Request) -> Response:
     return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
 
 
+async def api_alerts_test(request: Request) -> Response:
+    svc = await run_in_threadpool(core_services.get)
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    body = await request.json()
+    try:
+        ok, answer = await run_in_threadpool(cli.alerts_test, svc, str(body.get("channel") or ""))
+    except cli.UsageError as exc:
+        return _refused(str(exc), 400)
+    return JSONResponse({"ok": ok, "answer": answer}, headers=_NO_STORE)
+
+
+def api_alerts_retry_dead(request: Request) -> Response:
+    svc = core_services.get()
+    if not bearer_ok(request, svc):
+        return _refused("Missing or wrong API token.", 401)
+    count = outbox.retry(svc.store, SYSTEM_CLI)
+    dispatcher.wake()
+    return JSONResponse({"count": count}, headers=_NO_STORE)
+
+
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
     Route(cli.API_SYNC, api_sync, methods=["POST"]),
     Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
     Route(cli.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
     Route("/api/reviews/{campaign_id:int}/report.{kind:str}", api_review_report, methods=["GET"]),
+    Route(cli.API_ALERTS_TEST, api_alerts_test, methods=["POST"]),
+    Route(cli.API_ALERTS_RETRY_DEAD, api_alerts_retry_dead, methods=["POST"]),
 ]

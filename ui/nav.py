@@ -12,6 +12,7 @@ _PAGES = {
     "members": ("Members", ":material/group:"),
     "reviews": ("Reviews", ":material/fact_check:"),
     "automation": ("Automation", ":material/sync:"),
+    "alerts": ("Alerts", ":material/notifications:"),
     "settings": ("Settings", ":material/settings:"),
     "guest": ("Share credentials", ":material/key:"),
 }

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from core import cli
 from core import services as core_services
+from core.alerts import dispatcher
 from core.config import Settings
 from core.connect import connections, oauth_flows
 from core.connect.oauth_flows import FlowError
@@ -77,6 +78,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     # the daily sync and the hourly housekeeping: one thread per process, not per session
     schedule.start(core_services.get, chores=[purge_oauth_flows])
+    dispatcher.start(core_services.get)  # alerts: one dispatcher per process, like the scheduler
     url = local_url()
     cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
@@ -89,6 +91,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
 def _shut_down(svc: core_services.Services, sandbox: Any) -> None:
     """Stop background work, then checkpoint and close the database, so a stop leaves no WAL behind."""
     schedule.stop()
+    dispatcher.stop()  # a delivery in flight is sent again after the restart, with the same idempotency key
     core_services.install(None)
     svc.close()  # queued tasks are cancelled; one still running is Not completed at the next start
     if sandbox is not None:

@@ -37,6 +37,7 @@ else:
     pages.append(page("members"))
     pages.append(page("reviews"))  # admins and analysts; core refuses guests too
     pages.append(page("automation"))
+    pages.append(page("alerts"))
     if current.is_admin:
         pages.append(page("settings"))
 

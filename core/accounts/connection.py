@@ -17,8 +17,6 @@ from enum import StrEnum
 
 import duckdb
 
-from core.store.database import Store
-
 
 class Connection(StrEnum):
     NONE = "none"  # never connected: Not eligible or Pending onboarding, by shared assets
@@ -43,19 +41,21 @@ def disconnected(cur: duckdb.DuckDBPyConnection, bc_id: str) -> None:
     _set(cur, bc_id, Connection.DISCONNECTED, token_id=None, error=None)
 
 
-def token_rejected(store: Store, bc_id: str, reason: str) -> None:
-    """TikTok refused the partner's token: the partner must be reconnected (the token is kept to show which)."""
-    _write(store, bc_id, Connection.RECONNECT_REQUIRED, reason)
+def token_rejected(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+    """TikTok refused the partner's token: the partner must be reconnected (the token is kept to show which).
+    Returns the state before (None for an unknown partner), read in the same transaction."""
+    return _failed(cur, bc_id, Connection.RECONNECT_REQUIRED, reason)
 
 
-def sync_failed(store: Store, bc_id: str, reason: str) -> None:
-    """The partner's sync did not go through; nothing of it was applied."""
-    _write(store, bc_id, Connection.SYNC_FAILED, reason)
+def sync_failed(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+    """The partner's sync did not go through; nothing of it was applied. Returns the state before."""
+    return _failed(cur, bc_id, Connection.SYNC_FAILED, reason)
 
 
-def safeguard_halted(store: Store, bc_id: str, reason: str) -> None:
-    """The mass-removal safeguard held the partner's sync back; nothing of it was applied."""
-    _write(store, bc_id, Connection.SAFEGUARD_HALTED, reason)
+def safeguard_halted(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+    """The mass-removal safeguard held the partner's sync back; nothing of it was applied. Returns the state
+    before."""
+    return _failed(cur, bc_id, Connection.SAFEGUARD_HALTED, reason)
 
 
 def synced(cur: duckdb.DuckDBPyConnection, bc_ids: list[str], now: datetime) -> None:
@@ -74,9 +74,10 @@ def synced(cur: duckdb.DuckDBPyConnection, bc_ids: list[str], now: datetime) -> 
     )
 
 
-def _write(store: Store, bc_id: str, state: Connection, reason: str) -> None:
-    with store.write() as cur:
-        cur.execute("UPDATE partners SET connection = ?, last_error = ? WHERE bc_id = ?", [state.value, reason, bc_id])
+def _failed(cur: duckdb.DuckDBPyConnection, bc_id: str, state: Connection, reason: str) -> Connection | None:
+    before = cur.execute("SELECT connection FROM partners WHERE bc_id = ?", [bc_id]).fetchall()
+    cur.execute("UPDATE partners SET connection = ?, last_error = ? WHERE bc_id = ?", [state.value, reason, bc_id])
+    return Connection(before[0][0]) if before else None
 
 
 def _set(

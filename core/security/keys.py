@@ -1,4 +1,4 @@
-"""Key rotation: re-encrypt every stored secret (tokens, vault items) under the primary key.
+"""Key rotation: re-encrypt every stored secret (tokens, vault items, alert channels) under the primary key.
 
 Run with the new key first and the old one after it (PW_ENCRYPTION_KEYS=NEW,OLD, i.e. MultiFernet(NEW,
 OLD)): `rotate_all` decrypts each ciphertext with whichever key fits and re-encrypts it with NEW. It is
@@ -26,6 +26,7 @@ from core.store.database import Store, StoreError
 ENCRYPTED = (
     ("tokens", "id", ("ciphertext",)),
     ("vault_items", "id", ("email_ct", "phone_ct", "password_ct")),
+    ("alert_channels", "id", ("secret_ct",)),
 )
 
 

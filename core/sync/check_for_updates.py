@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from core.accounts import connection, integration, partners, tokens
+from core.accounts import integration, partners, tokens
+from core.alerts import dispatcher, outbox, triggers
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.services import Services
-from core.sync import member_sync
+from core.sync import member_sync, partner_state
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.tasks.jobs import (
     COMPLETED,
@@ -76,16 +77,28 @@ def _audited_run(services: Services, partner_bc_id: str | None, actor: str, targ
     try:
         counts = _run(services, partner_bc_id, ctx)
     except Exception as exc:
-        outcome = "halted by the safeguard" if isinstance(exc, TaskHalted) else "not completed"
-        audit.record(
-            services.store,
-            actor=actor,
-            action="sync.finish",
-            target=target,
-            outcome=outcome,
-            detail=f"task #{ctx.task_id}: {exc}",
-        )
+        halted = isinstance(exc, TaskHalted)
+        with services.store.write() as cur:
+            audit.record(
+                services.store,
+                actor=actor,
+                action="sync.finish",
+                target=target,
+                outcome="halted by the safeguard" if halted else "not completed",
+                detail=f"task #{ctx.task_id}: {exc}",
+            )
+            if not halted:  # a halt has its own alert per partner
+                outbox.record(
+                    cur,
+                    triggers.TASK_NOT_COMPLETED,
+                    task_id=ctx.task_id,
+                    partner_bc_id=None,
+                    subject=target,
+                    detail=str(exc),
+                )
         raise
+    finally:
+        dispatcher.wake()
     audit.record(
         services.store,
         actor=actor,
@@ -180,10 +193,25 @@ async def _sync_partner_list(
         raise
     now = datetime.now(UTC)
     with services.store.write() as cur:
+        known = {r[0] for r in cur.execute("SELECT bc_id FROM partners WHERE removed_at IS NULL").fetchall()}
+        baseline = not cur.execute("SELECT bc_id FROM partners LIMIT 1").fetchall()
         added, updated, removed = partners.apply_partner_list(cur, listed, now)
+        if not baseline:  # the first partner list is the starting point, not news
+            _record_new_partners(cur, listed, known, ctx.task_id)
     counts = Counts(added, updated, removed)
     job.complete(counts, detail=f"{len(listed)} partners listed by TikTok")
     return counts
+
+
+def _record_new_partners(cur: duckdb.DuckDBPyConnection, listed: list[dict], known: set[str], task_id: int) -> None:
+    for item in listed:
+        bc_id = str(item["bc_id"])
+        if bc_id not in known:
+            known.add(bc_id)
+            name = str(item.get("bc_name") or bc_id)
+            outbox.record(
+                cur, triggers.NEW_PARTNER, task_id=task_id, partner_bc_id=bc_id, subject=name, detail="new partner"
+            )
 
 
 async def _sync_partner(
@@ -258,10 +286,12 @@ async def _partner_steps(
         )
     except TokenRejectedError as exc:
         if exc.path.startswith("bc/get") or await _partner_token_rejected(services, client, partner):
-            connection.token_rejected(
+            partner_state.mark(
                 services.store,
                 partner.bc_id,
-                (f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page."),
+                partner_state.RECONNECT_REQUIRED,
+                error=f"TikTok rejected the monitor account's token ({exc.code}): reconnect it on the Connect page.",
+                task_id=ctx.task_id,
             )
         raise
     return counts

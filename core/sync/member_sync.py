@@ -31,6 +31,7 @@ import duckdb
 
 from core.accounts import connection, partners, tokens
 from core.services import Services
+from core.sync import partner_state
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.sync.member_diff import Snapshot, member_key
 from core.sync.member_write import write_snapshot
@@ -69,15 +70,18 @@ async def sync_partner(
         # In a worker thread: the other partners' requests keep flowing while this one is written.
         return await asyncio.to_thread(write_snapshot, services.store, snapshot, partner.name, task_id, also_write)
     except TokenRejectedError as exc:
-        connection.token_rejected(
-            services.store, partner.bc_id, f"TikTok rejected the monitor account's token ({exc.code}): reconnect."
+        error = f"TikTok rejected the monitor account's token ({exc.code}): reconnect."
+        partner_state.mark(
+            services.store, partner.bc_id, partner_state.RECONNECT_REQUIRED, error=error, task_id=task_id
         )
         raise
     except SyncHalted as exc:
-        connection.safeguard_halted(services.store, partner.bc_id, str(exc))
+        partner_state.mark(
+            services.store, partner.bc_id, partner_state.SAFEGUARD_HALTED, error=str(exc), task_id=task_id
+        )
         raise
     except (TikTokError, MemberSyncError) as exc:
-        connection.sync_failed(services.store, partner.bc_id, str(exc))
+        partner_state.mark(services.store, partner.bc_id, partner_state.SYNC_FAILED, error=str(exc), task_id=task_id)
         raise
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.accounts import connection
+from core.alerts import outbox
 from core.members import flags
 from core.store.database import Store, bulk_insert
 from core.sync.errors import SyncHalted
@@ -226,6 +227,7 @@ def apply_many(
     _write_members(cur, kept, diff.rows, diff.rekeys, now=now, task_id=task_id)
     _write_assets(cur, kept, diff.assets, now)
     bulk_insert(cur, "member_changes", diff.changes)
+    outbox.record_member_changes(cur, task_id=task_id, partner_bc_ids=kept)  # before this sync's member_syncs rows
     members = {snapshot.partner_bc_id: len(snapshot.members) for snapshot in snapshots}
     _record_syncs(cur, kept, task_id=task_id, now=now, members=members, counts=diff.counts)
     return results

@@ -46,7 +46,8 @@ def _seed_partners(svc) -> None:
         partners.replace_assets(
             cur, "33", [{"asset_id": "3", "asset_type": "ADVERTISER", "share_type": "SHARING"}], now
         )
-    connection.token_rejected(svc.store, "33", "40105")
+    with svc.store.write() as cur:
+        connection.token_rejected(cur, "33", "40105")
 
 
 def _app() -> AppTest:
@@ -157,7 +158,8 @@ HALT = (
 
 def test_partners_page_shows_the_safeguard_halt_reasons_in_full_and_never_synced(svc):
     _seed_partners(svc)
-    connection.safeguard_halted(svc.store, "22", HALT)
+    with svc.store.write() as cur:
+        connection.safeguard_halted(cur, "22", HALT)
     at = _app().run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("bc_id")

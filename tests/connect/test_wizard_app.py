@@ -131,7 +131,8 @@ def test_standard_monitor_account_ends_on_the_admin_role_message(svc, sandbox_se
 
 def test_reconnect_required_partner_is_offered_reconnect(svc, sandbox_session):
     info = eligible_admin_partners(sandbox_session)[3]
-    connection.token_rejected(svc.store, info.bc_id, "TikTok error 40105")
+    with svc.store.write() as cur:
+        connection.token_rejected(cur, info.bc_id, "TikTok error 40105")
     at = wizard(info.bc_id)
     assert "Reconnect it with the monitor account" in texts(at.warning)
     assert at.button(key="pw_open_connect").label == "Reconnect your partner token"

@@ -37,17 +37,20 @@ def test_the_lifecycle_of_a_partner_connection(store: Store) -> None:
     with store.write() as cur:
         connection.connected(cur, "p1", 7)
     assert _state(store) == (partners.ONBOARDED, 7, None)
-    connection.sync_failed(store, "p1", "TikTok error 50000")
+    with store.write() as cur:
+        assert connection.sync_failed(cur, "p1", "TikTok error 50000") is not None
     assert _state(store) == (partners.SYNC_FAILED, 7, "TikTok error 50000")
     with store.write() as cur:
         connection.synced(cur, ["p1"], NOW)
     assert _state(store) == (partners.ONBOARDED, 7, None)
-    connection.safeguard_halted(store, "p1", "would remove 9 of 10")
+    with store.write() as cur:
+        assert connection.safeguard_halted(cur, "p1", "would remove 9 of 10") is not None
     assert _state(store) == (partners.HALTED_SAFEGUARD, 7, "would remove 9 of 10")
     with store.write() as cur:
         connection.synced(cur, ["p1"], NOW)
     assert partners.get(store, "p1").last_sync_at is not None
-    connection.token_rejected(store, "p1", "40105")
+    with store.write() as cur:
+        assert connection.token_rejected(cur, "p1", "40105") is not None
     assert _state(store) == (partners.RECONNECT_REQUIRED, 7, "40105")
     with store.write() as cur:
         connection.synced(cur, ["p1"], NOW)  # a sync never heals a rejected token: only reconnecting does

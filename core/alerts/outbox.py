@@ -1,0 +1,206 @@
+"""The outbox: alert events written inside the sync's own transactions, and the deliveries made from them.
+
+`record_member_changes` and `record` take the caller's write cursor, so an event exists exactly when the
+change that caused it was committed. Nothing is recorded while no enabled rule watches the trigger or no
+channel is enabled. A partner's first member sync (its baseline) raises no member events. The dispatcher
+(`dispatcher.py`) digests the events of finished tasks into deliveries (`digest.py`) and moves each delivery
+through `pending` → `delivered`, or `dead` after the configured number of attempts; Alerts → Deliveries
+retries or discards dead ones (audited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from core.alerts import triggers as t
+from core.alerts.rules import active_triggers
+from core.errors import InvalidInput
+from core.members import flags
+from core.security import audit
+from core.security.roles import Actor, require_admin, require_reader
+from core.store.database import Store
+
+PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
+STATUS_LABELS = {PENDING: "Pending", DELIVERED: "Delivered", DEAD: "Dead letter", DISCARDED: "Discarded"}
+
+# Which member_changes rows raise which trigger (c: the change, m: the member after the write).
+_MEMBER_CONDITIONS = {
+    t.NEW_GUEST: "c.change = 'added'",
+    t.PRIVILEGED_ROLE: """(c.change = 'added' AND (m.user_role = 'ADMIN' OR m.finance_role IS NOT NULL))
+        OR (c.change = 'role_changed' AND c.new_value = 'ADMIN')
+        OR (c.change = 'finance_role_changed' AND c.new_value IS NOT NULL)""",
+    t.PERSONAL_DOMAIN: "c.change = 'added' AND list_contains($domains, m.email_domain)",
+    t.GUEST_REMOVED: "c.change = 'removed'",
+}
+
+_DETAIL = """CASE c.change WHEN 'added' THEN 'added as ' || coalesce(m.user_role, 'member')
+    WHEN 'removed' THEN 'removed'
+    ELSE replace(c.change, '_', ' ') || ': ' || coalesce(c.old_value, 'none') || ' → ' || coalesce(c.new_value, 'none')
+    END"""
+
+
+def record_member_changes(cur: duckdb.DuckDBPyConnection, *, task_id: int, partner_bc_ids: Sequence[str]) -> int:
+    """Events for the task's member changes of these partners (call in the write, before `member_syncs` rows of
+    this task exist: a partner without earlier syncs is a baseline and raises none). Returns how many."""
+    active = active_triggers(cur) & set(_MEMBER_CONDITIONS)
+    if not active or not partner_bc_ids:
+        return 0
+    domains = flags.personal_domains(None, cur) if t.PERSONAL_DOMAIN in active else []  # type: ignore[arg-type]
+    selects = [
+        f"""SELECT '{trigger}' AS trigger, c.id AS change_id, c.partner_bc_id, c.member_key,
+                   coalesce(m.user_name, m.user_email, c.member_key)
+                       || CASE WHEN m.user_name IS NOT NULL AND m.user_email IS NOT NULL
+                               THEN ' <' || m.user_email || '>' ELSE '' END AS subject,
+                   {_DETAIL} AS detail
+            FROM member_changes c
+            JOIN members m ON m.partner_bc_id = c.partner_bc_id AND m.member_key = c.member_key
+            WHERE c.task_id = $task AND list_contains($bcs, c.partner_bc_id)
+              AND EXISTS (SELECT 1 FROM member_syncs s WHERE s.partner_bc_id = c.partner_bc_id AND s.task_id <> $task)
+              AND ({_MEMBER_CONDITIONS[trigger]})"""
+        for trigger in sorted(active)
+    ]
+    params: dict[str, object] = {"task": task_id, "bcs": list(partner_bc_ids), "now": datetime.now(UTC)}
+    if t.PERSONAL_DOMAIN in active:
+        params["domains"] = domains
+    row = cur.execute(
+        f"""INSERT INTO alert_events (task_id, trigger, partner_bc_id, member_key, subject, detail, created_at)
+            SELECT $task, e.trigger, e.partner_bc_id, e.member_key, e.subject, e.detail, $now
+            FROM ({" UNION ALL ".join(selects)}) e ORDER BY e.change_id, e.trigger""",
+        params,
+    ).fetchall()
+    return int(row[0][0]) if row else 0
+
+
+def record(
+    cur: duckdb.DuckDBPyConnection,
+    trigger: str,
+    *,
+    task_id: int | None,
+    partner_bc_id: str | None,
+    subject: str,
+    detail: str = "",
+) -> bool:
+    """One partner- or task-level event in the caller's transaction (when some enabled rule watches it)."""
+    if trigger not in active_triggers(cur):
+        return False
+    cur.execute(
+        """INSERT INTO alert_events (task_id, trigger, partner_bc_id, subject, detail, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        [task_id, trigger, partner_bc_id, subject, detail, datetime.now(UTC)],
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    channel_id: int
+    task_id: int | None
+    idempotency_key: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+
+
+_DELIVERY_COLUMNS = "id, channel_id, task_id, idempotency_key, payload, status, attempts, next_attempt_at"
+
+
+def due(store: Store, now: datetime) -> list[Delivery]:
+    """Per channel, its oldest pending delivery when it is due (deliveries go out in order of creation)."""
+    with store.read() as cur:
+        rows = cur.execute(
+            f"""SELECT {_DELIVERY_COLUMNS} FROM (
+                    SELECT *, row_number() OVER (PARTITION BY channel_id ORDER BY id) AS n
+                    FROM alert_deliveries WHERE status = 'pending') d
+                WHERE n = 1 AND next_attempt_at <= ? ORDER BY id""",
+            [now],
+        ).fetchall()
+    return [Delivery(*r) for r in rows]
+
+
+def next_due_at(store: Store) -> datetime | None:
+    with store.read() as cur:
+        row = cur.execute("SELECT min(next_attempt_at) FROM alert_deliveries WHERE status = 'pending'").fetchone()
+    return row[0] if row else None
+
+
+def mark_delivered(store: Store, delivery_id: int, status: int | None, now: datetime) -> None:
+    with store.write() as cur:
+        cur.execute(
+            """UPDATE alert_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?,
+                      last_error = NULL, delivered_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'""",
+            [status, now, now, delivery_id],
+        )
+
+
+def mark_failed(
+    store: Store, delivery_id: int, *, error: str, status: int | None, retry_at: datetime, dead: bool, now: datetime
+) -> None:
+    with store.write() as cur:
+        cur.execute(
+            """UPDATE alert_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
+                      next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'""",
+            [DEAD if dead else PENDING, status, error[:500], retry_at, now, delivery_id],
+        )
+
+
+def listing(store: Store, actor: Actor, *, status: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Deliveries, newest first, with the channel name (Alerts → Deliveries)."""
+    require_reader(actor, "see alert deliveries")
+    where, params = ("WHERE d.status = ?", [status]) if status else ("", [])
+    with store.read() as cur:
+        return cur.execute(
+            f"""SELECT d.id, coalesce(c.name, '(removed channel)') AS channel, d.task_id, d.status, d.attempts,
+                       d.created_at, d.delivered_at, d.next_attempt_at, d.last_status, d.last_error,
+                       json_extract_string(d.payload, '$.summary') AS summary
+                FROM alert_deliveries d LEFT JOIN alert_channels c ON c.id = d.channel_id
+                {where} ORDER BY d.id DESC LIMIT ?""",
+            [*params, limit],
+        ).df()
+
+
+def retry(store: Store, actor: Actor, delivery_ids: Sequence[int] | None = None) -> int:
+    """Put dead deliveries (all of them when no ids are given) back in the queue with a fresh attempt count
+    (admins; audited). Returns how many."""
+    return _change_dead(store, actor, delivery_ids, PENDING, "alerts.delivery_retry", "retry alert deliveries")
+
+
+def discard(store: Store, actor: Actor, delivery_ids: Sequence[int]) -> int:
+    """Discard dead deliveries (admins; audited); returns how many."""
+    return _change_dead(store, actor, delivery_ids, DISCARDED, "alerts.delivery_discard", "discard alert deliveries")
+
+
+def _change_dead(store: Store, actor: Actor, ids: Sequence[int] | None, to: str, action: str, what: str) -> int:
+    require_admin(actor, what)
+    if ids is not None and not ids:
+        raise InvalidInput("Choose at least one delivery.")
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        rows = cur.execute(
+            f"""UPDATE alert_deliveries SET status = ?, attempts = CASE WHEN ? = 'pending' THEN 0 ELSE attempts END,
+                       next_attempt_at = ?, updated_at = ?
+                WHERE status = 'dead' {"AND list_contains(?, id)" if ids is not None else ""} RETURNING id""",
+            [to, to, now, now, *([[int(i) for i in ids]] if ids is not None else [])],
+        ).fetchall()
+        done = sorted(int(r[0]) for r in rows)
+        audit.record(
+            store,
+            actor=actor.email,
+            action=action,
+            target=f"{len(done)} deliveries",
+            outcome="ok",
+            detail=", ".join(f"#{i}" for i in done[:50]),
+        )
+    return len(done)
+
+
+def counts(store: Store) -> dict[str, int]:
+    with store.read() as cur:
+        rows = cur.execute("SELECT status, count(*) FROM alert_deliveries GROUP BY status").fetchall()
+    return {status: int(n) for status, n in rows}
