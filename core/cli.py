@@ -24,10 +24,10 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 import duckdb
 import httpx
@@ -107,7 +107,7 @@ class TaskReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> TaskReport:
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskReport:
         return cls(
             int(data["task_id"]),
             str(data["status"]),
@@ -129,7 +129,7 @@ def task_report(store: Store, task_id: int) -> TaskReport:
         raise CliFailure(f"Task #{task_id} does not exist.")
     task = row.iloc[0]
     job_rows = jobs.list_jobs(store, task_id)
-    failed = [f"{j.target}: {j.error}" for j in job_rows.itertuples() if j.status == jobs.NOT_COMPLETED and j.error]
+    failed = [f"{j.target}: {j.error!s}" for j in job_rows.itertuples() if j.status == jobs.NOT_COMPLETED and j.error]
     return TaskReport(
         task_id,
         str(task["status"]),
@@ -350,7 +350,7 @@ def open_backend(settings: Settings, log_level: int = logging.WARNING) -> LocalB
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -393,7 +393,7 @@ def _isatty(stream: TextIO) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="PartnerWatch from the command line. Quiet on success.")
-    verbose = argparse.ArgumentParser(add_help=False)
+    verbose = _Parser(add_help=False)
     verbose.add_argument(
         "-v",
         "--verbose",

@@ -112,7 +112,8 @@ def _joined(lines: pa.StringArray) -> bytes:
         raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
     _, offsets, data = lines.buffers()
     positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
-    return data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()
+    joined: bytes = data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()  # untyped pyarrow
+    return joined
 
 
 def filename(now: datetime | None = None) -> str:
