@@ -28,10 +28,10 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 import duckdb
 import httpx
@@ -118,7 +118,7 @@ class TaskReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> TaskReport:
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskReport:
         return cls(
             int(data["task_id"]),
             str(data["status"]),
@@ -140,7 +140,7 @@ def task_report(store: Store, task_id: int) -> TaskReport:
         raise CliFailure(f"Task #{task_id} does not exist.")
     task = row.iloc[0]
     job_rows = jobs.list_jobs(store, task_id)
-    failed = [f"{j.target}: {j.error}" for j in job_rows.itertuples() if j.status == jobs.NOT_COMPLETED and j.error]
+    failed = [f"{j.target}: {j.error!s}" for j in job_rows.itertuples() if j.status == jobs.NOT_COMPLETED and j.error]
     return TaskReport(
         task_id,
         str(task["status"]),
@@ -191,6 +191,16 @@ class Backend(Protocol):
     def schema_version(self) -> int: ...
     def rotate_key(self) -> str: ...
     def review_report(self, campaign_id: int, out_dir: Path) -> tuple[Path, Path]: ...
+    def alerts_test(self, channel: str) -> tuple[bool, str]: ...
+    def retry_dead(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
+    """The chunks as they come, fed to `digest` on the way."""
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 def check_campaign(store: Store, campaign_id: int) -> None:
@@ -199,9 +209,6 @@ def check_campaign(store: Store, campaign_id: int) -> None:
         campaigns.get(store, SYSTEM_CLI, campaign_id)
     except ReviewError as exc:
         raise UsageError(f"--campaign {campaign_id}: {exc}") from exc
-
-    def alerts_test(self, channel: str) -> tuple[bool, str]: ...
-    def retry_dead(self) -> int: ...
 
 
 class LocalBackend:
@@ -310,7 +317,7 @@ class RemoteBackend:
                 self._check(response)
             expected = response.headers.get(SHA256_HEADER, "")
             digest = hashlib.sha256()
-            _write_chunks((digest.update(c) or c for c in response.iter_bytes()), out_dir / csv_name)
+            _write_chunks(_hashed(response.iter_bytes(), digest), out_dir / csv_name)
         if digest.hexdigest() != expected:
             (out_dir / csv_name).unlink(missing_ok=True)
             raise CliFailure(f"The report CSV of access review #{campaign_id} did not match its SHA-256 {expected}.")
@@ -422,7 +429,7 @@ def open_backend(settings: Settings, log_level: int = logging.WARNING) -> Backen
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -465,7 +472,7 @@ def _isatty(stream: TextIO) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="PartnerWatch from the command line. Quiet on success.")
-    verbose = argparse.ArgumentParser(add_help=False)
+    verbose = _Parser(add_help=False)
     verbose.add_argument(
         "-v",
         "--verbose",
@@ -582,7 +589,7 @@ def _command(args: argparse.Namespace, backend: Backend, settings: Settings, ter
     return OK
 
 
-def _alerts(args: argparse.Namespace, backend: LocalBackend | RemoteBackend, term: _Terminal) -> int:
+def _alerts(args: argparse.Namespace, backend: Backend, term: _Terminal) -> int:
     if args.alerts_command == "test":
         ok, answer = backend.alerts_test(args.channel)
         if not ok:

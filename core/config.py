@@ -31,6 +31,7 @@ CALLBACK_PATH = "/api/oauth/tiktok/callback"
 DB_FILE = "partnerwatch.duckdb"
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class ConfigError(UserError, ValueError):
@@ -47,7 +48,7 @@ class _Problems:
     def __init__(self) -> None:
         self.found: list[str] = []
 
-    def __call__(self, read: Callable[[], T], fallback: T) -> T:
+    def __call__(self, read: Callable[[], T], fallback: U) -> T | U:
         try:
             return read()
         except ConfigError as exc:

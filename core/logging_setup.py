@@ -108,9 +108,9 @@ def configure_logging(level: str | int = "INFO") -> RedactingFilter:
     root = logging.getLogger()
     root.setLevel(level)
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        console = logging.StreamHandler()
+        console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(console)
     shared = RedactingFilter()
     for handler in _all_handlers(root):
         if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):

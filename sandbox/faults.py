@@ -51,6 +51,7 @@ class FaultBook:
 
     def take(self, route: str) -> Fault | None:
         """The fault for this call of `route`, if any (its remaining count goes down by one)."""
+        fault: Fault
         with self._lock:
             for entry in self._pending:
                 fault, remaining = entry

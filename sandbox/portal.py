@@ -28,7 +28,8 @@ class PortalError(Exception):
 
 
 def _state(request: Request) -> SandboxState:
-    return request.app.state.sandbox
+    state: SandboxState = request.app.state.sandbox  # Starlette's app.state is untyped
+    return state
 
 
 def _check_request(world: World, request: Request) -> tuple[str, str]:

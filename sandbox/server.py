@@ -34,7 +34,8 @@ class SandboxServer:
 
     @property
     def state(self) -> SandboxState:
-        return self.app.state.sandbox
+        state: SandboxState = self.app.state.sandbox  # Starlette's app.state is untyped
+        return state
 
     @property
     def base_url(self) -> str:

@@ -99,7 +99,8 @@ class PortalBrowser:
         done = self.client.post(
             _form_action(consent), data={"csrf": unescape(csrf.group(1)), "decision": "confirm"}, follow_redirects=False
         )
-        codes = parse_qs(urlsplit(done.headers.get("location", "")).query).get("auth_code")
+        location: str = done.headers.get("location", "")
+        codes = parse_qs(urlsplit(location).query).get("auth_code")
         if done.status_code != 302 or not codes:
             raise PortalFlowError(f"consent did not redirect with a code ({done.status_code})")
         return codes[0]

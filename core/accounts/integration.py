@@ -14,6 +14,7 @@ from core.errors import UserError
 from core.security.crypto import SecretBox
 from core.store import settings
 from core.store.database import Store
+from core.tiktok.shapes import JSONObject
 
 HEALTHY = "Healthy"
 RECONNECT_REQUIRED = "Reconnect required"
@@ -55,12 +56,12 @@ def access_token(store: Store, box: SecretBox) -> str | None:
     return tokens.load(store, box, current.token_id) if current else None
 
 
-def admin_bcs(bcs: list[dict]) -> list[dict]:
+def admin_bcs(bcs: list[JSONObject]) -> list[JSONObject]:
     """The BCs from `bc/get/` on which the token's user is ADMIN (the ones we can monitor)."""
     return [bc for bc in bcs if bc.get("user_role") == "ADMIN" and bc.get("bc_info", {}).get("bc_id")]
 
 
-def connect(store: Store, box: SecretBox, *, access_token: str, bcs: list[dict], actor: str) -> Integration:
+def connect(store: Store, box: SecretBox, *, access_token: str, bcs: list[JSONObject], actor: str) -> Integration:
     """Store the customer token and the BC it administers; with several, the admin chooses later."""
     candidates = admin_bcs(bcs)
     if not candidates:
@@ -93,7 +94,7 @@ def _save_candidates(cur: duckdb.DuckDBPyConnection, candidates: list[dict[str, 
     settings.put(cur, _CANDIDATES_KEY, value, by=actor)
 
 
-def candidates(store: Store) -> list[dict]:
+def candidates(store: Store) -> list[JSONObject]:
     """BCs the connected account administers, when it has to choose one."""
     with store.read() as cur:
         value = settings.get(cur, _CANDIDATES_KEY)

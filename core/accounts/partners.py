@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from core.accounts.connection import Connection
 from core.store.database import Store, bulk_insert
 from core.tiktok import labels
+from core.tiktok.shapes import JSONObject
 
 NOT_ELIGIBLE = "Not eligible"
 PENDING_ONBOARDING = "Pending onboarding"
@@ -30,7 +32,7 @@ STATUSES = (
 )
 
 # partners.connection values → status labels (the remaining case depends on shared assets)
-_CONNECTION_STATUS = {
+_CONNECTION_STATUS: dict[str, str] = {  # keyed by the stored text: a Connection is a StrEnum
     Connection.CONNECTED: ONBOARDED,
     Connection.RECONNECT_REQUIRED: RECONNECT_REQUIRED,
     Connection.SYNC_FAILED: SYNC_FAILED,
@@ -76,7 +78,7 @@ _PARTNER_FIELDS = (
 )
 
 
-def _partner(row: tuple) -> Partner:
+def _partner(row: tuple[Any, ...]) -> Partner:
     return Partner(*row)
 
 
@@ -134,10 +136,11 @@ def members_by_role(store: Store) -> pd.DataFrame:
                WHERE m.removed_at IS NULL AND p.removed_at IS NULL
                GROUP BY ALL ORDER BY partner, role"""
         ).df()
-    return frame.assign(role=[labels.label("role", code) for code in frame["role"]])
+    # pandas-stubs types assign()'s list as Sequence[Scalar], which leaves out None (label() of a missing role)
+    return frame.assign(role=[labels.label("role", code) for code in frame["role"]])  # type: ignore[misc]
 
 
-def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: datetime) -> tuple[int, int, int]:
+def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[JSONObject], now: datetime) -> tuple[int, int, int]:
     """Upsert the partners TikTok lists; those it no longer lists get `removed_at`. Returns added/updated/removed."""
     frame = pd.DataFrame(
         {"bc_id": [str(p["bc_id"]) for p in listed], "name": [str(p.get("bc_name") or "") for p in listed]},
@@ -164,7 +167,7 @@ def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[dict], now: 
     return added, len(frame) - added, len(removed)
 
 
-def replace_assets(cur: duckdb.DuckDBPyConnection, partner_bc_id: str, assets: list[dict], now: datetime) -> None:
+def replace_assets(cur: duckdb.DuckDBPyConnection, partner_bc_id: str, assets: list[JSONObject], now: datetime) -> None:
     """Replace one partner's shared assets (both directions) and refresh its counts."""
     cur.execute("DELETE FROM partner_assets WHERE partner_bc_id = ?", [partner_bc_id])
     frame = pd.DataFrame(

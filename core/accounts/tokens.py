@@ -28,6 +28,7 @@ def save(
            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         [purpose, bc_id, box.encrypt(access_token), fingerprint(access_token), tiktok_user, actor, datetime.now(UTC)],
     ).fetchone()
+    assert row is not None  # INSERT … RETURNING returns the inserted row
     return int(row[0])
 
 

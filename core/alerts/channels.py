@@ -49,7 +49,7 @@ class Created:
     shown_once: dict[str, str]  # e.g. the webhook's signing key: show it now, it is never shown again
 
 
-def _row(row: tuple) -> Channel:
+def _row(row: tuple[Any, ...]) -> Channel:
     return Channel(*row)
 
 
@@ -73,7 +73,7 @@ def by_name(store: Store, name: str) -> Channel | None:
 
 
 def any_enabled(cur: duckdb.DuckDBPyConnection) -> bool:
-    return bool(cur.execute("SELECT count(*) FROM alert_channels WHERE enabled").fetchone()[0])
+    return bool(cur.execute("SELECT count(*) FROM alert_channels WHERE enabled").fetchall()[0][0])
 
 
 def config(store: Store, box: SecretBox, channel_id: int) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def config(store: Store, box: SecretBox, channel_id: int) -> dict[str, Any]:
         row = cur.execute("SELECT secret_ct FROM alert_channels WHERE id = ?", [channel_id]).fetchone()
     if row is None:
         raise InvalidInput(f"alert channel #{channel_id} does not exist")
-    settings = json.loads(box.decrypt(bytes(row[0])))
+    settings: dict[str, Any] = json.loads(box.decrypt(bytes(row[0])))
     _register(settings)
     return settings
 

@@ -43,7 +43,8 @@ class Policy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        return min(MAX_BACKOFF_S, self.backoff_s * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)
+        backoff: float = min(MAX_BACKOFF_S, self.backoff_s * 2 ** max(0, attempt - 1))
+        return backoff * random.uniform(0.5, 1.0)
 
 
 def guard_for(services: Services) -> Guard:

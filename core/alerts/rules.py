@@ -75,10 +75,11 @@ def save(
     require_admin(actor, "change alert rules")
     if trigger not in TRIGGERS:
         raise InvalidInput(f"Unknown trigger {trigger!r}.")
-    values = [trigger, enabled, list(partner_bc_ids), [int(c) for c in channel_ids], datetime.now(UTC), actor.email]
+    chosen = [int(c) for c in channel_ids]
+    values = [trigger, enabled, list(partner_bc_ids), chosen, datetime.now(UTC), actor.email]
     with store.write() as cur:
         known = {r[0] for r in cur.execute("SELECT id FROM alert_channels").fetchall()}
-        if set(values[3]) - known:
+        if set(chosen) - known:
             raise InvalidInput("A chosen channel no longer exists; reload the page.")
         if rule_id is None:
             row = cur.execute(

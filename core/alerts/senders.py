@@ -133,7 +133,7 @@ def _email(settings: dict[str, Any], digest: dict[str, Any], key: str, guard: Gu
     if not notifier.add(url):
         return Result(False, "The e-mail settings are not usable (check the server, port and addresses).")
     started = time.monotonic()
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]  # apprise's own type hints omit it
         ok = notifier.notify(title=subject, body=body, body_format=apprise.NotifyFormat.TEXT)
     if ok:
         return Result(True, f"Accepted by {target.host}:{target.port} in {time.monotonic() - started:.1f} s")

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from core.accounts import connection, integration, partners, tokens
 from core.connect import oauth_flows, workspace
-from core.connect.oauth import authorization_url, callback_params, exchange_code, revoke_token
+from core.connect.oauth import TokenGrant, authorization_url, callback_params, exchange_code, revoke_token
 from core.connect.oauth_flows import Flow, FlowError
 from core.errors import UserError, new_reference
 from core.security import audit
@@ -37,6 +37,7 @@ from core.tiktok.errors import (
     TikTokError,
     TransportError,
 )
+from core.tiktok.shapes import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ SWITCH_ACCOUNT = (
 
 
 def _connect_customer(services: Services, flow: Flow, access_token: str, who: str) -> str:
-    async def read_bcs() -> list[dict]:
+    async def read_bcs() -> list[JSONObject]:
         async with services.client() as client:
             return await client.get_bcs(access_token)
 
@@ -131,7 +132,7 @@ def _connect_partner(services: Services, flow: Flow, access_token: str, who: str
     if partner is None:
         raise ConnectError("This partner is no longer in your partner list: run Check for updates, then retry.")
 
-    async def read_bcs() -> list[dict]:
+    async def read_bcs() -> list[JSONObject]:
         async with services.client() as client:
             return await client.get_bcs(access_token)
 
@@ -277,7 +278,7 @@ def _who_answered(services: Services, flow: Flow, access_token: str) -> str:
     """The TikTok account of the token ("Name (m***r@example.com)"), recorded on the flow; a stand-in
     sentence when TikTok does not say."""
 
-    async def read() -> dict:
+    async def read() -> JSONObject:
         async with services.client() as client:
             return await client.get_user_info(access_token)
 
@@ -312,7 +313,7 @@ def _leave_nothing(services: Services, access_token: str) -> str:
     return " Nothing was stored, and PartnerWatch revoked at TikTok the token this attempt obtained."
 
 
-def _exchange(services: Services, code: str):
+def _exchange(services: Services, code: str) -> TokenGrant:
     s = services.settings
     return exchange_code(
         api_base_url=s.api_base_url,

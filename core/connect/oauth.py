@@ -77,7 +77,9 @@ def exchange_code(
         raise ValueError("auth_code is empty: the callback carried no authorization code")
     token_url = _endpoint(api_base_url, EXCHANGE_PATH)
     session = OAuth2Session(client_id=app_id, redirect_uri=redirect_uri)
-    session.register_compliance_hook("access_token_request", _tiktok_token_request)
+    # types-requests-oauthlib 2.0.0.20261006 lacks the "access_token_request" hook type that requests-oauthlib
+    # 2.0.0 added (OAuth2Session.compliance_hook has it), so no overload matches
+    session.register_compliance_hook("access_token_request", _tiktok_token_request)  # type: ignore[call-overload]
     session.register_compliance_hook("access_token_response", _tiktok_token_response(EXCHANGE_PATH))
     with session, _transport_errors(EXCHANGE_PATH):
         token = session.fetch_token(

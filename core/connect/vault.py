@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
 
 from core.connect import workspace
 from core.errors import UserError
@@ -22,6 +25,9 @@ from core.store.database import Store
 
 class VaultError(UserError, ValueError):
     """A vault request that cannot be done as asked (unknown item, bad input)."""
+
+
+_GONE = "This monitor account is no longer in the vault."
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ def add(
                 now,
             ],
         ).fetchone()
+        assert row is not None  # INSERT … RETURNING returns the inserted row
         item_id = int(row[0])
         _insert_share(cur, item_id, actor.email, actor.email, now)
     audit.record(
@@ -92,7 +99,7 @@ def add(
         outcome="ok",
         detail=f"partner {partner_bc_id or '-'}",
     )
-    return get(store, item_id)
+    return _require_item(store, item_id)
 
 
 def _require_may_add(store: Store, actor: Actor, partner_bc_id: str | None) -> None:
@@ -105,7 +112,7 @@ def _require_may_add(store: Store, actor: Actor, partner_bc_id: str | None) -> N
     raise NotAllowed("Only admins, or the partner's own guest user, can add a monitor account to the vault.")
 
 
-def _insert_share(cur, item_id: int, user_email: str, by: str, now: datetime) -> None:
+def _insert_share(cur: duckdb.DuckDBPyConnection, item_id: int, user_email: str, by: str, now: datetime) -> None:
     cur.execute(
         """INSERT INTO vault_shares (item_id, user_email, shared_by, shared_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (item_id, user_email) DO NOTHING""",
@@ -131,7 +138,7 @@ def share(store: Store, actor: Actor, item_id: int, user_email: str) -> VaultIte
         outcome="ok",
         detail=f"shared with {email}",
     )
-    return get(store, item_id)
+    return _require_item(store, item_id)
 
 
 def reveal(store: Store, box: SecretBox, actor: Actor, item_id: int) -> Credentials:
@@ -149,6 +156,8 @@ def reveal(store: Store, box: SecretBox, actor: Actor, item_id: int) -> Credenti
         raise NotAllowed("This monitor account is not shared with you.")
     with store.read() as cur:
         row = cur.execute("SELECT email_ct, phone_ct, password_ct FROM vault_items WHERE id = ?", [item_id]).fetchone()
+    if row is None:  # deleted since _require_item read it
+        raise VaultError(_GONE)
     creds = Credentials(*(box.decrypt(bytes(value)) for value in row))
     register_secret(creds.password)
     audit.record(
@@ -180,7 +189,7 @@ _ITEM_SQL = """SELECT i.id, i.partner_bc_id, i.label, i.email_hint, i.created_by
                FROM vault_items i LEFT JOIN vault_shares s ON s.item_id = i.id"""
 
 
-def _item(row: tuple) -> VaultItem:
+def _item(row: tuple[Any, ...]) -> VaultItem:
     return VaultItem(int(row[0]), row[1], row[2], row[3] or "", row[4], row[5], tuple(row[6] or ()))
 
 
@@ -193,7 +202,7 @@ def get(store: Store, item_id: int) -> VaultItem | None:
 def _require_item(store: Store, item_id: int) -> VaultItem:
     item = get(store, item_id)
     if item is None:
-        raise VaultError("This monitor account is no longer in the vault.")
+        raise VaultError(_GONE)
     return item
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -113,7 +114,9 @@ class MemberFilter:
         def values(name: str) -> tuple[str, ...]:
             raw = data.get(name) or ()
             items = raw.split(",") if isinstance(raw, str) else raw
-            return tuple(str(v).strip() for v in items if str(v).strip())  # type: ignore[union-attr]
+            if not isinstance(items, Iterable):
+                raise TypeError(f"'{type(items).__name__}' object is not iterable")
+            return tuple(str(v).strip() for v in items if str(v).strip())
 
         def flag(name: str) -> bool:
             return str(data.get(name, "")).lower() in ("1", "true", "yes", "on")
@@ -336,7 +339,7 @@ def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
 
 def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
     sql, params = query(store, f, "count(*)", cur=cur, src=src)
-    return int(cur.execute(sql, params).fetchone()[0])
+    return int(_single_row(cur, sql, params)[0])
 
 
 @dataclass(frozen=True)
@@ -402,7 +405,7 @@ def _clamped(page_number: int, total: int, page_size: int) -> int:
 
 def _sizes(
     cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
-) -> list[tuple[object, int]] | None:
+) -> list[tuple[Any, int]] | None:
     """What the sort's ids are found with, and what gives the total: the filtered members per partner in
     partner order, or per row flag count in the flag-count order; None for the other sorts."""
     if f.sort == "partner":
@@ -416,12 +419,14 @@ def _ids(
     cur: duckdb.DuckDBPyConnection,
     store: Store,
     f: MemberFilter,
-    sizes: list[tuple[object, int]] | None,
+    sizes: list[tuple[Any, int]] | None,  # the partner ids or row flag counts `_sizes` gives for f.sort
     limit: int,
     offset: int,
     src: Source = MEMBERS,
 ) -> list[int]:
     """The `rowid`s of the members of a page, in page order, given the sort's `_sizes`."""
+    if sizes is None:  # a sort `_sizes` has nothing for
+        return _top_ids(cur, store, f, limit, offset, src=src)
     if f.sort == "partner":
         return _ids_in_partner_order(cur, store, f, sizes, limit, offset, src=src)
     if f.sort == "flags":
@@ -481,10 +486,10 @@ def _searched_page(
         f"(SELECT list(row_id {order}) FROM (SELECT * FROM {keyed} {order} LIMIT ? OFFSET ?))"
     )
     number = max(1, page_number)
-    total, ids = cur.execute(sql, [*params, page_size, (number - 1) * page_size]).fetchone()
+    total, ids = _single_row(cur, sql, [*params, page_size, (number - 1) * page_size])
     if number > _page_count(total, page_size):  # past the end: the last page (rare, so evaluated again)
         number = _page_count(total, page_size)
-        total, ids = cur.execute(sql, [*params, page_size, (number - 1) * page_size]).fetchone()
+        total, ids = _single_row(cur, sql, [*params, page_size, (number - 1) * page_size])
     return int(total), number, list(ids or [])
 
 
@@ -516,7 +521,7 @@ def _ids_by_flag_count(
     if row_flags is None:  # the page reaches the last member: every member can be on it
         return _top_ids(cur, store, f, limit, offset, src=src)
     bound = (">=", row_flags - _OTHER_FLAGS) if f.descending else ("<=", row_flags + _OTHER_FLAGS)
-    scope = (f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", [bound[1]])
+    scope: tuple[str, list[object]] = (f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", [bound[1]])
     return _top_ids(cur, store, f, limit, offset, scope, src=src)
 
 
@@ -592,7 +597,7 @@ def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int],
     fields += [name for name, _ in src.columns if name not in fields]
     select = ", ".join(["row_id", *fields, *(flags.column(f) for f in flags.FLAGS)])
     # a semi-join with the ids: half the time of `rowid IN (?, ?, ...)` (a mark join over the scanned rows)
-    scope = ("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids])
+    scope: tuple[str, list[object]] = ("m.rowid IN (SELECT unnest(?::BIGINT[]))", [row_ids])
     sql, params = query(store, None, select, scope=scope, cur=cur, src=src)
     found = {row[0]: row[1:] for row in cur.execute(sql, params).fetchall()}
     rows = [found[row_id] for row_id in row_ids if row_id in found]
@@ -726,7 +731,8 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
     """E.g. "Since last week: 3 new admins, 5 guest users added, 2 removed." (baseline syncs excluded)."""
     since = (now or datetime.now(UTC)) - timedelta(days=days)
     with store.read() as cur:
-        new_admins, added, removed, role_changes = cur.execute(
+        new_admins, added, removed, role_changes = _single_row(
+            cur,
             """SELECT count(*) FILTER (WHERE (c.change = 'added' AND c.new_value = 'ADMIN')
                                           OR (c.change = 'role_changed' AND c.new_value = 'ADMIN')),
                       count(*) FILTER (WHERE c.change = 'added'),
@@ -736,7 +742,7 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
                LEFT JOIN member_syncs s ON s.task_id = c.task_id AND s.partner_bc_id = c.partner_bc_id
                WHERE c.changed_at >= ? AND NOT coalesce(s.baseline, false)""",
             [since],
-        ).fetchone()
+        )
     period = "since last week" if days == 7 else f"in the last {days} days"
     if not (added or removed or role_changes):
         return f"No guest user changes {period}."
@@ -750,6 +756,13 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
         if n
     ]
     return f"{_plural(new_admins, 'new admin')} {period} ({', '.join(details)})."
+
+
+def _single_row(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (aggregates without GROUP BY)."""
+    row = cur.execute(sql, params).fetchone()
+    assert row is not None
+    return row
 
 
 def _plural(n: int, noun: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from core.members import flags
 from core.members.queries import MemberFilter
@@ -77,7 +78,7 @@ _FIELDS = (
 )
 
 
-def _campaign(row: tuple) -> Campaign:
+def _campaign(row: tuple[Any, ...]) -> Campaign:
     values = list(row)
     values[2] = Scope.from_json(values[2])
     return Campaign(*values)

@@ -164,9 +164,9 @@ def _apply(
 ) -> int:
     """Log before → after for the rows `where` selects whose decision or comment changes, then update them."""
     now = now or datetime.now(UTC)
-    comment = comment.strip() or None
+    stored_comment = comment.strip() or None
     match = f"m.campaign_id = ? AND {where} AND (m.decision IS DISTINCT FROM ? OR m.comment IS DISTINCT FROM ?)"
-    selected = [campaign.id, *params, decision, comment]
+    selected = [campaign.id, *params, decision, stored_comment]
     with store.write() as cur:
         # again under the write lock: a sign-off may have committed since `_open_for` read the campaign
         if cur.execute("SELECT closed_at FROM review_campaigns WHERE id = ?", [campaign.id]).fetchall()[0][0]:
@@ -176,12 +176,12 @@ def _apply(
                                                  actor, "at")
                 SELECT m.campaign_id, m.partner_bc_id, m.member_key, m.decision, ?, ?, ?, ?
                 FROM review_items m WHERE {match}""",
-            [decision, comment, actor.email, now, *selected],
+            [decision, stored_comment, actor.email, now, *selected],
         )
         changed = int(
             cur.execute(
                 f"UPDATE review_items AS m SET decision = ?, comment = ?, decided_by = ?, decided_at = ? WHERE {match}",
-                [decision, comment, actor.email, now, *selected],
+                [decision, stored_comment, actor.email, now, *selected],
             ).fetchall()[0][0]
         )
         audit.record(
@@ -190,7 +190,8 @@ def _apply(
             action="review.decide",
             target=f"campaign #{campaign.id}",
             outcome="ok",
-            detail=f"{changed} guest users → {DECISIONS[decision]}" + (f"; comment: {comment}" if comment else ""),
+            detail=f"{changed} guest users → {DECISIONS[decision]}"
+            + (f"; comment: {stored_comment}" if stored_comment else ""),
             at=now,
         )
     return changed

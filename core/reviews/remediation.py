@@ -67,8 +67,10 @@ def for_partner_guest(store: Store, actor: Actor, partner_bc_id: str, now: datet
 
 def summary(frame: pd.DataFrame) -> dict[str, int]:
     """How many requests are Requested, Done and Overdue."""
-    counts = frame["status"].value_counts() if not frame.empty else {}
-    return {status: int(counts.get(status, 0)) for status in (REQUESTED, DONE, OVERDUE)}
+    counts: dict[str, int] = (
+        {str(k): int(v) for k, v in frame["status"].value_counts().items()} if not frame.empty else {}
+    )
+    return {status: counts.get(status, 0) for status in (REQUESTED, DONE, OVERDUE)}
 
 
 REQUEST_COLUMNS = ["Member", "Email", "User ID", "Partner", "Partner BC ID", "Status", "Due", "Removed at", "Comment"]
@@ -96,4 +98,6 @@ def request_csv(store: Store, actor: Actor, campaign_id: int, partner_bc_id: str
 
 
 def _day(value: object) -> str:
-    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%d")  # type: ignore[arg-type]  # a date-like cell of the frame

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fpdf import FPDF
 
@@ -91,7 +91,7 @@ def _latin1(text: object) -> str:
     return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
-def _counts(store: Store, campaign_id: int) -> list[tuple]:
+def _counts(store: Store, campaign_id: int) -> list[tuple[Any, ...]]:
     with store.read() as cur:
         return cur.execute(
             """SELECT any_value(coalesce(partner_name, partner_bc_id)) AS partner, partner_bc_id, count(*),
@@ -103,7 +103,7 @@ def _counts(store: Store, campaign_id: int) -> list[tuple]:
         ).fetchall()
 
 
-def _undecided(store: Store, campaign_id: int, limit: int) -> list[tuple]:
+def _undecided(store: Store, campaign_id: int, limit: int) -> list[tuple[Any, ...]]:
     with store.read() as cur:
         return cur.execute(
             """SELECT coalesce(partner_name, partner_bc_id), coalesce(user_name, user_email, member_key), user_email

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from core.members import queries
+from core.members import flags, queries
 from core.members.queries import MemberFilter, MemberView, Source
 from core.store.database import Store
 
@@ -69,10 +69,9 @@ def freeze(cur: duckdb.DuckDBPyConnection, store: Store, campaign_id: int, f: Me
     The Members query gives each member's row id and flag columns; the raw columns come from `members` by
     row id, so the snapshot holds TikTok's codes (the query's labels are applied when it is read back).
     """
-    flag_columns = [queries.flags.column(flag) for flag in queries.flags.FLAGS]
+    flag_columns = [flags.column(flag) for flag in flags.FLAGS]
     flag_list = ", ".join(
-        f"CASE WHEN s.{column} THEN '{flag.key}' END"
-        for column, flag in zip(flag_columns, queries.flags.FLAGS, strict=True)
+        f"CASE WHEN s.{column} THEN '{flag.key}' END" for column, flag in zip(flag_columns, flags.FLAGS, strict=True)
     )
     selected, params = queries.query(store, f, ", ".join(["row_id", *flag_columns]), cur=cur)
     copied = ", ".join(f"m.{c}" for c in _COPIED)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
+
+import pandas as pd
 
 from core.security import audit
 from core.security.roles import Actor, require_admin
@@ -15,6 +18,17 @@ from core.security.safe_csv import csv_chunks
 from core.store.database import Store
 
 HEADER = ("id", "at (UTC)", "actor", "action", "target", "outcome", "detail")
+
+
+class _QueryArgs(TypedDict):
+    """The keyword arguments of `audit.query` a filter sets."""
+
+    actor: str | None
+    action: str | None
+    outcome: str | None
+    limit: int
+    since: datetime | None
+    until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,7 @@ class AuditFilter:
     until: date | None = None
     limit: int = 10_000
 
-    def query_args(self) -> dict[str, object]:
+    def query_args(self) -> _QueryArgs:
         return {
             "actor": self.actor,
             "action": self.action,
@@ -43,10 +57,10 @@ def _start(day: date | None) -> datetime | None:
     return datetime.combine(day, time(0), tzinfo=UTC) if day else None
 
 
-def rows(store: Store, actor: Actor, f: AuditFilter):
+def rows(store: Store, actor: Actor, f: AuditFilter) -> pd.DataFrame:
     """The filtered audit rows, newest first (admins only)."""
     require_admin(actor, "read the audit log")
-    return audit.query(store, **f.query_args())  # type: ignore[arg-type]
+    return audit.query(store, **f.query_args())
 
 
 def csv_bytes(store: Store, actor: Actor, f: AuditFilter) -> bytes:

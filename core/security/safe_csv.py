@@ -61,4 +61,5 @@ def joined_lines(lines: pa.StringArray) -> bytes:
         raise TypeError(f"export lines came back as Arrow {lines.type}, not string")
     _, offsets, data = lines.buffers()
     positions = memoryview(offsets).cast("i")  # the int32 offsets of an Arrow `string` array
-    return data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()
+    joined: bytes = data[positions[lines.offset] : positions[lines.offset + len(lines)]].to_pybytes()  # untyped
+    return joined

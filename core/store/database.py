@@ -224,7 +224,9 @@ class Store:
                 if self._closed:
                     raise StoreError("the store is closed")
                 self._con.execute("CHECKPOINT")
-                name = self._con.execute("SELECT current_database()").fetchone()[0]
+                current = self._con.execute("SELECT current_database()").fetchone()
+                assert current is not None  # a SELECT without FROM returns one row
+                name = current[0]
                 self._con.execute("ATTACH ? AS pw_rewrite", [fresh])
                 try:
                     self._con.execute(f'COPY FROM DATABASE "{name}" TO pw_rewrite')

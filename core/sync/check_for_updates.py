@@ -11,6 +11,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
 import duckdb
 
@@ -37,13 +38,14 @@ from core.tasks.jobs import (
 from core.tiktok.client import RetryEvent, TikTokClient
 from core.tiktok.endpoints import PARTNER_ASSET_GET, SHARING_BY_ASSET
 from core.tiktok.errors import TikTokError, TokenRejectedError
+from core.tiktok.shapes import JSONObject
 
 DEDUPE_KEY = "check-for-updates"
 TASK_KIND = "Check for updates"
 PARTNER_CONCURRENCY = 8
 
 # a partner job's outcome: counts, a failure, a safeguard halt, or a dead customer token
-_Result = Counts | str | member_sync.SyncHalted | TokenRejectedError
+_Result: TypeAlias = Counts | str | SyncHalted | TokenRejectedError
 
 
 def request(
@@ -148,7 +150,7 @@ async def _check(services: Services, ctx: TaskContext, bc_id: str, token: str, p
             integration.set_health(services.store, integration.SYNC_FAILED, str(exc))
             raise TaskFailed(f"Could not read the partner list: {exc}") from exc
     failures = [r for r in results if isinstance(r, str)]
-    halts = [str(r) for r in results if isinstance(r, member_sync.SyncHalted)]
+    halts = [str(r) for r in results if isinstance(r, SyncHalted)]
     for result in results:
         if isinstance(result, Counts):
             counts += result
@@ -203,7 +205,9 @@ async def _sync_partner_list(
     return counts
 
 
-def _record_new_partners(cur: duckdb.DuckDBPyConnection, listed: list[dict], known: set[str], task_id: int) -> None:
+def _record_new_partners(
+    cur: duckdb.DuckDBPyConnection, listed: list[dict[str, Any]], known: set[str], task_id: int
+) -> None:
     for item in listed:
         bc_id = str(item["bc_id"])
         if bc_id not in known:
@@ -221,7 +225,7 @@ async def _sync_partner(
     bc_id: str,
     token: str,
     partner: partners.Partner,
-    sharing_by_asset: list[dict],
+    sharing_by_asset: list[JSONObject],
 ) -> _Result:
     """One partner's job; returns its counts, or a short failure description (already recorded).
 
@@ -273,7 +277,7 @@ async def _partner_steps(
     ctx: TaskContext,
     job: JobHandle,
     partner: partners.Partner,
-    shared: list[dict],
+    shared: list[JSONObject],
     write_assets: Callable[[duckdb.DuckDBPyConnection], None],
 ) -> Counts:
     """An onboarded partner's own work, after checking its monitor token (`bc/get/`) still works. When TikTok
@@ -315,13 +319,15 @@ async def _partner_token_rejected(services: Services, client: TikTokClient, part
     return False
 
 
-async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id: str, job: JobHandle) -> list[dict]:
+async def _fetch_assets(
+    client: TikTokClient, token: str, bc_id: str, partner_id: str, job: JobHandle
+) -> list[JSONObject]:
     """The asset types `bc/partner/asset/get/` serves (ADVERTISER, CATALOG, DOMAIN), shared either way with this
     partner (6 listings, run concurrently); the other types come from `_sharing_by_asset`."""
     combos = [(t, s) for t in PARTNER_ASSET_GET.asset_types for s in (partners.SHARING, partners.SHARED)]
     done = 0
 
-    async def one(asset_type: str, share_type: str) -> list[dict]:
+    async def one(asset_type: str, share_type: str) -> list[JSONObject]:
         nonlocal done
         items = await client.get_partner_assets(token, bc_id, partner_id, asset_type, share_type)
         done += 1
@@ -335,7 +341,7 @@ async def _fetch_assets(client: TikTokClient, token: str, bc_id: str, partner_id
     return [item for listing in listings for item in listing]
 
 
-async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dict[str, list[dict]]:
+async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dict[str, list[JSONObject]]:
     """partner BC id → the customer's own assets of the types `bc/partner/asset/get/` does not serve (LEAD,
     PIXEL, STOREFRONT, TIKTOK_SHOP, TT_ACCOUNT) shared with it, as SHARING items: each type's owned assets
     (`bc/asset/admin/get/`, OWNER_BC), then each asset's partners (`bc/asset/partner/get/`). Once per task.
@@ -349,7 +355,7 @@ async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dic
     reached = await asyncio.gather(
         *(client.get_asset_partners(token, bc_id, a["asset_type"], a["asset_id"]) for a in assets)
     )
-    by_partner: dict[str, list[dict]] = {}
+    by_partner: dict[str, list[JSONObject]] = {}
     for asset, holders in zip(assets, reached, strict=True):
         for holder in holders:
             by_partner.setdefault(str(holder["bc_id"]), []).append({**asset, "share_type": partners.SHARING})

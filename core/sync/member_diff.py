@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -170,7 +171,7 @@ def diff_partners(
     )
 
 
-def member_key(item: dict) -> str | None:
+def member_key(item: Mapping[str, Any]) -> str | None:
     """user_id, or the lower-cased e-mail of an invitee without one; None when neither is present."""
     user_id = str(item.get("user_id") or "").strip()
     if user_id:
@@ -253,7 +254,7 @@ def _rekeys(joined: pa.Table) -> pa.Table:
     )
 
 
-def find_rekeys(stored: dict[str, dict], fetched: dict[str, dict]) -> dict[str, str]:
+def find_rekeys(stored: Mapping[str, Mapping[str, Any]], fetched: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Current stored members whose key vanished while a new key appeared with the same e-mail."""
     vanished = {
         str(row["user_email"] or "").lower(): key

@@ -24,6 +24,7 @@ safeguard (its message says how many would go and how to accept the removal), el
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -39,6 +40,7 @@ from core.tasks.jobs import Counts, JobHandle
 from core.tiktok.client import TikTokClient
 from core.tiktok.endpoints import ASSET_MEMBER_GET, RELATION_STATUSES
 from core.tiktok.errors import TikTokError, TokenRejectedError
+from core.tiktok.shapes import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ async def sync_partner(
     client: TikTokClient,
     job: JobHandle,
     partner: partners.Partner,
-    shared_assets: list[dict],
+    shared_assets: list[JSONObject],
     *,
     task_id: int,
     also_write: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
@@ -86,7 +88,11 @@ async def sync_partner(
 
 
 async def fetch(
-    services: Services, client: TikTokClient, partner: partners.Partner, shared_assets: Iterable[dict], job: JobHandle
+    services: Services,
+    client: TikTokClient,
+    partner: partners.Partner,
+    shared_assets: Iterable[JSONObject],
+    job: JobHandle,
 ) -> Snapshot:
     """Read the partner BC's members and who reaches each SHARING asset; nothing is written."""
     token = tokens.load(services.store, services.box, partner.token_id)
@@ -100,7 +106,7 @@ async def fetch(
     total, done = len(RELATION_STATUSES) + len(sharing), 0
     gate = asyncio.Semaphore(CALL_CONCURRENCY)
 
-    async def call(listing: Callable[[], Awaitable[list[dict]]]) -> list[dict]:
+    async def call(listing: Callable[[], Awaitable[list[JSONObject]]]) -> list[JSONObject]:
         nonlocal done
         async with gate:
             result = await listing()
@@ -110,11 +116,11 @@ async def fetch(
 
     listings = await asyncio.gather(
         *(
-            call(lambda s=s: client.get_members(token, partner.bc_id, {"relation_status": s}))
+            call(functools.partial(client.get_members, token, partner.bc_id, {"relation_status": s}))
             for s in RELATION_STATUSES
         ),
         *(
-            call(lambda a=a: client.get_asset_members(token, partner.bc_id, a["asset_type"], a["asset_id"]))
+            call(functools.partial(client.get_asset_members, token, partner.bc_id, a["asset_type"], a["asset_id"]))
             for a in sharing
         ),
     )
@@ -128,8 +134,8 @@ async def fetch(
     return Snapshot(partner.bc_id, members, [r for r in roles if r["member_key"]])
 
 
-def _unique_assets(assets: Iterable[dict]) -> list[dict]:
-    seen: dict[tuple[str, str], dict] = {}
+def _unique_assets(assets: Iterable[JSONObject]) -> list[JSONObject]:
+    seen: dict[tuple[str, str], JSONObject] = {}
     for asset in assets:
         seen.setdefault((str(asset["asset_id"]), str(asset["asset_type"])), asset)
     return list(seen.values())
@@ -139,14 +145,16 @@ def _text(value: object) -> str | None:
     return None if value is None or str(value).strip() == "" else str(value)
 
 
-def _members_by_key(items: Iterable[dict]) -> dict[str, dict[str, str | None]]:
+def _members_by_key(items: Iterable[JSONObject]) -> dict[str, dict[str, str | None]]:
     members: dict[str, dict[str, str | None]] = {}
     for item in items:
         key = member_key(item)
         if key is None:
             log.warning("bc/member/get/ returned a member without user_id or user_email; skipped")
             continue
-        ext = item.get("ext_user_role") if isinstance(item.get("ext_user_role"), dict) else {}
+        ext = item.get("ext_user_role")
+        if not isinstance(ext, dict):
+            ext = {}
         members[key] = {
             "user_id": _text(item.get("user_id")),
             "user_name": _text(item.get("user_name")),
@@ -158,7 +166,7 @@ def _members_by_key(items: Iterable[dict]) -> dict[str, dict[str, str | None]]:
     return members
 
 
-def _asset_role(asset: dict, item: dict) -> dict[str, str | None]:
+def _asset_role(asset: JSONObject, item: JSONObject) -> dict[str, str | None]:
     role = (
         item.get("advertiser_role")
         or item.get("catalog_role")

@@ -155,8 +155,9 @@ class GroupWriter:
 
                 def before_write(kept: list[str], by_bc: dict[str, _Pending] = by_bc) -> None:
                     for bc_id in kept:
-                        if by_bc[bc_id].also_write is not None:
-                            by_bc[bc_id].also_write(cur)
+                        also_write = by_bc[bc_id].also_write
+                        if also_write is not None:
+                            also_write(cur)
 
                 results = apply_many(
                     cur,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -75,6 +76,7 @@ def _insert_row(
                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             [parent_id, kind, target, actor, trigger, status, now, now],
         ).fetchone()
+    assert row is not None  # INSERT … RETURNING returns the inserted row
     return int(row[0])
 
 
@@ -160,12 +162,12 @@ class TaskContext:
 Work = Callable[[TaskContext], Counts]
 
 
-def _store_task(store: Store, task_id: int) -> dict[str, object]:
+def _store_task(store: Store, task_id: int) -> dict[str, Any]:
     with store.read() as cur:
         df = cur.execute("SELECT * FROM tasks WHERE id = ?", [task_id]).df()
     if df.empty:
         raise KeyError(f"task {task_id} does not exist")
-    return df.iloc[0].to_dict()
+    return {str(column): value for column, value in df.iloc[0].items()}
 
 
 class JobRunner:

@@ -51,6 +51,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.shapes import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +188,11 @@ class TikTokClient:
 
     # -- raw calls -----------------------------------------------------------------------------------
 
-    async def get(self, path: str, params: Mapping[str, Any], token: str) -> dict:
+    async def get(self, path: str, params: Mapping[str, Any], token: str) -> JSONObject:
         """GET `path` (e.g. "bc/member/get/") and return the envelope's `data`."""
         return await self._call("GET", path, token, params=encode_params(params))
 
-    async def post(self, path: str, body: Mapping[str, Any], token: str | None = None) -> dict:
+    async def post(self, path: str, body: Mapping[str, Any], token: str | None = None) -> JSONObject:
         """POST a JSON body to `path` and return `data` (retried like GET: only for idempotent writes)."""
         return await self._call("POST", path, token, content=json.dumps(body).encode())
 
@@ -203,7 +204,7 @@ class TikTokClient:
         *,
         params: dict[str, str] | None = None,
         content: bytes | None = None,
-    ) -> dict:
+    ) -> JSONObject:
         url = self._url(path)
         headers = self._headers(token, json_body=content is not None)
         attempt = 1
@@ -227,7 +228,7 @@ class TikTokClient:
         headers: dict[str, str],
         params: dict[str, str] | None,
         content: bytes | None,
-    ) -> dict:
+    ) -> JSONObject:
         self.stats.requests += 1
         try:
             response = await self._send(method, url, path, headers, params, content)
@@ -300,7 +301,7 @@ class TikTokClient:
 
     async def iter_pages(
         self, path: str, params: Mapping[str, Any], token: str, *, page_size: int
-    ) -> AsyncIterator[list[dict]]:
+    ) -> AsyncIterator[list[JSONObject]]:
         """Yield each non-empty page's `list` from page 1 to the last, one request at a time (a `page` in
         params is ignored)."""
         page, cap = 1, MAX_PAGES
@@ -316,7 +317,7 @@ class TikTokClient:
                 return
             page += 1
 
-    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *, page_size: int) -> list[dict]:
+    async def list_all(self, path: str, params: Mapping[str, Any], token: str, *, page_size: int) -> list[JSONObject]:
         """Every item of every page, in page order: the pages `iter_pages` would read.
 
         Once a page tells how many there are (`total_page`, else page 1's `total_number`), up to
@@ -324,8 +325,8 @@ class TikTokClient:
         `iter_pages`' stop rules, so a page requested past the point where they stop (a listing that shrank
         mid-way) is discarded, and a listing that grows is followed up to page 1's `total_number`.
         """
-        ahead: dict[int, asyncio.Task[dict]] = {}
-        collected: list[dict] = []
+        ahead: dict[int, asyncio.Task[JSONObject]] = {}
+        collected: list[JSONObject] = []
         page, cap = 1, MAX_PAGES
         try:
             while True:
@@ -345,18 +346,20 @@ class TikTokClient:
         finally:
             await _discard(ahead.values())
 
-    async def _get_page(self, path: str, params: Mapping[str, Any], token: str, page: int, page_size: int) -> dict:
+    async def _get_page(
+        self, path: str, params: Mapping[str, Any], token: str, page: int, page_size: int
+    ) -> JSONObject:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         return await self.get(path, {**params, "page": page, "page_size": page_size}, token)
 
     @staticmethod
-    def _page_info(data: dict) -> dict:
+    def _page_info(data: JSONObject) -> JSONObject:
         info = data.get("page_info")
         return info if isinstance(info, dict) else {}
 
     @staticmethod
-    def _page_items(data: dict, path: str) -> list[dict]:
+    def _page_items(data: JSONObject, path: str) -> list[JSONObject]:
         items = data.get("list")
         if items is None:
             return []
@@ -365,14 +368,14 @@ class TikTokClient:
         return items
 
     @staticmethod
-    def _page_cap(info: dict, page_size: int) -> int:
+    def _page_cap(info: JSONObject, page_size: int) -> int:
         total_number = _as_int(info.get("total_number"))
         if total_number is None or total_number < 0:
             return MAX_PAGES
         return min(MAX_PAGES, max(1, math.ceil(total_number / page_size)))
 
     @staticmethod
-    def _known_end(info: dict, next_page: int, cap: int) -> int:
+    def _known_end(info: JSONObject, next_page: int, cap: int) -> int:
         """The last page worth requesting ahead: the latest `total_page`, else the cap from `total_number`;
         only `next_page` when neither is known (an unknown length is read one page at a time)."""
         total_page = _as_int(info.get("total_page"))
@@ -381,7 +384,7 @@ class TikTokClient:
         return cap if cap < MAX_PAGES else next_page
 
     @staticmethod
-    def _last_page(info: dict, page: int, cap: int, path: str) -> bool:
+    def _last_page(info: JSONObject, page: int, cap: int, path: str) -> bool:
         total_page = _as_int(info.get("total_page"))
         if total_page is not None and page >= total_page:
             return True
@@ -397,19 +400,19 @@ class TikTokClient:
 
     # -- typed helpers -------------------------------------------------------------------------------
 
-    async def get_bcs(self, token: str) -> list[dict]:
+    async def get_bcs(self, token: str) -> list[JSONObject]:
         """`bc/get/`: the BCs the token's user can access (items carry `bc_info`, `user_role`)."""
         items = await self.list_all("bc/get/", {}, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items("bc/get/", items, shapes.BC)
 
-    async def get_partners(self, token: str, bc_id: str) -> list[dict]:
+    async def get_partners(self, token: str, bc_id: str) -> list[JSONObject]:
         """`bc/partner/get/`: the partners of `bc_id` (`bc_id`, `bc_name`); needs a BC admin."""
         items = await self.list_all("bc/partner/get/", {"bc_id": str(bc_id)}, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items("bc/partner/get/", items, shapes.PARTNER)
 
     async def get_partner_assets(
         self, token: str, bc_id: str, partner_id: str, asset_type: str, share_type: str
-    ) -> list[dict]:
+    ) -> list[JSONObject]:
         """`bc/partner/asset/get/`: assets shared with us (SHARED) or by us (SHARING) with the partner; only the
         asset types its definition accepts (ADVERTISER, CATALOG, DOMAIN)."""
         path = "bc/partner/asset/get/"
@@ -423,14 +426,14 @@ class TikTokClient:
         items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items(path, items, shapes.PARTNER_ASSET)
 
-    async def get_members(self, token: str, bc_id: str, filtering: dict | None = None) -> list[dict]:
+    async def get_members(self, token: str, bc_id: str, filtering: JSONObject | None = None) -> list[JSONObject]:
         """`bc/member/get/`: members and pending invitees of `bc_id`; needs a BC admin."""
         ENDPOINTS["bc/member/get/"].check(filtering=filtering)
         params = {"bc_id": str(bc_id), "filtering": filtering or None}
         items = await self.list_all("bc/member/get/", params, token, page_size=MEMBER_PAGE_SIZE)
         return shapes.check_items("bc/member/get/", items, shapes.MEMBER)
 
-    async def get_asset_members(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[dict]:
+    async def get_asset_members(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[JSONObject]:
         """`bc/asset/member/get/`: members with access to one asset (`advertiser_role`/`catalog_role`); only
         ADVERTISER, CATALOG and LEAD assets."""
         path = "bc/asset/member/get/"
@@ -439,7 +442,7 @@ class TikTokClient:
         items = await self.list_all(path, params, token, page_size=MEMBER_PAGE_SIZE)
         return shapes.check_items(path, items, shapes.ASSET_MEMBER)
 
-    async def get_own_assets(self, token: str, bc_id: str, asset_type: str) -> list[dict]:
+    async def get_own_assets(self, token: str, bc_id: str, asset_type: str) -> list[JSONObject]:
         """`bc/asset/admin/get/` with `relation_type` OWNER_BC: the assets `bc_id` owns (needs a BC admin)."""
         path, filtering = "bc/asset/admin/get/", {"relation_type": "OWNER_BC"}
         ENDPOINTS[path].check(asset_type=asset_type, filtering=filtering)
@@ -447,7 +450,7 @@ class TikTokClient:
         items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items(path, items, shapes.PARTNER_ASSET)
 
-    async def get_asset_partners(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[dict]:
+    async def get_asset_partners(self, token: str, bc_id: str, asset_type: str, asset_id: str) -> list[JSONObject]:
         """`bc/asset/partner/get/`: the partners (`bc_id`, `bc_name`) one asset of `bc_id` is shared with."""
         path = "bc/asset/partner/get/"
         ENDPOINTS[path].check(asset_type=asset_type)
@@ -455,19 +458,19 @@ class TikTokClient:
         items = await self.list_all(path, params, token, page_size=MAX_PAGE_SIZE)
         return shapes.check_items(path, items, shapes.PARTNER)
 
-    async def get_user_info(self, token: str) -> dict:
+    async def get_user_info(self, token: str) -> JSONObject:
         """`user/info/`: the token's TikTok for Business user (`display_name`, masked `email`, `core_user_id`)."""
         data = await self.get("user/info/", {}, token)
         return data if isinstance(data, dict) else {}
 
-    async def get_authorized_advertisers(self, token: str) -> list[dict]:
+    async def get_authorized_advertisers(self, token: str) -> list[JSONObject]:
         """`oauth2/advertiser/get/`: advertisers the token is authorised for (not paginated)."""
         params = {"app_id": self.config.app_id, "secret": self.config.app_secret}
         data = await self.get("oauth2/advertiser/get/", params, token)
         return self._page_items(data, "oauth2/advertiser/get/")
 
 
-async def _discard(tasks: Iterable[asyncio.Task[dict]]) -> None:
+async def _discard(tasks: Iterable[asyncio.Task[JSONObject]]) -> None:
     """Cancel pages requested ahead that are not needed, and collect their outcomes (errors included)."""
     tasks = list(tasks)
     for task in tasks:

@@ -51,7 +51,7 @@ def _parse_body(status: int, content: bytes, path: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         raise TransportError(f"non-JSON response body ({_describe(content)})", path, http_status=status) from None
     code = body.get("code") if isinstance(body, dict) else None
-    if not isinstance(code, int) or isinstance(code, bool):
+    if not isinstance(body, dict) or not isinstance(code, int) or isinstance(code, bool):
         raise TransportError(
             f"malformed envelope without an integer code ({_describe(content)})", path, http_status=status
         )

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from core.tiktok.errors import ResponseShapeError
+
+# A JSON object as TikTok sent it (after envelope.loads); its fields vary by endpoint and are checked here.
+JSONObject: TypeAlias = dict[str, Any]
 
 ID, TEXT, OBJECT = "id", "text", "object"
 _EXPECTED = {ID: "an id string", TEXT: "text", OBJECT: "an object"}
@@ -72,7 +75,7 @@ ASSET_MEMBER = Shape(
 )
 
 
-def check_items(path: str, items: list[Any], shape: Shape) -> list[dict]:
+def check_items(path: str, items: list[Any], shape: Shape) -> list[JSONObject]:
     """Return `items` unchanged when every one has `shape`; else raise ResponseShapeError."""
     for index, item in enumerate(items):
         _check(path, f"list[{index}]", item, shape)
