@@ -230,8 +230,8 @@ def _base_sql(where: str, outer: str, src: Source = MEMBERS) -> tuple[str, bool]
     (the SQL reading `filtered`) names; and whether the first parameter is the personal-domain list.
 
     Only those columns, and only the CTEs and the partner join they need: DuckDB would prune the others, but
-    only after planning them, and planning every display and flag column with their joins took 8-15 ms of a
-    page view; joining 1M members to their partners costs about 7 ms more.
+    only after planning them, and planning every display and flag column with their joins was a large share of
+    a page view, as is joining every member to its partner (benchmarks/RESULTS.md, members_query).
     """
     counted = re.search(r"\bflag_count\b", outer) is not None
     if counted:
@@ -462,8 +462,8 @@ def _searched_page(
 
     The matches are materialised with their sort keys (a search matches few members), then counted and
     sorted. The partner sort joins the partners' places in partner order to the matches only: partner names
-    joined to every member before the search cost 50 ms of 1M members, and an integer sorts faster (42
-    instead of 60-70 ms for a search matching 193,000 members).
+    joined to every member before the search cost more than the search, and an integer sorts faster than a
+    name (benchmarks/RESULTS.md).
     """
     direction = "DESC" if f.descending else "ASC"
     by_partner = f.sort == "partner"
@@ -515,7 +515,7 @@ def _ids_by_flag_count(
     A member's flag count is its row flag count plus at most `_OTHER_FLAGS`. The `offset + limit`-th member
     by row flag count (R) bounds the page's flag counts, so every member of the page (descending) has a row
     flag count of at least R - `_OTHER_FLAGS` (ascending: at most R + `_OTHER_FLAGS`). The Top-N runs over
-    those members only, which the scan selects: about 30 of 50 ms at 1M members, most with no flag.
+    those members only, which the scan selects (most members have no flag).
     """
     row_flags = _nth(histogram, offset + limit, f.descending)
     if row_flags is None:  # the page reaches the last member: every member can be on it
@@ -561,7 +561,7 @@ def _ids_in_partner_order(
 
     The filtered members per partner, counted in partner order, tell which partners the page spans. A Top-N
     over all members in partner order cannot skip rows while it scans (the partner name comes from a join),
-    and it keeps `offset + limit` rows in its heap: 0.46 s at offset 10,000 of 1M members; counting per
+    and it keeps `offset + limit` rows in its heap, which grows with the page number; counting per
     partner costs about what `count` does. The spanned partners are sorted by their place in `counts`, so
     no partner name is joined to the members.
     """
@@ -591,7 +591,7 @@ def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int],
     their order.
 
     Fetched as tuples with the flags as booleans, then framed here: DuckDB's `.df()` and a `list_filter`
-    lambda for the labels were 15 of the 28 ms this took for 50 rows.
+    lambda for the labels were over half of this step's time (benchmarks/RESULTS.md).
     """
     fields = ["partner_bc_id", "member_key", *(c for c in PAGE_COLUMNS if c != "flags")]
     fields += [name for name, _ in src.columns if name not in fields]
@@ -637,7 +637,7 @@ _SCANNED = (
 
 def warm(store: Store) -> None:
     """Read the columns page views scan once, so DuckDB holds them in memory before the first Members page
-    view: a column read from the file for the first time cost that view 30-80 ms at 1M members. The app does
+    view: a column read from the file for the first time slows that view down. The app does
     this in the background at start (`ui/routes.py`); a failure only logs."""
     try:
         with store.read() as cur:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from core.tasks.jobs import Counts
 
 # Partners' snapshots are turned into tables and joined with their stored rows on this many threads: pyarrow's
-# kernels release the GIL (1.8 -> 1.5 s for 50 partners of 4,000 on 2 cores).
+# kernels release the GIL (figures in benchmarks/RESULTS.md, store_upsert).
 _PREPARE_THREADS = 2
 
 ADDED, REMOVED = "added", "removed"

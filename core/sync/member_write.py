@@ -331,7 +331,7 @@ def _write_members(
     rows = diff.filter(diff.column("dirty"))
     in_place = pc.fill_null(pc.and_not(pc.is_valid(rows.column("rid")), rows.column("moved")), False)
     updates = rows.filter(in_place)
-    # Rewriting user_id or user_email costs ~8 ms per 1,000 rows, every other column ~1 ms per column: so only
+    # Rewriting user_id or user_email costs several times any other column (benchmarks/RESULTS.md): so only
     # rows whose identity changed (rare) get them, with the search columns derived from them.
     renamed = updates.column("identity_changed")
     _update_by_rowid(cur, "members", updates.filter(renamed).select(["rid", *_ROW_COLUMNS]), also_set=_DERIVED_COLUMNS)
@@ -413,8 +413,8 @@ def _update_by_rowid(
     and the columns of `also_set` to its expressions over them (`f.<column>`).
 
     In place rather than delete + insert: DuckDB then rewrites only the changed column segments, and the
-    primary-key index is untouched (a delete + insert of 4,000 rows cost ~0.4 s at COMMIT on 200,000); by
-    rowid rather than by key: half the cost of the key join.
+    primary-key index is untouched (a delete + insert rebuilt it at COMMIT); by rowid rather than by key: half
+    the cost of the key join (figures in benchmarks/RESULTS.md).
     """
     if rows.num_rows == 0:
         return

@@ -512,8 +512,8 @@ _install_log_filter()
 
 def _mark_sniffio_absent() -> None:
     """httpcore runs `import sniffio` each time it sets up a lock (several times per request) and falls back
-    to asyncio when that fails; uninstalled, every failed import searches `sys.path` again (~0.3 ms each,
-    measured as 1-1.5 ms of CPU per request). Recording the absence makes the import fail at once."""
+    to asyncio when that fails; uninstalled, every failed import searches `sys.path` again (a measurable share
+    of each request's CPU, see benchmarks/RESULTS.md). Recording the absence makes the import fail at once."""
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
