@@ -84,3 +84,26 @@ def test_a_guest_sees_no_reviews_page_but_the_removals_asked_of_their_partner(sv
         at.switch_page("../pages/reviews.py")
     assert any("1 people to remove" in w.value for w in at.warning)
     assert len(remediation.requests(svc.store, ADMIN_A)) == 1
+
+
+def test_one_guest_user_is_decided_by_picking_them_without_the_table(svc):
+    """The table's row selection has a keyboard-friendly twin: the searchable "Decide on one guest user" box."""
+    campaign = campaigns.create(svc.store, ADMIN_A, name="R", scope=campaigns.Scope())
+    at = _app(ANALYST_EMAIL)
+    assert not any(f.key == "FormSubmitter:review_row-Save decision" for f in at.button)
+    shown = decisions.view(svc.store, ADMIN_A, campaign.id, decisions.ReviewFilter(MemberFilter(sort="partner")))
+    target = shown.rows.iloc[2]
+    box = at.selectbox(key="review_pick")
+    assert box.options[2].startswith(f"{target.member} · {target.user_email} · ")  # the table's order
+    box.set_value((target.partner_bc_id, target.member_key)).run()
+    assert not at.exception
+    at.radio[0].set_value(decisions.NEEDS_INFO)
+    at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("review_row_comment_"))).input("ask")
+    next(b for b in at.button if b.label == "Save decision").click().run()
+    assert not at.exception
+    decided = decisions.view(svc.store, ADMIN_A, campaign.id, decisions.ReviewFilter(decisions=("needs_info",)))
+    assert len(decided.rows) == 1
+    row = decided.rows.iloc[0]
+    assert (row.partner_bc_id, row.member_key) == (target.partner_bc_id, target.member_key)
+    assert (row.comment, row.decided_by) == ("ask", ANALYST_EMAIL)
+    assert at.selectbox(key="review_pick").value == (row.partner_bc_id, row.member_key)  # still picked
