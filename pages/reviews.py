@@ -1,5 +1,6 @@
 """Reviews: access-review campaigns (admins create and sign off, analysts review; guests never get this page)."""
 
+from collections import Counter
 from datetime import date, timedelta
 
 import streamlit as st
@@ -192,10 +193,13 @@ st.pagination(shown.pages, key="review_page")
 def _pick_one() -> tuple[str, str] | None:
     """The guest user to decide on: a row selected in the table, or one found here by typing (a canvas table
     row is hard to reach by keyboard or screen reader; this box is not)."""
+    # the browser returns the chosen label, so a label must not change with the decision and must be unique
     labels = {
-        key: f"{row.member or row.user_email} · {row.user_email or 'no e-mail'} · {row.partner} · {row.decision}"
+        key: f"{row.member or row.user_email} · {row.user_email or 'no e-mail'} · {row.partner}"
         for key, row in zip(row_keys, rows.itertuples(), strict=True)
     }
+    repeated = Counter(labels.values())
+    labels = {key: label + (f" · {key[1]}" if repeated[label] > 1 else "") for key, label in labels.items()}
     if st.session_state.get("review_pick") not in labels:  # another page or filter
         st.session_state.pop("review_pick", None)
     return st.selectbox(
