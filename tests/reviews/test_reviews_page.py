@@ -11,6 +11,7 @@ from benchmarks import datagen
 from core.connect import workspace
 from core.members.queries import MemberFilter
 from core.reviews import campaigns, decisions, remediation
+from core.security.roles import ANALYST, Actor, NotAllowed
 from core.services import install
 from tests.app.helpers import make_services
 from tests.reviews.conftest import ADMIN_A
@@ -110,3 +111,19 @@ def test_one_guest_user_is_decided_by_picking_them_without_the_table(svc):
     assert at.selectbox(key="review_pick").value == (row.partner_bc_id, row.member_key)  # still picked
     # the browser sends back the chosen label: a label that changed with the decision left it showing the old one
     assert at.selectbox(key="review_pick").options == labels
+
+
+def test_an_analyst_can_neither_create_nor_sign_off_on_the_page_or_in_core(svc):
+    campaign = campaigns.create(svc.store, ADMIN_A, name="R", scope=campaigns.Scope())
+    at = _app(ANALYST_EMAIL)
+    assert not any(e.label == "New campaign" for e in at.expander)
+    assert not [b for b in at.button if b.label in ("Create campaign", "Sign off")]
+    assert {"Only admins can create or sign off campaigns.", "Only admins can sign off a campaign."} <= {
+        c.value for c in at.caption
+    }
+    analyst = Actor(ANALYST_EMAIL, ANALYST)
+    with pytest.raises(NotAllowed):
+        campaigns.create(svc.store, analyst, name="Mine", scope=campaigns.Scope())
+    with pytest.raises(NotAllowed):
+        campaigns.close(svc.store, analyst, campaign.id, accept_undecided=True)
+    assert [(c.id, c.closed) for c in campaigns.list_campaigns(svc.store, ADMIN_A)] == [(campaign.id, False)]
