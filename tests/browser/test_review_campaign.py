@@ -9,8 +9,10 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
@@ -24,6 +26,15 @@ SLOW = 30_000
 ADMIN, ANALYST = "admin@partnerwatch.local", "analyst@partnerwatch.local"
 NAME = "Q4 partner access review"
 COMMENT = "Ask the agency who still uses this login"
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect() -> Iterator[None]:
+    """Every state wait as patient as the rest: on a loaded 2-core machine a Reviews run takes seconds, longer
+    than `expect`'s 5 s default (a notice right after switching users was missed once that way)."""
+    expect.set_options(timeout=SLOW)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 def _pick(page: Page, label: str, option: str) -> None:
