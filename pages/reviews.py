@@ -1,5 +1,6 @@
 """Reviews: access-review campaigns (admins create and sign off, analysts review; guests never get this page)."""
 
+from collections import Counter
 from datetime import date, timedelta
 
 import streamlit as st
@@ -143,12 +144,22 @@ shown = decisions.view(svc.store, me, campaign.id, rf, st.session_state.get("rev
 st.session_state["review_page"] = shown.page
 rows = shown.rows.assign(decision=shown.rows["decision"].map(lambda d: decisions.LABELS.get(d, "Undecided")))
 st.caption(f"Guest users {shown.offset + 1}–{shown.offset + len(rows)} of {shown.total}" if shown.total else "")
-selection = st.dataframe(
+row_keys = list(zip(shown.rows["partner_bc_id"], shown.rows["member_key"], strict=True))
+
+
+def _pick_from_table() -> None:
+    """A row selected in the table picks that guest user in the "Decide on one guest user" box."""
+    picked = st.session_state["review_table"].selection.rows
+    if picked and picked[0] < len(row_keys):
+        st.session_state["review_pick"] = row_keys[picked[0]]
+
+
+st.dataframe(
     rows,
     hide_index=True,
     width="stretch",
     height="content",
-    on_select="rerun",
+    on_select=_pick_from_table,
     selection_mode="single-row",
     column_order=[
         "member",
@@ -179,14 +190,42 @@ selection = st.dataframe(
 st.pagination(shown.pages, key="review_page")
 
 
+def _pick_one() -> tuple[str, str] | None:
+    """The guest user to decide on: a row selected in the table, or one found here by typing (a canvas table
+    row is hard to reach by keyboard or screen reader; this box is not)."""
+    # the browser returns the chosen label, so a label must not change with the decision and must be unique
+    labels = {
+        key: f"{row.member or row.user_email} · {row.user_email or 'no e-mail'} · {row.partner}"
+        for key, row in zip(row_keys, rows.itertuples(), strict=True)
+    }
+    repeated = Counter(labels.values())
+    labels = {key: label + (f" · {key[1]}" if repeated[label] > 1 else "") for key, label in labels.items()}
+    if st.session_state.get("review_pick") not in labels:  # another page or filter
+        st.session_state.pop("review_pick", None)
+    return st.selectbox(
+        "Decide on one guest user",
+        list(labels),
+        index=None,
+        format_func=labels.get,
+        key="review_pick",
+        placeholder="Select a row in the table, or type a name or e-mail shown on this page",
+    )
+
+
 def _decide_row(row) -> None:
     with st.form("review_row", border=True):
         st.markdown(f"**{row.member}** ({row.user_email or 'no e-mail'}) at **{row.partner}**")
         current = list(decisions.DECISIONS).index(row.decision_key) if row.decision_key in decisions.DECISIONS else 0
+        which = f"{row.partner_bc_id}_{row.member_key}"  # another guest user's form starts afresh
         choice = st.radio(
-            "Decision", list(decisions.DECISIONS), index=current, format_func=decisions.DECISIONS.get, horizontal=True
+            "Decision",
+            list(decisions.DECISIONS),
+            index=current,
+            format_func=decisions.DECISIONS.get,
+            horizontal=True,
+            key=f"review_row_choice_{which}",
         )
-        comment = st.text_input("Comment (optional)", value=row.comment or "")
+        comment = st.text_input("Comment (optional)", value=row.comment or "", key=f"review_row_comment_{which}")
         if st.form_submit_button("Save decision", type="primary"):
             try:
                 decisions.decide(svc.store, me, campaign.id, row.partner_bc_id, row.member_key, choice, comment)
@@ -215,11 +254,11 @@ def _confirm_bulk(count: int, choice: str, comment: str) -> None:
 
 
 if not campaign.closed:
-    picked = selection.selection.rows
-    if picked:
-        _decide_row(shown.rows.assign(decision_key=shown.rows["decision"]).iloc[picked[0]])
+    picked = _pick_one()
+    if picked is not None:
+        _decide_row(shown.rows.assign(decision_key=shown.rows["decision"]).iloc[row_keys.index(picked)])
     else:
-        st.caption("Select a row to decide on it, or decide on every filtered row below.")
+        st.caption("Pick a guest user to decide on them, or decide on every filtered row below.")
     bulk = st.columns([2, 3, 2], vertical_alignment="bottom")
     bulk_choice = bulk[0].selectbox(
         "Bulk decision", list(decisions.DECISIONS), format_func=decisions.DECISIONS.get, key="review_bulk_choice"

@@ -11,6 +11,7 @@ from benchmarks import datagen
 from core.connect import workspace
 from core.members.queries import MemberFilter
 from core.reviews import campaigns, decisions, remediation
+from core.security.roles import ANALYST, Actor, NotAllowed
 from core.services import install
 from tests.app.helpers import make_services
 from tests.reviews.conftest import ADMIN_A
@@ -84,3 +85,45 @@ def test_a_guest_sees_no_reviews_page_but_the_removals_asked_of_their_partner(sv
         at.switch_page("../pages/reviews.py")
     assert any("1 people to remove" in w.value for w in at.warning)
     assert len(remediation.requests(svc.store, ADMIN_A)) == 1
+
+
+def test_one_guest_user_is_decided_by_picking_them_without_the_table(svc):
+    """The table's row selection has a keyboard-friendly twin: the searchable "Decide on one guest user" box."""
+    campaign = campaigns.create(svc.store, ADMIN_A, name="R", scope=campaigns.Scope())
+    at = _app(ANALYST_EMAIL)
+    assert not any(f.key == "FormSubmitter:review_row-Save decision" for f in at.button)
+    shown = decisions.view(svc.store, ADMIN_A, campaign.id, decisions.ReviewFilter(MemberFilter(sort="partner")))
+    target = shown.rows.iloc[2]
+    box = at.selectbox(key="review_pick")
+    labels = box.options
+    assert labels[2].startswith(f"{target.member} · {target.user_email} · ")  # the table's order
+    box.set_value((target.partner_bc_id, target.member_key)).run()
+    assert not at.exception
+    at.radio[0].set_value(decisions.NEEDS_INFO)
+    at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("review_row_comment_"))).input("ask")
+    next(b for b in at.button if b.label == "Save decision").click().run()
+    assert not at.exception
+    decided = decisions.view(svc.store, ADMIN_A, campaign.id, decisions.ReviewFilter(decisions=("needs_info",)))
+    assert len(decided.rows) == 1
+    row = decided.rows.iloc[0]
+    assert (row.partner_bc_id, row.member_key) == (target.partner_bc_id, target.member_key)
+    assert (row.comment, row.decided_by) == ("ask", ANALYST_EMAIL)
+    assert at.selectbox(key="review_pick").value == (row.partner_bc_id, row.member_key)  # still picked
+    # the browser sends back the chosen label: a label that changed with the decision left it showing the old one
+    assert at.selectbox(key="review_pick").options == labels
+
+
+def test_an_analyst_can_neither_create_nor_sign_off_on_the_page_or_in_core(svc):
+    campaign = campaigns.create(svc.store, ADMIN_A, name="R", scope=campaigns.Scope())
+    at = _app(ANALYST_EMAIL)
+    assert not any(e.label == "New campaign" for e in at.expander)
+    assert not [b for b in at.button if b.label in ("Create campaign", "Sign off")]
+    assert {"Only admins can create or sign off campaigns.", "Only admins can sign off a campaign."} <= {
+        c.value for c in at.caption
+    }
+    analyst = Actor(ANALYST_EMAIL, ANALYST)
+    with pytest.raises(NotAllowed):
+        campaigns.create(svc.store, analyst, name="Mine", scope=campaigns.Scope())
+    with pytest.raises(NotAllowed):
+        campaigns.close(svc.store, analyst, campaign.id, accept_undecided=True)
+    assert [(c.id, c.closed) for c in campaigns.list_campaigns(svc.store, ADMIN_A)] == [(campaign.id, False)]
