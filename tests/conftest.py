@@ -9,6 +9,10 @@ import pytest
 from sandbox.config import Inferred
 from sandbox.server import SandboxConfig, SandboxServer
 
+pytest.register_assert_rewrite("tests.support")
+
+pytest_plugins = ["tests.support.onboarding", "tests.support.connect"]
+
 SANDBOX_REDIRECT_URIS = [
     "http://localhost:8501/api/oauth/tiktok/callback",
     "http://testserver/api/oauth/tiktok/callback",

@@ -14,9 +14,9 @@ import time
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
-from tests.app.helpers import make_services
-from tests.members.conftest import control, fast_retries, monitored_partners, run_sync
-from tests.trust.conftest import ROOT_DIR, content
+from tests.support.onboarding import control, fast_retries, monitored_partners, run_sync
+from tests.support.services import make_services
+from tests.support.workspace import ROOT_DIR, content
 
 # The CLI's sync, with one test hook: after new members of a partner are inserted (transaction still
 # open, nothing committed), say so and wait to be killed.

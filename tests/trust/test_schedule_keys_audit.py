@@ -20,7 +20,7 @@ from core.security.roles import ADMIN, Actor
 from core.services import install
 from core.sync import schedule
 from core.tasks import jobs
-from tests.app.helpers import ADMIN_ACTOR, make_services
+from tests.support.services import ADMIN_ACTOR, make_services
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,4 @@
+"""What the tests share: fixtures and helpers by concern, registered by the conftest.py files.
+
+Test modules import helpers from here, never from one another.
+"""
