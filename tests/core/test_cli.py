@@ -15,15 +15,10 @@ import pytest
 
 from core import cli
 from core.config import Settings
-from tests.e2e.conftest import RunningApp, free_port, start_app, stop_app
-from tests.support.onboarding import (
-    comparable,
-    control,
-    monitored_partners,
-    prepared_workspace,
-    world,
-    world_rows,
-)
+from tests.support.browser import RunningApp, free_port, start_app, stop_app
+from tests.support.compare import comparable, world_rows
+from tests.support.onboarding import prepared_workspace
+from tests.support.sandbox import control, monitored_partners, world
 
 ROOT = Path(__file__).resolve().parents[2]
 

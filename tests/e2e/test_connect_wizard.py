@@ -12,14 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import (
-    RunningApp,
-    start_app,
-    start_check_for_updates,
-    stop_app,
-    wait_for_app,
-    wait_for_task,
-)
+from tests.support.browser import RunningApp, start_app, start_check_for_updates, stop_app, wait_for_app, wait_for_task
 
 PASSWORD = "sandbox-pass"
 SLOW = 15_000  # ms: a rerun on a busy CI machine

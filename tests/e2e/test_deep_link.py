@@ -3,7 +3,7 @@ the sign-in/sandbox gate and our navigation, never Streamlit's legacy `pages/` a
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RunningApp, wait_for_app
+from tests.support.browser import RunningApp, wait_for_app
 
 
 def test_cold_deep_link_runs_the_shell_first(app_server: RunningApp, page: Page) -> None:

@@ -6,7 +6,7 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RunningApp, start_check_for_updates, wait_for_app, wait_for_task
+from tests.support.browser import RunningApp, start_check_for_updates, wait_for_app, wait_for_task
 
 
 def _nav(page: Page, name: str) -> None:

@@ -5,45 +5,15 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from core import services as core_services
 from sandbox.server import SandboxServer
-from tests.e2e.conftest import (
-    RunningApp,
-    start_app,
-    start_check_for_updates,
-    stop_app,
-    wait_for_app,
-    wait_for_task,
-)
-from tests.support.onboarding import (
-    comparable,
-    control,
-    monitored_partners,
-    onboard,
-    prepared_workspace,
-    world,
-    world_rows,
-)
-
-
-@pytest.fixture(scope="module")
-def onboarded_app(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Iterator[RunningApp]:
-    """The app (`streamlit run`) on a workspace onboarded against the test session's sandbox."""
-    sandbox_session.reset()
-    template = tmp_path_factory.mktemp("members-template")
-    onboard(template, sandbox_session).close()
-    core_services.install(None)
-    root = tmp_path_factory.mktemp("members-app")
-    env = prepared_workspace(template, root / "ws", sandbox_session)
-    app = start_app(root, PW_SANDBOX_EXTERNAL="1", **env)
-    yield app
-    stop_app(app)
+from tests.support.browser import RunningApp, start_check_for_updates, wait_for_app, wait_for_task
+from tests.support.compare import comparable, world_rows
+from tests.support.sandbox import control, monitored_partners, world
 
 
 def _nav(page: Page, name: str) -> None:

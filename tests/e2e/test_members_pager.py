@@ -8,8 +8,7 @@ import re
 from playwright.sync_api import Locator, Page, expect
 
 from core.members.queries import PAGE_SIZE
-from tests.e2e.conftest import RunningApp, wait_for_app
-from tests.e2e.test_members_download import onboarded_app  # noqa: F401  (the fixture: an onboarded app)
+from tests.support.browser import RunningApp, wait_for_app
 
 SLOW = 20_000
 
@@ -54,7 +53,7 @@ def _go_to(page: Page, number: int) -> None:
 
 
 def test_pager_caption_and_rows_agree_through_filters_sorts_and_searches(
-    onboarded_app: RunningApp,  # noqa: F811
+    onboarded_app: RunningApp,
     page: Page,
 ) -> None:
     page.goto(f"{onboarded_app.url}/members")

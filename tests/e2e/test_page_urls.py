@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RunningApp, start_app, stop_app, wait_for_app
+from tests.support.browser import RunningApp, start_app, stop_app, wait_for_app
 
 # url path → (page heading, navigation entry); the sandbox's default user is an admin, so every page is there
 PAGES = {

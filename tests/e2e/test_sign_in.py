@@ -18,7 +18,7 @@ from oidc_provider_mock import app as oidc_app
 from playwright.sync_api import Page, expect
 
 from core.security.crypto import SecretBox
-from tests.e2e.conftest import RunningApp, free_port, start_app, stop_app, wait_for_app
+from tests.support.browser import RunningApp, free_port, start_app, stop_app, wait_for_app
 
 ADMIN, ANALYST, STRANGER = "boss@acme.example", "bob@acme.example", "eve@evil.example"
 

@@ -8,7 +8,8 @@ from core.accounts import partners
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
-from tests.support.onboarding import control, monitored_partners, run_sync
+from tests.support.onboarding import run_sync
+from tests.support.sandbox import control, monitored_partners
 
 
 def _members_page() -> AppTest:

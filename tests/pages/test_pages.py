@@ -6,20 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
-from core.services import install
 from core.tasks import jobs
 from core.tasks.jobs import Counts
-from tests.support.services import make_services
 
 SHELL = "../../ui/shell.py"  # relative to this file, as AppTest wants
-
-
-@pytest.fixture
-def svc(tmp_path):
-    services = make_services(tmp_path)
-    yield services
-    install(None)
-    services.close()
 
 
 def _seed_partners(svc) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
-from tests.core.connect.test_callback_failures import eligible_admin_partners
-from tests.core.connect.test_partner_lifecycle import wait_for_tasks
+from tests.support.onboarding import wait_all
+from tests.support.sandbox import monitored_partners
 from tests.support.services import connect_partner
 
 SHELL = "../../ui/shell.py"
@@ -20,7 +20,7 @@ def _partners_page(bc_id: str) -> AppTest:
 
 
 def test_connect_opens_the_wizard_with_the_partner_chosen(world, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     at = _partners_page(info.bc_id)
     at.button(key="connect_one").click().run()
     assert not at.exception
@@ -29,9 +29,9 @@ def test_connect_opens_the_wizard_with_the_partner_chosen(world, sandbox_session
 
 
 def test_disconnect_token_asks_then_disconnects(fresh, sandbox):
-    info = eligible_admin_partners(sandbox)[0]
+    info = monitored_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     at = _partners_page(info.bc_id)
     at.button(key="disconnect_one").click().run()
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED  # nothing before confirming

@@ -4,16 +4,15 @@ dialog, the grant step, and the outcome the polling fragment reports (callback p
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
 from core.connect import vault, workspace
 from core.security import audit
-from tests.core.connect.test_callback_failures import eligible_admin_partners, partner_no
+from tests.support.connect import partner_no
+from tests.support.pages import texts, through_dialog, wizard
+from tests.support.sandbox import monitored_partners
 from tests.support.services import ADMIN_ACTOR, authorize
 
-SHELL = "../../ui/shell.py"
-CONNECT = "../pages/connect.py"
 HINTS = {
     "not_eligible": "You can only add a native partner in PartnerWatch if you have shared at least one asset",
     "guest": "invite the admin who will create the monitor account as a **Guest User** of your workspace",
@@ -23,25 +22,13 @@ HINTS = {
 }
 
 
-def wizard(bc_id: str | None) -> AppTest:
-    at = AppTest.from_file(SHELL, default_timeout=30).run()
-    at.switch_page(CONNECT)
-    if bc_id is not None:
-        at.query_params["partner"] = bc_id
-    return at.run()
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
 @pytest.fixture
 def svc(world):
     return world
 
 
 def test_deep_link_preselects_partner_and_checks_requirements(svc, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     at = wizard(info.bc_id)
     assert not at.exception
     assert at.selectbox(key="pw_connect_partner").value == info.bc_id
@@ -67,7 +54,7 @@ def test_not_eligible_partner_shows_the_important_hint_and_cannot_continue(svc, 
 
 
 def test_requirements_turn_green_after_invite_and_vault_share_and_reveal_is_audited(svc, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[1]
+    info = monitored_partners(sandbox_session)[1]
     at = wizard(info.bc_id)
     next(t for t in at.text_input if t.label == "Guest user's e-mail").input("Partner.Admin@agency.example")
     at.button(key="FormSubmitter:pw_connect_invite-Invite guest user").click().run()
@@ -96,19 +83,9 @@ def test_requirements_turn_green_after_invite_and_vault_share_and_reveal_is_audi
     assert "ok" in list(audit.query(svc.store, action="vault.reveal", actor=ADMIN_ACTOR.email)["outcome"])
 
 
-def _through_dialog(at: AppTest) -> AppTest:
-    at.button(key="pw_open_connect").click().run()
-    assert at.button(key="pw_get_started").label == "Get started"
-    at.button(key="pw_get_started").click().run()
-    assert not at.exception
-    assert "Grant access to the PartnerWatch app" in [s.value for s in at.subheader]
-    assert "/api/oauth/tiktok/start?state=" in texts(at.caption)  # the pop-up's fallback link
-    return at
-
-
 def test_dialog_then_grant_then_success_message(svc, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[2]
-    at = _through_dialog(wizard(info.bc_id))
+    info = monitored_partners(sandbox_session)[2]
+    at = through_dialog(wizard(info.bc_id))
     assert "Waiting for TikTok" in texts(at.caption)
     outcome = authorize(svc, sandbox_session, at.session_state["pw_connect_flow"], info.monitor_email)
     assert outcome.ok
@@ -120,7 +97,7 @@ def test_dialog_then_grant_then_success_message(svc, sandbox_session):
 
 def test_standard_monitor_account_ends_on_the_admin_role_message(svc, sandbox_session):
     info = partner_no(sandbox_session, 2)
-    at = _through_dialog(wizard(info.bc_id))
+    at = through_dialog(wizard(info.bc_id))
     assert not authorize(svc, sandbox_session, at.session_state["pw_connect_flow"], info.monitor_email).ok
     at.run()
     errors = texts(at.error)
@@ -130,7 +107,7 @@ def test_standard_monitor_account_ends_on_the_admin_role_message(svc, sandbox_se
 
 
 def test_reconnect_required_partner_is_offered_reconnect(svc, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[3]
+    info = monitored_partners(sandbox_session)[3]
     partners.set_connection(svc.store, info.bc_id, "reconnect_required", error="TikTok error 40105")
     at = wizard(info.bc_id)
     assert "Reconnect it with the monitor account" in texts(at.warning)

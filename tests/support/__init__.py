@@ -2,3 +2,7 @@
 
 Test modules import helpers from here, never from one another.
 """
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]

@@ -1,19 +1,24 @@
-"""Fixtures for the connect tests: Services against the session's sandbox, with the customer BC connected
-and the partner list synced once per module (failure-path tests then check that nothing changed)."""
+"""Connecting partners in tests: Services against the session's sandbox with the customer BC connected and the
+partner list synced, once per module (`world`: failure-path tests then check that nothing changed) or per
+test (`fresh`), and the steps of a partner connect played by hand (start, code, callback)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from core import services as core_services
+from core.connect import connections
 from core.services import Services
 from core.sync import check_for_updates
+from sandbox.models import PartnerInfo
 from sandbox.server import SandboxServer
-from tests.support.services import ADMIN_ACTOR, connect_customer, make_services
+from sandbox.testing import obtain_auth_code
+from tests.support.services import ADMIN_ACTOR, PASSWORD, connect_customer, make_services
 
 
 def ready_services(tmp_path: Path, sandbox: SandboxServer) -> Services:
@@ -47,3 +52,33 @@ def fresh(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Services]:
 def with_settings(svc: Services, **changes: object) -> Services:
     """The same store and runner, other settings (a wrong app secret, an unreachable TikTok)."""
     return dataclasses.replace(svc, settings=dataclasses.replace(svc.settings, **changes))
+
+
+def partner_no(sandbox: SandboxServer, number: int) -> PartnerInfo:
+    return next(p for p in sandbox.world.partners if p.number == number)
+
+
+def state_of(started: connections.Started) -> str:
+    return parse_qs(urlparse(started.start_url).query)["state"][0]
+
+
+def code_for(svc: Services, sandbox: SandboxServer, email: str, state: str) -> str:
+    return obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD, state)
+
+
+def callback(svc: Services, started: connections.Started, query: dict[str, str]) -> connections.Outcome:
+    return connections.finish_callback(svc, query, connections.binding_for(svc, started.flow.flow_id))
+
+
+def snapshot(svc: Services) -> tuple:
+    """Everything a partner connect could change."""
+    with svc.store.read() as cur:
+        return (
+            cur.execute("SELECT bc_id, connection, token_id, last_error FROM partners ORDER BY bc_id").fetchall(),
+            cur.execute("SELECT count(*) FROM tokens WHERE purpose = 'partner'").fetchone()[0],
+            cur.execute("SELECT count(*) FROM tasks WHERE parent_id IS NULL").fetchone()[0],
+        )
+
+
+def start_for(svc: Services, info: PartnerInfo) -> connections.Started:
+    return connections.start(svc, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)

@@ -1,19 +1,23 @@
-"""Build real Services for tests (a DuckDB file under tmp, the sandbox as TikTok) and connect accounts."""
+"""Real Services for tests (a DuckDB file under tmp, the sandbox as TikTok), the actors, and connecting accounts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import streamlit as st
 
 from core import services as core_services
 from core.config import Settings
 from core.connect import connections
-from core.security.roles import ADMIN, Actor
+from core.security.roles import ADMIN, ANALYST, Actor
 from core.services import Services
+from core.store.database import Store
 
 ADMIN_ACTOR = Actor("admin@partnerwatch.local", ADMIN)
+ANALYST_ACTOR = Actor("analyst@partnerwatch.local", ANALYST)
 CUSTOMER_ADMIN = "admin@acme.example"
 PASSWORD = "sandbox-pass"
 
@@ -36,6 +40,23 @@ def make_services(tmp_path: Path, sandbox=None, **env: str) -> Services:
     core_services.install(svc)
     st.cache_resource.clear()  # ui.resources caches the process's services
     return svc
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Services]:
+    """Services on an empty workspace under tmp, TikTok unreachable."""
+    services = make_services(tmp_path)
+    yield services
+    core_services.install(None)
+    services.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated store under tmp."""
+    opened = Store(tmp_path / "store.duckdb")
+    yield opened
+    opened.close()
 
 
 def authorize(svc: Services, sandbox, started: connections.Started, email: str) -> connections.Outcome:

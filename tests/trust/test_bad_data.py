@@ -25,8 +25,8 @@ from core.services import Services
 from core.sync import check_for_updates, safeguard
 from core.tasks import jobs
 from core.tiktok.client import TikTokClient
+from tests.support.compare import content
 from tests.support.services import ADMIN_ACTOR, make_services
-from tests.support.workspace import content
 
 CUSTOMER_BC = "7000000000000000001"
 PARTNER_BC = "7300000000000000002"

@@ -28,8 +28,8 @@ from core.services import Services
 from core.store.database import Store
 from core.sync import check_for_updates
 from core.tasks import jobs
-from tests.support.onboarding import ANALYST_ACTOR, control, monitored_partners
-from tests.support.services import ADMIN_ACTOR
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR
 
 SHELL = "../../ui/shell.py"
 SESSIONS = 20

@@ -14,9 +14,11 @@ import time
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
-from tests.support.onboarding import control, fast_retries, monitored_partners, run_sync
+from tests.support import ROOT
+from tests.support.compare import content
+from tests.support.onboarding import fast_retries, run_sync
+from tests.support.sandbox import control, monitored_partners
 from tests.support.services import make_services
-from tests.support.workspace import ROOT_DIR, content
 
 # The CLI's sync, with one test hook: after new members of a partner are inserted (transaction still
 # open, nothing committed), say so and wait to be killed.
@@ -60,7 +62,7 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
     }
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD],
-        cwd=ROOT_DIR,
+        cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

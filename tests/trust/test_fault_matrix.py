@@ -15,9 +15,9 @@ from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tiktok.client import TikTokClient
 from sandbox.server import SandboxServer
-from tests.support.onboarding import control, monitored_partners
+from tests.support.compare import content
+from tests.support.sandbox import control, monitored_partners
 from tests.support.services import ADMIN_ACTOR
-from tests.support.workspace import content
 
 PARTNER_LIST = "bc/partner/get/"
 MEMBERS = "bc/member/get/"

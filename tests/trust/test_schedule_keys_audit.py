@@ -25,14 +25,6 @@ from tests.support.services import ADMIN_ACTOR, make_services
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def svc(tmp_path):
-    services = make_services(tmp_path)
-    yield services
-    install(None)
-    services.close()
-
-
 def test_daily_sync_runs_once_a_day_with_the_workspace_policy_trigger(svc):
     assert schedule.tick(svc, NOON) is None  # off by default
     schedule.set_policy(svc.store, ADMIN_ACTOR, enabled=True, at=time(13, 0))

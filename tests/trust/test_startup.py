@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.accounts import partners
 from core.security.crypto import SecretBox
 from core.services import install
-from tests.e2e.conftest import app_command, free_port
+from tests.support.browser import app_command, free_port
 from tests.support.services import make_services
 
 ROOT = Path(__file__).resolve().parents[2]

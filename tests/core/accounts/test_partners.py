@@ -5,14 +5,6 @@ from datetime import UTC, datetime
 import pytest
 
 from core.accounts import partners
-from core.store.database import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "p.duckdb")
-    yield s
-    s.close()
 
 
 @pytest.mark.parametrize(

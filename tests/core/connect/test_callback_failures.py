@@ -4,7 +4,6 @@ flow `failed` (when there is one), and nothing stored: no token, no status chang
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -13,41 +12,9 @@ from core.connect import connections, oauth_flows
 from core.connect.oauth import exchange_code
 from core.security.roles import ADMIN, Actor
 from core.services import Services
-from sandbox.models import PartnerInfo
-from sandbox.server import SandboxServer
-from sandbox.testing import obtain_auth_code
-from tests.support.connect import with_settings
-from tests.support.services import ADMIN_ACTOR, CUSTOMER_ADMIN, PASSWORD
-
-
-def partner_no(sandbox: SandboxServer, number: int) -> PartnerInfo:
-    return next(p for p in sandbox.world.partners if p.number == number)
-
-
-def eligible_admin_partners(sandbox: SandboxServer) -> list[PartnerInfo]:
-    return [p for p in sandbox.world.partners if p.eligible and p.monitor_role == "ADMIN"]
-
-
-def state_of(started: connections.Started) -> str:
-    return parse_qs(urlparse(started.start_url).query)["state"][0]
-
-
-def code_for(svc: Services, sandbox: SandboxServer, email: str, state: str) -> str:
-    return obtain_auth_code(sandbox.base_url, svc.settings.app_id, svc.settings.redirect_uri, email, PASSWORD, state)
-
-
-def callback(svc: Services, started: connections.Started, query: dict[str, str]) -> connections.Outcome:
-    return connections.finish_callback(svc, query, connections.binding_for(svc, started.flow.flow_id))
-
-
-def snapshot(svc: Services) -> tuple:
-    """Everything a partner connect could change."""
-    with svc.store.read() as cur:
-        return (
-            cur.execute("SELECT bc_id, connection, token_id, last_error FROM partners ORDER BY bc_id").fetchall(),
-            cur.execute("SELECT count(*) FROM tokens WHERE purpose = 'partner'").fetchone()[0],
-            cur.execute("SELECT count(*) FROM tasks WHERE parent_id IS NULL").fetchone()[0],
-        )
+from tests.support.connect import callback, code_for, partner_no, snapshot, start_for, state_of, with_settings
+from tests.support.sandbox import monitored_partners
+from tests.support.services import ADMIN_ACTOR, CUSTOMER_ADMIN
 
 
 @pytest.fixture
@@ -67,20 +34,16 @@ def assert_failed(
     assert snapshot(svc) == before
 
 
-def start_for(svc: Services, info: PartnerInfo) -> connections.Started:
-    return connections.start(svc, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
-
-
 def test_consent_cancelled(world, sandbox_session, before):
-    started = start_for(world, eligible_admin_partners(sandbox_session)[0])
+    started = start_for(world, monitored_partners(sandbox_session)[0])
     outcome = callback(world, started, {"state": state_of(started), "error": "access_denied"})
     assert_failed(world, started, outcome, before, "You cancelled the authorization on TikTok")
     assert oauth_flows.get(world.store, started.flow.flow_id).status == oauth_flows.FAILED
 
 
 def test_state_missing(world, sandbox_session, before):
-    started = start_for(world, eligible_admin_partners(sandbox_session)[0])
-    code = code_for(world, sandbox_session, eligible_admin_partners(sandbox_session)[0].monitor_email, "x")
+    started = start_for(world, monitored_partners(sandbox_session)[0])
+    code = code_for(world, sandbox_session, monitored_partners(sandbox_session)[0].monitor_email, "x")
     binding = connections.binding_for(world, started.flow.flow_id)
     outcome = connections.finish_callback(world, {"auth_code": code}, binding)
     assert_failed(world, None, outcome, before, "no state parameter")
@@ -88,14 +51,14 @@ def test_state_missing(world, sandbox_session, before):
 
 
 def test_state_unknown(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     code = code_for(world, sandbox_session, info.monitor_email, "forged-state")
     outcome = connections.finish_callback(world, {"auth_code": code, "state": "forged-state"}, "any-binding")
     assert_failed(world, None, outcome, before, "not one PartnerWatch issued")
 
 
 def test_state_reused(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(world, info)
     first = callback(world, started, {"state": state_of(started), "error": "access_denied"})
     assert not first.ok
@@ -105,7 +68,7 @@ def test_state_reused(world, sandbox_session, before):
 
 
 def test_state_expired(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     flow, state = oauth_flows.begin(
         world.store,
         purpose=connections.PARTNER,
@@ -123,7 +86,7 @@ def test_state_expired(world, sandbox_session, before):
 
 def test_callback_for_a_different_partner(world, sandbox_session, before):
     """Started for partner A, but TikTok sends back the grant of partner B's monitor account (Admin on B)."""
-    wanted, other = eligible_admin_partners(sandbox_session)[:2]
+    wanted, other = monitored_partners(sandbox_session)[:2]
     started = start_for(world, wanted)
     code = code_for(world, sandbox_session, other.monitor_email, state_of(started))
     outcome = callback(world, started, {"auth_code": code, "state": state_of(started)})
@@ -132,7 +95,7 @@ def test_callback_for_a_different_partner(world, sandbox_session, before):
 
 
 def test_token_that_cannot_see_the_partner_bc(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(world, info)
     code = code_for(world, sandbox_session, CUSTOMER_ADMIN, state_of(started))
     outcome = callback(world, started, {"auth_code": code, "state": state_of(started)})
@@ -150,7 +113,7 @@ def test_standard_monitor_account_is_refused(world, sandbox_session, before):
 
 
 def test_auth_code_already_used_40110(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(world, info)
     code = code_for(world, sandbox_session, info.monitor_email, state_of(started))
     s = world.settings
@@ -167,7 +130,7 @@ def test_auth_code_already_used_40110(world, sandbox_session, before):
 
 def test_wrong_app_secret_40101(world, sandbox_session, before):
     wrong = with_settings(world, app_secret="not-the-sandbox-secret")
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(wrong, info)
     code = code_for(wrong, sandbox_session, info.monitor_email, state_of(started))
     outcome = callback(wrong, started, {"auth_code": code, "state": state_of(started)})
@@ -176,7 +139,7 @@ def test_wrong_app_secret_40101(world, sandbox_session, before):
 
 def test_sandbox_down(world, sandbox_session, before):
     down = with_settings(world, api_base_url="http://127.0.0.1:9/open_api/v1.3/", http_timeout_s=2)
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(down, info)
     code = code_for(down, sandbox_session, info.monitor_email, state_of(started))
     outcome = callback(down, started, {"auth_code": code, "state": state_of(started)})
@@ -184,7 +147,7 @@ def test_sandbox_down(world, sandbox_session, before):
 
 
 def test_other_browser_is_refused(world, sandbox_session, before):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     started = start_for(world, info)
     code = code_for(world, sandbox_session, info.monitor_email, state_of(started))
     outcome = connections.finish_callback(world, {"auth_code": code, "state": state_of(started)}, "stolen")
@@ -199,11 +162,11 @@ def test_start_refuses_not_eligible_and_non_admins(world, sandbox_session, befor
             world,
             Actor("analyst@partnerwatch.local", "analyst"),
             purpose=connections.PARTNER,
-            partner_bc_id=eligible_admin_partners(sandbox_session)[0].bc_id,
+            partner_bc_id=monitored_partners(sandbox_session)[0].bc_id,
         )
     with pytest.raises(PermissionError):
         connections.disconnect_partner(
-            world, Actor("analyst@partnerwatch.local", "analyst"), eligible_admin_partners(sandbox_session)[0].bc_id
+            world, Actor("analyst@partnerwatch.local", "analyst"), monitored_partners(sandbox_session)[0].bc_id
         )
     assert snapshot(world) == before
     assert ADMIN_ACTOR.role == ADMIN

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,13 +13,6 @@ from core.connect.oauth_flows import FlowError
 from core.store.database import Store
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store(":memory:")
-    yield opened
-    opened.close()
 
 
 def _begin(store: Store, **kwargs: object) -> tuple[oauth_flows.Flow, str]:

@@ -24,16 +24,9 @@ from core.sync import check_for_updates
 from core.tiktok.client import TikTokClient
 from sandbox.oauth import mask_email
 from sandbox.testing import PortalBrowser, obtain_auth_code
-from tests.core.connect.test_callback_failures import (
-    callback,
-    code_for,
-    eligible_admin_partners,
-    partner_no,
-    snapshot,
-    start_for,
-    state_of,
-)
-from tests.pages.test_wizard_app import _through_dialog, texts, wizard
+from tests.support.connect import callback, code_for, partner_no, snapshot, start_for, state_of
+from tests.support.pages import texts, through_dialog, wizard
+from tests.support.sandbox import monitored_partners
 from tests.support.services import ADMIN_ACTOR, CUSTOMER_ADMIN, PASSWORD, authorize, make_services
 from ui.routes import ROUTES
 
@@ -125,9 +118,9 @@ def test_unexpected_error_in_the_callback_route_fails_the_flow_with_a_reference(
 
 
 def test_unexpected_error_in_the_partner_callback_shows_in_the_wizard(ws, sandbox_session, monkeypatch, issued):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     before = snapshot(ws)
-    at = _through_dialog(wizard(info.bc_id))
+    at = through_dialog(wizard(info.bc_id))
 
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
@@ -176,8 +169,8 @@ def test_pending_flow_past_expiry_shows_expired_in_settings(tmp_path, sandbox):
 
 @pytest.mark.parametrize("stuck", ["pending past expiry", "exchanging for 3 minutes"])
 def test_flow_that_cannot_finish_shows_expired_in_the_wizard(ws, sandbox_session, stuck):
-    info = eligible_admin_partners(sandbox_session)[1]
-    at = _through_dialog(wizard(info.bc_id))
+    info = monitored_partners(sandbox_session)[1]
+    at = through_dialog(wizard(info.bc_id))
     flow_id = at.session_state["pw_connect_flow"].flow.flow_id
     now = datetime.now(UTC)
     if stuck == "pending past expiry":
@@ -212,7 +205,7 @@ def test_progress_of_each_state():
 
 @pytest.mark.parametrize("case", ["another partner's monitor", "the customer's admin", "a Standard monitor"])
 def test_refusal_revokes_the_token_at_tiktok(ws, sandbox_session, issued, case):
-    wanted, other = eligible_admin_partners(sandbox_session)[:2]
+    wanted, other = monitored_partners(sandbox_session)[:2]
     info, email = {
         "another partner's monitor": (wanted, other.monitor_email),
         "the customer's admin": (wanted, CUSTOMER_ADMIN),
@@ -239,7 +232,7 @@ def test_refusal_keeps_a_token_partnerwatch_already_uses(fresh, sandbox, monkeyp
     customer_token = integration.access_token(fresh.store, fresh.box)
     grant = type("Grant", (), {"access_token": customer_token})()
     monkeypatch.setattr(connections, "_exchange", lambda services, code: grant)
-    started = start_for(fresh, eligible_admin_partners(sandbox)[0])
+    started = start_for(fresh, monitored_partners(sandbox)[0])
     outcome = callback(fresh, started, {"auth_code": "any", "state": state_of(started)})
     assert "a token PartnerWatch already uses, so it was kept" in outcome.message
     assert sandbox.world.token(customer_token) is not None
@@ -249,10 +242,10 @@ def test_refusal_keeps_a_token_partnerwatch_already_uses(fresh, sandbox, monkeyp
 
 
 def test_wrong_account_is_named_then_switch_account_in_the_portal_succeeds(ws, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[3]
+    info = monitored_partners(sandbox_session)[3]
     admin = account_of(sandbox_session, CUSTOMER_ADMIN)
     browser = PortalBrowser(sandbox_session.base_url, ws.settings.app_id, ws.settings.redirect_uri)
-    at = _through_dialog(wizard(info.bc_id))
+    at = through_dialog(wizard(info.bc_id))
 
     # First attempt: the browser's TikTok session is the customer's admin (as after connecting the customer BC).
     started = at.session_state["pw_connect_flow"]
@@ -267,7 +260,7 @@ def test_wrong_account_is_named_then_switch_account_in_the_portal_succeeds(ws, s
     assert "log in as the partner's monitor account" in errors
 
     # Second attempt: before Next, the wizard names the account TikTok will offer and how to switch.
-    at = _through_dialog(at)
+    at = through_dialog(at)
     hint = texts(at.warning)
     assert "**Avery Chen (a\\*\\*\\*n@acme.example)**" in hint
     assert "click **Switch account** on the App Authorization page" in hint

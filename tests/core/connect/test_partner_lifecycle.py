@@ -15,11 +15,11 @@ from core.connect import connections, oauth_flows
 from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tasks.jobs import TRIGGER_CONNECT
-from tests.core.connect.test_callback_failures import eligible_admin_partners
+from tests.support.sandbox import monitored_partners
 from tests.support.services import ADMIN_ACTOR, connect_partner
 
 
-def wait_for_tasks(svc) -> None:
+def wait_all(svc) -> None:
     for task_id in jobs.list_tasks(svc.store)["id"]:
         svc.runner.wait(int(task_id), timeout=60)
 
@@ -29,7 +29,7 @@ def _stored_token(svc, bc_id: str) -> str | None:
 
 
 def test_connect_stores_encrypted_token_and_starts_first_check(fresh, sandbox):
-    info = eligible_admin_partners(sandbox)[0]
+    info = monitored_partners(sandbox)[0]
     outcome = connect_partner(fresh, sandbox, info.bc_id, info.monitor_email)
     assert outcome.ok, outcome.message
     assert "is connected" in outcome.message
@@ -44,14 +44,14 @@ def test_connect_stores_encrypted_token_and_starts_first_check(fresh, sandbox):
     tasks = jobs.list_tasks(fresh.store)
     first = tasks[tasks["trigger"] == TRIGGER_CONNECT]
     assert list(first["target"]) == [partner.name]
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     assert jobs.list_tasks(fresh.store).iloc[0]["status"] == jobs.COMPLETED
 
 
 def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
-    info = eligible_admin_partners(sandbox)[0]
+    info = monitored_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     revoked = httpx.post(
         f"{sandbox.base_url}/sandbox/control/tokens/revoke", json={"user_email": info.monitor_email}, timeout=10
     ).json()
@@ -64,18 +64,18 @@ def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     # later syncs skip the dead token (nothing to read with it) and leave the status for the admin to see
     assert fresh.runner.wait(check_for_updates.request(fresh, actor=ADMIN_ACTOR), timeout=60) == jobs.COMPLETED
     assert partners.get(fresh.store, info.bc_id).status == partners.RECONNECT_REQUIRED
-    other = eligible_admin_partners(sandbox)[1]
+    other = monitored_partners(sandbox)[1]
     assert partners.get(fresh.store, other.bc_id).status == partners.PENDING_ONBOARDING  # not blamed
 
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok  # the wizard's reconnect
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED
 
 
 def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
-    info = eligible_admin_partners(sandbox)[0]
+    info = monitored_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     token = _stored_token(fresh, info.bc_id)
     now = datetime.now(UTC)
     with fresh.store.write() as cur:
@@ -115,13 +115,13 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
     assert partners.assets(fresh.store, info.bc_id).equals(assets_before)
 
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok
-    wait_for_tasks(fresh)
+    wait_all(fresh)
     assert partners.get(fresh.store, info.bc_id).status == partners.ONBOARDED
     assert sandbox.world.token(_stored_token(fresh, info.bc_id)) is not None
 
 
 def test_disconnect_waits_for_a_running_check_for_updates(world, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     release = threading.Event()
     task_id = world.runner.submit(
         lambda ctx: release.wait(10) and jobs.Counts(),

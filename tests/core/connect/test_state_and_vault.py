@@ -10,20 +10,13 @@ import pytest
 from core.connect import connections, oauth_flows, vault, workspace
 from core.security import audit
 from core.security.roles import ANALYST, GUEST, Actor, NotAllowed
-from core.store.database import Store
-from tests.core.connect.test_callback_failures import eligible_admin_partners, state_of
+from tests.support.connect import state_of
+from tests.support.sandbox import monitored_partners
 from tests.support.services import ADMIN_ACTOR
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "s.duckdb")
-    yield s
-    s.close()
-
-
 def test_start_mints_a_fresh_state_bound_to_partner_and_user(world, sandbox_session):
-    info = eligible_admin_partners(sandbox_session)[0]
+    info = monitored_partners(sandbox_session)[0]
     first = connections.start(world, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
     second = connections.start(world, ADMIN_ACTOR, purpose=connections.PARTNER, partner_bc_id=info.bc_id)
     assert state_of(first) != state_of(second)

@@ -17,7 +17,10 @@ from core.security import audit, safe_csv
 from core.security.roles import GUEST, Actor, NotAllowed
 from core.store.database import Store
 from core.tasks import jobs
-from tests.support.onboarding import ANALYST_ACTOR, control, exported_rows, monitored_partners, run_sync
+from tests.support.compare import exported_rows
+from tests.support.onboarding import run_sync
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ANALYST_ACTOR
 from ui import api
 
 DANGEROUS = [

@@ -16,7 +16,8 @@ from core.members import flags, queries
 from core.members.queries import MemberFilter
 from core.store.database import MIGRATIONS_DIR, Store
 from core.tasks import jobs
-from tests.support.onboarding import control, monitored_partners, run_sync
+from tests.support.onboarding import run_sync
+from tests.support.sandbox import control, monitored_partners
 
 # each derived column and the expression over `members` it stands for
 DERIVED = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,13 +11,6 @@ from core.security import audit
 from core.store.database import Store
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store(":memory:")
-    yield opened
-    opened.close()
 
 
 def _seed(store: Store) -> None:

@@ -18,7 +18,7 @@ from core.sync.errors import SyncHalted
 from core.sync.member_diff import Snapshot
 from core.sync.member_write import GroupWriter
 from core.tasks.jobs import Counts
-from tests.core.sync.test_sync_sql import T0, _member, _mutate, _snapshot
+from tests.support.member_rows import T0, mutate_members, random_member, random_snapshot
 
 PARTNERS = ("p1", "p2", "p3")
 
@@ -55,13 +55,15 @@ def _state(store: Store) -> dict[str, list]:
 def _histories(seed: int, rounds: int) -> list[list[Snapshot]]:
     """`rounds` syncs of every partner, each partner with its own random history."""
     rng = random.Random(seed)
-    state = {bc: (dict(_member(i, rng, invitee=rng.random() < 0.3) for i in range(30)), {}, [30]) for bc in PARTNERS}
+    state = {
+        bc: (dict(random_member(i, rng, invitee=rng.random() < 0.3) for i in range(30)), {}, [30]) for bc in PARTNERS
+    }
     syncs = []
     for round_no in range(rounds):
         if round_no:
             for members, gone, next_id in state.values():
-                _mutate(members, gone, rng, next_id)
-        syncs.append([_snapshot(members, rng, bc) for bc, (members, _, _) in state.items()])
+                mutate_members(members, gone, rng, next_id)
+        syncs.append([random_snapshot(members, rng, bc) for bc, (members, _, _) in state.items()])
     return syncs
 
 

@@ -10,14 +10,9 @@ from core.members import queries
 from core.members.queries import MemberFilter
 from core.sync import safeguard
 from core.tasks import jobs
-from tests.support.onboarding import (
-    assert_matches_world,
-    control,
-    monitored_partners,
-    run_sync,
-    table_state,
-    world,
-)
+from tests.support.compare import assert_matches_world, table_state
+from tests.support.onboarding import run_sync
+from tests.support.sandbox import control, monitored_partners, world
 from tests.support.services import ADMIN_ACTOR
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from core.accounts import partners
 from core.services import Services
 from sandbox.server import SandboxServer
-from tests.support.onboarding import assert_matches_world, comparable, exported_rows, onboard
+from tests.support.compare import assert_matches_world, comparable, exported_rows
+from tests.support.onboarding import onboard
 
 
 def _assets(svc: Services) -> set[tuple]:

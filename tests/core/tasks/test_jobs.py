@@ -5,16 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.store.database import Store
 from core.tasks import jobs
 from core.tasks.jobs import Counts, JobRunner, TaskFailed
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "jobs.duckdb")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from core.tiktok import shapes
 from core.tiktok.errors import ResponseShapeError
-from tests.core.tiktok.test_tiktok_client_mock import TOKEN, Script, call, make_client
+from tests.support.tiktok_mock import TOKEN, Script, call, make_client
 
 
 def _listing(items: list) -> Script:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from core.tiktok.client import (
-    ClientConfig,
     RetryEvent,
     TikTokClient,
     encode_params,
@@ -27,12 +25,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
-
-BASE = "https://api.test/open_api/v1.3/"
-SECRET = "s3cr3t-app-secret"
-TOKEN = "tok-abcdef"
-
-Handler = Callable[[httpx.Request], Any]
+from tests.support.tiktok_mock import BASE, SECRET, TOKEN, Handler, Script, Sleeps, call, make_client
 
 
 def ok(data: Any, code: int = 0) -> httpx.Response:
@@ -41,66 +34,6 @@ def ok(data: Any, code: int = 0) -> httpx.Response:
 
 def fail(code: int, message: str = "nope") -> httpx.Response:
     return httpx.Response(200, json={"code": code, "message": message, "request_id": f"rid-{code}", "data": {}})
-
-
-class Script:
-    """Answers requests from a list (the last answer repeats) and records every request."""
-
-    def __init__(self, *answers: httpx.Response | Handler) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if callable(answer):
-            answer = answer(request)
-            if asyncio.iscoroutine(answer):
-                answer = await answer
-        return answer
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def make_client(
-    script: Script,
-    *,
-    events: list[RetryEvent] | None = None,
-    sleep: Sleeps | None = None,
-    limiter: TokenBucket | None = None,
-    page_window: int = 6,
-    **config: Any,
-) -> TikTokClient:
-    settings = {
-        "max_attempts": 4,
-        "backoff_base_s": 0.1,
-        "backoff_cap_s": 0.3,
-        "throttle_penalty_s": 0.01,
-        "timeout_s": 2,
-        **config,
-    }
-    return TikTokClient(
-        ClientConfig(BASE, "7100000000000000000", SECRET, **settings),
-        limiter or TokenBucket(1000, burst=1000),
-        transport=httpx.MockTransport(script),
-        on_retry=events.append if events is not None else None,
-        sleep=sleep or Sleeps(),
-        page_window=page_window,
-    )
-
-
-def call(client: TikTokClient, fn: Callable[[TikTokClient], Any]) -> Any:
-    async def run() -> Any:
-        async with client:
-            return await fn(client)
-
-    return asyncio.run(run())
 
 
 # -- envelope ---------------------------------------------------------------------------------------
