@@ -1,11 +1,13 @@
-"""Registers the shared fixtures (tests/support): the session's sandbox, Services, onboarded workspaces and
-connected workspaces. Folder conftests register their own (tests/sandbox: HTTP clients; tests/e2e: Chromium)."""
+"""Registers what tests/support shares: the suite's marks and xdist groups, the session's sandbox, Services,
+onboarded and connected workspaces. Folder conftests register their own (tests/sandbox: HTTP clients;
+tests/e2e: the app and Chromium, and the CI rule for skipped browser tests)."""
 
 import pytest
 
 pytest.register_assert_rewrite("tests.support")
 
 pytest_plugins = [
+    "tests.support.scheduling",
     "tests.support.sandbox",
     "tests.support.services",
     "tests.support.onboarding",

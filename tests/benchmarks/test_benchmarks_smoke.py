@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks import BENCHMARKS
 from benchmarks.__main__ import main
 from benchmarks.common import check_shape
 
 
+@pytest.mark.slow
 def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
     results = tmp_path / "results.json"
     assert main(["--size", "tiny", "--results", str(results)]) == 0

@@ -76,6 +76,7 @@ class _Tty(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 def test_local_mode_is_quiet_on_success_and_verbose_with_v(workspace, sandbox, tmp_path):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="cli.admin@agency.example", user_role="ADMIN")
@@ -112,6 +113,7 @@ def test_a_partner_that_does_not_exist_is_a_usage_error(workspace, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_sync_on_a_terminal_shows_a_progress_line(workspace):
     settings = Settings.load(env=workspace, root=ROOT)
     out, err = io.StringIO(), _Tty()
@@ -132,6 +134,7 @@ def running_app(onboarded_template: Path, tmp_path: Path, sandbox) -> Iterator[t
         stop_app(app)
 
 
+@pytest.mark.slow
 def test_remote_mode_goes_through_the_running_app(running_app, sandbox, tmp_path):
     app, env = running_app
     bc_id = monitored_partners(sandbox)[0].bc_id
@@ -153,6 +156,7 @@ def test_remote_mode_goes_through_the_running_app(running_app, sandbox, tmp_path
     assert _cli(env, "migrate").returncode == cli.OK
 
 
+@pytest.mark.slow
 def test_the_cli_finds_the_app_on_another_port(running_app, sandbox, tmp_path):
     app, env = running_app
     elsewhere = env | {"PW_PORT": str(free_port())}  # the CLI's own idea of the port is wrong

@@ -5,6 +5,5 @@ from tests.support.browser import (  # noqa: F401
     browser,
     onboarded_app,
     page,
-    pytest_collection_modifyitems,
     pytest_runtest_makereport,
 )

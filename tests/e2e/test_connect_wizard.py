@@ -119,6 +119,7 @@ def _through_the_dialog(page: Page) -> None:
     expect(page.get_by_role("heading", name="Grant access to the PartnerWatch app")).to_be_visible(timeout=SLOW)
 
 
+@pytest.mark.slow
 def test_happy_path_connects_the_eligible_partner(app_server: RunningApp, world: dict, page: Page) -> None:
     partner = _eligible_admin(world)
     page.goto(app_server.url)
@@ -144,6 +145,7 @@ def test_happy_path_connects_the_eligible_partner(app_server: RunningApp, world:
     expect(grid).to_contain_text(partner["bc_id"])
 
 
+@pytest.mark.slow
 def test_standard_monitor_account_is_refused_with_what_to_do(app_server: RunningApp, world: dict, page: Page) -> None:
     partner = _partner(world, 2)
     assert partner["monitor_role"] == "STANDARD"

@@ -1,11 +1,13 @@
 """A cold deep link (the first request after start-up goes straight to a page) still runs the shell:
 the sign-in/sandbox gate and our navigation, never Streamlit's legacy `pages/` auto-discovery."""
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import RunningApp, wait_for_app
 
 
+@pytest.mark.slow
 def test_cold_deep_link_runs_the_shell_first(app_server: RunningApp, page: Page) -> None:
     page.goto(f"{app_server.url}/automation")
     wait_for_app(page)

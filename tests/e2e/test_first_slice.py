@@ -4,6 +4,7 @@ run Check for updates, watch it reach Completed, and see the partners with their
 import re
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import RunningApp, start_check_for_updates, wait_for_app, wait_for_task
@@ -14,6 +15,7 @@ def _nav(page: Page, name: str) -> None:
     wait_for_app(page)
 
 
+@pytest.mark.slow
 def test_connect_customer_bc_then_check_for_updates(app_server: RunningApp, page: Page) -> None:
     page.goto(app_server.url)
     wait_for_app(page)

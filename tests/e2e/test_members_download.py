@@ -21,6 +21,7 @@ def _nav(page: Page, name: str) -> None:
     wait_for_app(page)
 
 
+@pytest.mark.slow
 def test_sync_then_download_csv_equals_world(
     onboarded_app: RunningApp, sandbox_session: SandboxServer, page: Page, tmp_path: Path
 ) -> None:
@@ -54,6 +55,7 @@ def test_sync_then_download_csv_equals_world(
     assert any(r["Member"] == "'=Browser Admin" for r in rows)  # neutralised, not a formula
 
 
+@pytest.mark.slow
 def test_waiting_for_a_task_waits_for_that_task_not_an_older_one(
     onboarded_app: RunningApp, sandbox_session: SandboxServer, page: Page
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from core.members.queries import PAGE_SIZE
@@ -52,6 +53,7 @@ def _go_to(page: Page, number: int) -> None:
         expect(first_row).not_to_have_text(before, timeout=SLOW)  # the grid has drawn that page's rows
 
 
+@pytest.mark.slow
 def test_pager_caption_and_rows_agree_through_filters_sorts_and_searches(
     onboarded_app: RunningApp,
     page: Page,

@@ -29,6 +29,7 @@ def cold_app(tmp_path) -> Iterator[RunningApp]:
     stop_app(app)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", list(PAGES), ids=[p or "root" for p in PAGES])
 def test_each_page_answers_at_its_own_url(cold_app: RunningApp, page: Page, path: str) -> None:
     heading, entry = PAGES[path]

@@ -88,6 +88,7 @@ def _nav_links(page: Page) -> list[str]:
     return [link.inner_text().strip().splitlines()[-1] for link in links]  # the icon name comes first
 
 
+@pytest.mark.slow
 def test_admin_signs_in_and_gets_the_admin_pages(live_app: RunningApp, offline: Page) -> None:
     _sign_in(offline, live_app, ADMIN)
     expect(offline.get_by_text(f"Signed in as {ADMIN} (admin)")).to_be_visible()
@@ -95,6 +96,7 @@ def test_admin_signs_in_and_gets_the_admin_pages(live_app: RunningApp, offline: 
     assert _nav_links(offline) == ["Partners", "Connect", "Members", "Automation", "Settings"]
 
 
+@pytest.mark.slow
 def test_role_comes_from_configuration(live_app: RunningApp, offline: Page) -> None:
     _sign_in(offline, live_app, ANALYST)  # matched by the @acme.example entry of PW_ROLE_ANALYSTS
     expect(offline.get_by_text(f"Signed in as {ANALYST} (analyst)")).to_be_visible()
@@ -104,6 +106,7 @@ def test_role_comes_from_configuration(live_app: RunningApp, offline: Page) -> N
     expect(offline.get_by_role("heading", name="Settings")).to_have_count(0)
 
 
+@pytest.mark.slow
 def test_unknown_user_gets_the_no_access_screen_and_signs_out(live_app: RunningApp, offline: Page) -> None:
     _sign_in(offline, live_app, STRANGER)
     expect(offline.get_by_text(f"{STRANGER} has no access to this PartnerWatch workspace.")).to_be_visible()
@@ -114,6 +117,7 @@ def test_unknown_user_gets_the_no_access_screen_and_signs_out(live_app: RunningA
     expect(offline.get_by_text("has no access")).to_have_count(0)
 
 
+@pytest.mark.slow
 def test_sign_out_ends_the_session(live_app: RunningApp, offline: Page) -> None:
     _sign_in(offline, live_app, ADMIN)
     offline.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()

@@ -3,6 +3,7 @@ chosen, and Disconnect token (admin, confirmed in a dialog) revokes and shows th
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
@@ -28,6 +29,7 @@ def test_connect_opens_the_wizard_with_the_partner_chosen(world, sandbox_session
     assert at.selectbox(key="pw_connect_partner").value == info.bc_id
 
 
+@pytest.mark.slow
 def test_disconnect_token_asks_then_disconnects(fresh, sandbox):
     info = monitored_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok

@@ -37,19 +37,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _is_browser_test(item: pytest.Item) -> bool:
-    return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark browser tests and run them last: they are the slowest, and Playwright's sync API keeps an
-    event loop running in the main thread while a browser is open."""
-    for item in items:
-        if _is_browser_test(item):
-            item.add_marker(pytest.mark.browser)
-    items.sort(key=_is_browser_test)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield

@@ -192,6 +192,7 @@ def partner_pages(draw: st.DrawFn) -> tuple[list[dict], tuple[int, Corruption] |
     return items, bad
 
 
+@pytest.mark.slow
 def test_partner_list_pages_are_stored_exactly_or_rejected(workspace):
     svc, fake = workspace
 
@@ -350,6 +351,7 @@ def _stored(svc: Services) -> tuple[set[tuple], set[tuple], set[tuple]]:
     return stored_members, reach, assets
 
 
+@pytest.mark.slow
 def test_member_pages_are_stored_exactly_or_rejected(workspace):
     svc, fake = workspace
 

@@ -246,6 +246,7 @@ def _run_all(
     return task_ids, checks, seen
 
 
+@pytest.mark.slow
 def test_twenty_sessions_browse_and_export_while_two_syncs_race(onboarded, sandbox, overlapping_apptests):
     svc = onboarded
     before = _current_keys(svc.store)

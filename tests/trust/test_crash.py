@@ -11,6 +11,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
@@ -37,6 +39,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, sandbox, tmp_path):
     svc = workspace_factory()
     before = content(svc.store)

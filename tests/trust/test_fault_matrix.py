@@ -55,6 +55,7 @@ def _pending(sandbox: SandboxServer) -> list:
     return httpx.get(f"{sandbox.base_url}/sandbox/control/faults", timeout=10).json()["faults"]
 
 
+@pytest.mark.slow
 def test_every_transient_fault_is_retried_to_completion(workspace_factory, sandbox):
     """All nine kinds, one after the other, on the partner list and on the member listings of one sync."""
     svc = workspace_factory(**TIMEOUT_ENV)

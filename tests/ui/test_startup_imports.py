@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
+
 from sandbox.server import SandboxServer
 from sandbox.testing import obtain_auth_code
 from tests.support.services import CUSTOMER_ADMIN, PASSWORD
@@ -34,6 +36,7 @@ def _child_env(tmp_path: Path, sandbox: SandboxServer) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_lifespan_loads_the_http_stack_and_the_callback_imports_nothing_new(tmp_path, sandbox):
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.ui.callback_child"],

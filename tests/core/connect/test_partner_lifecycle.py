@@ -48,6 +48,7 @@ def test_connect_stores_encrypted_token_and_starts_first_check(fresh, sandbox):
     assert jobs.list_tasks(fresh.store).iloc[0]["status"] == jobs.COMPLETED
 
 
+@pytest.mark.slow
 def test_40105_turns_partner_reconnect_required_then_reconnect(fresh, sandbox):
     info = monitored_partners(sandbox)[0]
     assert connect_partner(fresh, sandbox, info.bc_id, info.monitor_email).ok

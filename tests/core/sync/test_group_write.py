@@ -67,6 +67,7 @@ def _histories(seed: int, rounds: int) -> list[list[Snapshot]]:
     return syncs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_apply_many_equals_one_transaction_per_partner(tmp_path: Path, seed: int) -> None:
     one_by_one, together = _store(tmp_path / "one.duckdb"), _store(tmp_path / "many.duckdb")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.accounts import partners
 from core.services import Services
 from sandbox.server import SandboxServer
@@ -22,6 +24,7 @@ def _assets(svc: Services) -> set[tuple]:
     }
 
 
+@pytest.mark.slow
 def test_member_sync_in_the_strictest_sandbox_matches_the_default_one(
     tmp_path: Path, onboarded: Services, strict_sandbox: SandboxServer
 ) -> None:
