@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import services as core_services
 from sandbox.server import SandboxServer
 from tests.support import ROOT
-from tests.support.onboarding import onboard, prepared_workspace
+from tests.support.onboarding import prepared_workspace
 
 CHROMIUM = os.environ.get("PW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -181,14 +180,13 @@ def wait_for_task(page, task_id: int, *, timeout: float = 90_000) -> str:
 
 
 @pytest.fixture(scope="module")
-def onboarded_app(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Iterator[RunningApp]:
-    """The app (`streamlit run`) on a workspace onboarded against the test session's sandbox."""
+def onboarded_app(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer, onboarded_template: Path
+) -> Iterator[RunningApp]:
+    """The app (`streamlit run`) on a copy of the onboarded workspace, against the session's reset sandbox."""
     sandbox_session.reset()
-    template = tmp_path_factory.mktemp("members-template")
-    onboard(template, sandbox_session).close()
-    core_services.install(None)
     root = tmp_path_factory.mktemp("members-app")
-    env = prepared_workspace(template, root / "ws", sandbox_session)
+    env = prepared_workspace(onboarded_template, root / "ws", sandbox_session)
     app = start_app(root, PW_SANDBOX_EXTERNAL="1", **env)
     yield app
     stop_app(app)

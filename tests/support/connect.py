@@ -1,10 +1,12 @@
 """Connecting partners in tests: Services against the session's sandbox with the customer BC connected and the
-partner list synced, once per module (`world`: failure-path tests then check that nothing changed) or per
-test (`fresh`), and the steps of a partner connect played by hand (start, code, callback)."""
+partner list synced (built once per run, `ready_template`), copied once per module (`world`: failure-path
+tests then check that nothing changed) or per test (`fresh`), and the steps of a partner connect played by
+hand (start, code, callback)."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -18,6 +20,7 @@ from core.sync import check_for_updates
 from sandbox.models import PartnerInfo
 from sandbox.server import SandboxServer
 from sandbox.testing import obtain_auth_code
+from tests.support.onboarding import reissue_tokens, workspace_template
 from tests.support.services import ADMIN_ACTOR, PASSWORD, connect_customer, make_services
 
 
@@ -30,20 +33,36 @@ def ready_services(tmp_path: Path, sandbox: SandboxServer) -> Services:
     return svc
 
 
+@pytest.fixture(scope="session")
+def ready_template(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Path:
+    """A workspace directory made by `ready_services` once per run (shared by the xdist workers)."""
+    return workspace_template(tmp_path_factory, "ready-template", sandbox_session, ready_services)
+
+
+def ready_copy(template: Path, tmp_path: Path, sandbox: SandboxServer) -> Services:
+    """A copy of the ready workspace against `sandbox` (reset), with a fresh customer token."""
+    shutil.copytree(template, tmp_path, dirs_exist_ok=True)
+    svc = make_services(tmp_path, sandbox, PW_QPS="1000")
+    reissue_tokens(svc, sandbox, partners=False)
+    return svc
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Iterator[Services]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer, ready_template: Path
+) -> Iterator[Services]:
     """One synced workspace per module (the sandbox is reset first, then not between its tests)."""
     sandbox_session.reset()
-    svc = ready_services(tmp_path_factory.mktemp("connect"), sandbox_session)
+    svc = ready_copy(ready_template, tmp_path_factory.mktemp("connect"), sandbox_session)
     yield svc
     core_services.install(None)
     svc.close()
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Services]:
+def fresh(tmp_path: Path, sandbox: SandboxServer, ready_template: Path) -> Iterator[Services]:
     """A synced workspace of its own, against a freshly reset sandbox."""
-    svc = ready_services(tmp_path, sandbox)
+    svc = ready_copy(ready_template, tmp_path, sandbox)
     yield svc
     core_services.install(None)
     svc.close()

@@ -1,10 +1,12 @@
 """Onboarded workspaces: the customer BC and every eligible ADMIN-monitored partner connected through the
-sandbox portal and synced, built once per test session (`onboarded_template`) and copied per test
-(`onboarded`, `workspace_factory`) or per process (`prepared_workspace`) with fresh tokens."""
+sandbox portal and synced, built once per test run (`onboarded_template`, shared by the xdist workers) and
+copied per test (`onboarded`, `workspace_factory`) or per process (`prepared_workspace`) with fresh tokens."""
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,19 +55,38 @@ def onboard(tmp_path: Path, sandbox: SandboxServer) -> Services:
     return svc
 
 
-@pytest.fixture(scope="session")
-def onboarded_template(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Path:
-    """A workspace directory onboarded once (OAuth through the portal, full syncs); tests copy it."""
-    sandbox_session.reset()
-    path = tmp_path_factory.mktemp("onboarded-template")
-    svc = onboard(path, sandbox_session)
-    core_services.install(None)
-    svc.close()
+def workspace_template(
+    tmp_path_factory: pytest.TempPathFactory, name: str, sandbox: SandboxServer, build: Callable[..., Services]
+) -> Path:
+    """The workspace directory `build(path, sandbox)` makes on a reset sandbox, built once per run: in the
+    run's base temp, under a file lock, by whichever xdist worker needs it first (a failed build is redone)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's base temp is a folder of the run's
+    path, done = root / name, root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            sandbox.reset()
+            svc = build(path, sandbox)
+            core_services.install(None)
+            svc.close()
+            done.touch()
     return path
 
 
-def reissue_tokens(svc: Services, sandbox: SandboxServer) -> None:
-    """A reset sandbox forgot every token: store fresh ones for the same accounts (as a reconnect would)."""
+@pytest.fixture(scope="session")
+def onboarded_template(tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer) -> Path:
+    """A workspace directory onboarded once per run (OAuth through the portal, full syncs); tests copy it and
+    reissue its tokens against their own sandbox."""
+    return workspace_template(tmp_path_factory, "onboarded-template", sandbox_session, onboard)
+
+
+def reissue_tokens(svc: Services, sandbox: SandboxServer, *, partners: bool = True) -> None:
+    """A reset sandbox forgot every token: store fresh ones for the same accounts (as a reconnect would),
+    the customer's and, unless `partners` is False, every monitored partner's."""
     with svc.store.write() as cur:
         customer = tokens.save(
             cur,
@@ -76,7 +97,7 @@ def reissue_tokens(svc: Services, sandbox: SandboxServer) -> None:
             access_token=sandbox.world.issue_token(CUSTOMER_ADMIN),
         )
         cur.execute("UPDATE integration SET token_id = ? WHERE id = 1", [customer])
-        for info in monitored_partners(sandbox):
+        for info in monitored_partners(sandbox) if partners else []:
             token_id = tokens.save(
                 cur,
                 svc.box,
