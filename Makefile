@@ -38,8 +38,11 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The whole suite on TEST_WORKERS pytest-xdist workers: one group per test module (its module fixtures built
+# once), the browser tests one group (tests/support/scheduling.py). TEST_WORKERS=0 runs it serially.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: install-dev
 	$(BIN)/python -m benchmarks

@@ -124,7 +124,7 @@ def _apptest(tmp: Path) -> tuple[float, float]:
 
     from core import services as core_services
     from core.connect import workspace
-    from tests.app.helpers import make_services
+    from tests.support.services import make_services
 
     svc = make_services(tmp)
     workspace.sandbox_users(svc.store)

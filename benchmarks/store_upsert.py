@@ -28,7 +28,7 @@ from core.store.database import Store
 from core.sync import member_diff, member_write
 from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
 from core.sync.member_write import GroupWriter
-from tests.members import reference_plan
+from tests.support import reference_plan
 
 NAME = "store_upsert"
 TARGET_S = 2.0

@@ -128,7 +128,7 @@ class Recorder:
 
 def onboard(tmp: Path, sandbox: Sandbox) -> Services:
     """Customer and every eligible ADMIN-monitored partner connected and synced, limits lifted."""
-    from tests.app.helpers import ADMIN_ACTOR, connect_customer, connect_partner, make_services
+    from tests.support.services import ADMIN_ACTOR, connect_customer, connect_partner, make_services
 
     svc = make_services(tmp, sandbox, PW_QPS="10000")
     workspace.sandbox_users(svc.store)
@@ -152,7 +152,7 @@ def _wait(svc: Services, task_id: int) -> None:
 
 def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, float, Recorder]:
     """One Check for updates under the real limits; its start (`perf_counter`), seconds and the responses."""
-    from tests.app.helpers import ADMIN_ACTOR
+    from tests.support.services import ADMIN_ACTOR
 
     sandbox.control("ratelimit", qps=QPS, qpm=QPM)
     sandbox.control("latency", ms=LATENCY_MS)

@@ -10,7 +10,7 @@
    key) keeps its row and history. New members get `first_seen`, everyone seen gets `last_seen`, those
    gone get `removed_at`; every difference becomes a `member_changes` row of the task. The diff runs in
    Arrow (the snapshot as Arrow tables, joined with the stored rows read from DuckDB); the tests hold it to
-   the same diff in plain Python (`tests/members/reference_plan.py`). Only rows that differ are written, in
+   the same diff in plain Python (`tests/support/reference_plan.py`). Only rows that differ are written, in
    place (UPDATE ... FROM the changed rows, INSERT of new keys; no delete + re-insert), with each member's
    reach (asset count, text, admin flag); everyone still current gets `last_seen` from one UPDATE.
 

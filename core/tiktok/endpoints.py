@@ -3,7 +3,7 @@
 The one table of request rules (asset types, share types, filtering keys and their enum values, string
 limits, page sizes) and of the list item fields each answer names. Source: the yml files of TikTok's
 Business API SDK (tiktok/tiktok-business-api-sdk, `yml_files/`, commit f809c396520d), vendored in
-`tests/tiktok_definitions/`; `tests/client/test_endpoints_table.py` holds this table to them.
+`tests/support/tiktok_definitions/`; `tests/core/tiktok/test_endpoints_table.py` holds this table to them.
 
 The client asks only what an endpoint accepts: `bc/partner/asset/get/` serves ADVERTISER, CATALOG and
 DOMAIN only, `bc/asset/member/get/` ADVERTISER, CATALOG and LEAD only. Reach over the other asset types is

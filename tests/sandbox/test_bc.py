@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.sandbox.helpers import partner
+from tests.support.sandbox import partner
 
 MEMBER_FIELDS = {"user_id", "user_name", "user_email", "user_role", "relation_status", "ext_user_role"}
 

@@ -1,4 +1,4 @@
-"""The sandbox against TikTok's SDK definitions (tests/tiktok_definitions/*.yml), table-driven: every
+"""The sandbox against TikTok's SDK definitions (tests/support/tiktok_definitions/*.yml), table-driven: every
 `asset_type`, `share_type` and `filtering` enum value is accepted or refused (40002 naming the field) as the
 definition marks it, stated string limits hold, keys the definition lacks are not filtered on, and every
 list item field a definition names is in the answer (null allowed where the definition keeps nulls)."""
@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
-from tests.sandbox.helpers import partner
-from tests.tiktok_definitions.loader import Definition, definitions
+from tests.support.sandbox import partner
+from tests.support.tiktok_definitions.loader import Definition, definitions
 
 DEFS = definitions()
 BC_ROUTES = sorted(p for p in DEFS if p.startswith("bc/"))

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.sandbox.helpers import partner
+from tests.support.sandbox import partner
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_200_partners_by_4000_members_starts_and_serves() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sandbox.scale", "--partners", "200", "--members", "4000"],

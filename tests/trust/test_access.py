@@ -17,7 +17,7 @@ from core.security.roles import ADMIN, ANALYST, GUEST, Actor, NotAllowed, RoleRu
 from core.services import install
 from core.sync import check_for_updates, safeguard, schedule
 from core.tasks import jobs
-from tests.app.helpers import make_services
+from tests.support.services import make_services
 
 SHELL = "../../ui/shell.py"
 LIVE = {

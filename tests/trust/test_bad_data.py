@@ -25,8 +25,8 @@ from core.services import Services
 from core.sync import check_for_updates, safeguard
 from core.tasks import jobs
 from core.tiktok.client import TikTokClient
-from tests.app.helpers import ADMIN_ACTOR, make_services
-from tests.trust.conftest import content
+from tests.support.compare import content
+from tests.support.services import ADMIN_ACTOR, make_services
 
 CUSTOMER_BC = "7000000000000000001"
 PARTNER_BC = "7300000000000000002"
@@ -193,6 +193,7 @@ def partner_pages(draw: st.DrawFn) -> tuple[list[dict], tuple[int, Corruption] |
     return items, bad
 
 
+@pytest.mark.slow
 def test_partner_list_pages_are_stored_exactly_or_rejected(workspace):
     svc, fake = workspace
 
@@ -351,6 +352,7 @@ def _stored(svc: Services) -> tuple[set[tuple], set[tuple], set[tuple]]:
     return stored_members, reach, assets
 
 
+@pytest.mark.slow
 def test_member_pages_are_stored_exactly_or_rejected(workspace):
     svc, fake = workspace
 

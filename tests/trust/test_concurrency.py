@@ -28,8 +28,8 @@ from core.services import Services
 from core.store.database import Store
 from core.sync import check_for_updates
 from core.tasks import jobs
-from tests.app.helpers import ADMIN_ACTOR
-from tests.members.conftest import ANALYST_ACTOR, control, monitored_partners
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR
 
 SHELL = "../../ui/shell.py"
 SESSIONS = 20
@@ -246,6 +246,7 @@ def _run_all(
     return task_ids, checks, seen
 
 
+@pytest.mark.slow
 def test_twenty_sessions_browse_and_export_while_two_syncs_race(onboarded, sandbox, overlapping_apptests):
     svc = onboarded
     before = _current_keys(svc.store)

@@ -11,12 +11,16 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
-from tests.app.helpers import make_services
-from tests.members.conftest import control, fast_retries, monitored_partners, run_sync
-from tests.trust.conftest import ROOT_DIR, content
+from tests.support import ROOT
+from tests.support.compare import content
+from tests.support.onboarding import fast_retries, run_sync
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import make_services
 
 # The CLI's sync, with one test hook: after new members of a partner are inserted (transaction still
 # open, nothing committed), say so and wait to be killed.
@@ -35,6 +39,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, sandbox, tmp_path):
     svc = workspace_factory()
     before = content(svc.store)
@@ -60,7 +65,7 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
     }
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD],
-        cwd=ROOT_DIR,
+        cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

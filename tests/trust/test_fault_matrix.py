@@ -15,9 +15,9 @@ from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tiktok.client import TikTokClient
 from sandbox.server import SandboxServer
-from tests.app.helpers import ADMIN_ACTOR
-from tests.members.conftest import control, monitored_partners
-from tests.trust.conftest import content
+from tests.support.compare import content
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ADMIN_ACTOR
 
 PARTNER_LIST = "bc/partner/get/"
 MEMBERS = "bc/member/get/"
@@ -55,6 +55,7 @@ def _pending(sandbox: SandboxServer) -> list:
     return httpx.get(f"{sandbox.base_url}/sandbox/control/faults", timeout=10).json()["faults"]
 
 
+@pytest.mark.slow
 def test_every_transient_fault_is_retried_to_completion(workspace_factory, sandbox):
     """All nine kinds, one after the other, on the partner list and on the member listings of one sync."""
     svc = workspace_factory(**TIMEOUT_ENV)

@@ -17,7 +17,7 @@ from core.connect import vault
 from core.security import keys
 from core.security.crypto import SecretBox
 from core.services import Services, install
-from tests.app.helpers import ADMIN_ACTOR, make_services
+from tests.support.services import ADMIN_ACTOR, make_services
 
 # A Fernet token is url-safe base64 of version byte 0x80 + 8-byte timestamp + ...: it starts "gAAAAA".
 FERNET_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_-]{50,}={0,2}")

@@ -17,7 +17,7 @@ from core.security import audit
 from core.security.roles import ADMIN, ANALYST
 from core.services import Services, install
 from sandbox.testing import PortalFlowError, obtain_auth_code
-from tests.app.helpers import ADMIN_ACTOR, CUSTOMER_ADMIN, PASSWORD, make_services
+from tests.support.services import ADMIN_ACTOR, CUSTOMER_ADMIN, PASSWORD, make_services
 from ui.routes import ROUTES
 
 REDIRECT = "http://testserver/api/oauth/tiktok/callback"

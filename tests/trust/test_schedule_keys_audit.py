@@ -20,17 +20,9 @@ from core.security.roles import ADMIN, Actor
 from core.services import install
 from core.sync import schedule
 from core.tasks import jobs
-from tests.app.helpers import ADMIN_ACTOR, make_services
+from tests.support.services import ADMIN_ACTOR, make_services
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def svc(tmp_path):
-    services = make_services(tmp_path)
-    yield services
-    install(None)
-    services.close()
 
 
 def test_daily_sync_runs_once_a_day_with_the_workspace_policy_trigger(svc):

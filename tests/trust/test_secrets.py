@@ -14,8 +14,8 @@ from core.connect import vault
 from core.members import export
 from core.members.queries import MemberFilter
 from core.security.audit_export import AuditFilter, csv_bytes
-from tests.app.helpers import ADMIN_ACTOR
-from tests.members.conftest import ANALYST_ACTOR, run_sync
+from tests.support.onboarding import run_sync
+from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR
 
 SHELL = "../../ui/shell.py"
 PASSWORD = "Monitor-Vault-Pa55word-7f3c"

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from core.accounts import partners
 from core.security.crypto import SecretBox
 from core.services import install
-from tests.app.helpers import make_services
-from tests.browser.conftest import app_command, free_port
+from tests.support.browser import app_command, free_port
+from tests.support.services import make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-secret-for-tests"}

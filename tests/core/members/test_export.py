@@ -1,0 +1,224 @@
+"""CSV export: formula-injection corpus read back with csv.reader, quoting, streaming in bounded chunks,
+audit rows, and the Download CSV route (single-use token, or the CLI's bearer token)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from core.members import export, queries
+from core.members.queries import MemberFilter
+from core.security import audit, safe_csv
+from core.security.roles import GUEST, Actor, NotAllowed
+from core.store.database import Store
+from core.tasks import jobs
+from tests.support.compare import exported_rows
+from tests.support.onboarding import run_sync
+from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ANALYST_ACTOR
+from ui import api
+
+DANGEROUS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+    "\nx",
+    "\0x",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20x",
+    '=HYPERLINK("http://evil.example","x")',
+    "-2+3+cmd|' /C calc'!A0",
+]
+HARMLESS = ["plain", "", 'say "hi"', "line1\nline2", "a,b;c", "ünïcödé 名前", "x=1", "'quoted", " =1"]
+
+
+def _read(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("value", DANGEROUS)
+def test_dangerous_cells_get_a_leading_quote(value):
+    rows = _read(b"".join(safe_csv.csv_chunks(["h"], [[(value,)]])))
+    assert rows == [["h"], ["'" + value]]
+
+
+@pytest.mark.parametrize("value", HARMLESS)
+def test_harmless_cells_are_kept_exactly(value):
+    rows = _read(b"".join(safe_csv.csv_chunks(["h"], [[(value,)]])))
+    assert rows == [["h"], [value]]
+
+
+def test_every_field_is_quoted_with_crlf_rows():
+    data = b"".join(safe_csv.csv_chunks(["Member", "=Header"], [[("a", None), ("b", 1)]]))
+    assert data == b'"Member","\'=Header"\r\n"a",""\r\n"b","1"\r\n'
+
+
+def test_injected_names_from_tiktok_are_neutralised_in_the_export(onboarded, sandbox):
+    bc_id = monitored_partners(sandbox)[0].bc_id
+    names = {
+        "calc@agency.example": "=cmd|' /C calc'!A0",
+        "wide@agency.example": "\uff20SUM(1)",
+        "multi@agency.example": 'Line "one"\nline two',
+    }
+    for email, name in names.items():
+        control(sandbox, "members/add", bc_id=bc_id, user_email=email, user_name=name)
+    assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
+    rows = {r["Email"]: r for r in exported_rows(onboarded, MemberFilter(search="@agency.example"))}
+    assert rows["calc@agency.example"]["Member"] == "'=cmd|' /C calc'!A0"
+    assert rows["wide@agency.example"]["Member"] == "'\uff20SUM(1)"
+    assert rows["multi@agency.example"]["Member"] == 'Line "one"\nline two'
+
+
+def _synthetic_store(tmp_path, n: int) -> Store:
+    store = Store(tmp_path / "big.duckdb")
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        cur.execute("INSERT INTO partners (bc_id, name, connection) VALUES ('p1', 'Big Agency', 'connected')")
+        cur.execute(
+            """INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role,
+                                    relation_status, first_seen, last_seen)
+               SELECT 'p1', i::VARCHAR, i::VARCHAR, CASE WHEN i % 7 = 0 THEN '=evil' || i ELSE 'User ' || i END,
+                      'user' || i || '@big.example', CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'STANDARD' END,
+                      'BOUND', ?, ? FROM range(?) t(i)""",
+            [now, now, n],
+        )
+    return store
+
+
+def test_large_export_streams_in_bounded_chunks_and_is_audited(tmp_path):
+    n = 100_000
+    store = _synthetic_store(tmp_path, n)
+    try:
+        sizes, rows = [], 0
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR, batch_rows=2_000)
+        for chunk in stream:
+            sizes.append(len(chunk))
+            rows += chunk.count(b"\r\n")
+        assert rows == n + 1
+        assert len(sizes) > n // 2_000  # header + one chunk per batch: never the whole file at once
+        assert max(sizes) < 1_000_000
+        entry = audit.query(store, action="export.members").iloc[0]
+        assert (entry["actor"], entry["outcome"]) == (ANALYST_ACTOR.email, "ok")
+        assert entry["detail"].startswith(f"{n} rows via app")
+    finally:
+        store.close()
+
+
+def test_stopped_download_is_audited_as_interrupted(tmp_path):
+    store = _synthetic_store(tmp_path, 30_000)
+    try:
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR, batch_rows=1_000)
+        next(stream), next(stream)
+        stream.close()
+        assert audit.query(store, action="export.members").iloc[0]["outcome"] == "interrupted"
+        with pytest.raises(NotAllowed):
+            export.stream_members(store, MemberFilter(), actor=Actor("guest@x.example", GUEST))
+    finally:
+        store.close()
+
+
+def test_download_route_token_is_single_use_and_bearer_works_for_the_cli(onboarded):
+    client = TestClient(Starlette(routes=api.ROUTES))
+    f = MemberFilter(roles=("ADMIN",))
+    token = export.mint_token(onboarded.store, ANALYST_ACTOR, f)
+
+    first = client.get(export.download_url(token))
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("text/csv")
+    assert "attachment" in first.headers["content-disposition"]
+    rows = _read(first.content)
+    assert len(rows) > 1
+    assert {r[5] for r in rows[1:]} == {"Admin"}
+    assert client.get(export.download_url(token)).status_code == 403  # spent
+    assert client.get(export.EXPORT_PATH).status_code == 401
+    assert client.get(export.EXPORT_PATH, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    cli = client.get(
+        export.EXPORT_PATH, params=f.to_query(), headers={"Authorization": f"Bearer {onboarded.settings.api_token}"}
+    )
+    assert cli.status_code == 200
+    assert _read(cli.content) == rows
+    actors = set(audit.query(onboarded.store, action="export.members")["actor"])
+    assert actors == {ANALYST_ACTOR.email, "command line"}
+
+
+def _corpus_store(tmp_path) -> Store:
+    """Members whose every text column takes each dangerous and harmless value (and NULL where allowed)."""
+    store = Store(tmp_path / "corpus.duckdb")
+    values = [*DANGEROUS, *HARMLESS, "emoji 🙂", '"', '""', "=", "'=1", None]
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        cur.executemany(
+            "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+            [(f"p{i}" if i % 3 else f"=p{i}", name) for i, name in enumerate(values[:6])],
+        )
+        cur.executemany(
+            """INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, user_role, finance_role,
+                                    relation_status, assets, first_seen, last_seen, removed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    f"p{i % 6}" if i % 6 % 3 else f"=p{i % 6}",
+                    f"k{i}",
+                    value,
+                    value,
+                    values[(i + 1) % len(values)],
+                    ("ADMIN", "STANDARD", value)[i % 3],
+                    ("MANAGER", None, value)[i % 3],
+                    ("BOUND", "PENDING", value)[i % 3],
+                    value,
+                    now,
+                    now,
+                    now if i % 4 == 0 else None,
+                )
+                for i, value in enumerate(values * 3)
+            ],
+        )
+    return store
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        MemberFilter(include_removed=True),
+        MemberFilter(),
+        MemberFilter(include_removed=True, sort="member", descending=True),
+        MemberFilter(include_removed=True, sort="email"),
+        MemberFilter(include_removed=True, flags=("partner_admin",), sort="status"),
+    ],
+)
+def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
+    store = _corpus_store(tmp_path)
+    try:
+        with store.read() as cur:
+            expected = b"".join(
+                safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f)).fetchall()])
+            )
+        assert expected.count(b"\r\n") > 10
+        for batch_rows in (7, 10_000):
+            streamed = b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, batch_rows=batch_rows))
+            assert streamed == expected
+    finally:
+        store.close()
+
+
+def test_no_matching_rows_exports_the_header_only(tmp_path):
+    store = _corpus_store(tmp_path)
+    try:
+        f = MemberFilter(search="no such member")
+        assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
+            safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [])
+        )
+        assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
+    finally:
+        store.close()

@@ -1,0 +1,189 @@
+"""A whole access review campaign in Chromium: the admin creates it on Reviews; the analyst (who can neither
+create nor sign off) decides one guest user and then every filtered row in bulk through the confirmation that
+counts them; the admin signs off and downloads the CSV and the PDF. The CSV read back equals the decisions;
+the PDF's text carries the campaign, the counts per decision and the CSV's SHA-256."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from pypdf import PdfReader
+
+from core.reviews import report
+from sandbox.server import SandboxServer
+from tests.support.browser import RunningApp, wait_for_app
+from tests.support.compare import world_rows
+from tests.support.sandbox import monitored_partners, world
+
+SLOW = 30_000
+ADMIN, ANALYST = "admin@partnerwatch.local", "analyst@partnerwatch.local"
+NAME = "Q4 partner access review"
+COMMENT = "Ask the agency who still uses this login"
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect() -> Iterator[None]:
+    """Every state wait as patient as the rest: on a loaded 2-core machine a Reviews run takes seconds, longer
+    than `expect`'s 5 s default (a notice right after switching users was missed once that way)."""
+    expect.set_options(timeout=SLOW)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+def _pick(page: Page, label: str, option: str) -> None:
+    """Type into a selectbox or multiselect and take the option that reads exactly `option`."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    box.press_sequentially(option)
+    exact = page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(option)}$"))
+    expect(exact).to_be_visible(timeout=SLOW)
+    exact.click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+
+
+def _sign_in_as(page: Page, email: str, role: str) -> None:
+    _pick(page, "Sandbox user (switch to try each role)", f"{email} · {role}")
+    _signed_in(page, email, role)
+    wait_for_app(page)  # the run that shows who is signed in has ended
+    expect(page.get_by_role("heading", name="Reviews")).to_be_visible(timeout=SLOW)
+
+
+def _signed_in(page: Page, email: str, role: str) -> None:
+    signed_in = page.get_by_text(re.compile(rf"^Signed in as {re.escape(email)} \({role}\)$"))
+    expect(signed_in).to_be_visible(timeout=SLOW)
+
+
+def _bulk(page: Page, expected: int) -> None:
+    """Decide filtered rows…, check the dialog counts `expected` rows, confirm, and wait for the result."""
+    page.get_by_role("button", name="Decide filtered rows…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"on {expected} guest users", timeout=SLOW)
+    dialog.get_by_role("button", name=f"Apply to {expected} guest users", exact=True).click()
+    expect(page.get_by_text(f"{expected} decisions recorded.", exact=True)).to_be_visible(timeout=SLOW)
+    expect(dialog).to_have_count(0)
+    wait_for_app(page)
+
+
+def _download(page: Page, button: str, target: Path) -> bytes:
+    with page.expect_download(timeout=SLOW) as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(target)
+    return target.read_bytes()
+
+
+def _caption_number(locator: Locator, pattern: str) -> str:
+    expect(locator).to_be_visible(timeout=SLOW)
+    return re.search(pattern, locator.inner_text()).group(1)
+
+
+def test_a_whole_campaign_create_decide_sign_off_and_download(
+    onboarded_app: RunningApp,
+    sandbox_session: SandboxServer,
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    world_json = world(sandbox_session)
+    members = world_rows(world_json, [p.bc_id for p in monitored_partners(sandbox_session)])
+    names = {bc["bc_info"]["bc_id"]: bc["bc_info"]["name"] for bc in world_json["business_centers"]}
+    page.goto(f"{onboarded_app.url}/reviews")
+    wait_for_app(page)
+    _signed_in(page, ADMIN, "admin")  # the sandbox starts as its admin
+
+    # the admin creates the campaign over every onboarded partner
+    page.get_by_text("New campaign", exact=True).click()
+    page.get_by_label("Name", exact=True).fill(NAME)
+    page.get_by_role("button", name="Create campaign").click()
+    created = page.get_by_text(re.compile(r"^Campaign #\d+ created: \d+ guest users frozen\.$"))
+    assert int(_caption_number(created, r": (\d+) guest users")) == len(members)
+    campaign_id = int(_caption_number(created, r"#(\d+)"))
+    wait_for_app(page)
+
+    # the analyst reviews; nothing lets them create or sign off
+    _sign_in_as(page, ANALYST, "analyst")
+    expect(page.get_by_text("Only admins can create or sign off campaigns.")).to_be_visible()
+    expect(page.get_by_text("Only admins can sign off a campaign.")).to_be_visible()
+    expect(page.get_by_text("New campaign", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Create campaign")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign off")).to_have_count(0)
+
+    # one guest user, found by typing in "Decide on one guest user": Needs info with a comment
+    box = page.get_by_role("combobox", name="Decide on one guest user", exact=True)
+    box.click()
+    box.press_sequentially("@")  # typing opens the list (every guest user here has an e-mail)
+    expect(page.get_by_role("option").first).to_be_visible(timeout=SLOW)
+    first = page.get_by_role("option").first.inner_text()  # "member · e-mail · partner"
+    _member, email, partner = first.split(" · ")
+    box.press("ControlOrMeta+a")
+    box.press_sequentially(email)
+    page.get_by_role("option").filter(has_text=re.compile(rf" · {re.escape(partner)}$")).first.click()
+    wait_for_app(page)
+    form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Save decision"))
+    expect(form).to_contain_text(email, timeout=SLOW)
+    form.get_by_text("Needs info", exact=True).click()
+    form.get_by_label("Comment (optional)").fill(COMMENT)
+    form.get_by_role("button", name="Save decision").click()
+    wait_for_app(page)
+    expect(page.get_by_text(f"1 of {len(members)} decided")).to_be_visible(timeout=SLOW)
+    wait_for_app(page)
+    expect(box).to_have_value(first)  # still picked, with the decision and comment as saved
+    expect(form.get_by_role("radio", name="Needs info")).to_be_checked()
+    expect(form.get_by_label("Comment (optional)")).to_have_value(COMMENT)
+
+    # in bulk: the undecided partner admins Keep, then every other undecided guest user Remove
+    [single] = [m for m in members if m["Email"] == email and names[m["Partner BC ID"]] == partner]
+    admins = [m for m in members if m["TikTok role"] == "Admin" and m is not single]
+    _pick(page, "Decision", "Undecided")
+    _pick(page, "Role", "Admin")
+    _bulk(page, len(admins))
+    role = page.get_by_role("combobox", name="Role", exact=True)
+    role.click()
+    role.press("Backspace")  # drops the Admin choice
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    _pick(page, "Bulk decision", "Remove")
+    _bulk(page, len(members) - len(admins) - 1)
+    expect(page.get_by_text(f"{len(members)} of {len(members)} decided")).to_be_visible(timeout=SLOW)
+
+    # the admin signs off: every row decided, so no undecided to accept
+    _sign_in_as(page, ADMIN, "admin")
+    page.get_by_role("button", name="Sign off", exact=True).click()
+    expect(page.get_by_text(f"Signed off by {ADMIN}")).to_be_visible(timeout=SLOW)
+    wait_for_app(page)
+    sha = _caption_number(page.get_by_text(re.compile(r"^Attestation CSV: ")), r"SHA-256 ([0-9a-f]{64})")
+
+    csv_data = _download(page, "Download CSV", tmp_path / "report.csv")
+    pdf_data = _download(page, "Download PDF", tmp_path / "report.pdf")
+    assert hashlib.sha256(csv_data).hexdigest() == sha
+
+    header, *rows = list(csv.reader(io.StringIO(csv_data.decode("utf-8"), newline="")))
+    assert header == list(report.COLUMNS)
+    got = sorted(_decision(dict(zip(header, row, strict=True))) for row in rows)
+    expected = sorted((m["Partner BC ID"], m["Email"], m["User ID"], *_expected(m, single, admins)) for m in members)
+    assert got == expected
+
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_data)).pages).split())
+    assert f"Access review attestation: {NAME}" in text
+    assert f"Campaign: #{campaign_id}" in text
+    keep, remove = len(admins), len(members) - len(admins) - 1
+    assert f"All partners {len(members)} {keep} {remove} 1 0" in text  # members, keep, remove, needs info, undecided
+    assert re.search(rf"Signed off: \S+ \S+ UTC by {re.escape(ADMIN)}", text)
+    assert f"Rows: {len(members)}" in text
+    assert f"SHA-256: {sha}" in text
+
+
+def _decision(row: dict[str, str]) -> tuple[str, ...]:
+    return (row["Partner BC ID"], row["Email"], row["User ID"], row["Decision"], row["Reviewer"], row["Comment"])
+
+
+def _expected(member: dict[str, str], single: dict[str, str], admins: list[dict[str, str]]) -> tuple[str, str, str]:
+    if member is single:
+        return ("Needs info", ANALYST, COMMENT)
+    return ("Keep" if any(member is a for a in admins) else "Remove", ANALYST, "")

@@ -1,0 +1,192 @@
+"""Browser tests: the real app (`streamlit run streamlit_app.py` with its embedded sandbox) in Chromium.
+
+Chromium is Debian's (`/usr/bin/chromium`); Playwright cannot download browsers here. Without it these
+tests skip locally, but in CI (CI=true) a skipped browser test is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.server import SandboxServer
+from tests.support import ROOT
+from tests.support.onboarding import prepared_workspace
+
+CHROMIUM = os.environ.get("PW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") == "true" and report.skipped and item.get_closest_marker("browser"):
+        report.outcome = "failed"
+        report.longrepr = f"browser test skipped in CI (not allowed): {report.longrepr}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    sandbox_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def app_command(port: int, *args: str) -> list[str]:
+    """`streamlit run streamlit_app.py` on `port`, headless, with extra Streamlit flags."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        *args,
+    ]
+
+
+def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (), **env_extra: str) -> RunningApp:
+    """The app on free ports, its data under `tmp`; sandbox mode unless `env_extra` names TikTok credentials."""
+    port, sandbox_port = port or free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PW_TIKTOK_APP_ID", "PW_TIKTOK_APP_SECRET")}
+    env |= {
+        "PW_PORT": str(port),
+        "PW_SANDBOX_PORT": str(sandbox_port),
+        "PW_DATA_DIR": str(tmp / "data"),
+        "PW_DB_PATH": str(tmp / "data" / "pw.duckdb"),
+        **env_extra,
+    }
+    log_path = tmp / "app.log"
+    process = subprocess.Popen(
+        app_command(port, *args),
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    app = RunningApp(f"http://localhost:{port}", f"http://127.0.0.1:{sandbox_port}", process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited early:\n{app.log()}")
+        try:
+            if httpx.get(f"{app.url}/healthz", timeout=1).status_code == 200:
+                return app
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the app did not answer /healthz within 60 s:\n{app.log()}")
+
+
+def stop_app(app: RunningApp) -> None:
+    app.process.terminate()
+    try:
+        app.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    app = start_app(tmp_path_factory.mktemp("app"))
+    yield app
+    stop_app(app)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def wait_for_app(page) -> None:
+    """Streamlit connected and idle (the attributes Streamlit's own e2e suite waits on)."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
+    # generous: a page with a polling fragment is "running" often, and a loaded 2-core machine is slow
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+
+
+_FINAL = "Completed|Not completed|Halted: safeguard"
+
+
+def start_check_for_updates(page) -> int:
+    """Click Partners' top-right Check for updates; returns the id of the task it started (from its toast)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Check for updates").first.click()
+    toast = page.get_by_test_id("stToast").filter(has_text=re.compile(r"started \(task #\d+\)"))
+    expect(toast).to_be_visible(timeout=20_000)
+    return int(re.search(r"task #(\d+)", toast.inner_text()).group(1))
+
+
+def wait_for_task(page, task_id: int, *, timeout: float = 90_000) -> str:
+    """On Automation: wait until task `task_id` itself (not any task) has ended; returns its status."""
+    from playwright.sync_api import expect
+
+    label = page.get_by_text(re.compile(rf"^#{task_id} · .* · ({_FINAL})$"))
+    expect(label).to_be_visible(timeout=timeout)
+    return re.search(rf"({_FINAL})$", label.inner_text()).group(1)
+
+
+@pytest.fixture(scope="module")
+def onboarded_app(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_session: SandboxServer, onboarded_template: Path
+) -> Iterator[RunningApp]:
+    """The app (`streamlit run`) on a copy of the onboarded workspace, against the session's reset sandbox."""
+    sandbox_session.reset()
+    root = tmp_path_factory.mktemp("members-app")
+    env = prepared_workspace(onboarded_template, root / "ws", sandbox_session)
+    app = start_app(root, PW_SANDBOX_EXTERNAL="1", **env)
+    yield app
+    stop_app(app)
