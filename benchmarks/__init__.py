@@ -2,4 +2,12 @@
 Members query, CSV export and app start-up at the scale of issue 7, with results in `results.json` and
 their explanation in `RESULTS.md`."""
 
-BENCHMARKS = ("sync_rate_utilisation", "store_upsert", "members_query", "csv_export", "app_start", "access_review")
+BENCHMARKS = (
+    "sync_rate_utilisation",
+    "store_upsert",
+    "members_query",
+    "csv_export",
+    "app_start",
+    "access_review",
+    "alerts_dispatch",
+)

@@ -119,6 +119,26 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
 # -- snapshots (what TikTok returns), for the upsert benchmark ------------------------------------
 
 
+def plain_snapshot(bc_id: str, members: int) -> Snapshot:
+    """`members` STANDARD, BOUND guest users `u0`, `u1`, ... with no reach: a snapshot one larger than the
+    last adds one guest user (the alert benchmark and tests add thousands this way)."""
+    return Snapshot(
+        bc_id,
+        {
+            f"u{i}": {
+                "user_id": f"u{i}",
+                "user_name": f"Member {i}",
+                "user_email": f"member{i}@agency.example",
+                "user_role": "STANDARD",
+                "finance_role": None,
+                "relation_status": "BOUND",
+            }
+            for i in range(members)
+        },
+        [],
+    )
+
+
 def snapshot(partner_index: int, members: int, seed: int = 7) -> Snapshot:
     """One partner BC's members as `bc/member/get/` lists them, and their reach on two shared assets."""
     rng = random.Random(seed * 1_000_003 + partner_index)

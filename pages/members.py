@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.errors import InvalidInput
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
@@ -41,19 +42,50 @@ def download_link(col: st.delta_generator.DeltaGenerator, member_filter: MemberF
     )
 
 
+def _clear_task() -> None:
+    st.query_params.pop("task", None)
+    st.session_state.pop("members_task_seen", None)
+    st.session_state["members_removed"] = False
+
+
+def task_from_link() -> int | None:
+    """The sync task of a `/members?task=N` link (an alert digest's): its changed members only, removed ones
+    shown too (a removal is one of the changes) until the person turns that off."""
+    try:
+        task_id = queries.task_number(st.query_params.get("task"))
+    except InvalidInput:
+        st.warning("The link's task is not a task number: showing every guest user.")
+        return None
+    if task_id is not None and st.session_state.get("members_task_seen") != task_id:
+        st.session_state["members_task_seen"] = task_id
+        st.session_state["members_removed"] = True
+    if task_id is not None:
+        chip, note = st.columns([1, 3], vertical_alignment="center")
+        chip.button(
+            f"Changes of task #{task_id}",
+            icon=":material/close:",
+            key="members_task_clear",
+            on_click=_clear_task,
+            help="Show every guest user again",
+        )
+        note.caption(f"Only the guest users that Check for updates #{task_id} added, changed or removed.")
+    return task_id
+
+
 st.title("Members")
 st.header("User Overview", divider="gray")
 st.caption(MEMBERS_LIMIT)
 guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 
 with guests_tab:
+    task_id = task_from_link()
     partner_names = queries.partner_options(svc.store)
     chosen, _ = filter_row("members", partner_names)
     ordered, last = sort_row("members")
     include_removed = last.toggle(
         "Show removed", key="members_removed", help="Also list guest users who left the partner's Business Center"
     )
-    member_filter = MemberFilter(**chosen, **ordered, include_removed=include_removed)
+    member_filter = MemberFilter(**chosen, **ordered, include_removed=include_removed, task_id=task_id)
 
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter

@@ -87,6 +87,7 @@ class MemberFilter:
     include_removed: bool = False
     sort: str = "partner"
     descending: bool = False
+    task_id: int | None = None  # only the members this sync task changed (the alert digest's link)
 
     def __post_init__(self) -> None:
         for name, values, allowed in (
@@ -99,6 +100,8 @@ class MemberFilter:
                 raise InvalidInput(f"unknown {name} {unknown[0]!r}; choose from {', '.join(allowed)}")
         if self.sort not in SORTS:
             raise InvalidInput(f"cannot sort by {self.sort!r}; choose from {', '.join(SORTS)}")
+        if self.task_id is not None and (isinstance(self.task_id, bool) or not isinstance(self.task_id, int)):
+            raise InvalidInput(f"the task must be a task number, not {self.task_id!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -130,6 +133,7 @@ class MemberFilter:
             include_removed=flag("include_removed"),
             sort=str(data.get("sort") or "partner"),
             descending=flag("descending"),
+            task_id=task_number(data.get("task_id")),
         )
 
     def to_query(self) -> dict[str, str]:
@@ -143,8 +147,19 @@ class MemberFilter:
             "include_removed": "1" if self.include_removed else "",
             "sort": self.sort,
             "descending": "1" if self.descending else "",
+            "task_id": "" if self.task_id is None else str(self.task_id),
         }
         return {k: v for k, v in query.items() if v}
+
+
+def task_number(raw: object) -> int | None:
+    """A sync task's number from a query parameter or JSON (`12`, `"12"`, `"#12"`); None when empty."""
+    text = str(raw if raw is not None else "").strip().removeprefix("#")
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        raise InvalidInput(f"the task must be a task number, not {text!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -278,6 +293,13 @@ def _where(f: MemberFilter, src: Source = MEMBERS) -> tuple[str, list[object]]:
         if values:
             clauses.append(f"list_contains(?::VARCHAR[], m.{column})")
             params.append(list(values))
+    if f.task_id is not None:
+        # a semi-join: each member once, however many changes the task made to it
+        clauses.append(
+            "EXISTS (SELECT 1 FROM member_changes c WHERE c.task_id = ?"
+            " AND c.partner_bc_id = m.partner_bc_id AND c.member_key = m.member_key)"
+        )
+        params.append(f.task_id)
     if f.flags:
         clauses.append("(" + " OR ".join(f"({src.condition(flags.BY_KEY[k])})" for k in f.flags) + ")")
     term = f.search.strip().lower()

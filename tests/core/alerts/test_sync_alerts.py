@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from benchmarks import datagen
 from core.alerts import channels, digest, dispatcher, outbox, rules, triggers
 from core.sync import member_write
-from core.sync.member_diff import Snapshot
 from tests.support.alerts import add_channel, deliver_all, webhook
 from tests.support.onboarding import run_sync
 from tests.support.receivers import HttpReceiver
@@ -80,21 +80,6 @@ def test_safeguard_halt_and_reconnect_required_raise_partner_alerts(onboarded, s
     assert len(unhealthy) == 1  # "becomes": not again while it stays Reconnect required
 
 
-def _snapshot(bc_id: str, n: int) -> Snapshot:
-    members = {
-        f"u{i}": {
-            "user_id": f"u{i}",
-            "user_name": f"Member {i}",
-            "user_email": f"member{i}@agency.example",
-            "user_role": "STANDARD",
-            "finance_role": None,
-            "relation_status": "BOUND",
-        }
-        for i in range(n)
-    }
-    return Snapshot(bc_id, members, [])
-
-
 def test_ten_thousand_member_changes_make_one_digest_per_channel(svc, receiver):
     slack_receiver = HttpReceiver().start()
     try:
@@ -102,9 +87,10 @@ def test_ten_thousand_member_changes_make_one_digest_per_channel(svc, receiver):
         add_channel(svc, "slack", channels.SLACK, slack_receiver.url)
         rule = next(r for r in rules.all_rules(svc.store) if r.trigger == triggers.NEW_GUEST)
         rules.save(svc.store, ADMIN_ACTOR, trigger=rule.trigger, enabled=True, rule_id=rule.id)
-        member_write.write_snapshot(svc.store, _snapshot("7000000000000000001", 1), "Agency", 101)  # baseline
+        bc_id = "7000000000000000001"
+        member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 1), "Agency", 101)  # baseline
         assert events(svc) == []
-        member_write.write_snapshot(svc.store, _snapshot("7000000000000000001", 10_001), "Agency", 102)
+        member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 10_001), "Agency", 102)
         assert len(events(svc)) == 10_000
         assert digest.make_deliveries(svc.store, public_url="http://pw", now=datetime.now(UTC)) == 2
         deliver_all(svc)
