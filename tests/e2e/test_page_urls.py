@@ -15,7 +15,9 @@ PAGES = {
     "partners": ("Partners", "Partners"),
     "connect": ("Connect a partner", "Connect"),
     "members": ("Members", "Members"),
+    "reviews": ("Reviews", "Reviews"),
     "automation": ("Automation", "Automation"),
+    "alerts": ("Alerts", "Alerts"),
     "settings": ("Settings", "Settings"),
     "": ("Partners", None),  # `/` lands on Partners too
 }
@@ -39,7 +41,7 @@ def test_each_page_answers_at_its_own_url(cold_app: RunningApp, page: Page, path
     expect(page.get_by_text("Page not found")).to_have_count(0)
     assert page.url.rstrip("/") == f"{cold_app.url}/{path}".rstrip("/")  # still at the shared address
     nav = page.get_by_test_id("stSidebarNav")
-    expect(nav.get_by_role("link")).to_have_count(5)  # the admin's five pages; `/` adds no entry
+    expect(nav.get_by_role("link")).to_have_count(7)  # the admin's seven pages; `/` adds no entry
     if entry is not None:
         expect(nav.get_by_role("link", name=entry)).to_have_attribute("href", f"{cold_app.url}/{path}")
         expect(nav.get_by_role("link", name=entry)).to_have_attribute("aria-current", "page")

@@ -93,14 +93,14 @@ def test_admin_signs_in_and_gets_the_admin_pages(live_app: RunningApp, offline: 
     _sign_in(offline, live_app, ADMIN)
     expect(offline.get_by_text(f"Signed in as {ADMIN} (admin)")).to_be_visible()
     expect(offline.get_by_role("heading", name="Partners")).to_be_visible()
-    assert _nav_links(offline) == ["Partners", "Connect", "Members", "Automation", "Settings"]
+    assert _nav_links(offline) == ["Partners", "Connect", "Members", "Reviews", "Automation", "Alerts", "Settings"]
 
 
 @pytest.mark.slow
 def test_role_comes_from_configuration(live_app: RunningApp, offline: Page) -> None:
     _sign_in(offline, live_app, ANALYST)  # matched by the @acme.example entry of PW_ROLE_ANALYSTS
     expect(offline.get_by_text(f"Signed in as {ANALYST} (analyst)")).to_be_visible()
-    assert _nav_links(offline) == ["Partners", "Members", "Automation"]
+    assert _nav_links(offline) == ["Partners", "Members", "Reviews", "Automation", "Alerts"]
     offline.goto(f"{live_app.url}/settings")  # an admin page by URL is not served to an analyst
     wait_for_app(offline)
     expect(offline.get_by_role("heading", name="Settings")).to_have_count(0)

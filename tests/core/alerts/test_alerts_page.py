@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core.alerts import outbox, triggers
 from tests.support.alerts import deliver_all, webhook
 
-SHELL = "../../ui/shell.py"
+SHELL = "../../../ui/shell.py"  # relative to this file, as AppTest wants
 
 
 def _app() -> AppTest:

@@ -15,7 +15,7 @@ from core.alerts import outbox, triggers
 from tests.support.alerts import deliver_all, webhook
 from tests.support.services import make_services
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_sigkill_with_alerts_in_the_outbox(tmp_path, receiver):

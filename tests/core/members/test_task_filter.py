@@ -76,7 +76,7 @@ def test_task_numbers_are_read_from_links():
 
 
 def _members_page(task: str) -> AppTest:
-    at = AppTest.from_file("../../ui/shell.py", default_timeout=30)
+    at = AppTest.from_file("../../../ui/shell.py", default_timeout=30)
     at.run()
     at.query_params["task"] = task
     at.switch_page("../pages/members.py")

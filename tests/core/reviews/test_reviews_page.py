@@ -16,7 +16,7 @@ from core.services import install
 from tests.support.reviews import ADMIN_A
 from tests.support.services import make_services
 
-SHELL = "../../ui/shell.py"
+SHELL = "../../../ui/shell.py"  # relative to this file, as AppTest wants
 ANALYST_EMAIL = "analyst@partnerwatch.local"
 
 
