@@ -27,14 +27,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.app.helpers import ADMIN_ACTOR, make_services
-
 from benchmarks import datagen
 from benchmarks.common import PYTHON, ROOT, load_average
 from core import services as core_services
 from core.alerts import channels, digest, dispatcher, outbox, rules, triggers
 from core.services import Services
 from core.sync import member_write
+from tests.support.services import ADMIN_ACTOR, make_services
 
 NAME = "alerts_dispatch"
 TARGET_S = 2.0
