@@ -19,16 +19,16 @@ def test_alerts_arrive_at_the_sandbox_receiver(tmp_path, sandbox):
             outbox.record(cur, triggers.TASK_NOT_COMPLETED, task_id=None, partner_bc_id=None, subject="<b>x</b>")
         deliver_all(svc)
         shown = httpx.get(f"{sandbox.base_url}/sandbox/webhooks", params={"format": "json"}).json()
-        assert [m["body"]["type"] for m in shown] == ["partnerwatch.alerts.digest", "partnerwatch.alerts.test"]
-        assert shown[0]["name"] == "security"
-        assert shown[0]["headers"]["x-partnerwatch-signature"].startswith("v1=")
+        mine = [m for m in shown if m["name"] == "security"]  # the session's sandbox also serves other tests
+        assert [m["body"]["type"] for m in mine] == ["partnerwatch.alerts.digest", "partnerwatch.alerts.test"]
+        assert mine[0]["headers"]["x-partnerwatch-signature"].startswith("v1=")
         page = httpx.get(f"{sandbox.base_url}/sandbox/webhooks").text
         assert "&lt;b&gt;x&lt;/b&gt;" in page
         assert "<b>x</b>" not in page
         again = httpx.post(
             f"{sandbox.base_url}/sandbox/webhooks/security",
             json={},
-            headers={"Idempotency-Key": shown[0]["idempotency_key"]},
+            headers={"Idempotency-Key": mine[0]["idempotency_key"]},
         )
         assert again.json()["duplicate"] is True
     finally:
