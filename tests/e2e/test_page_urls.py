@@ -4,6 +4,7 @@ or a bookmark), and it opens that page with its navigation entry current, never 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -23,17 +24,26 @@ PAGES = {
 }
 
 
-@pytest.fixture
-def cold_app(tmp_path) -> Iterator[RunningApp]:
-    """A fresh app per test, so the deep link is its first page request."""
-    app = start_app(tmp_path)
-    yield app
-    stop_app(app)
+@pytest.fixture(scope="module")
+def cold_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningApp]]:
+    """A fresh app per path, so each deep link is its app's first page request; started a few at a time, since
+    a start mostly waits (the embedded sandbox, /healthz), but not all at once on a 2-core machine."""
+    with ThreadPoolExecutor(3) as pool:
+        starting = {path: pool.submit(start_app, tmp_path_factory.mktemp(path or "root")) for path in PAGES}
+    apps = {path: future.result() for path, future in starting.items() if future.exception() is None}
+    try:
+        if len(apps) < len(PAGES):
+            raise next(f.exception() for f in starting.values() if f.exception() is not None)
+        yield apps
+    finally:
+        for app in apps.values():
+            stop_app(app)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", list(PAGES), ids=[p or "root" for p in PAGES])
-def test_each_page_answers_at_its_own_url(cold_app: RunningApp, page: Page, path: str) -> None:
+def test_each_page_answers_at_its_own_url(cold_apps: dict[str, RunningApp], page: Page, path: str) -> None:
+    cold_app = cold_apps[path]
     heading, entry = PAGES[path]
     page.goto(f"{cold_app.url}/{path}")
     wait_for_app(page)
