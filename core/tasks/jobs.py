@@ -100,6 +100,18 @@ class TaskHalted(TaskFailed):
 
 
 @dataclass(frozen=True)
+class Request:
+    """A task to queue: what its work needs (any process that runs jobs may claim it)."""
+
+    kind: str
+    target: str
+    actor: str
+    trigger: str
+    params: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None  # while a task holding it is Queued or running, a new request joins that task
+
+
+@dataclass(frozen=True)
 class Task:
     """A claimed task: what its work needs, as the request stored it."""
 
@@ -122,14 +134,18 @@ def _placeholders(values: Sequence[object]) -> str:
 
 
 def _insert_job(store: Store, task: Task, kind: str, target: str) -> int:
+    """A Queued job of `task`; TaskFailed when the task has ended (its lease ran out: its process stops here)."""
     now = _now()
     with store.write() as cur:
         row = cur.execute(
-            """INSERT INTO tasks (parent_id, kind, target, actor, trigger, status, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-            [task.id, kind, target, task.actor, task.trigger, QUEUED, now, now],
+            f"""INSERT INTO tasks (parent_id, kind, target, actor, trigger, status, created_at, updated_at)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?
+                WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status IN ({_placeholders(ACTIVE)}))
+                RETURNING id""",
+            [task.id, kind, target, task.actor, task.trigger, QUEUED, now, now, task.id, *ACTIVE],
         ).fetchone()
-    assert row is not None  # INSERT … RETURNING returns the inserted row
+    if row is None:
+        raise TaskFailed(f"Task #{task.id} was ended elsewhere (its lease ran out): no further job starts.")
     return int(row[0])
 
 
@@ -146,18 +162,6 @@ def _update_row(store: Store, row_id: int, **fields: object) -> bool:
             [*fields.values(), row_id, *ACTIVE],
         ).fetchone()
     return row is not None
-
-
-@dataclass(frozen=True)
-class Request:
-    """A task to queue: what its work needs (any process that runs jobs may claim it)."""
-
-    kind: str
-    target: str
-    actor: str
-    trigger: str
-    params: dict[str, Any] = field(default_factory=dict)
-    dedupe_key: str | None = None  # while a task holding it is Queued or running, a new request joins that task
 
 
 def enqueue(store: Store, request: Request) -> Enqueued:

@@ -4,6 +4,8 @@ move forward, and recovery after a dead process on the embedded DuckDB file."""
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from core.tasks import jobs
 from core.tasks.jobs import Counts
 
@@ -80,9 +82,12 @@ def test_a_task_that_ended_is_never_changed_again(store):
     ctx = jobs.TaskContext(store, task)  # the runner that lost its lease carries on
     ctx.status(jobs.RUNNING)
     ctx.add_total(3)
+    with pytest.raises(jobs.TaskFailed, match="ended elsewhere"):  # and stops at its next job
+        ctx.job("Partner", "p1")
     assert not jobs.finish(store, queued.task_id, jobs.COMPLETED, counts=Counts(added=5))
     row = _row(store, queued.task_id)
     assert (row["status"], row["added"], row["progress_total"]) == (jobs.NOT_COMPLETED, 0, 0)
+    assert jobs.list_jobs(store, queued.task_id).empty
 
 
 def test_release_ends_the_stopping_runners_tasks_at_once(store):
