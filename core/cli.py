@@ -9,6 +9,8 @@
     python -m core.cli review report --campaign ID --out DIR   (the attestation CSV and PDF of a signed-off review)
     python -m core.cli alerts test --channel NAME   (send a test message; the receiver's answer on stderr)
     python -m core.cli alerts retry-dead            (queue every dead-letter alert delivery again)
+    python -m core.cli worker   (run Check for updates tasks, the daily schedule, housekeeping and alerts until
+                                 SIGTERM; PW_PROCESS_ROLE=worker beside web replicas on a shared database)
 
 Exit codes: 0 ok, 1 failed, 2 bad usage (one line on stderr: an unknown option, a partner that does not
 exist, an output file that cannot be written). Quiet on success, as cron expects: only warnings and errors
@@ -37,9 +39,10 @@ import duckdb
 import httpx
 
 from core import services as core_services
+from core import worker
 from core.accounts import partners
 from core.alerts import dispatcher, outbox
-from core.config import ConfigError, Settings
+from core.config import ROLE_WORKER, ConfigError, Settings, format_problems, process_problems
 from core.logging_setup import configure_logging
 from core.members import export, flags, queries
 from core.members.queries import MemberFilter
@@ -516,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     test = alerts.add_parser("test", parents=[verbose], help="send a test message to a channel")
     test.add_argument("--channel", required=True, metavar="NAME")
     alerts.add_parser("retry-dead", parents=[verbose], help="queue every dead-letter delivery again")
+    commands.add_parser(
+        "worker",
+        parents=[verbose],
+        help="run Check for updates tasks, the daily schedule, housekeeping and alerts until SIGTERM",
+    )
     return parser
 
 
@@ -540,6 +548,8 @@ def _check_out(path: Path) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
+    if args.command == "worker":
+        return _worker(settings, term)
     level = logging.INFO if term.verbose else logging.WARNING
     configure_logging(level)
     if args.command == "export-members":
@@ -558,6 +568,28 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
         return _command(args, backend, settings, term)
     finally:
         backend.close()
+
+
+def _worker(settings: Settings, term: _Terminal) -> int:
+    """The worker process (logs at INFO); refuses a role that is not its own or a database it cannot share."""
+    problems = process_problems(settings, ROLE_WORKER)
+    if problems:
+        term.problem(format_problems(problems))
+        return USAGE
+    try:
+        svc = core_services.build(settings, log_level=logging.INFO)
+    except duckdb.IOException as exc:
+        raise CliFailure(
+            f"The database {settings.db_path} is in use by another process (the app?): a DuckDB file is opened by "
+            "one process only. Run the worker beside the app with PW_DATABASE_URL and PW_PROCESS_ROLE=worker, "
+            "or stop the other process."
+        ) from exc
+    core_services.install(svc)
+    try:
+        worker.run_worker(svc)
+    finally:
+        core_services.install(None)
+    return OK
 
 
 def _command(args: argparse.Namespace, backend: Backend, settings: Settings, term: _Terminal) -> int:

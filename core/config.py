@@ -30,6 +30,10 @@ LIVE_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"
 CALLBACK_PATH = "/api/oauth/tiktok/callback"
 DB_FILE = "partnerwatch.duckdb"
 
+# What a process runs (PW_PROCESS_ROLE): the UI and routes, the background work, or both (one process, the default)
+ROLE_ALL, ROLE_WEB, ROLE_WORKER = "all", "web", "worker"
+PROCESS_ROLES = (ROLE_ALL, ROLE_WEB, ROLE_WORKER)
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -82,6 +86,18 @@ class Settings:
     alerts_allow: tuple[str, ...] = ()  # PW_ALERTS_ALLOW: local hosts/CIDRs alerts may reach outside the sandbox
     alerts_max_attempts: int = 8  # PW_ALERTS_MAX_ATTEMPTS: then a delivery is a dead letter
     alerts_backoff_s: float = 30.0  # PW_ALERTS_BACKOFF_S: the first retry's delay (doubles each attempt)
+    process_role: str = ROLE_ALL  # PW_PROCESS_ROLE: all | web (UI only, queues tasks) | worker (runs them)
+    task_lease_s: float = 60.0  # PW_TASK_LEASE_S: a task whose runner stopped renewing it this long is ended
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process claims and runs tasks, the schedule and the alert dispatcher."""
+        return self.process_role != ROLE_WEB
+
+    @property
+    def shared_database(self) -> bool:
+        """A database server several processes share (PW_DATABASE_URL), not the one-process DuckDB file."""
+        return bool(getattr(self, "database_url", None))
 
     @property
     def sandbox_receiver_url(self) -> str:
@@ -229,6 +245,10 @@ def _build(src: _Source, root: Path) -> Settings:
             ),
             30.0,
         ),
+        process_role=keep(lambda: _process_role(src), ROLE_ALL),
+        task_lease_s=keep(
+            lambda: src.number("PW_TASK_LEASE_S", "partnerwatch.task_lease_s", 60.0, float, low=1, high=3600), 60.0
+        ),
     )
     if keep.found:
         raise ConfigError(*keep.found)
@@ -273,6 +293,13 @@ def _list(src: _Source, var: str, toml_key: str) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"{label} must be a list of host names, addresses or CIDR ranges")
     return tuple(i.strip() for i in items if i.strip())
+
+
+def _process_role(src: _Source) -> str:
+    value = (src.text("PW_PROCESS_ROLE", None, ROLE_ALL) or ROLE_ALL).lower()
+    if value not in PROCESS_ROLES:
+        raise ConfigError(f"PW_PROCESS_ROLE must be one of {', '.join(PROCESS_ROLES)}, got {value!r}")
+    return value
 
 
 def _is_sandbox(src: _Source) -> bool:
@@ -368,7 +395,8 @@ def startup_problems(
     """Every reason the app must not serve pages with this configuration, each naming what to set.
 
     `auth` is the `[auth]` section Streamlit's `st.login` reads (None when there is none). The sandbox needs
-    nothing; the live mode needs sign-in, encryption keys and one consistent public URL.
+    nothing; the live mode needs sign-in, encryption keys and one consistent public URL. Either mode needs a
+    process role a web app can have (`process_problems`).
     """
     root = Path(root) if root is not None else ROOT
     try:
@@ -376,16 +404,37 @@ def startup_problems(
     except ConfigError as exc:
         return exc.problems
     live = src.get("PW_TIKTOK_APP_ID", "tiktok.app_id") or src.get("PW_TIKTOK_APP_SECRET", "tiktok.app_secret")
+    settings: Settings | None = None
     try:
-        settings: Settings | None = Settings.load(env=src.env, secrets_file=secrets_file, root=root)
+        settings = Settings.load(env=src.env, secrets_file=secrets_file, root=root)
     except ConfigError as exc:
-        settings, found = None, exc.problems
+        found = exc.problems
     else:
-        found = []
+        found = process_problems(settings, ROLE_WEB)
     if not live:
         return found
     public_url = settings.public_url if settings else None
     return [*found, *(_live_problems(src, settings) if settings else []), *_auth_problems(auth, public_url)]
+
+
+def process_problems(settings: Settings, command: str) -> list[str]:
+    """Why this process must not start as `command` (ROLE_WEB: the Streamlit app, ROLE_WORKER: `python -m
+    core.cli worker`) with its PW_PROCESS_ROLE. Splitting the roles over processes needs a shared database."""
+    role, found = settings.process_role, []
+    if role == ROLE_WORKER and command == ROLE_WEB:
+        found.append(
+            "PW_PROCESS_ROLE is worker: such a process runs `python -m core.cli worker`, not the web app "
+            "(set PW_PROCESS_ROLE=web for a replica that serves the UI)"
+        )
+    if role == ROLE_WEB and command == ROLE_WORKER:
+        found.append("PW_PROCESS_ROLE is web: a web replica runs no jobs; start the worker with PW_PROCESS_ROLE=worker")
+    if role != ROLE_ALL and not settings.shared_database:
+        found.append(
+            f"PW_PROCESS_ROLE={role} needs PW_DATABASE_URL (a PostgreSQL database every process shares): the "
+            f"DuckDB file {settings.db_path} is opened by one process only; leave PW_PROCESS_ROLE unset to run "
+            "the UI and the background work in one process"
+        )
+    return found
 
 
 def _live_problems(src: _Source, settings: Settings) -> list[str]:

@@ -1,7 +1,8 @@
 """Composition root: one `Services` per process, built from `Settings`.
 
 The Streamlit shell, the routes, the CLI and the tests all reach the domain through this object, so the
-process has exactly one DuckDB instance, one token bucket (the app-wide QPS) and one job runner.
+process has exactly one DuckDB instance, one token bucket (the app-wide QPS) and one job runner (which claims
+tasks unless the process role is `web`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from core.config import Settings
 from core.logging_setup import configure_logging
 from core.security.crypto import SecretBox
 from core.store.database import Store
-from core.tasks.jobs import JobRunner, recover_interrupted
+from core.tasks.jobs import dialect, recover_interrupted
+from core.tasks.runner import JobRunner
 from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
 from core.tiktok.ratelimit import TokenBucket
 
@@ -41,8 +43,9 @@ class Services:
         """A new async client (use it in one event loop, `async with`); all share the app's rate limit."""
         return TikTokClient(self.client_config(), self.limiter, on_retry=on_retry)
 
-    def close(self) -> None:
-        self.runner.shutdown(wait=False)
+    def close(self, grace_s: float = 0.0) -> None:
+        """Stop the runner (tasks still running after `grace_s` end Not completed), then close the store."""
+        self.runner.shutdown(grace_s)
         self.store.close()
 
 
@@ -50,15 +53,16 @@ def build(settings: Settings, *, log_level: str | int = "INFO") -> Services:
     configure_logging(log_level)
     box = SecretBox(settings.encryption_keys)  # no key configured in live mode: refuses to start, says why
     store = Store(settings.db_path)
-    interrupted = recover_interrupted(store)
-    if interrupted:
-        log.warning("%d task(s) left running by a stopped process are now Not completed", interrupted)
+    if dialect(store) == "duckdb":  # one process on the file: what is active was left by a dead one
+        interrupted = recover_interrupted(store)
+        if interrupted:
+            log.warning("%d task(s) left running by a stopped process are now Not completed", interrupted)
     return Services(
         settings=settings,
         store=store,
         box=box,
         limiter=TokenBucket(settings.qps),
-        runner=JobRunner(store),
+        runner=JobRunner(store, lease_s=settings.task_lease_s, claims=settings.runs_jobs),
         generated_key=settings.sandbox_key_file is not None,
     )
 

@@ -2,7 +2,8 @@
 
 In sandbox mode the lifespan also starts the TikTok emulator on `PW_SANDBOX_PORT`, with this app's
 callback URL registered as its redirect URI and its state kept under the data directory, so `make run` is
-the whole set-up and a restart keeps every connection working. On stop the lifespan closes the store.
+the whole set-up and a restart keeps every connection working. A process of role `all` (the default) also
+runs the background work (`core.worker`); a `web` replica does not. On stop the lifespan closes the store.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import cli
+from core import cli, worker
 from core import services as core_services
-from core.alerts import dispatcher
 from core.config import Settings
-from core.connect import connections, oauth_flows
+from core.connect import connections
 from core.connect.oauth_flows import FlowError
 from core.members import queries
-from core.sync import schedule
 from ui import api
 
 log = logging.getLogger(__name__)
@@ -76,9 +75,8 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     svc = await run_in_threadpool(core_services.get)
     threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
-    # the daily sync and the hourly housekeeping: one thread per process, not per session
-    schedule.start(core_services.get, chores=[purge_oauth_flows])
-    dispatcher.start(core_services.get)  # alerts: one dispatcher per process, like the scheduler
+    if settings.runs_jobs:  # role all: tasks, the daily sync, housekeeping and alerts run here (one thread each)
+        await run_in_threadpool(worker.start, core_services.get)
     url = local_url()
     cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
@@ -90,20 +88,13 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
 
 def _shut_down(svc: core_services.Services, sandbox: Any) -> None:
     """Stop background work, then checkpoint and close the database, so a stop leaves no WAL behind."""
-    schedule.stop()
-    dispatcher.stop()  # a delivery in flight is sent again after the restart, with the same idempotency key
+    if svc.settings.runs_jobs:
+        worker.stop(svc)  # a task still running ends Not completed
     core_services.install(None)
-    svc.close()  # queued tasks are cancelled; one still running is Not completed at the next start
+    svc.close()
     if sandbox is not None:
         sandbox.stop()
     log.info("PartnerWatch stopped; the database is checkpointed and closed")
-
-
-def purge_oauth_flows(svc: core_services.Services) -> None:
-    """Housekeeping: OAuth attempts a day past their expiry are deleted."""
-    purged = oauth_flows.purge_expired(svc.store)
-    if purged:
-        log.info("Purged %d expired OAuth flows", purged)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -31,6 +31,7 @@ from core.tasks.jobs import (
     TRIGGER_MANUAL,
     Counts,
     JobHandle,
+    Request,
     TaskContext,
     TaskFailed,
     TaskHalted,
@@ -42,6 +43,7 @@ from core.tiktok.shapes import JSONObject
 
 DEDUPE_KEY = "check-for-updates"
 TASK_KIND = "Check for updates"
+PARTNER_PARAM = "partner_bc_id"  # the task's params: one partner's BC id, or None for all
 PARTNER_CONCURRENCY = 8
 
 # a partner job's outcome: counts, a failure, a safeguard halt, or a dead customer token
@@ -51,27 +53,36 @@ _Result: TypeAlias = Counts | str | SyncHalted | TokenRejectedError
 def request(
     services: Services, *, actor: Actor, trigger: str = TRIGGER_MANUAL, partner_bc_id: str | None = None
 ) -> int:
-    """Start a Check for updates in the background (or return the one already running)."""
+    """Queue a Check for updates (or join the one already queued or running, from whichever process); a process
+    that runs jobs claims it, this one or a worker."""
     require_admin(actor, "run Check for updates")
     target = "All partners"
     if partner_bc_id is not None:
         partner = partners.get(services.store, partner_bc_id)
         target = partner.name if partner else partner_bc_id
-    running = services.runner.active_task(DEDUPE_KEY)
-    work = functools.partial(_audited_run, services, partner_bc_id, actor.email, target)
-    task_id = services.runner.submit(
-        work, kind=TASK_KIND, target=target, actor=actor.email, trigger=trigger, dedupe_key=DEDUPE_KEY
+    serve(services)
+    queued = services.runner.enqueue(
+        Request(TASK_KIND, target, actor.email, trigger, {PARTNER_PARAM: partner_bc_id}, dedupe_key=DEDUPE_KEY)
     )
-    joined = running is not None and running == task_id
     audit.record(
         services.store,
         actor=actor.email,
         action="sync.request",
         target=target,
-        outcome="already running" if joined else "queued",
-        detail=f"task #{task_id}; trigger {trigger}",
+        outcome="already running" if queued.joined else "queued",
+        detail=f"task #{queued.task_id}; trigger {trigger}",
     )
-    return task_id
+    return queued.task_id
+
+
+def serve(services: Services) -> None:
+    """Let the process's runner run Check for updates tasks (it claims them only in a process that runs jobs)."""
+    services.runner.handle(TASK_KIND, functools.partial(_run_claimed, services))
+
+
+def _run_claimed(services: Services, ctx: TaskContext) -> Counts:
+    task = ctx.task
+    return _audited_run(services, task.params.get(PARTNER_PARAM), task.actor, task.target, ctx)
 
 
 def _audited_run(services: Services, partner_bc_id: str | None, actor: str, target: str, ctx: TaskContext) -> Counts:
@@ -362,4 +373,4 @@ async def _sharing_by_asset(client: TikTokClient, token: str, bc_id: str) -> dic
     return by_partner
 
 
-__all__ = ["COMPLETED", "DEDUPE_KEY", "request"]
+__all__ = ["COMPLETED", "DEDUPE_KEY", "request", "serve"]

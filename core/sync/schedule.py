@@ -1,11 +1,12 @@
 """Scheduled sync ("Workspace policy"): a daily Check for updates at a configured UTC time.
 
 The policy lives in `settings_kv` (`schedule.daily_enabled`, `schedule.daily_time` as HH:MM UTC) and is
-edited in Settings → Sync policy. `Scheduler` is one daemon thread per process, started by the `st.App`
-lifespan (never per browser session; `start()` twice returns the running one). Every `CHECK_INTERVAL_S`
-it calls `tick()`, which claims the day in the database (`schedule.last_run_date`, compare-and-set in one
-write transaction) before requesting the sync, so a day's run happens once even if ticks race or the
-process restarts; a process that was down at the scheduled time catches up when it starts that day.
+edited in Settings → Sync policy. `Scheduler` is one daemon thread per process that runs jobs (role `all`
+or `worker`, started by `core.worker`; never per browser session; `start()` twice returns the running one).
+Every `CHECK_INTERVAL_S` it calls `tick()`, which claims the day in the database before requesting the sync:
+a row of `schedule_claims` keyed by (job, UTC day), inserted with ON CONFLICT DO NOTHING, so a day's run
+happens once however many processes tick, race or restart; a process that was down at the scheduled time
+catches up when it starts that day. Housekeeping chores are claimed the same way, once per interval.
 Cron can call `python -m core.cli sync` instead (or as well: a sync already running is joined).
 """
 
@@ -26,13 +27,14 @@ from core.services import Services
 from core.store import settings
 from core.store.database import Store
 from core.sync import check_for_updates
-from core.tasks.jobs import TRIGGER_POLICY
+from core.tasks.jobs import TRIGGER_POLICY, process_name
 
 log = logging.getLogger(__name__)
 
 ENABLED_KEY = "schedule.daily_enabled"
 TIME_KEY = "schedule.daily_time"
-LAST_RUN_KEY = "schedule.last_run_date"
+DAILY_SYNC = "daily-sync"  # schedule_claims.job: the daily sync (slot: the UTC day)
+HOUSEKEEPING = "housekeeping"  # schedule_claims.job: the chores (slot: the interval's number since the epoch)
 DEFAULT_TIME = time(6, 0)
 CHECK_INTERVAL_S = 30.0
 CHORE_INTERVAL_S = 3600.0  # housekeeping (e.g. purging expired OAuth flows) once an hour
@@ -67,9 +69,12 @@ class Policy:
         )
 
 
-def _settings(store: Store) -> dict[str, str]:
+def _settings(store: Store) -> tuple[dict[str, str], date | None]:
+    """The policy's settings and the last day whose run was claimed."""
     with store.read() as cur:
-        return settings.get_many(cur, [ENABLED_KEY, TIME_KEY, LAST_RUN_KEY])
+        values = settings.get_many(cur, [ENABLED_KEY, TIME_KEY])
+        row = cur.execute("SELECT max(slot) FROM schedule_claims WHERE job = ?", [DAILY_SYNC]).fetchone()
+    return values, date.fromisoformat(row[0]) if row and row[0] else None
 
 
 def parse_time(text: str) -> time:
@@ -80,14 +85,13 @@ def parse_time(text: str) -> time:
 
 
 def policy(store: Store) -> Policy:
-    values = _settings(store)
+    values, last_run = _settings(store)
     try:
         at = parse_time(values.get(TIME_KEY, "")) if TIME_KEY in values else DEFAULT_TIME
     except ValueError:
         log.warning("settings_kv %s is not HH:MM (%r): using %s", TIME_KEY, values[TIME_KEY], DEFAULT_TIME)
         at = DEFAULT_TIME
-    last = values.get(LAST_RUN_KEY)
-    return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at, last_run=date.fromisoformat(last) if last else None)
+    return Policy(enabled=values.get(ENABLED_KEY) == "true", at=at, last_run=last_run)
 
 
 def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy:
@@ -107,19 +111,22 @@ def set_policy(store: Store, actor: Actor, *, enabled: bool, at: time) -> Policy
     return policy(store)
 
 
-def claim(store: Store, today: date) -> bool:
-    """Take today's run (compare-and-set under the write lock); False when it was already taken."""
+def claim(store: Store, job: str, slot: str) -> bool:
+    """Take `job`'s run for `slot` (e.g. today's daily sync) for this process; False when any process (this one
+    included) took it already. One INSERT: the primary key lets exactly one claimer win, on any database."""
     with store.write() as cur:
-        if settings.get(cur, LAST_RUN_KEY) == today.isoformat():
-            return False
-        settings.put(cur, LAST_RUN_KEY, today.isoformat(), by=SYSTEM_SCHEDULER.email)
-    return True
+        row = cur.execute(
+            """INSERT INTO schedule_claims (job, slot, claimed_by, claimed_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT DO NOTHING RETURNING slot""",
+            [job, slot, process_name(), datetime.now(UTC)],
+        ).fetchone()
+    return row is not None
 
 
 def tick(services: Services, now: datetime | None = None) -> int | None:
     """Start the day's scheduled sync when it is due; returns its task id, or None."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    if not policy(services.store).due(now) or not claim(services.store, now.date()):
+    if not policy(services.store).due(now) or not claim(services.store, DAILY_SYNC, now.date().isoformat()):
         return None
     log.info("Workspace policy: starting the daily Check for updates")
     return check_for_updates.request(services, actor=SYSTEM_SCHEDULER, trigger=TRIGGER_POLICY)
@@ -129,8 +136,9 @@ Chore = Callable[[Services], object]
 
 
 class Scheduler:
-    """The process's scheduler thread: calls `tick` every `interval_s`, and each housekeeping chore (e.g. purging
-    expired OAuth flows, given by the app, which knows the packages above this one) every `chore_interval_s`."""
+    """The process's scheduler thread: calls `tick` every `interval_s`, and the housekeeping chores (e.g. purging
+    expired OAuth flows, given by `core.worker`, which knows the packages above this one) once per
+    `chore_interval_s` across all processes."""
 
     def __init__(
         self,
@@ -143,7 +151,7 @@ class Scheduler:
         self._interval_s = interval_s
         self._chores = list(chores)
         self._chore_interval_s = chore_interval_s
-        self._chores_done_at: float | None = None
+        self._chore_slot: str | None = None  # the last interval this process looked at
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pw-scheduler", daemon=True)
 
@@ -157,10 +165,17 @@ class Scheduler:
             self._stop.wait(self._interval_s)
 
     def _housekeeping(self) -> None:
-        now = time_module.monotonic()
-        if self._chores_done_at is not None and now - self._chores_done_at < self._chore_interval_s:
+        """Run the chores once per interval across every process: the first to claim the slot runs them."""
+        slot = str(int(time_module.time() // self._chore_interval_s))
+        if not self._chores or slot == self._chore_slot:
             return
-        self._chores_done_at = now
+        self._chore_slot = slot
+        try:
+            if not claim(self._services().store, HOUSEKEEPING, slot):
+                return
+        except Exception:
+            log.exception("Housekeeping: could not claim the interval")
+            return
         for chore in self._chores:
             try:
                 chore(self._services())

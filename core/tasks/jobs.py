@@ -1,22 +1,34 @@
-"""Background automation tasks with nested jobs, persisted in the `tasks` table.
+"""Background automation tasks with nested jobs: the `tasks` table, which is also the queue.
 
-A *task* is one "Check for updates" (or another automation); its *jobs* are rows with `parent_id` set
-(one per partner, plus the partner list). Work runs in a process-wide thread pool and reports through a
-`TaskContext`; nothing here knows about Streamlit. Statuses are the product's exact labels.
+A *task* is one "Check for updates" (or another automation); its *jobs* are rows with `parent_id` set (one
+per partner, plus the partner list). A request inserts the task `Queued` with what its work needs (`enqueue` a
+`Request`: kind, target, actor, trigger and `params`); a `core.tasks.runner.JobRunner` in a process that runs jobs
+claims it (`claim`: one transaction, `FOR UPDATE SKIP LOCKED` on PostgreSQL), so each task runs once
+whichever processes share the database. The claimer holds a lease (`lease_until`) that it renews while the
+work runs (`renew`); a task whose lease ran out belongs to a process that died and ends `Not completed`
+(`expire_leases`). While a task is Queued or running its dedupe key is in `active_key` (unique), so a
+second request joins it from any process. Progress is written as it happens, so every process shows it.
+Nothing here knows about Streamlit; statuses are the product's exact labels.
 
-Only one process opens the DuckDB file, so any task still active when the store opens belongs to a
-process that died: `recover_interrupted` marks it `Not completed`.
+Rows only move forward: an update never touches a task or job that has ended (`_update_row`), so a process
+that lost its lease cannot bring its task back to life.
+
+An embedded DuckDB file is one process, so there any task still active when the store opens belongs to a
+process that died: `recover_interrupted` ends it at once instead of when its lease runs out.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -31,17 +43,38 @@ COMPLETED, NOT_COMPLETED = "Completed", "Not completed"
 HALTED = "Halted: safeguard"  # the mass-removal safeguard held a partner's sync back; nothing of it was applied
 STATUSES = (QUEUED, STARTED, RUNNING, RETRYING, COMPLETED, NOT_COMPLETED, HALTED)
 ACTIVE = (QUEUED, STARTED, RUNNING, RETRYING)
+CLAIMED = (STARTED, RUNNING, RETRYING)  # a runner holds the task's lease
+ENDED = (COMPLETED, NOT_COMPLETED, HALTED)
 
 TRIGGER_MANUAL = "Manual"
 TRIGGER_POLICY = "Workspace policy"
 TRIGGER_CONNECT = "Partner connected"
 TRIGGER_CLI = "Command line"
 
+INTERRUPTED = "Interrupted: the PartnerWatch process stopped before this finished."
+LEASE_EXPIRED = "Interrupted: the process running this task stopped answering (its lease ran out)."
+JOB_STOPPED = "Stopped because the task did not complete."
+
 _PROGRESS_MIN_INTERVAL_S = 0.25
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def dialect(store: Store) -> str:
+    """ "duckdb" or "postgresql" (a Store without the attribute is the embedded DuckDB one)."""
+    return str(getattr(store, "dialect", "duckdb"))
+
+
+def process_name() -> str:
+    """This process as a claimer: host/pid."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def runner_name() -> str:
+    """A claimer name unique to one runner (several may run in one process: tests, a CLI inside the app)."""
+    return f"{process_name()}/{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -66,25 +99,188 @@ class TaskHalted(TaskFailed):
     status = HALTED
 
 
-def _insert_row(
-    store: Store, *, parent_id: int | None, kind: str, target: str, actor: str, trigger: str, status: str
-) -> int:
+@dataclass(frozen=True)
+class Request:
+    """A task to queue: what its work needs (any process that runs jobs may claim it)."""
+
+    kind: str
+    target: str
+    actor: str
+    trigger: str
+    params: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None  # while a task holding it is Queued or running, a new request joins that task
+
+
+@dataclass(frozen=True)
+class Task:
+    """A claimed task: what its work needs, as the request stored it."""
+
+    id: int
+    kind: str
+    target: str
+    actor: str
+    trigger: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    task_id: int
+    joined: bool  # a task with the same dedupe key was already queued or running: this is that one
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _insert_job(store: Store, task: Task, kind: str, target: str) -> int:
+    """A Queued job of `task`; TaskFailed when the task has ended (its lease ran out: its process stops here)."""
     now = _now()
     with store.write() as cur:
         row = cur.execute(
-            """INSERT INTO tasks (parent_id, kind, target, actor, trigger, status, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-            [parent_id, kind, target, actor, trigger, status, now, now],
+            f"""INSERT INTO tasks (parent_id, kind, target, actor, trigger, status, created_at, updated_at)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?
+                WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status IN ({_placeholders(ACTIVE)}))
+                RETURNING id""",
+            [task.id, kind, target, task.actor, task.trigger, QUEUED, now, now, task.id, *ACTIVE],
         ).fetchone()
-    assert row is not None  # INSERT … RETURNING returns the inserted row
+    if row is None:
+        raise TaskFailed(f"Task #{task.id} was ended elsewhere (its lease ran out): no further job starts.")
     return int(row[0])
 
 
-def _update_row(store: Store, row_id: int, **fields: object) -> None:
+def _update_row(store: Store, row_id: int, **fields: object) -> bool:
+    """Update a task or job that has not ended (an ending status also frees its dedupe key); False when it
+    had ended already (e.g. its lease ran out and another process ended it)."""
     fields["updated_at"] = _now()
+    if fields.get("status") in ENDED:
+        fields["active_key"] = None
     names = ", ".join(f"{name} = ?" for name in fields)  # names come from this module only
     with store.write() as cur:
-        cur.execute(f"UPDATE tasks SET {names} WHERE id = ?", [*fields.values(), row_id])
+        row = cur.execute(
+            f"UPDATE tasks SET {names} WHERE id = ? AND status IN ({_placeholders(ACTIVE)}) RETURNING id",
+            [*fields.values(), row_id, *ACTIVE],
+        ).fetchone()
+    return row is not None
+
+
+def enqueue(store: Store, request: Request) -> Enqueued:
+    """Insert a Queued task, or return the active one holding the request's dedupe key (from any process)."""
+    r, now = request, _now()
+    for _ in range(3):  # the active task may end between the refused insert and the look-up
+        with store.write() as cur:
+            row = cur.execute(
+                """INSERT INTO tasks (kind, target, actor, trigger, status, params, active_key, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (active_key) DO NOTHING RETURNING id""",
+                [r.kind, r.target, r.actor, r.trigger, QUEUED, json.dumps(r.params), r.dedupe_key, now, now],
+            ).fetchone()
+        if row is not None:
+            return Enqueued(int(row[0]), joined=False)
+        assert r.dedupe_key is not None  # only a dedupe key can conflict
+        active = active_task(store, r.dedupe_key)
+        if active is not None:
+            return Enqueued(active, joined=True)
+    raise RuntimeError(f"could not queue a {r.kind} task: its dedupe key {r.dedupe_key!r} stays taken")
+
+
+def active_task(store: Store, dedupe_key: str) -> int | None:
+    """The Queued or running task holding `dedupe_key`, from any process."""
+    with store.read() as cur:
+        row = cur.execute("SELECT id FROM tasks WHERE active_key = ?", [dedupe_key]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def claim(store: Store, kinds: Sequence[str], claimed_by: str, lease_s: float) -> Task | None:
+    """Take the oldest Queued task of `kinds` (Started, with a lease), or None. One statement in one
+    transaction; on PostgreSQL the row is locked with SKIP LOCKED, so claimers never wait for one another."""
+    queued = f"parent_id IS NULL AND status = ? AND kind IN ({_placeholders(kinds)})"
+    with store.read() as cur:  # an idle runner polls without taking the write lock
+        if not kinds or cur.execute(f"SELECT 1 FROM tasks WHERE {queued} LIMIT 1", [QUEUED, *kinds]).fetchone() is None:
+            return None
+    lock = " FOR UPDATE SKIP LOCKED" if dialect(store) == "postgresql" else ""
+    now = _now()
+    with store.write() as cur:
+        row = cur.execute(
+            f"""UPDATE tasks SET status = ?, claimed_by = ?, lease_until = ?, started_at = ?, updated_at = ?
+                WHERE id = (SELECT id FROM tasks WHERE {queued} ORDER BY id LIMIT 1{lock})
+                  AND status = ?
+                RETURNING id, kind, target, actor, trigger, params""",
+            [STARTED, claimed_by, now + timedelta(seconds=lease_s), now, now, QUEUED, *kinds, QUEUED],
+        ).fetchone()
+    if row is None:
+        return None
+    task_id, kind, target, actor, trigger, params = row
+    return Task(int(task_id), str(kind), str(target), str(actor), str(trigger), json.loads(params or "{}"))
+
+
+def renew(store: Store, claimed_by: str, lease_s: float) -> set[int]:
+    """The heartbeat: extend the lease of every task `claimed_by` still runs; returns their ids."""
+    with store.write() as cur:
+        rows = cur.execute(
+            f"""UPDATE tasks SET lease_until = ?
+                WHERE parent_id IS NULL AND claimed_by = ? AND status IN ({_placeholders(CLAIMED)})
+                RETURNING id""",
+            [_now() + timedelta(seconds=lease_s), claimed_by, *CLAIMED],
+        ).fetchall()
+    return {int(row[0]) for row in rows}
+
+
+def expire_leases(store: Store, now: datetime | None = None) -> list[int]:
+    """End the running tasks whose lease ran out (their process died or lost the database) `Not completed`,
+    with their open jobs; returns their ids."""
+    return _end_claimed(store, "lease_until < ?", [now or _now()], LEASE_EXPIRED)
+
+
+def release(store: Store, claimed_by: str) -> list[int]:
+    """A runner that stops ends the tasks it still runs `Not completed` (rather than when their lease runs out)."""
+    return _end_claimed(store, "claimed_by = ?", [claimed_by], INTERRUPTED)
+
+
+def _end_claimed(store: Store, condition: str, values: list[object], reason: str) -> list[int]:
+    now = _now()
+    with store.write() as cur:
+        rows = cur.execute(
+            f"""UPDATE tasks SET status = ?, error = coalesce(error, ?), finished_at = ?, updated_at = ?,
+                                 active_key = NULL
+                WHERE parent_id IS NULL AND status IN ({_placeholders(CLAIMED)}) AND {condition}
+                RETURNING id""",
+            [NOT_COMPLETED, reason, now, now, *CLAIMED, *values],
+        ).fetchall()
+        ended = [int(row[0]) for row in rows]
+        _end_open_jobs(cur, ended, now)
+    return ended
+
+
+def _end_open_jobs(cur: Any, task_ids: Sequence[int], now: datetime) -> None:
+    if task_ids:
+        cur.execute(
+            f"""UPDATE tasks SET status = ?, finished_at = ?, updated_at = ?, error = coalesce(error, ?)
+                WHERE parent_id IN ({_placeholders(task_ids)}) AND status IN ({_placeholders(ACTIVE)})""",
+            [NOT_COMPLETED, now, now, JOB_STOPPED, *task_ids, *ACTIVE],
+        )
+
+
+def finish(store: Store, task_id: int, status: str, *, counts: Counts = Counts(), error: str | None = None) -> bool:
+    """End a task (and, unless it completed, its open jobs) in one transaction; False when it had ended."""
+    now = _now()
+    with store.write() as cur:
+        row = cur.execute(
+            f"""UPDATE tasks SET status = ?, finished_at = ?, updated_at = ?, added = ?, updated = ?, removed = ?,
+                                 error = ?, active_key = NULL
+                WHERE id = ? AND status IN ({_placeholders(ACTIVE)}) RETURNING id""",
+            [status, now, now, counts.added, counts.updated, counts.removed, error, task_id, *ACTIVE],
+        ).fetchone()
+        if row is not None and status != COMPLETED:
+            _end_open_jobs(cur, [task_id], now)
+    return row is not None
+
+
+def status_of(store: Store, task_id: int) -> str:
+    with store.read() as cur:
+        row = cur.execute("SELECT status FROM tasks WHERE id = ?", [task_id]).fetchone()
+    if row is None:
+        raise KeyError(f"task {task_id} does not exist")
+    return str(row[0])
 
 
 class JobHandle:
@@ -121,27 +317,21 @@ class JobHandle:
 
 
 class TaskContext:
-    """What running work sees: its task id, progress reporting and nested jobs."""
+    """What running work sees: its task (as requested), progress reporting and nested jobs."""
 
-    def __init__(self, store: Store, task_id: int) -> None:
+    def __init__(self, store: Store, task: Task) -> None:
         self._store = store
-        self.task_id = task_id
+        self.task = task
         self._lock = threading.Lock()
         self._done = 0
         self._total = 0
 
+    @property
+    def task_id(self) -> int:
+        return self.task.id
+
     def job(self, kind: str, target: str) -> JobHandle:
-        row = _store_task(self._store, self.task_id)
-        job_id = _insert_row(
-            self._store,
-            parent_id=self.task_id,
-            kind=kind,
-            target=target,
-            actor=row["actor"],
-            trigger=row["trigger"],
-            status=QUEUED,
-        )
-        return JobHandle(self._store, job_id)
+        return JobHandle(self._store, _insert_job(self._store, self.task, kind, target))
 
     def add_total(self, n: int) -> None:
         with self._lock:
@@ -162,97 +352,15 @@ class TaskContext:
 Work = Callable[[TaskContext], Counts]
 
 
-def _store_task(store: Store, task_id: int) -> dict[str, Any]:
-    with store.read() as cur:
-        df = cur.execute("SELECT * FROM tasks WHERE id = ?", [task_id]).df()
-    if df.empty:
-        raise KeyError(f"task {task_id} does not exist")
-    return {str(column): value for column, value in df.iloc[0].items()}
-
-
-class JobRunner:
-    """Process-wide pool of background tasks; a task with the same dedupe key is never run twice at once."""
-
-    def __init__(self, store: Store, *, max_workers: int = 2) -> None:
-        self._store = store
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pw-task")
-        self._lock = threading.Lock()
-        self._active: dict[str, int] = {}
-        self._futures: dict[int, Future[None]] = {}
-
-    def submit(
-        self, work: Work, *, kind: str, target: str, actor: str, trigger: str, dedupe_key: str | None = None
-    ) -> int:
-        """Queue `work`; returns the task id (the already active one when `dedupe_key` is taken)."""
-        with self._lock:
-            if dedupe_key and dedupe_key in self._active:
-                return self._active[dedupe_key]
-            task_id = _insert_row(
-                self._store, parent_id=None, kind=kind, target=target, actor=actor, trigger=trigger, status=QUEUED
-            )
-            if dedupe_key:
-                self._active[dedupe_key] = task_id
-            self._futures[task_id] = self._pool.submit(self._run, task_id, work, dedupe_key)
-        return task_id
-
-    def active_task(self, dedupe_key: str) -> int | None:
-        with self._lock:
-            return self._active.get(dedupe_key)
-
-    def wait(self, task_id: int, timeout: float | None = None) -> str:
-        """Block until the task ends (tests, CLI); returns its final status."""
-        future = self._futures.get(task_id)
-        if future is not None:
-            future.result(timeout=timeout)
-        return str(_store_task(self._store, task_id)["status"])
-
-    def shutdown(self, wait: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=True)
-
-    def _run(self, task_id: int, work: Work, dedupe_key: str | None) -> None:
-        ctx = TaskContext(self._store, task_id)
-        try:
-            _update_row(self._store, task_id, status=STARTED, started_at=_now())
-            counts = work(ctx)
-            _update_row(
-                self._store,
-                task_id,
-                status=COMPLETED,
-                finished_at=_now(),
-                added=counts.added,
-                updated=counts.updated,
-                removed=counts.removed,
-            )
-        except TaskFailed as exc:
-            _finish_failed(self._store, task_id, str(exc), exc.status)
-        except Exception as exc:  # a task must never stay Running because of a bug
-            log.exception("task %s crashed", task_id)
-            _finish_failed(self._store, task_id, f"Unexpected error: {type(exc).__name__}: {exc}")
-        finally:
-            with self._lock:
-                if dedupe_key and self._active.get(dedupe_key) == task_id:
-                    del self._active[dedupe_key]
-
-
-def _finish_failed(store: Store, task_id: int, error: str, status: str = NOT_COMPLETED) -> None:
-    _update_row(store, task_id, status=status, finished_at=_now(), error=error)
-    with store.write() as cur:
-        cur.execute(
-            """UPDATE tasks SET status = ?, finished_at = ?, updated_at = ?,
-                      error = coalesce(error, 'Stopped because the task did not complete.')
-               WHERE parent_id = ? AND status IN (?, ?, ?, ?)""",
-            [NOT_COMPLETED, _now(), _now(), task_id, *ACTIVE],
-        )
-
-
 def recover_interrupted(store: Store) -> int:
-    """Mark tasks and jobs left active by a dead process `Not completed`; returns how many."""
-    reason = "Interrupted: the PartnerWatch process stopped before this finished."
+    """Mark tasks and jobs left active by a dead process `Not completed`; returns how many. Only for the
+    embedded DuckDB file, which one process opens: on a shared database the others' tasks are alive."""
     with store.write() as cur:
         rows = cur.execute(
-            """UPDATE tasks SET status = ?, error = coalesce(error, ?), finished_at = ?, updated_at = ?
-               WHERE status IN (?, ?, ?, ?) RETURNING id""",
-            [NOT_COMPLETED, reason, _now(), _now(), *ACTIVE],
+            f"""UPDATE tasks SET status = ?, error = coalesce(error, ?), finished_at = ?, updated_at = ?,
+                                 active_key = NULL
+               WHERE status IN ({_placeholders(ACTIVE)}) RETURNING id""",
+            [NOT_COMPLETED, INTERRUPTED, _now(), _now(), *ACTIVE],
         ).fetchall()
     return len(rows)
 

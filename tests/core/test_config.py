@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, Settings, format_problems, startup_problems
+from core.config import (
+    ROLE_WEB,
+    ROLE_WORKER,
+    ConfigError,
+    Settings,
+    format_problems,
+    process_problems,
+    startup_problems,
+)
 from core.security.crypto import SecretBox
 
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-app-secret-123"}
@@ -241,3 +249,45 @@ def test_problems_never_echo_a_secret(tmp_path: Path) -> None:
     text = "\n".join(startup_problems(auth, env=env, root=tmp_path))
     for secret in ("tiny-secret", "my-precious", "idp-client-secret"):
         assert secret not in text
+
+
+def test_the_process_role_is_all_by_default_and_one_of_three(tmp_path: Path) -> None:
+    settings = Settings.load(env={}, root=tmp_path)
+    assert (settings.process_role, settings.runs_jobs, settings.shared_database) == ("all", True, False)
+    assert settings.task_lease_s == 60.0
+    web = Settings.load(env={"PW_PROCESS_ROLE": "Web", "PW_TASK_LEASE_S": "15"}, root=tmp_path)
+    assert (web.process_role, web.runs_jobs, web.task_lease_s) == ("web", False, 15.0)
+    with pytest.raises(ConfigError, match="PW_PROCESS_ROLE must be one of all, web, worker, got 'both'"):
+        Settings.load(env={"PW_PROCESS_ROLE": "both"}, root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("web", ["PW_PROCESS_ROLE=web needs PW_DATABASE_URL"]),
+        (
+            "worker",
+            ["PW_PROCESS_ROLE is worker: such a process runs `python -m core.cli worker`", "needs PW_DATABASE_URL"],
+        ),
+    ],
+)
+def test_the_web_app_refuses_a_split_role_on_the_duckdb_file_in_sandbox_and_live_mode(
+    tmp_path: Path, role: str, expected: list[str]
+) -> None:
+    for auth, env in ((None, {}), (AUTH, _live_env())):
+        problems = startup_problems(auth, env={**env, "PW_PROCESS_ROLE": role}, root=tmp_path)
+        assert len(problems) == len(expected), problems
+        for problem, text in zip(problems, expected, strict=True):
+            assert text in problem
+        assert "opened by one process only" in problems[-1]
+
+
+def test_a_shared_database_lets_the_roles_split(tmp_path: Path) -> None:
+    worker = Settings.load(env={"PW_PROCESS_ROLE": "worker"}, root=tmp_path)
+    object.__setattr__(worker, "database_url", "postgresql://pw@db.example/pw")  # PW_DATABASE_URL (PostgreSQL store)
+    assert worker.shared_database
+    assert process_problems(worker, ROLE_WORKER) == []
+    assert process_problems(worker, ROLE_WEB) == [
+        "PW_PROCESS_ROLE is worker: such a process runs `python -m core.cli worker`, not the web app "
+        "(set PW_PROCESS_ROLE=web for a replica that serves the UI)"
+    ]

@@ -89,9 +89,10 @@ def test_automation_page_lists_tasks_jobs_and_progress(svc):
         ctx.advance()
         return Counts(added=3, removed=1)
 
-    task_id = svc.runner.submit(
-        work, kind="Check for updates", target="All partners", actor="admin@x", trigger=jobs.TRIGGER_MANUAL
-    )
+    svc.runner.handle("Check for updates", work)
+    task_id = svc.runner.enqueue(
+        jobs.Request("Check for updates", "All partners", "admin@x", jobs.TRIGGER_MANUAL)
+    ).task_id
     svc.runner.wait(task_id, timeout=10)
     at = _app().run()
     at.switch_page("../pages/automation.py").run()
@@ -167,9 +168,10 @@ def test_automation_shows_a_halted_task_its_number_and_its_reason_in_full(svc):
         job.fail(HALT, status=jobs.HALTED)
         raise jobs.TaskHalted(f"1 of 1 partners held back: Beta Media: {HALT}")
 
-    task_id = svc.runner.submit(
-        work, kind="Check for updates", target="Beta Media", actor="admin@x", trigger=jobs.TRIGGER_MANUAL
-    )
+    svc.runner.handle("Check for updates", work)
+    task_id = svc.runner.enqueue(
+        jobs.Request("Check for updates", "Beta Media", "admin@x", jobs.TRIGGER_MANUAL)
+    ).task_id
     assert svc.runner.wait(task_id, timeout=10) == jobs.HALTED
     at = _app().run()
     at.switch_page("../pages/automation.py").run()

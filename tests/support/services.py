@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -10,11 +11,12 @@ import pytest
 import streamlit as st
 
 from core import services as core_services
-from core.config import Settings
+from core.config import ROLE_WORKER, Settings
 from core.connect import connections
 from core.security.roles import ADMIN, ANALYST, Actor
 from core.services import Services
 from core.store.database import Store
+from core.tasks.runner import JobRunner
 
 ADMIN_ACTOR = Actor("admin@partnerwatch.local", ADMIN)
 ANALYST_ACTOR = Actor("analyst@partnerwatch.local", ANALYST)
@@ -49,6 +51,17 @@ def svc(tmp_path: Path) -> Iterator[Services]:
     yield services
     core_services.install(None)
     services.close()
+
+
+def replica(svc: Services, role: str = ROLE_WORKER, **runner: float) -> Services:
+    """Another process on `svc`'s database, as the process roles split them: its settings name `role` and it
+    has its own job runner (claiming unless `role` is web; `runner` options such as lease_s, poll_s). On the
+    DuckDB file, one process per file, it shares `svc`'s Store; a PostgreSQL suite gives it its own. Shut its
+    runner down after use (`svc.close()` closes the store)."""
+    settings = dataclasses.replace(svc.settings, process_role=role)
+    options = {"lease_s": settings.task_lease_s, "poll_s": 0.05, **runner}
+    jobs = JobRunner(svc.store, claims=settings.runs_jobs, **options)
+    return dataclasses.replace(svc, settings=settings, runner=jobs)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """Concurrency: 20 simultaneous sessions (AppTest in threads, sharing the process's Services as production
 does) browse Partners, Members and Automation and export CSV while two Check for updates requests race.
 Exactly one sync runs and completes, no session or thread sees a database error, and every read shows each
-partner either as the last committed sync left it or as the new sync leaves it, never half-applied."""
+partner either as the last committed sync left it or as the new sync leaves it, never half-applied.
+
+Several processes on one database: two runners claim disjoint tasks (each runs once), two schedulers fire the
+daily sync once, and a web replica only queues while a worker runs the task, its progress live on the web."""
 
 from __future__ import annotations
 
@@ -13,23 +16,29 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 
 import pytest
+import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, local_script_runner
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1.util import patch_config_options
 
+from core import services as core_services
+from core.config import ROLE_WEB, ROLE_WORKER
 from core.members import export, queries
 from core.members.queries import MemberFilter
 from core.security import safe_csv
 from core.services import Services
 from core.store.database import Store
-from core.sync import check_for_updates
+from core.sync import check_for_updates, schedule
 from core.tasks import jobs
+from core.tasks.runner import JobRunner
+from tests.support.pages import SHELL as SHELL_PATH
 from tests.support.sandbox import control, monitored_partners
-from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR
+from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR, replica
 
 SHELL = "../../ui/shell.py"
 SESSIONS = 20
@@ -273,3 +282,110 @@ def test_twenty_sessions_browse_and_export_while_two_syncs_race(onboarded, sandb
     assert seen.reads >= 2 * SESSIONS
     assert seen.during_sync > 0, "no read overlapped the sync"
     assert elapsed < 60
+
+
+# -- several processes on one database (issue 18). On DuckDB, one process per file, the "processes" are
+# runners or replicas sharing the Store; the PostgreSQL suite runs the same claims from separate processes.
+
+
+def test_two_runners_on_one_database_claim_disjoint_tasks_and_run_each_once(store):
+    ran: dict[int, list[str]] = {}
+    lock = threading.Lock()
+    runners = [JobRunner(store, poll_s=0.01, max_workers=2) for _ in range(2)]
+
+    def work_of(runner: JobRunner) -> Callable[[jobs.TaskContext], jobs.Counts]:
+        def work(ctx: jobs.TaskContext) -> jobs.Counts:
+            with lock:
+                ran.setdefault(ctx.task_id, []).append(runner.name)
+            time.sleep(0.02)
+            return jobs.Counts(added=1)
+
+        return work
+
+    try:
+        for runner in runners:
+            runner.handle("k", work_of(runner))
+        task_ids = [runners[n % 2].enqueue(jobs.Request("k", f"t{n}", "me", "Manual")).task_id for n in range(40)]
+        for task_id in task_ids:
+            assert runners[0].wait(task_id, timeout=60) == jobs.COMPLETED
+    finally:
+        for runner in runners:
+            runner.shutdown(grace_s=10)
+    assert sorted(ran) == sorted(task_ids)
+    assert all(len(names) == 1 for names in ran.values()), "a task ran twice"
+    by_runner = {runner.name: sum(names == [runner.name] for names in ran.values()) for runner in runners}
+    assert all(by_runner.values()), f"one runner claimed everything: {by_runner}"
+    with store.read() as cur:
+        claimed = dict(cur.execute("SELECT id, claimed_by FROM tasks WHERE parent_id IS NULL").fetchall())
+    assert {task_id: [claimed[task_id]] for task_id in task_ids} == ran
+
+
+def test_the_daily_schedule_fires_once_with_two_schedulers(svc):
+    schedule.set_policy(svc.store, ADMIN_ACTOR, enabled=True, at=dt_time(0, 0))  # due now
+    processes = [replica(svc), replica(svc)]
+    schedulers = [schedule.Scheduler(lambda p=p: p, interval_s=0.01) for p in processes]
+    try:
+        for scheduler in schedulers:
+            scheduler._thread.start()
+        deadline = time.monotonic() + 30
+        while jobs.list_tasks(svc.store).empty and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # dozens more ticks in each scheduler
+    finally:
+        for scheduler in schedulers:
+            scheduler.stop()
+    tasks = jobs.list_tasks(svc.store)
+    assert len(tasks) == 1, tasks
+    assert tasks.iloc[0]["trigger"] == jobs.TRIGGER_POLICY
+    processes[0].runner.wait(int(tasks.iloc[0]["id"]), timeout=30)
+    for process in processes:
+        process.runner.shutdown()
+
+
+def test_a_web_replica_only_queues_a_worker_runs_the_task_and_its_progress_shows_live_on_the_web(svc):
+    web, worker = replica(svc, ROLE_WEB), replica(svc, ROLE_WORKER)
+    core_services.install(web)  # the pages of this "process" are the web replica's
+    st.cache_resource.clear()
+    halfway, release = threading.Event(), threading.Event()
+
+    def work(ctx: jobs.TaskContext) -> jobs.Counts:
+        ctx.status(jobs.RUNNING)
+        ctx.add_total(2)
+        job = ctx.job("Partner", "Beta Media")
+        job.running()
+        job.complete(jobs.Counts(added=1))
+        ctx.advance()
+        halfway.set()
+        release.wait(30)
+        ctx.advance()
+        return jobs.Counts(added=1)
+
+    try:
+        task_id = check_for_updates.request(web, actor=ADMIN_ACTOR)
+        with pytest.raises(TimeoutError):
+            web.runner.wait(task_id, timeout=1.0)  # the web replica runs no jobs
+        assert check_for_updates.request(web, actor=ADMIN_ACTOR) == task_id  # a queued one is joined too
+
+        worker.runner.handle(check_for_updates.TASK_KIND, work)
+        assert halfway.wait(30)
+        row = _automation_row(task_id)
+        assert (row["status"], row["progress"], row["added"]) == (jobs.RUNNING, 0.5, 0)
+        assert check_for_updates.request(web, actor=ADMIN_ACTOR) == task_id  # running on the worker: joined
+
+        release.set()
+        assert web.runner.wait(task_id, timeout=30) == jobs.COMPLETED
+        row = _automation_row(task_id)
+        assert (row["status"], row["progress"], row["added"]) == (jobs.COMPLETED, 1.0, 1)
+    finally:
+        release.set()
+        worker.runner.shutdown(grace_s=10)
+        web.runner.shutdown()
+    assert len(jobs.list_tasks(svc.store)) == 1
+
+
+def _automation_row(task_id: int):
+    """The task as the Automation page shows it (read from the database by the web replica)."""
+    at = AppTest.from_file(SHELL_PATH, default_timeout=60).run()
+    at.switch_page("../pages/automation.py").run()
+    assert not at.exception, at.exception
+    return at.dataframe[0].value.set_index("id").loc[task_id]

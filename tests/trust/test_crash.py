@@ -1,6 +1,7 @@
 """Crash: a `python -m core.cli sync` process killed with SIGKILL in the middle of a member write. On restart
 the database opens, the task reads `Not completed`, the data equals the last committed sync, and the next
-sync completes."""
+sync completes. A runner that stops renewing its lease (a worker killed beside others on a shared database)
+leaves its task Not completed once the lease runs out, and the next task runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from core.members import queries
 from core.members.queries import MemberFilter
 from core.tasks import jobs
+from core.tasks.runner import JobRunner
 from tests.support import ROOT
 from tests.support.compare import content
 from tests.support.onboarding import fast_retries, run_sync
@@ -99,3 +102,46 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
         assert queries.count(restarted.store, search) == 1
     finally:
         restarted.close()
+
+
+def test_a_runner_that_stops_renewing_its_lease_leaves_its_task_not_completed_and_the_next_one_runs(store, monkeypatch):
+    """A worker killed mid-task (SIGKILL: simulated by freezing its runner's loop, so no heartbeat, no claims)
+    holds the Check for updates dedupe key only until its lease runs out; then another runner ends the task
+    Not completed, a new request is a new task, and it runs. The frozen runner's late writes are not kept."""
+    lease_s = 0.6
+    killed, alive = (JobRunner(store, lease_s=lease_s, poll_s=0.05) for _ in range(2))
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(ctx: jobs.TaskContext) -> jobs.Counts:
+        started.set()
+        release.wait(30)
+        ctx.advance()  # the process "comes back": nothing it writes about the task is kept
+        return jobs.Counts(added=99)
+
+    def request() -> int:
+        sync = jobs.Request("Check for updates", "All partners", "me", "Manual", dedupe_key="sync")
+        return killed.enqueue(sync).task_id
+
+    try:
+        killed.handle("Check for updates", stuck)
+        first = request()
+        assert started.wait(30)
+        monkeypatch.setattr(killed, "_beat", lambda: None)  # no heartbeat, no claims, no expiry from here on
+        alive.handle("Check for updates", lambda ctx: jobs.Counts(added=1))
+        assert request() == first  # the lease still holds: joined
+        assert alive.wait(first, timeout=30) == jobs.NOT_COMPLETED  # ended by the other runner's beat
+        task = jobs.list_tasks(store).set_index("id").loc[first]
+        assert task["error"] == jobs.LEASE_EXPIRED
+        second = request()
+        assert second != first
+        assert alive.wait(second, timeout=30) == jobs.COMPLETED
+        with store.read() as cur:
+            assert cur.execute("SELECT claimed_by FROM tasks WHERE id = ?", [second]).fetchone()[0] == alive.name
+        release.set()
+        time.sleep(0.3)  # the frozen runner's work returns and tries to record its end
+        task = jobs.list_tasks(store).set_index("id").loc[first]
+        assert (task["status"], task["added"]) == (jobs.NOT_COMPLETED, 0)
+    finally:
+        release.set()
+        alive.shutdown(grace_s=10)
+        killed.shutdown(grace_s=10)

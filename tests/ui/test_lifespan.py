@@ -134,3 +134,23 @@ def test_sandbox_reset_on_start_starts_from_the_seed(app_env: Path, monkeypatch:
     run_app(connect)
     monkeypatch.setenv("PW_SANDBOX_RESET", "1")
     run_app(check_for_updates)
+
+
+def test_a_web_replica_runs_no_jobs_it_only_queues_them(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PW_PROCESS_ROLE", "web")  # on DuckDB only for this test: the start-up check refuses it
+    seen: dict[str, object] = {}
+
+    def request(svc: Services) -> None:
+        from core.alerts import dispatcher
+        from core.sync import check_for_updates, schedule
+        from tests.support.services import ADMIN_ACTOR
+
+        workspace.sandbox_users(svc.store)
+        task_id = check_for_updates.request(svc, actor=ADMIN_ACTOR)
+        with pytest.raises(TimeoutError):
+            svc.runner.wait(task_id, timeout=1.5)
+        seen.update(status=jobs.status_of(svc.store, task_id), scheduler=schedule._running, alerts=dispatcher._running)
+
+    svc = run_app(request)
+    assert seen == {"status": jobs.QUEUED, "scheduler": None, "alerts": None}
+    assert svc.runner.running == []

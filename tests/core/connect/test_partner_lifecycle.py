@@ -124,14 +124,15 @@ def test_disconnect_revokes_keeps_history_and_reconnect_works(fresh, sandbox):
 def test_disconnect_waits_for_a_running_check_for_updates(world, sandbox_session):
     info = monitored_partners(sandbox_session)[0]
     release = threading.Event()
-    task_id = world.runner.submit(
-        lambda ctx: release.wait(10) and jobs.Counts(),
-        kind=check_for_updates.TASK_KIND,
-        target="All partners",
-        actor=ADMIN_ACTOR.email,
-        trigger=jobs.TRIGGER_MANUAL,
+    world.runner.handle(check_for_updates.TASK_KIND, lambda ctx: release.wait(10) and jobs.Counts())
+    request = jobs.Request(
+        check_for_updates.TASK_KIND,
+        "All partners",
+        ADMIN_ACTOR.email,
+        jobs.TRIGGER_MANUAL,
         dedupe_key=check_for_updates.DEDUPE_KEY,
     )
+    task_id = world.runner.enqueue(request).task_id
     try:
         with pytest.raises(connections.ConnectError, match="Check for updates is running"):
             connections.disconnect_partner(world, ADMIN_ACTOR, info.bc_id)

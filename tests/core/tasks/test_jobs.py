@@ -1,80 +1,101 @@
-"""JobRunner: statuses, nested jobs, dedupe, crash safety and recovery after a dead process."""
+"""The `tasks` table as a queue: enqueue with dedupe, claims, leases (renew, expire, release), rows that only
+move forward, and recovery after a dead process on the embedded DuckDB file."""
 
-import threading
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.tasks import jobs
-from core.tasks.jobs import Counts, JobRunner, TaskFailed
+from core.tasks.jobs import Counts
 
 
-@pytest.fixture
-def runner(store):
-    r = JobRunner(store)
-    yield r
-    r.shutdown(wait=True)
+def _enqueue(store, kind="k", dedupe_key=None, **params):
+    return jobs.enqueue(store, jobs.Request(kind, "t", "me", "Manual", params, dedupe_key))
 
 
-def _task(store, task_id):
-    return jobs.list_tasks(store).set_index("id").loc[task_id]
+def _row(store, task_id):
+    with store.read() as cur:
+        df = cur.execute("SELECT * FROM tasks WHERE id = ?", [task_id]).df()
+    return df.iloc[0]
 
 
-def test_completed_task_records_counts_and_nested_jobs(store, runner):
-    def work(ctx):
-        ctx.add_total(2)
-        for name in ("a", "b"):
-            job = ctx.job("Partner", name)
-            job.running()
-            job.complete(Counts(added=1))
-            ctx.advance()
-        return Counts(added=2, updated=1)
-
-    task_id = runner.submit(work, kind="Check for updates", target="All partners", actor="me", trigger="Manual")
-    assert runner.wait(task_id, timeout=10) == jobs.COMPLETED
-    row = _task(store, task_id)
-    assert (row["added"], row["updated"], row["removed"]) == (2, 1, 0)
-    assert (row["progress_done"], row["progress_total"]) == (2, 2)
-    job_rows = jobs.list_jobs(store, task_id)
-    assert list(job_rows["target"]) == ["a", "b"]
-    assert set(job_rows["status"]) == {jobs.COMPLETED}
+def test_a_request_is_a_queued_row_with_what_its_work_needs(store):
+    queued = _enqueue(store, partner_bc_id="7001")
+    assert not queued.joined
+    task = jobs.claim(store, ["k"], "runner-a", lease_s=30)
+    assert task == jobs.Task(queued.task_id, "k", "t", "me", "Manual", {"partner_bc_id": "7001"})
+    row = _row(store, queued.task_id)
+    assert (row["status"], row["claimed_by"]) == (jobs.STARTED, "runner-a")
+    assert row["lease_until"] > datetime.now(UTC) + timedelta(seconds=25)
 
 
-def test_task_failed_ends_not_completed_with_reason_and_closes_open_jobs(store, runner):
-    def work(ctx):
-        ctx.job("Partner", "left open").running()
-        raise TaskFailed("Connect your Business Center first.")
-
-    task_id = runner.submit(work, kind="k", target="t", actor="me", trigger="Manual")
-    assert runner.wait(task_id, timeout=10) == jobs.NOT_COMPLETED
-    assert _task(store, task_id)["error"] == "Connect your Business Center first."
-    assert set(jobs.list_jobs(store, task_id)["status"]) == {jobs.NOT_COMPLETED}
-
-
-def test_a_bug_in_work_never_leaves_a_task_running(store, runner):
-    def work(ctx):
-        raise ZeroDivisionError("boom")
-
-    task_id = runner.submit(work, kind="k", target="t", actor="me", trigger="Manual")
-    assert runner.wait(task_id, timeout=10) == jobs.NOT_COMPLETED
-    assert "ZeroDivisionError" in _task(store, task_id)["error"]
+def test_a_dedupe_key_is_joined_while_active_and_free_once_the_task_ended(store):
+    first = _enqueue(store, dedupe_key="sync")
+    second = _enqueue(store, dedupe_key="sync")
+    assert (second.task_id, second.joined) == (first.task_id, True)
+    assert jobs.active_task(store, "sync") == first.task_id
+    assert jobs.finish(store, first.task_id, jobs.COMPLETED, counts=Counts(added=1))
+    assert jobs.active_task(store, "sync") is None
+    third = _enqueue(store, dedupe_key="sync")
+    assert not third.joined
+    assert third.task_id != first.task_id
+    assert _enqueue(store).task_id != _enqueue(store).task_id  # no key: never joined
 
 
-def test_same_dedupe_key_runs_once(store, runner):
-    release = threading.Event()
+def test_claims_take_the_oldest_task_of_the_kinds_handled_once(store):
+    other = _enqueue(store, kind="other")
+    a, b = _enqueue(store), _enqueue(store)
+    assert jobs.claim(store, ["k"], "r1", 30).id == a.task_id
+    assert jobs.claim(store, ["k"], "r2", 30).id == b.task_id
+    assert jobs.claim(store, ["k"], "r1", 30) is None
+    assert jobs.claim(store, [], "r1", 30) is None
+    assert _row(store, other.task_id)["status"] == jobs.QUEUED
 
-    def work(ctx):
-        release.wait(10)
-        return Counts()
 
-    first = runner.submit(work, kind="k", target="t", actor="a", trigger="Manual", dedupe_key="sync")
-    second = runner.submit(work, kind="k", target="t", actor="b", trigger="Manual", dedupe_key="sync")
-    assert first == second
-    release.set()
-    assert runner.wait(first, timeout=10) == jobs.COMPLETED
-    third = runner.submit(lambda ctx: Counts(), kind="k", target="t", actor="c", trigger="Manual", dedupe_key="sync")
-    assert third != first
-    assert len(jobs.list_tasks(store)) == 2
+def test_an_expired_lease_ends_the_task_and_its_open_jobs_and_frees_its_key(store):
+    queued = _enqueue(store, dedupe_key="sync")
+    task = jobs.claim(store, ["k"], "dead-runner", lease_s=30)
+    ctx = jobs.TaskContext(store, task)
+    ctx.job("Partner", "p1").running()
+    assert jobs.expire_leases(store) == []  # still leased
+    assert jobs.expire_leases(store, now=datetime.now(UTC) + timedelta(seconds=31)) == [queued.task_id]
+    row = _row(store, queued.task_id)
+    assert (row["status"], row["error"]) == (jobs.NOT_COMPLETED, jobs.LEASE_EXPIRED)
+    assert set(jobs.list_jobs(store, queued.task_id)["status"]) == {jobs.NOT_COMPLETED}
+    assert jobs.active_task(store, "sync") is None
+
+
+def test_renew_extends_only_the_claimers_running_tasks(store):
+    mine, theirs = _enqueue(store), _enqueue(store)
+    jobs.claim(store, ["k"], "me", lease_s=1)
+    jobs.claim(store, ["k"], "them", lease_s=1)
+    assert jobs.renew(store, "me", lease_s=60) == {mine.task_id}
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert jobs.expire_leases(store, now=later) == [theirs.task_id]
+
+
+def test_a_task_that_ended_is_never_changed_again(store):
+    queued = _enqueue(store)
+    task = jobs.claim(store, ["k"], "late-runner", lease_s=30)
+    jobs.expire_leases(store, now=datetime.now(UTC) + timedelta(minutes=1))
+    ctx = jobs.TaskContext(store, task)  # the runner that lost its lease carries on
+    ctx.status(jobs.RUNNING)
+    ctx.add_total(3)
+    with pytest.raises(jobs.TaskFailed, match="ended elsewhere"):  # and stops at its next job
+        ctx.job("Partner", "p1")
+    assert not jobs.finish(store, queued.task_id, jobs.COMPLETED, counts=Counts(added=5))
+    row = _row(store, queued.task_id)
+    assert (row["status"], row["added"], row["progress_total"]) == (jobs.NOT_COMPLETED, 0, 0)
+    assert jobs.list_jobs(store, queued.task_id).empty
+
+
+def test_release_ends_the_stopping_runners_tasks_at_once(store):
+    mine, queued = _enqueue(store), _enqueue(store)
+    jobs.claim(store, ["k"], "stopping", lease_s=60)
+    assert jobs.release(store, "stopping") == [mine.task_id]
+    assert _row(store, mine.task_id)["error"] == jobs.INTERRUPTED
+    assert _row(store, queued.task_id)["status"] == jobs.QUEUED  # another runner may still run it
 
 
 def test_recover_interrupted_marks_active_rows_not_completed(store):
@@ -84,10 +105,42 @@ def test_recover_interrupted_marks_active_rows_not_completed(store):
             cur.execute(
                 "INSERT INTO tasks (kind, status, created_at, updated_at) VALUES ('k', ?, ?, ?)", [status, now, now]
             )
-    assert jobs.recover_interrupted(store) == 3
+    keyed = _enqueue(store, dedupe_key="sync")
+    assert jobs.recover_interrupted(store) == 4
     statuses = jobs.list_tasks(store)["status"].tolist()
-    assert statuses.count(jobs.NOT_COMPLETED) == 3
+    assert statuses.count(jobs.NOT_COMPLETED) == 4
     assert statuses.count(jobs.COMPLETED) == 1
     assert not jobs.any_active(store)
+    assert jobs.active_task(store, "sync") is None
+    assert _row(store, keyed.task_id)["status"] == jobs.NOT_COMPLETED
     errors = jobs.list_tasks(store)["error"].dropna().tolist()
     assert all("process stopped" in e for e in errors)
+
+
+class _Recording:
+    """A cursor that records the SQL it runs and runs it without PostgreSQL's row locks (DuckDB has none)."""
+
+    def __init__(self, cur, seen):
+        self.cur, self.seen = cur, seen
+
+    def execute(self, sql, params=()):
+        self.seen.append(sql)
+        return self.cur.execute(sql.replace(" FOR UPDATE SKIP LOCKED", ""), params)
+
+
+def test_claims_lock_rows_with_skip_locked_on_postgresql_only(store, monkeypatch):
+    seen: list[str] = []
+    real_write = store.write
+
+    @contextmanager
+    def recording_write():
+        with real_write() as cur:
+            yield _Recording(cur, seen)
+
+    _enqueue(store), _enqueue(store)
+    monkeypatch.setattr(store, "write", recording_write)
+    assert jobs.claim(store, ["k"], "r", 30) is not None
+    assert "SKIP LOCKED" not in seen[-1]
+    monkeypatch.setattr(store, "dialect", "postgresql", raising=False)
+    assert jobs.claim(store, ["k"], "r", 30) is not None
+    assert "FOR UPDATE SKIP LOCKED" in seen[-1]
