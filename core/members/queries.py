@@ -182,7 +182,7 @@ class Source:
 
     def condition(self, flag: flags.Flag) -> str:
         if self.flag_keys is None:
-            return flag.condition
+            return flag.condition()
         return f"list_contains(m.{self.flag_keys}, '{flag.key}')"
 
 
