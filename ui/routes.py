@@ -26,7 +26,7 @@ from core.alerts import dispatcher
 from core.config import Settings
 from core.connect import connections, oauth_flows
 from core.connect.oauth_flows import FlowError
-from core.members import queries
+from core.members import paging
 from core.sync import schedule
 from ui import api
 
@@ -75,7 +75,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     svc = await run_in_threadpool(core_services.get)
-    threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
+    threading.Thread(target=paging.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     # the daily sync and the hourly housekeeping: one thread per process, not per session
     schedule.start(core_services.get, chores=[purge_oauth_flows])
     dispatcher.start(core_services.get)  # alerts: one dispatcher per process, like the scheduler

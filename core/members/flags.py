@@ -1,6 +1,6 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
-A flag is a boolean column of the Members query (`core.members.queries`), so it can be filtered and sorted on
+A flag is a boolean column of the Members query (`core.members.columns`), so it can be filtered and sorted on
 the server. Its SQL condition reads the member's row (`{m}`: members, with what the member sync writes besides
 TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`) and the
 relations it declares in `needs` (`core.members.source.Need`): `p` (the partner, with its latest member sync:
