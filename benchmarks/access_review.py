@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import load_average, percentile
 from benchmarks.members_query import database
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, report
 from core.reviews.campaigns import Scope
 from core.reviews.decisions import ReviewFilter

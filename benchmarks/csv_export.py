@@ -17,8 +17,8 @@ from pathlib import Path
 
 from benchmarks.common import load_average, rss_mib
 from benchmarks.members_query import database
-from core.members import export, queries
-from core.members.queries import MemberFilter
+from core.members import columns, export, paging
+from core.members.filters import MemberFilter
 from core.security.roles import ANALYST, Actor
 from core.store.database import Store
 
@@ -46,7 +46,7 @@ def _stream(store: Store, f: MemberFilter) -> tuple[float, float, int, int, floa
 
 def _copy(store: Store, f: MemberFilter, target: Path) -> tuple[float, float]:
     """Seconds and CPU seconds of DuckDB's own COPY of the export query (no formula prefix)."""
-    sql, params = queries.export_sql(store, f)
+    sql, params = columns.export_sql(store, f)
     t0, cpu0 = time.perf_counter(), time.process_time()
     with store.read() as cur:
         cur.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')", params)
@@ -59,7 +59,7 @@ def run(size: str) -> dict[str, object]:
         shutil.copyfile(database(size), path)
         store = Store(path)
         f = MemberFilter(include_removed=True)
-        rows = queries.count(store, f)
+        rows = paging.count(store, f)
         seconds, cpu, streamed, biggest, growth = _stream(store, f)
         copy_s, copy_cpu = _copy(store, f, Path(tmp) / "copy.csv")
         store.close()

@@ -1,8 +1,8 @@
 """members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load).
 
-1. Page views as the page runs them: `queries.view` (the filtered total and one page of 50 rows, in one
+1. Page views as the page runs them: `paging.view` (the filtered total and one page of 50 rows, in one
    snapshot) for a mix of filters, sorts, searches and pages, repeated; p50 and p95 seconds of a page view
-   (headline: p95, target < 100 ms). Alongside, `queries.count` and `queries.page` alone (what the CLI and
+   (headline: p95, target < 100 ms). Alongside, `paging.count` and `paging.page` alone (what the CLI and
    tests call), as `count_p95_s` and `page_p95_s`.
 2. The Members page script run in AppTest (`ui/shell.py` → `pages/members.py`) on that database, first
    run and a rerun (target < 1 s).
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from benchmarks import datagen
 from benchmarks.common import load_average, peak_rss_mib, percentile
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import paging
+from core.members.filters import MemberFilter
 from core.store.database import Store
 
 NAME = "members_query"
@@ -97,18 +97,18 @@ def _page_views(store: Store, repeats: int) -> tuple[list[float], list[float], l
     first = str(datagen.PARTNER_BASE)
     views, counts, pages = [], [], []
     slowest: dict[str, float] = {}
-    queries.warm(store)  # as the app does at start, before the first page view (ui/routes.py)
+    paging.warm(store)  # as the app does at start, before the first page view (ui/routes.py)
     for _ in range(repeats):
         for f, offset in cases(first):
             t0 = time.perf_counter()
-            shown = queries.view(store, f, offset // queries.PAGE_SIZE + 1)
+            shown = paging.view(store, f, offset // paging.PAGE_SIZE + 1)
             t1 = time.perf_counter()
-            queries.count(store, f)
+            paging.count(store, f)
             t2 = time.perf_counter()
-            queries.page(store, f, offset=offset)
+            paging.page(store, f, offset=offset)
             t3 = time.perf_counter()
-            full = shown.total >= offset + queries.PAGE_SIZE
-            if full and (shown.offset != offset or len(shown.rows) != queries.PAGE_SIZE):
+            full = shown.total >= offset + paging.PAGE_SIZE
+            if full and (shown.offset != offset or len(shown.rows) != paging.PAGE_SIZE):
                 raise RuntimeError(f"{_label(f, offset)}: the view showed {len(shown.rows)} rows at {shown.offset}")
             views.append(t1 - t0)
             counts.append(t2 - t1)
@@ -137,7 +137,7 @@ def _apptest(tmp: Path) -> tuple[float, float]:
         first = time.perf_counter() - t0
         if at.exception:
             raise RuntimeError(f"the Members page failed: {at.exception}")
-        if not at.dataframe or len(at.dataframe[0].value) != queries.PAGE_SIZE:
+        if not at.dataframe or len(at.dataframe[0].value) != paging.PAGE_SIZE:
             raise RuntimeError("the Members page did not show a full page of guest users")
         t0 = time.perf_counter()
         at.selectbox(key="members_sort").set_value("member").run()
@@ -153,7 +153,7 @@ def run(size: str) -> dict[str, object]:
         path = Path(tmp) / "pw.duckdb"
         shutil.copyfile(database(size), path)
         store = Store(path)
-        total = queries.count(store, MemberFilter(include_removed=True))
+        total = paging.count(store, MemberFilter(include_removed=True))
         views, counts, pages, slowest = _page_views(store, REPEATS[size])
         store.close()
         first, rerun = _apptest(Path(tmp))

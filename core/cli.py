@@ -44,8 +44,8 @@ from core.accounts import partners
 from core.alerts import dispatcher, outbox
 from core.config import ROLE_WORKER, ConfigError, Settings, format_problems, process_problems
 from core.logging_setup import configure_logging
-from core.members import export, flags, queries
-from core.members.queries import MemberFilter
+from core.members import export, filters, flags
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, report
 from core.reviews.errors import ReviewError
 from core.security import keys
@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--flag", action="append", default=[], choices=[f.key for f in flags.FLAGS])
     out.add_argument("--search", default="")
     out.add_argument("--include-removed", action="store_true")
-    out.add_argument("--sort", default="partner", choices=list(queries.SORTS))
+    out.add_argument("--sort", default="partner", choices=list(filters.SORTS))
     out.add_argument("--desc", action="store_true")
     commands.add_parser(
         "rotate-key",

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core.errors import InvalidInput
-from core.members import export, flags, queries
-from core.members.queries import MemberFilter
+from core.members import changes, export, filters, flags, paging
+from core.members.filters import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui.components import CHART_NAMES, actor, when
 from ui.member_filters import filter_row, sort_row
@@ -52,7 +52,7 @@ def task_from_link() -> int | None:
     """The sync task of a `/members?task=N` link (an alert digest's): its changed members only, removed ones
     shown too (a removal is one of the changes) until the person turns that off."""
     try:
-        task_id = queries.task_number(st.query_params.get("task"))
+        task_id = filters.task_number(st.query_params.get("task"))
     except InvalidInput:
         st.warning("The link's task is not a task number: showing every guest user.")
         return None
@@ -79,7 +79,7 @@ guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
 
 with guests_tab:
     task_id = task_from_link()
-    partner_names = queries.partner_options(svc.store)
+    partner_names = filters.partner_options(svc.store)
     chosen, _ = filter_row("members", partner_names)
     ordered, last = sort_row("members")
     include_removed = last.toggle(
@@ -90,7 +90,7 @@ with guests_tab:
     if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
         st.session_state["members_filter"] = member_filter
         st.session_state["members_page"] = 1
-    shown = queries.view(svc.store, member_filter, st.session_state.get("members_page", 1))
+    shown = paging.view(svc.store, member_filter, st.session_state.get("members_page", 1))
     total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
     # Assigned, not popped: only an assigned value reaches the browser's pager; a popped key left it on the
     # old page while the rows showed page 1. The view may also clamp the page (rows removed meanwhile).
@@ -108,7 +108,7 @@ with guests_tab:
         hide_index=True,
         width="stretch",
         height="content",  # the whole page of rows, no scrolling inside the grid
-        column_order=queries.PAGE_COLUMNS,
+        column_order=paging.PAGE_COLUMNS,
         column_config={
             "member": st.column_config.TextColumn("Account member"),
             "user_email": st.column_config.TextColumn("Email"),
@@ -133,14 +133,14 @@ with changes_tab:
     include_baseline = st.toggle(
         "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
     )
-    timeline = queries.timeline(svc.store, include_baseline=include_baseline)
+    timeline = changes.timeline(svc.store, include_baseline=include_baseline)
     if timeline.empty:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
         chart = timeline.rename(columns=CHART_NAMES)
         st.bar_chart(chart, x=CHART_NAMES["sync"], y="Guest users", color="Change")
-        log = queries.changes(svc.store, include_baseline=include_baseline)
+        log = changes.changes(svc.store, include_baseline=include_baseline)
         st.dataframe(
             log,
             hide_index=True,
@@ -167,6 +167,6 @@ with changes_tab:
             },
             key="changes_table",
         )
-    recent = queries.syncs(svc.store, limit=1)
+    recent = changes.syncs(svc.store, limit=1)
     if not recent.empty:
         st.caption(f"Last member sync: {when(recent['synced_at'][0])}")

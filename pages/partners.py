@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.accounts import integration, partners
 from core.connect import connections
-from core.members import queries
+from core.members import changes
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
 from ui.components import CHART_NAMES, actor, when
@@ -106,7 +106,7 @@ with tab:
             f"**{len(table)} partners:** "
             + " · ".join(f"{counts[status]} {status}" for status in partners.STATUSES if status in counts)
         )
-        st.caption(f":material/group: Guest users: {queries.summary_line(svc.store)}")
+        st.caption(f":material/group: Guest users: {changes.summary_line(svc.store)}")
         st.dataframe(
             table.assign(last_sync=table["last_sync_at"].map(when)),
             hide_index=True,

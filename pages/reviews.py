@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.members import flags
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation, report, snapshot
 from core.reviews.campaigns import Scope
 from core.reviews.decisions import ReviewFilter

@@ -25,7 +25,7 @@ from core import cli
 from core import services as core_services
 from core.alerts import dispatcher, outbox
 from core.members import export
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.reviews import report
 from core.reviews.errors import ReviewError
 from core.security import keys

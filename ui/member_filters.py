@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.members import flags, queries
+from core.members import filters, flags
 from core.tiktok import labels
 
 
@@ -49,8 +49,8 @@ def sort_row(prefix: str) -> tuple[dict, object]:
         "search": cols[0].text_input("Search", key=f"{prefix}_search", placeholder="Name, e-mail, user id or partner"),
         "sort": cols[1].selectbox(
             "Sort by",
-            list(queries.SORTS),
-            index=list(queries.SORTS).index("partner"),
+            list(filters.SORTS),
+            index=list(filters.SORTS).index("partner"),
             key=f"{prefix}_sort",
             format_func=lambda s: s.replace("_", " ").capitalize(),
         ),

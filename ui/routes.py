@@ -26,7 +26,7 @@ from core import services as core_services
 from core.config import Settings
 from core.connect import connections
 from core.connect.oauth_flows import FlowError
-from core.members import queries
+from core.members import paging
 from ui import api
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     embed = settings.sandbox and os.environ.get("PW_SANDBOX_EXTERNAL") != "1"
     sandbox = await run_in_threadpool(start_sandbox, settings) if embed else None
     svc = await run_in_threadpool(core_services.get)
-    threading.Thread(target=queries.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
+    threading.Thread(target=paging.warm, args=(svc.store,), name="pw-warm", daemon=True).start()
     if settings.runs_jobs:  # role all: tasks, the daily sync, housekeeping and alerts run here (one thread each)
         await run_in_threadpool(worker.start, core_services.get)
     url = local_url()

@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import pyarrow as pa
 
 from core.errors import UserError
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import columns
+from core.members.filters import MemberFilter
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
@@ -52,13 +52,14 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
-    names = [f"_cell{i}" for i in range(len(queries.EXPORT_COLUMNS))]
+    names = [f"_cell{i}" for i in range(len(columns.EXPORT_COLUMNS))]
     cells = ", ".join(
-        f"coalesce(({expr})::VARCHAR, '') AS {name}"
-        for name, expr in zip(names, queries.EXPORT_COLUMNS.values(), strict=True)
+        f"coalesce(({cell.sql})::VARCHAR, '') AS {name}"
+        for name, cell in zip(names, columns.EXPORT_COLUMNS.values(), strict=True)
     )
-    keys, order = queries.sort_keys(f)
-    sql, params = queries.query(store, f, f"{keys}, {cells}")
+    keys, order = columns.sort_keys(f)
+    reads = (*columns.order_reads(f), *columns.reads_of(columns.EXPORT_COLUMNS.values()))
+    sql, params = columns.query(store, f, reads, f"{keys}, {cells}")
     return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
 
 
@@ -70,7 +71,7 @@ def _audited(
     try:
         with store.read() as cur:
             reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
-            yield from csv_chunks(queries.EXPORT_COLUMNS, [])
+            yield from csv_chunks(columns.EXPORT_COLUMNS, [])
             yield from (joined_lines(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
         outcome = "ok"
     finally:

@@ -1,10 +1,10 @@
 """Risk flags on guest users: what each one means, how it is computed in SQL, and the personal domains.
 
-A flag is a boolean column of the Members query (`core.members.queries`), so it can be filtered and sorted on
-the server. The SQL conditions use these aliases: `m` (members, with what the member sync writes besides
-TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`), `p` (the
-partner, with its latest member sync: `latest_task_id`, `latest_baseline`) and `params` (one row: `domains`,
-the personal e-mail domains, one bound list parameter).
+A flag is a boolean column of the Members query (`core.members.columns`), so it can be filtered and sorted on
+the server. Its SQL condition reads the member's row (`{m}`: members, with what the member sync writes besides
+TikTok's fields: the reach on your shared assets `asset_admin` and the lower-cased `email_domain`) and the
+relations it declares in `needs` (`core.members.source.Need`): `p` (the partner, with its latest member sync:
+`latest_task_id`, `latest_baseline`) and `params` (one row: `domains`, the personal e-mail domains).
 
 The personal-domain list lives in `settings_kv` under `flags.personal_domains` (comma or newline
 separated); without it `DEFAULT_PERSONAL_DOMAINS` applies.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from core.errors import InvalidInput
+from core.members.source import Need
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.store import settings
@@ -66,7 +67,12 @@ class Flag:
     key: str
     label: str
     help: str
-    condition: str  # SQL over the aliases of the module docstring
+    template: str  # SQL over the member's row `{m}` and the relations of `needs`
+    needs: frozenset[Need] = frozenset()
+
+    def condition(self, alias: str = "m") -> str:
+        """The SQL condition over the member's row `alias`."""
+        return self.template.format(m=alias)
 
 
 FLAGS = (
@@ -74,38 +80,40 @@ FLAGS = (
         "partner_admin",
         "Partner BC admin",
         "Admin in the partner's Business Center: can invite people and pass your shared assets on.",
-        "m.user_role = 'ADMIN'",
+        "{m}.user_role = 'ADMIN'",
     ),
     Flag(
         "finance_manager",
         "Finance manager",
         "Finance manager in the partner's Business Center: can manage payment and billing.",
-        "m.finance_role = 'MANAGER'",
+        "{m}.finance_role = 'MANAGER'",
     ),
     Flag(
         "personal_email",
         "Personal e-mail",
         "The e-mail domain is a personal mailbox provider (gmail.com and the like, see Settings): the "
         "partner company does not control this account.",
-        "m.email_domain IN (SELECT unnest(domains) FROM params)",
+        "{m}.email_domain IN (SELECT unnest(domains) FROM params)",
+        frozenset({Need.DOMAINS}),
     ),
     Flag(
         "invitation_pending",
         "Invitation pending",
         "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
-        "m.relation_status = 'PENDING'",
+        "{m}.relation_status = 'PENDING'",
     ),
     Flag(
         "new_member",
         "New since last sync",
         "Added by the partner's latest sync (a partner's first sync adds no one as new).",
-        "m.removed_at IS NULL AND m.added_task_id = p.latest_task_id AND NOT p.latest_baseline",
+        "{m}.removed_at IS NULL AND {m}.added_task_id = p.latest_task_id AND NOT p.latest_baseline",
+        frozenset({Need.LATEST_SYNC}),
     ),
     Flag(
         "asset_admin",
         "Admin on your asset",
         "Reaches at least one of the assets you share with this partner with an admin role.",
-        "coalesce(m.asset_admin, false)",
+        "coalesce({m}.asset_admin, false)",
     ),
 )
 BY_KEY = {flag.key: flag for flag in FLAGS}
@@ -117,7 +125,7 @@ ROW_FLAGS = ("partner_admin", "finance_manager", "invitation_pending", "asset_ad
 
 def row_flag_count_sql(alias: str) -> str:
     """SQL counting a member's row flags, over `alias` (a members row)."""
-    conditions = (re.sub(r"\bm\.", f"{alias}.", BY_KEY[key].condition) for key in ROW_FLAGS)
+    conditions = (BY_KEY[key].condition(alias) for key in ROW_FLAGS)
     return " + ".join(f"coalesce(({condition}), false)::TINYINT" for condition in conditions)
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from core.members import flags
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.reviews import report, snapshot
 from core.reviews.errors import CampaignClosed, ReviewError
 from core.security import audit

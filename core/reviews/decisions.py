@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from core.members import queries
-from core.members.queries import MemberFilter, MemberView
+from core.members import columns, paging
+from core.members.filters import MemberFilter
+from core.members.paging import MemberView
 from core.reviews import campaigns, snapshot
 from core.reviews.errors import ReviewError
 from core.security import audit
@@ -74,7 +75,7 @@ def view(store: Store, actor: Actor, campaign_id: int, rf: ReviewFilter, page_nu
     campaigns.get(store, actor, campaign_id)
     where, params = _conditions(store, actor, campaign_id, rf, decidable=False)
     f = snapshot.review_filter(rf.members)
-    return queries.view(store, f, page_number, src=snapshot.source(campaign_id, where, params))
+    return paging.view(store, f, page_number, src=snapshot.source(campaign_id, where, params))
 
 
 def count_bulk(store: Store, actor: Actor, campaign_id: int, rf: ReviewFilter) -> int:
@@ -82,7 +83,7 @@ def count_bulk(store: Store, actor: Actor, campaign_id: int, rf: ReviewFilter) -
     campaigns.get(store, actor, campaign_id)
     where, params = _conditions(store, actor, campaign_id, rf, decidable=True)
     f = snapshot.review_filter(rf.members)
-    return queries.count(store, f, src=snapshot.source(campaign_id, where, params))
+    return paging.count(store, f, src=snapshot.source(campaign_id, where, params))
 
 
 def decide(
@@ -128,8 +129,8 @@ def decide_bulk(
     where, params = _conditions(store, actor, campaign_id, rf, decidable=True)
     f = snapshot.review_filter(rf.members)
     with store.write() as cur:
-        ids_sql, ids_params = queries.query(
-            store, f, "row_id", cur=cur, src=snapshot.source(campaign_id, where, params)
+        ids_sql, ids_params = columns.query(
+            store, f, (), "row_id", cur=cur, src=snapshot.source(campaign_id, where, params)
         )
         row_ids = [int(i) for i in cur.execute(ids_sql, ids_params).fetchnumpy()["row_id"]]
         if len(row_ids) != expected:

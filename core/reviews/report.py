@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from fpdf import FPDF
 
-from core.members import queries
+from core.members import columns
+from core.members.columns import Cell
 from core.reviews import snapshot
 from core.reviews.errors import ReviewError
 from core.security import audit
@@ -47,20 +48,22 @@ _MEMBER_COLUMNS = (
 )
 # the member export's columns (over the snapshot, the partner name as frozen), then the decision
 COLUMNS = {
-    **{name: queries.EXPORT_COLUMNS[name] for name in _MEMBER_COLUMNS},
-    "Decision": _DECISION,
-    "Reviewer": "coalesce(decided_by, '')",
-    "Decided at": f"coalesce(strftime(decided_at, {_TIME}), '')",
-    "Comment": "coalesce(comment, '')",
+    **{name: columns.EXPORT_COLUMNS[name] for name in _MEMBER_COLUMNS},
+    "Decision": Cell(_DECISION, ("decision",)),
+    "Reviewer": Cell("coalesce(decided_by, '')", ("decided_by",)),
+    "Decided at": Cell(f"coalesce(strftime(decided_at, {_TIME}), '')", ("decided_at",)),
+    "Comment": Cell("coalesce(comment, '')", ("comment",)),
 }
+_ORDER_READS = ("partner_lower", "partner_bc_id", "member_key")
 
 
 def _lines_sql(store: Store, campaign_id: int) -> tuple[str, list[object]]:
     """Each snapshot row's CSV line, in the report's fixed order (partner name, partner id, member key)."""
     names = [f"_cell{i}" for i in range(len(COLUMNS))]
-    cells = ", ".join(f"({expr})::VARCHAR AS {n}" for n, expr in zip(names, COLUMNS.values(), strict=True))
+    cells = ", ".join(f"({cell.sql})::VARCHAR AS {n}" for n, cell in zip(names, COLUMNS.values(), strict=True))
     keys = "partner_lower AS _k1, partner_bc_id AS _k2, member_key AS _k3"
-    sql, params = queries.query(store, None, f"{keys}, {cells}", src=snapshot.source(campaign_id))
+    reads = (*_ORDER_READS, *columns.reads_of(COLUMNS.values()))
+    sql, params = columns.query(store, None, reads, f"{keys}, {cells}", src=snapshot.source(campaign_id))
     return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells ORDER BY _k1, _k2, _k3", params
 
 

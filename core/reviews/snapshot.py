@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import duckdb
 
-from core.members import flags, queries
-from core.members.queries import MemberFilter, MemberView, Source
+from core.members import columns, flags, paging
+from core.members.filters import MemberFilter
+from core.members.paging import MemberView
+from core.members.source import Source
 from core.store.database import Store
 
 # columns copied from `members` as they are
@@ -69,11 +71,11 @@ def freeze(cur: duckdb.DuckDBPyConnection, store: Store, campaign_id: int, f: Me
     The Members query gives each member's row id and flag columns; the raw columns come from `members` by
     row id, so the snapshot holds TikTok's codes (the query's labels are applied when it is read back).
     """
-    flag_columns = [flags.column(flag) for flag in flags.FLAGS]
+    flag_columns = columns.FLAG_COLUMNS
     flag_list = ", ".join(
         f"CASE WHEN s.{column} THEN '{flag.key}' END" for column, flag in zip(flag_columns, flags.FLAGS, strict=True)
     )
-    selected, params = queries.query(store, f, ", ".join(["row_id", *flag_columns]), cur=cur)
+    selected, params = columns.query(store, f, flag_columns, ", ".join(["row_id", *flag_columns]), cur=cur)
     copied = ", ".join(f"m.{c}" for c in _COPIED)
     sql = f"""INSERT INTO review_items (campaign_id, partner_name, {", ".join(_COPIED)}, flag_keys)
               SELECT ?, p.name, {copied}, list_filter([{flag_list}], lambda x: x IS NOT NULL)
@@ -89,4 +91,4 @@ def joined_after(store: Store, campaign_id: int, f: MemberFilter, page_number: i
         "AND r.partner_bc_id = m.partner_bc_id AND r.member_key = m.member_key)",
         params=(campaign_id,),
     )
-    return queries.view(store, f, page_number, src=not_frozen)
+    return paging.view(store, f, page_number, src=not_frozen)

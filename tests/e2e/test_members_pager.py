@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from core.members.queries import PAGE_SIZE
+from core.members.paging import PAGE_SIZE
 from tests.support.browser import RunningApp, wait_for_app
 
 SLOW = 20_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import paging
+from core.members.filters import MemberFilter
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
 from tests.support.sandbox import control, monitored_partners
@@ -32,25 +32,25 @@ def _caption(at: AppTest) -> str:
 def test_filters_search_and_paging_run_in_duckdb(onboarded, sandbox):
     at = _members_page()
     store = onboarded.store
-    total = queries.count(store, MemberFilter())
-    assert _caption(at) == f"Guest users 1–{queries.PAGE_SIZE} of {total}"
-    assert len(_table(at)) == queries.PAGE_SIZE
+    total = paging.count(store, MemberFilter())
+    assert _caption(at) == f"Guest users 1–{paging.PAGE_SIZE} of {total}"
+    assert len(_table(at)) == paging.PAGE_SIZE
     first_page = list(_table(at)["user_email"])
 
     at.pagination(key="members_page").set_value(2).run()
     assert not at.exception
     second_page = list(_table(at)["user_email"])
-    assert len(second_page) == min(queries.PAGE_SIZE, total - queries.PAGE_SIZE)
+    assert len(second_page) == min(paging.PAGE_SIZE, total - paging.PAGE_SIZE)
     assert not set(first_page) & set(second_page)
 
     at.multiselect(key="members_role").set_value(["ADMIN"]).run()
-    admins = queries.count(store, MemberFilter(roles=("ADMIN",)))
+    admins = paging.count(store, MemberFilter(roles=("ADMIN",)))
     assert _caption(at).endswith(f"of {admins}")  # and back on page 1
     assert set(_table(at)["role"]) == {"Admin"}
 
     at.multiselect(key="members_flag").set_value(["invitation_pending"]).run()
     table = _table(at)
-    assert len(table) == queries.count(store, MemberFilter(roles=("ADMIN",), flags=("invitation_pending",)))
+    assert len(table) == paging.count(store, MemberFilter(roles=("ADMIN",), flags=("invitation_pending",)))
     assert set(table["status"]) == {"Invitation pending"}
     assert all("Invitation pending" in f for f in table["flags"])
 
@@ -87,7 +87,7 @@ def _pager(at: AppTest) -> int:
 
 def test_pager_caption_and_rows_agree_after_a_filter_sort_or_search_change(onboarded, sandbox):
     at = _members_page()
-    size = queries.PAGE_SIZE
+    size = paging.PAGE_SIZE
     at.pagination(key="members_page").set_value(3).run()
     assert (_pager(at), _caption(at).split(" of ")[0]) == (3, f"Guest users {2 * size + 1}–{3 * size}")
     changes = [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-from core.members import export, queries
-from core.members.queries import MemberFilter
+from core.members import export, paging
+from core.members.filters import MemberFilter
 from core.security import safe_csv
 from core.services import Services
 from core.store.database import Store
@@ -103,8 +103,8 @@ def assert_matches_world(svc: Services, sandbox: SandboxServer) -> None:
     partner_ids = [p.bc_id for p in monitored_partners(sandbox)]
     expected = world_rows(world(sandbox), partner_ids)
     assert comparable(exported_rows(svc)) == expected
-    shown = queries.page(svc.store, MemberFilter(), limit=1000)
-    assert len(shown) == queries.count(svc.store, MemberFilter()) == len(expected)
+    shown = paging.page(svc.store, MemberFilter(), limit=1000)
+    assert len(shown) == paging.count(svc.store, MemberFilter()) == len(expected)
 
 
 def table_state(svc: Services) -> dict[str, list[tuple]]:

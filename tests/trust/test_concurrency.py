@@ -28,8 +28,8 @@ from streamlit.testing.v1.util import patch_config_options
 
 from core import services as core_services
 from core.config import ROLE_WEB, ROLE_WORKER
-from core.members import export, queries
-from core.members.queries import MemberFilter
+from core.members import export, paging
+from core.members.filters import MemberFilter
 from core.security import safe_csv
 from core.services import Services
 from core.store.database import Store
@@ -191,8 +191,8 @@ def _browse(states: States, automation: bool) -> None:
     total = int(caption.rsplit(" of ", 1)[1])
     low, high = states.total_range()
     assert low <= total <= high, f"Members page total {total} outside [{low}, {high}]"
-    assert caption == f"Guest users 1–{queries.PAGE_SIZE} of {total}"
-    assert len(at.dataframe[0].value) == queries.PAGE_SIZE
+    assert caption == f"Guest users 1–{paging.PAGE_SIZE} of {total}"
+    assert len(at.dataframe[0].value) == paging.PAGE_SIZE
 
     if automation:
         at.switch_page("../pages/automation.py").run()

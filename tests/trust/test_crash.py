@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import paging
+from core.members.filters import MemberFilter
 from core.tasks import jobs
 from core.tasks.runner import JobRunner
 from tests.support import ROOT
@@ -97,9 +97,9 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
         assert not jobs.any_active(restarted.store)
         assert content(restarted.store) == before
         search = MemberFilter(search="late.joiner@agency.example")
-        assert queries.count(restarted.store, search) == 0
+        assert paging.count(restarted.store, search) == 0
         assert run_sync(restarted)[1] == jobs.COMPLETED
-        assert queries.count(restarted.store, search) == 1
+        assert paging.count(restarted.store, search) == 1
     finally:
         restarted.close()
 

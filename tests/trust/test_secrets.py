@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.accounts import tokens
 from core.connect import vault
 from core.members import export
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.security.audit_export import AuditFilter, csv_bytes
 from tests.support.onboarding import run_sync
 from tests.support.services import ADMIN_ACTOR, ANALYST_ACTOR

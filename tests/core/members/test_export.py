@@ -11,8 +11,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core.members import export, queries
-from core.members.queries import MemberFilter
+from core.members import columns, export
+from core.members.filters import MemberFilter
 from core.security import audit, safe_csv
 from core.security.roles import GUEST, Actor, NotAllowed
 from core.store.database import Store
@@ -202,7 +202,7 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
     try:
         with store.read() as cur:
             expected = b"".join(
-                safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [cur.execute(*queries.export_sql(store, f)).fetchall()])
+                safe_csv.csv_chunks(columns.EXPORT_COLUMNS, [cur.execute(*columns.export_sql(store, f)).fetchall()])
             )
         assert expected.count(b"\r\n") > 10
         for batch_rows in (7, 10_000):
@@ -217,7 +217,7 @@ def test_no_matching_rows_exports_the_header_only(tmp_path):
     try:
         f = MemberFilter(search="no such member")
         assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR)) == b"".join(
-            safe_csv.csv_chunks(queries.EXPORT_COLUMNS, [])
+            safe_csv.csv_chunks(columns.EXPORT_COLUMNS, [])
         )
         assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
     finally:

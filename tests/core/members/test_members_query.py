@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import datagen
-from core.members import flags, queries
-from core.members.queries import MemberFilter
+from core.members import flags, paging
+from core.members.filters import MemberFilter
 from core.store.database import MIGRATIONS_DIR, Store
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
@@ -189,8 +189,8 @@ CASES += [
 @pytest.mark.parametrize(("f", "offset"), CASES, ids=[f"{f.to_json()}@{o}" for f, o in CASES])
 def test_pages_and_counts_equal_the_original_expressions(synthetic, f, offset):
     total, keys = _reference(synthetic, f, 60, offset)
-    assert queries.count(synthetic, f) == total
-    assert list(queries.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
+    assert paging.count(synthetic, f) == total
+    assert list(paging.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
     assert total > 0
 
 
@@ -199,10 +199,10 @@ def test_a_page_view_equals_the_original_expressions(synthetic, f, offset):
     total, _ = _reference(synthetic, f, 1, 0)
     number = min(offset // 60 + 1, -(-total // 60))  # a page past the end shows the last page
     _, keys = _reference(synthetic, f, 60, (number - 1) * 60)
-    shown = queries.view(synthetic, f, offset // 60 + 1, page_size=60)
+    shown = paging.view(synthetic, f, offset // 60 + 1, page_size=60)
     assert (shown.total, shown.page, shown.pages, shown.offset) == (total, number, -(-total // 60), (number - 1) * 60)
     assert list(shown.rows["member_key"]) == keys
-    pd.testing.assert_frame_equal(shown.rows, queries.page(synthetic, f, limit=60, offset=(number - 1) * 60))
+    pd.testing.assert_frame_equal(shown.rows, paging.page(synthetic, f, limit=60, offset=(number - 1) * 60))
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_a_page_past_the_end_is_the_last_page(synthetic, f):
     total, _ = _reference(synthetic, f, 1, 0)
     last = -(-total // 60)
     _, keys = _reference(synthetic, f, 60, (last - 1) * 60)
-    shown = queries.view(synthetic, f, 10_000, page_size=60)
+    shown = paging.view(synthetic, f, 10_000, page_size=60)
     assert (shown.page, shown.pages, list(shown.rows["member_key"])) == (last, last, keys)
 
 
@@ -227,9 +227,9 @@ def test_a_page_past_the_end_is_the_last_page(synthetic, f):
     "f", [MemberFilter(search="no such member"), MemberFilter(partners=("nobody",))], ids=["search", "filter"]
 )
 def test_an_empty_view_is_page_one_of_one(synthetic, f):
-    shown = queries.view(synthetic, f, 3)
+    shown = paging.view(synthetic, f, 3)
     assert (shown.total, shown.page, shown.pages, shown.offset, len(shown.rows)) == (0, 1, 1, 0, 0)
-    assert list(shown.rows.columns) == list(queries.page(synthetic, MemberFilter(), limit=1).columns)
+    assert list(shown.rows.columns) == list(paging.page(synthetic, MemberFilter(), limit=1).columns)
 
 
 @pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
@@ -239,16 +239,16 @@ def test_pages_by_flag_count_equal_the_reference_at_any_depth(synthetic, descend
     the page: every page size and depth must still equal the reference."""
     f = MemberFilter(sort="flags", descending=descending)
     total, keys = _reference(synthetic, f, size, (number - 1) * size)
-    shown = queries.view(synthetic, f, number, page_size=size)
+    shown = paging.view(synthetic, f, number, page_size=size)
     assert (shown.total, list(shown.rows["member_key"])) == (total, keys)
-    assert list(queries.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
+    assert list(paging.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
 
 
 def test_warming_reads_the_scanned_columns_and_only_logs_when_it_cannot(synthetic, tmp_path, caplog):
-    caplog.set_level("INFO", logger="core.members.queries")
-    queries.warm(synthetic)  # every column it names exists
+    caplog.set_level("INFO", logger="core.members.paging")
+    paging.warm(synthetic)  # every column it names exists
     assert "Could not read" not in caplog.text
     closed = Store(tmp_path / "closed.duckdb")
     closed.close()
-    queries.warm(closed)
+    paging.warm(closed)
     assert "Could not read the members columns" in caplog.text

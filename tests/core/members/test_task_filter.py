@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import InvalidInput
-from core.members import export, queries
-from core.members.queries import MemberFilter
+from core.members import export, paging
+from core.members.filters import MemberFilter
 from core.services import Services
 from core.tasks import jobs
 from sandbox.server import SandboxServer
@@ -36,7 +36,7 @@ def _changing_sync(svc: Services, sandbox: SandboxServer) -> tuple[int, int]:
 
 
 def _emails(svc: Services, f: MemberFilter) -> set[str]:
-    return set(queries.page(svc.store, f, limit=1000)["user_email"])
+    return set(paging.page(svc.store, f, limit=1000)["user_email"])
 
 
 @pytest.mark.parametrize("sort", ["partner", "member", "flags"])
@@ -44,8 +44,8 @@ def test_the_task_filter_keeps_the_members_that_task_changed(onboarded, sandbox,
     before, task_id = _changing_sync(onboarded, sandbox)
     changed = MemberFilter(task_id=task_id, include_removed=True, sort=sort)
     assert _emails(onboarded, changed) == {JOINER, PROMOTED, LEAVER}
-    assert queries.count(onboarded.store, changed) == 3
-    assert queries.view(onboarded.store, changed).total == 3
+    assert paging.count(onboarded.store, changed) == 3
+    assert paging.view(onboarded.store, changed).total == 3
     # the other filters still apply on top of it; removed members only when asked for
     assert _emails(onboarded, MemberFilter(task_id=task_id, sort=sort)) == {JOINER, PROMOTED}
     assert _emails(onboarded, MemberFilter(task_id=task_id, roles=("ADMIN",), sort=sort)) == {PROMOTED}
@@ -100,7 +100,7 @@ def test_the_members_page_follows_the_digest_link_until_the_chip_is_removed(onbo
     chip.click().run()
     assert not at.exception, at.exception
     assert "task" not in at.query_params
-    everyone = queries.count(onboarded.store, MemberFilter())
+    everyone = paging.count(onboarded.store, MemberFilter())
     assert next(c.value for c in at.caption if c.value.startswith("Guest users")).endswith(f"of {everyone}")
     assert not at.toggle(key="members_removed").value
 
@@ -108,4 +108,4 @@ def test_the_members_page_follows_the_digest_link_until_the_chip_is_removed(onbo
 def test_a_link_with_a_task_that_is_not_a_number_shows_everyone(onboarded, sandbox):
     at = _members_page("x")
     assert any("not a task number" in w.value for w in at.warning)
-    assert len(at.dataframe[0].value) == queries.PAGE_SIZE
+    assert len(at.dataframe[0].value) == paging.PAGE_SIZE

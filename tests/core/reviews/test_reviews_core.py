@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pypdf
 import pytest
 
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import filters, paging
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation, report
 from core.reviews.campaigns import Scope
 from core.reviews.decisions import ReviewFilter
@@ -73,18 +73,18 @@ def test_a_guest_sees_no_campaign(store):
 
 def test_the_snapshot_holds_exactly_the_current_members_in_scope(store):
     campaign = _create(store)
-    current = queries.count(store, MemberFilter())
+    current = paging.count(store, MemberFilter())
     assert campaign.members == current
     rows = _all_rows(store, campaign.id)
     assert len(rows) == current
     assert rows["removed_at"].isna().all()
     admins = _create(store, Scope(admins_only=True))
-    assert admins.members == queries.count(store, MemberFilter(roles=("ADMIN",)))
-    one = sorted(queries.partner_options(store))[1]
+    assert admins.members == paging.count(store, MemberFilter(roles=("ADMIN",)))
+    one = sorted(filters.partner_options(store))[1]
     chosen = _create(store, Scope(partners=(one,), flagged_only=True))
     from core.members import flags
 
-    assert chosen.members == queries.count(store, MemberFilter(partners=(one,), flags=tuple(flags.BY_KEY)))
+    assert chosen.members == paging.count(store, MemberFilter(partners=(one,), flags=tuple(flags.BY_KEY)))
     assert set(_all_rows(store, chosen.id)["partner_bc_id"]) == {one}
 
 
@@ -123,7 +123,7 @@ def test_filters_sorts_and_search_work_over_the_snapshot(store):
         MemberFilter(statuses=("PENDING",)),
     ):
         rows = _all_rows(store, campaign.id, rf=ReviewFilter(members=f))
-        live = queries.page(store, f, limit=1000)
+        live = paging.page(store, f, limit=1000)
         assert rows["member_key"].tolist() == live["member_key"].tolist(), f
 
 
@@ -151,7 +151,7 @@ def test_bulk_decisions_touch_the_confirmed_filtered_rows_only(store):
     campaign = _create(store)
     rf = ReviewFilter(members=MemberFilter(roles=("ADMIN",)))
     n = decisions.count_bulk(store, ANALYST_A, campaign.id, rf)
-    assert n == queries.count(store, MemberFilter(roles=("ADMIN",))) > 0
+    assert n == paging.count(store, MemberFilter(roles=("ADMIN",))) > 0
     with pytest.raises(ReviewError, match="not the"):
         decisions.decide_bulk(store, ANALYST_A, campaign.id, rf, decisions.KEEP, expected=n + 1)
     assert decisions.progress(store, ANALYST_A, campaign.id)["decided"].sum() == 0
@@ -178,7 +178,7 @@ def test_decisions_on_a_closed_campaign_are_refused_in_core(store):
 
 
 def test_reviewers_decide_only_the_partners_assigned_to_them(store):
-    partners = sorted(queries.partner_options(store))
+    partners = sorted(filters.partner_options(store))
     campaign = _create(store, reviewers={partners[0]: [OTHER_ANALYST.email]})
     rows = _all_rows(store, campaign.id)
     theirs = rows[rows["partner_bc_id"] == partners[0]].iloc[0]

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from benchmarks import datagen
 from core.connect import workspace
-from core.members.queries import MemberFilter
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation
 from core.security.roles import ANALYST, Actor, NotAllowed
 from core.services import install

@@ -3,8 +3,8 @@ members mid-campaign, and a requested removal turns Done once the sandbox remove
 
 from __future__ import annotations
 
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import paging
+from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation, snapshot
 from core.reviews.campaigns import Scope
 from core.reviews.decisions import ReviewFilter
@@ -25,7 +25,7 @@ def test_snapshot_holds_and_removal_turns_done_after_the_sandbox_removes_and_a_s
     bc_id = monitored_partners(sandbox)[0].bc_id
     campaign = campaigns.create(store, ADMIN_A, name="Sandbox review", scope=Scope(partners=(bc_id,)))
     before = _rows(store, campaign.id)
-    assert campaign.members == queries.count(store, MemberFilter(partners=(bc_id,))) == len(before) > 2
+    assert campaign.members == paging.count(store, MemberFilter(partners=(bc_id,))) == len(before) > 2
     leaver = before[before["user_email"].notna() & (before["status"] == "Joined")].iloc[0]
     rerole = before[(before["role"] == "Standard") & before["user_email"].notna()].iloc[-1]
 

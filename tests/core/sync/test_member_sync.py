@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from core.accounts import partners
-from core.members import queries
-from core.members.queries import MemberFilter
+from core.members import changes, paging
+from core.members.filters import MemberFilter
 from core.sync import safeguard
 from core.tasks import jobs
 from tests.support.compare import assert_matches_world, table_state
@@ -40,13 +40,13 @@ def _changes(svc, task_id: int) -> set[tuple]:
 
 def test_first_sync_matches_world_and_is_a_baseline(onboarded, sandbox):
     assert_matches_world(onboarded, sandbox)
-    invitees = queries.page(onboarded.store, MemberFilter(statuses=("PENDING",)), limit=1000)
+    invitees = paging.page(onboarded.store, MemberFilter(statuses=("PENDING",)), limit=1000)
     assert len(invitees) > 0
     assert set(invitees["member_key"]) == set(invitees["user_email"].str.lower())  # keyed by e-mail
-    syncs = queries.syncs(onboarded.store)
+    syncs = changes.syncs(onboarded.store)
     assert syncs["baseline"].any()
-    assert queries.summary_line(onboarded.store) == "No guest user changes since last week."
-    assert queries.count(onboarded.store, MemberFilter(flags=("new_member",))) == 0
+    assert changes.summary_line(onboarded.store) == "No guest user changes since last week."
+    assert paging.count(onboarded.store, MemberFilter(flags=("new_member",))) == 0
     statuses = {p.bc_id: p.status for p in partners.all_current(onboarded.store)}
     assert {statuses[p.bc_id] for p in monitored_partners(sandbox)} == {partners.ONBOARDED}
 
@@ -56,7 +56,7 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     bc = _bc(bc_id, world(sandbox))
     standard, admin = _bound(bc, "STANDARD"), _bound(bc, "ADMIN")
     promoted, demoted, gone = standard[0], admin[0], standard[1]
-    first_seen_before = queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0]
+    first_seen_before = paging.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0]
     control(
         sandbox,
         "members/add",
@@ -95,24 +95,24 @@ def test_additions_removals_and_role_changes_between_syncs(onboarded, sandbox):
     if old_finance != "MANAGER":
         expected.add((bc_id, demoted["user_id"], "finance_role_changed", old_finance, "MANAGER"))
     assert _changes(onboarded, task_id) == expected
-    new = queries.page(onboarded.store, MemberFilter(flags=("new_member",)))
+    new = paging.page(onboarded.store, MemberFilter(flags=("new_member",)))
     assert set(new["member_key"]) == {new_admin["user_id"], "invitee@gmail.com"}
-    invitee = queries.page(onboarded.store, MemberFilter(search="invitee@gmail.com"))
+    invitee = paging.page(onboarded.store, MemberFilter(search="invitee@gmail.com"))
     assert set(invitee["flags"][0]) == {"Personal e-mail", "Invitation pending", "New since last sync"}
     assert (
-        queries.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == first_seen_before
+        paging.page(onboarded.store, MemberFilter(search=promoted["user_email"]))["first_seen"][0] == first_seen_before
     )
-    removed = queries.page(onboarded.store, MemberFilter(search=gone["user_email"], include_removed=True))
+    removed = paging.page(onboarded.store, MemberFilter(search=gone["user_email"], include_removed=True))
     assert removed["removed_at"].notna().all()
-    assert queries.count(onboarded.store, MemberFilter(search=gone["user_email"])) == 0
-    assert queries.summary_line(onboarded.store).startswith("2 new admins since last week")
+    assert paging.count(onboarded.store, MemberFilter(search=gone["user_email"])) == 0
+    assert changes.summary_line(onboarded.store).startswith("2 new admins since last week")
 
 
 def test_invitee_who_joins_keeps_its_row_and_history(onboarded, sandbox):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="joiner@agency.example", relation_status="PENDING")
     first_task, _ = run_sync(onboarded, bc_id)
-    first_seen = queries.page(onboarded.store, MemberFilter(search="joiner@"))["first_seen"][0]
+    first_seen = paging.page(onboarded.store, MemberFilter(search="joiner@"))["first_seen"][0]
     joined = control(
         sandbox,
         "members/update",
@@ -126,7 +126,7 @@ def test_invitee_who_joins_keeps_its_row_and_history(onboarded, sandbox):
 
     assert status == jobs.COMPLETED
     assert_matches_world(onboarded, sandbox)
-    row = queries.page(onboarded.store, MemberFilter(search="joiner@", include_removed=True))
+    row = paging.page(onboarded.store, MemberFilter(search="joiner@", include_removed=True))
     assert list(row["member_key"]) == [joined["user_id"]]  # one row, now keyed by user_id
     assert row["first_seen"][0] == first_seen
     assert _changes(onboarded, task_id) == {(bc_id, joined["user_id"], "status_changed", "PENDING", "BOUND")}

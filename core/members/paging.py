@@ -1,0 +1,362 @@
+"""The Members page's rows: one page of the filtered, sorted members and the total (`view`), any slice of
+them (`page`), the count (`count`), found in the fewest passes over the members at 1M rows; the partner filter's
+choices, and the warm-up of the columns page views scan.
+
+A page is found as row ids first (a strategy per sort: counts per partner, a histogram of row flag counts, or a
+Top-N), then its display columns and flag lists are built for those rows alone, in the same snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core.errors import InvalidInput
+from core.members import flags
+from core.members.columns import EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
+from core.members.filters import SORTS, MemberFilter, Where
+from core.members.source import MEMBERS, Source
+from core.store.database import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+PAGE_COLUMNS = [
+    "member",
+    "user_email",
+    "partner",
+    "role",
+    "finance_role",
+    "status",
+    "assets",
+    "flags",
+    "first_seen",
+    "last_seen",
+    "removed_at",
+]
+
+
+def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
+    with store.read() as cur:
+        return _count(cur, store, f, src=src)
+
+
+def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
+    sql, params = query(store, f, (), "count(*)", cur=cur, src=src)
+    return int(_single_row(cur, sql, params)[0])
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What the Members page shows: one page of filtered, sorted members, and where it is among them."""
+
+    rows: pd.DataFrame
+    total: int  # filtered members
+    page: int  # 1-based, the last page when the one asked for is past the end
+    pages: int
+    offset: int
+
+
+def view(
+    store: Store, f: MemberFilter, page_number: int = 1, *, page_size: int = PAGE_SIZE, src: Source = MEMBERS
+) -> MemberView:
+    """The page `page_number` of the filtered members with their total, in one snapshot and the fewest passes
+    over the members: in partner order the counts per partner give the total and the partners the page
+    spans; a search is evaluated once for both the total and the page."""
+    _check(page_size, 0)
+    with store.read() as cur:
+        if f.search.strip():
+            total, number, ids = _searched_page(cur, store, f, page_number, page_size, src=src)
+        else:
+            sizes = _sizes(cur, store, f, src=src)
+            total = sum(n for _, n in sizes) if sizes is not None else _count(cur, store, f, src=src)
+            number = _clamped(page_number, total, page_size)
+            ids = _ids(cur, store, f, sizes, page_size, (number - 1) * page_size, src=src)
+        rows = _page_rows(cur, store, ids, src=src)
+    return MemberView(rows, total, number, _page_count(total, page_size), (number - 1) * page_size)
+
+
+def page(
+    store: Store, f: MemberFilter, *, limit: int = PAGE_SIZE, offset: int = 0, src: Source = MEMBERS
+) -> pd.DataFrame:
+    """Any `limit` filtered, sorted members from `offset`, with the page's columns.
+
+    Row ids first: the filter, sort and LIMIT/OFFSET select only the members' `rowid`; the display columns
+    and flag lists are then built for those rows alone, in the same snapshot, so the rows are exactly the
+    ones the filter selected. (Carrying the display columns through the Top-N instead was slower.)
+    """
+    _check(limit, offset)
+    with store.read() as cur:  # one snapshot for every step
+        if f.search.strip():  # a search would be evaluated twice for the sizes and the ids
+            ids = _top_ids(cur, store, f, limit, offset, src=src)
+        else:
+            ids = _ids(cur, store, f, _sizes(cur, store, f, src=src), limit, offset, src=src)
+        return _page_rows(cur, store, ids, src=src)
+
+
+def _check(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE} and offset not negative")
+
+
+def _page_count(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
+
+
+def _clamped(page_number: int, total: int, page_size: int) -> int:
+    return min(max(1, page_number), _page_count(total, page_size))
+
+
+def _sizes(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[Any, int]] | None:
+    """What the sort's ids are found with, and what gives the total: the filtered members per partner in
+    partner order, or per row flag count in the flag-count order; None for the other sorts."""
+    if f.sort == "partner":
+        return _partner_counts(cur, store, f, src=src)
+    if f.sort == "flags":
+        return _row_flag_histogram(cur, store, f, src=src)
+    return None
+
+
+def _ids(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    sizes: list[tuple[Any, int]] | None,  # the partner ids or row flag counts `_sizes` gives for f.sort
+    limit: int,
+    offset: int,
+    src: Source = MEMBERS,
+) -> list[int]:
+    """The `rowid`s of the members of a page, in page order, given the sort's `_sizes`."""
+    if sizes is None:  # a sort `_sizes` has nothing for
+        return _top_ids(cur, store, f, limit, offset, src=src)
+    if f.sort == "partner":
+        return _ids_in_partner_order(cur, store, f, sizes, limit, offset, src=src)
+    if f.sort == "flags":
+        return _ids_by_flag_count(cur, store, f, sizes, limit, offset, src=src)
+    return _top_ids(cur, store, f, limit, offset, src=src)
+
+
+def _top_ids(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    limit: int,
+    offset: int,
+    scope: Where = EVERY,
+    src: Source = MEMBERS,
+) -> list[int]:
+    """The `rowid`s of the members of a page, in page order (`scope`: see `query`)."""
+    sql, params = query(
+        store, f, order_reads(f), "row_id", f"{order(f)} LIMIT ? OFFSET ?", [limit, offset], scope, cur, src
+    )
+    return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
+
+
+def _searched_page(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    page_number: int,
+    page_size: int,
+    src: Source = MEMBERS,
+) -> tuple[int, int, list[int]]:
+    """A search's total, page number and page `rowid`s from one evaluation of the search.
+
+    The matches are materialised with their sort keys (a search matches few members), then counted and
+    sorted. The partner sort joins the partners' places in partner order to the matches only: partner names
+    joined to every member before the search cost more than the search, and an integer sorts faster than a
+    name (benchmarks/RESULTS.md).
+    """
+    direction = "DESC" if f.descending else "ASC"
+    by_partner = f.sort == "partner"
+    key = "" if by_partner else f", {SORTS[f.sort]} AS _sort_key"
+    reads = ("partner_bc_id", "member_key") if by_partner else order_reads(f)
+    hits, params = query(
+        store, f, reads, f"row_id, partner_bc_id AS _sort_bc, member_key AS _sort_member{key}", cur=cur, src=src
+    )
+    places = (
+        f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
+        f"FROM {src.partners}"
+    )
+    keyed = (
+        f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
+        if by_partner
+        else "hits"
+    )
+    by_key = f"ORDER BY _sort_key {'ASC' if by_partner else direction} NULLS LAST, _sort_bc, _sort_member"
+    sql = (
+        f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
+        f"(SELECT list(row_id {by_key}) FROM (SELECT * FROM {keyed} {by_key} LIMIT ? OFFSET ?))"
+    )
+    number = max(1, page_number)
+    total, ids = _single_row(cur, sql, [*params, page_size, (number - 1) * page_size])
+    if number > _page_count(total, page_size):  # past the end: the last page (rare, so evaluated again)
+        number = _page_count(total, page_size)
+        total, ids = _single_row(cur, sql, [*params, page_size, (number - 1) * page_size])
+    return int(total), number, list(ids or [])
+
+
+def _row_flag_histogram(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[int, int]]:
+    """(row flag count, filtered members with it)."""
+    reads = ("row_flag_count",)
+    sql, params = query(store, f, reads, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur, src=src)
+    return cur.execute(sql, params).fetchall()
+
+
+def _ids_by_flag_count(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    histogram: list[tuple[int, int]],
+    limit: int,
+    offset: int,
+    src: Source = MEMBERS,
+) -> list[int]:
+    """The `rowid`s of a page in flag-count order, evaluating the other flags only where they can matter.
+
+    A member's flag count is its row flag count plus at most `OTHER_FLAGS`. The `offset + limit`-th member
+    by row flag count (R) bounds the page's flag counts, so every member of the page (descending) has a row
+    flag count of at least R - `OTHER_FLAGS` (ascending: at most R + `OTHER_FLAGS`). The Top-N runs over
+    those members only, which the scan selects (most members have no flag).
+    """
+    row_flags = _nth(histogram, offset + limit, f.descending)
+    if row_flags is None:  # the page reaches the last member: every member can be on it
+        return _top_ids(cur, store, f, limit, offset, src=src)
+    others = len(OTHER_FLAGS)
+    bound = (">=", row_flags - others) if f.descending else ("<=", row_flags + others)
+    scope = Where(f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", (bound[1],))
+    return _top_ids(cur, store, f, limit, offset, scope, src=src)
+
+
+def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | None:
+    """The `n`-th value in order of a (value, how many) histogram; None when it has fewer."""
+    seen = 0
+    for value, how_many in sorted(histogram, reverse=descending):
+        seen += how_many
+        if seen >= n:
+            return value
+    return None
+
+
+def _partner_counts(
+    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[str, int]]:
+    """The filtered members of each partner, in partner order."""
+    direction = "DESC" if f.descending else "ASC"
+    reads = ("partner_bc_id",)
+    counts, params = query(store, f, reads, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id", cur=cur, src=src)
+    sql = (
+        f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN {src.partners} p ON p.bc_id = c.partner_bc_id "
+        f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id"
+    )  # the 250 partners, not 1M members
+    return cur.execute(sql, params).fetchall()
+
+
+def _ids_in_partner_order(
+    cur: duckdb.DuckDBPyConnection,
+    store: Store,
+    f: MemberFilter,
+    counts: list[tuple[str, int]],
+    limit: int,
+    offset: int,
+    src: Source = MEMBERS,
+) -> list[int]:
+    """The `rowid`s of a page in partner order, as the same page of only the partners it spans.
+
+    The filtered members per partner, counted in partner order, tell which partners the page spans. A Top-N
+    over all members in partner order cannot skip rows while it scans (the partner name comes from a join),
+    and it keeps `offset + limit` rows in its heap, which grows with the page number; counting per
+    partner costs about what `count` does. The spanned partners are sorted by their place in `counts`, so
+    no partner name is joined to the members.
+    """
+    spanned, skipped, seen = [], 0, 0
+    for bc_id, members_of_partner in counts:
+        if seen + members_of_partner <= offset:
+            skipped += members_of_partner
+        elif seen < offset + limit:
+            spanned.append(bc_id)
+        seen += members_of_partner
+    if not spanned:
+        return []
+    sql, params = query(
+        store,
+        replace(f, partners=tuple(spanned)),
+        ("partner_bc_id", "member_key"),
+        "row_id",
+        "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
+        [spanned, limit, offset - skipped],
+        cur=cur,
+        src=src,
+    )
+    return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
+
+
+def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int], src: Source = MEMBERS) -> pd.DataFrame:
+    """The page's display columns (and the columns `src` adds) and flag lists, built only for its rows, in
+    their order.
+
+    Fetched as tuples with the flags as booleans, then framed here: DuckDB's `.df()` and a `list_filter`
+    lambda for the labels were over half of this step's time (benchmarks/RESULTS.md).
+    """
+    fields = ["partner_bc_id", "member_key", *(c for c in PAGE_COLUMNS if c != "flags")]
+    fields += [name for name, _ in src.columns if name not in fields]
+    reads = (*fields, *FLAG_COLUMNS)
+    # a semi-join with the ids: half the time of `rowid IN (?, ?, ...)` (a mark join over the scanned rows)
+    scope = Where("m.rowid IN (SELECT unnest(?::BIGINT[]))", (row_ids,))
+    sql, params = query(store, None, reads, ", ".join(["row_id", *reads]), scope=scope, cur=cur, src=src)
+    found = {row[0]: row[1:] for row in cur.execute(sql, params).fetchall()}
+    rows = [found[row_id] for row_id in row_ids if row_id in found]
+    frame = pd.DataFrame([row[: len(fields)] for row in rows], columns=fields)
+    for column in ("first_seen", "last_seen", "removed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
+    labels = [[f.label for f, on in zip(flags.FLAGS, row[len(fields) :], strict=True) if on] for row in rows]
+    frame.insert(fields.index("assets") + 1, "flags", pd.Series(labels, dtype=object))
+    return frame
+
+
+# The columns that page views scan over every member (filters, sorts, search, flags), not only fetch per page.
+_SCANNED = (
+    "partner_bc_id",
+    "member_key",
+    "user_id",
+    "user_role",
+    "finance_role",
+    "relation_status",
+    "last_seen",
+    "removed_at",
+    "added_task_id",
+    "asset_count",
+    "asset_admin",
+    "member_lower",
+    "email_lower",
+    "email_domain",
+    "row_flag_count",
+)
+
+
+def warm(store: Store) -> None:
+    """Read the columns page views scan once, so DuckDB holds them in memory before the first Members page
+    view: a column read from the file for the first time slows that view down. The app does
+    this in the background at start (`ui/routes.py`); a failure only logs."""
+    try:
+        with store.read() as cur:
+            cur.execute(f"SELECT {', '.join(f'min({c})' for c in _SCANNED)} FROM members").fetchall()
+    except (duckdb.Error, StoreError) as exc:
+        log.info("Could not read the members columns ahead of the first page view: %s", exc)
+
+
+def _single_row(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (aggregates without GROUP BY)."""
+    row = cur.execute(sql, params).fetchone()
+    assert row is not None
+    return row
