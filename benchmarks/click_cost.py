@@ -9,8 +9,8 @@ A click is run as the browser asks for it: a widget inside an `st.fragment` reru
 has no fragment reruns of its own, so the rerun request carries the fragment's id, as the browser's does); a
 tab switch reruns the whole page. Its cost is this process's CPU time (`time.process_time`: every thread, the
 script's and DuckDB's) from the request to the rerun's end, less AppTest's own reading of the messages into its
-element tree. What it leaves out: the server's WebSocket send of the same messages (the benchmark has no
-server).
+element tree. The scripts are compiled once, as a server does (AppTest compiles them on every run). What it
+leaves out: the server's WebSocket send of the same messages (the benchmark has no server).
 
 Where a rerun's CPU goes: the same clock around the Members query (`paging.view`), the snapshot queries (change
 log, chart data, syncs, partner list, data version), `st.dataframe` (frame → Arrow → message), the chart, the
@@ -114,7 +114,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
     """Time the parts of a rerun and AppTest's parsing by wrapping them where the page looks them up."""
     import importlib
 
-    from streamlit.testing.v1 import local_script_runner
+    from streamlit.testing.v1 import app_test, local_script_runner
 
     saved = []
     for module_name, attr, part in _PARTS:
@@ -123,6 +123,10 @@ def instrumented(clock: Clock) -> Iterator[None]:
         setattr(module, attr, clock.timed(part, getattr(module, attr)))
     saved.append((local_script_runner, "parse_tree_from_messages", local_script_runner.parse_tree_from_messages))
     local_script_runner.parse_tree_from_messages = clock.parsing(local_script_runner.parse_tree_from_messages)
+    # AppTest compiles the scripts again on every run (a new ScriptCache per run); a server compiles each once.
+    shared = app_test.ScriptCache()
+    saved.append((app_test, "ScriptCache", app_test.ScriptCache))
+    app_test.ScriptCache = lambda: shared
     try:
         yield
     finally:
