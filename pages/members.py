@@ -7,12 +7,15 @@ from core.members import export, filters, flags, paging
 from core.members.filters import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui import snapshots
-from ui.components import actor, when
+from ui.components import actor, keep_state, when
 from ui.member_filters import filter_row, sort_row
 from ui.resources import services
 
 svc = services()
 me = actor()
+# The guest users' widgets, whose values outlive a visit to the Changes tab
+GUEST_WIDGETS = tuple(f"members_{name}" for name in ("partner", "role", "status", "flag", "search", "sort", "desc"))
+GUEST_WIDGETS += ("members_removed", "members_page")
 _EXPORT = "pw_export_link"  # (filters, download URL) minted by the last click, for those filters only
 
 
@@ -168,6 +171,8 @@ st.header("User Overview", divider="gray")
 st.caption(MEMBERS_LIMIT)
 # The tabs track which one is open (a switch reruns the page), so only the open tab's body runs.
 guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"], key="members_tab", on_change="rerun")
+keep_state("members_guests", bool(guests_tab.open), GUEST_WIDGETS)
+keep_state("members_changes", bool(changes_tab.open), ("changes_baseline",))
 if guests_tab.open:
     with guests_tab:
         guest_users()

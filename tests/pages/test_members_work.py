@@ -111,3 +111,22 @@ def test_only_the_shown_columns_go_to_the_browser(onboarded, sandbox):
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
     at = members_tab(at, "Changes")
     assert "baseline" not in at.dataframe[0].value.columns
+
+
+def test_the_guest_users_filters_and_page_outlive_a_visit_to_changes(onboarded, sandbox):
+    at = members_page()
+    at.multiselect(key="members_status").set_value(["BOUND"]).run()
+    at.toggle(key="members_desc").set_value(True).run()
+    at.pagination(key="members_page").set_value(2).run()  # after the filters: a new filter starts on page 1
+    shown = list(at.dataframe[0].value["user_email"])
+    members_tab(at, "Changes")
+    at.toggle(key="changes_baseline").set_value(True).run()
+    members_tab(at, "TikTok Business guest users")
+    assert at.multiselect(key="members_status").value == ["BOUND"]
+    assert at.toggle(key="members_desc").value is True
+    pager = at.pagination(key="members_page")
+    assert pager.value == 2
+    assert pager.proto.set_value  # sent to the browser's pager, which was drawn afresh
+    assert list(at.dataframe[0].value["user_email"]) == shown
+    members_tab(at, "Changes")
+    assert at.toggle(key="changes_baseline").value is True
