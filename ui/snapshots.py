@@ -25,8 +25,9 @@ CHANGE_COLUMNS = ["changed_at", "partner", "member", "user_email", "change", "ol
 
 
 def version(store: Store) -> Version:
-    """The key of this store's snapshots: which store, and its data version."""
-    return (store.path, id(store), *changes.data_version(store))
+    """The key of this store's snapshots: which store (its file, if it has one, and the object), and its data
+    version."""
+    return (getattr(store, "path", None), id(store), *changes.data_version(store))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
