@@ -30,7 +30,7 @@ NAME = "csv_export"
 TARGET_S = 3.0
 TARGET_ROWS = 1_000_000
 ACTOR = Actor("bench@partnerwatch.local", ANALYST)
-CURVE = Curve("rows", **DATABASE_SIZES, costs=("measured_s", "duckdb_copy_s"))
+CURVE = Curve("rows", **DATABASE_SIZES, costs=("measured_s", "cpu_s", "duckdb_copy_s"))
 
 
 def _stream(store: Store, f: MemberFilter) -> tuple[float, float, int, int, float]:

@@ -38,7 +38,7 @@ REPEATS = 2  # the mix of page views, twice
 PER_PARTNER = 4000
 # the cost curves over these databases (members_query, csv_export, access_review, app_start): members per mode
 DATABASE_SIZES = {"full": (100_000, 1_000_000, 5_000_000), "quick": (10_000, 25_000, 100_000), "tiny": (60, 150, 600)}
-CURVE = Curve("members", **DATABASE_SIZES, costs=("p95_s", "p50_s", "count_p95_s"))
+CURVE = Curve("members", **DATABASE_SIZES, costs=("p95_s", "p50_s", "count_p95_s", "cpu_s_per_view"))
 CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"
 
 
@@ -179,7 +179,9 @@ def run_at(members: int) -> dict[str, object]:
         shutil.copyfile(database_of(members), path)
         store = Store(path)
         total = paging.count(store, MemberFilter(include_removed=True))
+        cpu0 = time.process_time()
         views, counts, pages, slowest = _page_views(store, REPEATS)
+        cpu = time.process_time() - cpu0
         store.close()
         first, rerun = _apptest(Path(tmp))
     p95 = percentile(views, 95)
@@ -196,6 +198,7 @@ def run_at(members: int) -> dict[str, object]:
         "count_p95_s": round(percentile(counts, 95), 4),
         "page_p95_s": round(percentile(pages, 95), 4),
         "max_s": round(max(views), 4),
+        "cpu_s_per_view": round(cpu / len(views) / 3, 4),  # each case is viewed, counted and paged: a third
         "apptest_first_run_s": round(first, 3),
         "apptest_rerun_s": round(rerun, 3),
         "apptest_target_s": TARGET_APPTEST_S,
