@@ -141,8 +141,8 @@ def plot(name: str, entry: Mapping[str, Any], directory: Path = PLOTS_DIR) -> Pa
 def table(results: Mapping[str, Mapping[str, Any]]) -> str:
     """The "Cost curves" table of RESULTS.md (markdown) from results.json's entries that have a curve."""
     rows = [
-        "| benchmark | parameter (sizes) | cost | points | exponent | growth |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | parameter (sizes) | cost | points | exponent | growth | load |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, entry in results.items():
         curve = entry.get("curve")
@@ -155,19 +155,26 @@ def table(results: Mapping[str, Mapping[str, Any]]) -> str:
         shown = f"**{slope}**" + (f" ({'; '.join(others)})" if others else "") if slope is not None else "n/a"
         rows.append(
             f"| `{name}` | {curve['parameter']} ({curve['sizes']}) | {cost} ({curve['unit']}) | {points} | {shown} "
-            f"| {growth(slope)} |"
+            f"| {growth(slope)} | {_loads(curve['points'])} |"
         )
     return "\n".join(rows) + "\n"
 
 
 def growth(slope: float | None) -> str:
+    """How an exponent reads: below 0.8 sublinear, up to `FASTER_THAN_LINEAR` about linear (a fixed cost
+    beside a linear one fits a little below 1), above it faster than linear."""
     if slope is None:
         return "no fit"
     if slope > FASTER_THAN_LINEAR:
         return "faster than linear"
-    if slope >= 0.9:
-        return "linear"
+    if slope >= 0.8:
+        return "about linear"
     return "sublinear"
+
+
+def _loads(points: Sequence[Mapping[str, Any]]) -> str:
+    loads = [p["load_average"] for p in points if p.get("load_average") is not None]
+    return f"{min(loads):.1f}–{max(loads):.1f}" if loads else "?"
 
 
 def count(n: int) -> str:

@@ -27,6 +27,14 @@ def test_exponent_is_the_slope_of_log_cost_against_log_n(costs, slope):
     assert curves.exponent([10, 100, 1_000], costs) == pytest.approx(slope, abs=0.001)
 
 
+@pytest.mark.parametrize(
+    ("slope", "reads"),
+    [(None, "no fit"), (0.5, "sublinear"), (0.85, "about linear"), (1.1, "about linear"), (1.2, "faster than linear")],
+)
+def test_growth_reads_the_exponent(slope, reads):
+    assert curves.growth(slope) == reads
+
+
 def test_exponent_is_a_least_squares_fit_of_noisy_points():
     # log10 costs 0, 1.2, 1.8 over log10 n 1, 2, 3: slope (1.8 - 0) / 2 by least squares = 0.9
     assert curves.exponent([10, 100, 1_000], [1.0, 10**1.2, 10**1.8]) == pytest.approx(0.9, abs=0.001)
@@ -105,7 +113,7 @@ def test_the_table_flags_growth_faster_than_linear(in_process, tmp_path):
     assert len(rows) == 3  # the header, its rule and the one benchmark with a curve
     assert rows[2].startswith("| `stand_in_curve` | rows (tiny) | value (s) | 2: 4e-06, 4: 1.6e-05, 8: 6.4e-05 |")
     assert "**2.0** (half_s 1.0)" in rows[2]
-    assert rows[2].endswith("| faster than linear |")
+    assert rows[2].endswith("| faster than linear | 0.5–0.5 |")
 
 
 @pytest.mark.parametrize(
