@@ -13,7 +13,7 @@ onboarded partner, DB writes). Every response is recorded at the transport.
   legacy TikTok source): it replays an evenly spaced sample of the same requests against the same
   limits, and its request rate is compared with the app's.
 
-Cost curve: 20k, 50k and 200k members to sync (5, 12 and 50 synced partners of 4,000 members; the sandbox
+Cost curve: 20k, 50k and 200k members to sync (5, 13 and 50 synced partners of 4,000 members; the sandbox
 has two partners more, which the app cannot sync: partner 1 is not eligible, partner 2 is monitored by a
 STANDARD user), the cost being the seconds of the Check for updates, beside the app's CPU seconds. The
 headline is the 200k run: 52 partners, 50 of them synced.
