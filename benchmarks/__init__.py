@@ -1,6 +1,6 @@
 """PartnerWatch benchmarks (`make bench` = `python -m benchmarks`): sync rate utilisation, store upsert,
-Members query, CSV export, app start-up, access review and alert dispatch, with results in `results.json`,
-their explanation in `RESULTS.md` and a cost-curve plot per benchmark in `plots/`.
+Members query, CSV export, app start-up, access review, alert dispatch and the cost of a click, with results
+in `results.json`, their explanation in `RESULTS.md` and a cost-curve plot per benchmark in `plots/`.
 
 A benchmark is a module here named in `BENCHMARKS`. It either exposes `run(size) -> dict` (`size` is "full",
 "quick" or "tiny"), and then runs once at that size; or it opts in to the cost curve (issue 17) by declaring
@@ -34,4 +34,5 @@ BENCHMARKS = (
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "click_cost",
 )
