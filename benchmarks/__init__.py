@@ -9,5 +9,6 @@ BENCHMARKS = (
     "csv_export",
     "app_start",
     "access_review",
+    "memory_bounds",
     "alerts_dispatch",
 )
