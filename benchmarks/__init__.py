@@ -33,6 +33,7 @@ BENCHMARKS = (
     "csv_export",
     "app_start",
     "access_review",
+    "memory_bounds",
     "alerts_dispatch",
     "click_cost",
 )

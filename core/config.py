@@ -88,6 +88,7 @@ class Settings:
     alerts_backoff_s: float = 30.0  # PW_ALERTS_BACKOFF_S: the first retry's delay (doubles each attempt)
     process_role: str = ROLE_ALL  # PW_PROCESS_ROLE: all | web (UI only, queues tasks) | worker (runs them)
     task_lease_s: float = 60.0  # PW_TASK_LEASE_S: a task whose runner stopped renewing it this long is ended
+    duckdb_memory_mib: int = 256  # PW_DUCKDB_MEMORY_MIB: DuckDB's memory limit; beyond it sorts spill to disk
 
     @property
     def runs_jobs(self) -> bool:
@@ -248,6 +249,12 @@ def _build(src: _Source, root: Path) -> Settings:
         process_role=keep(lambda: _process_role(src), ROLE_ALL),
         task_lease_s=keep(
             lambda: src.number("PW_TASK_LEASE_S", "partnerwatch.task_lease_s", 60.0, float, low=1, high=3600), 60.0
+        ),
+        duckdb_memory_mib=keep(
+            lambda: src.number(
+                "PW_DUCKDB_MEMORY_MIB", "partnerwatch.duckdb_memory_mib", 256, int, low=64, high=1024 * 1024
+            ),
+            256,
         ),
     )
     if keep.found:

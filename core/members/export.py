@@ -1,8 +1,10 @@
 """CSV export of guest users: streamed in chunks, every field quoted, safe against formula injection,
 UTF-8 with a header row, and audited.
 
-`stream_members` yields bytes chunks built from DuckDB record batches, so an export of a million rows
-never becomes one Python string. DuckDB writes each row's CSV line (`safe_csv.csv_line_sql`, byte for byte what
+`stream_members` yields bytes chunks built from DuckDB record batches as they are fetched, so an export of a
+million rows never becomes one Python string and Python holds one batch at a time. The ORDER BY is DuckDB's:
+beyond the store's memory limit it spills to disk (its working memory still grows with the rows it sorts, see
+benchmarks/RESULTS.md, Memory). DuckDB writes each row's CSV line (`safe_csv.csv_line_sql`, byte for byte what
 `csv_chunks` writes for text) and a chunk is a batch's lines as they lie in the Arrow buffer: no Python
 work per row. A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width `＝ ＋ － ＠` gets a
 leading `'` so that spreadsheets show it as text instead of running it.
@@ -30,7 +32,7 @@ from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
 from core.store.database import Store
 
 EXPORT_PATH = "/api/export/members.csv"
-BATCH_ROWS = 10_000
+BATCH_ROWS = 2_048  # DuckDB's vector size: larger batches cost resident memory (benchmarks/RESULTS.md, Memory)
 TOKEN_TTL = timedelta(minutes=10)
 
 

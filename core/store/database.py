@@ -16,6 +16,11 @@ same database instance), so no cursor is ever shared between threads.
 blocks, old ciphertexts included, in the file's free space, and a CHECKPOINT does not overwrite them).
 `close()` checkpoints first, so a cleanly stopped process leaves no WAL behind.
 
+Memory is bounded by design: the database instance gets a `memory_limit` (`memory_limit_mib`, default
+`MEMORY_LIMIT_MIB`) and spills to `temp_directory` (`<database file>.tmp`, beside it under the data directory)
+what does not fit, so a sort of a million export lines or the scan of a large table costs disk, not resident
+memory that grows with the data. DuckDB's own default is 80% of the machine's RAM.
+
 Migrations are `core/migrations/NNN_name.sql`, applied in order at open time, each in its own
 transaction and recorded in `schema_migrations`. `at` is a keyword in DuckDB 2: quote it (`"at"`).
 """
@@ -45,6 +50,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MEMORY = ":memory:"
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+MEMORY_LIMIT_MIB = 256  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
 CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
 
@@ -87,12 +93,14 @@ def _lock_for(path: str) -> threading.RLock:
 class Store:
     """One DuckDB database per process: cursor per unit of work, write lock, transactions."""
 
-    def __init__(self, path: str | Path, *, migrations_dir: Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
+    ) -> None:
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser().resolve())
         if self.path != MEMORY:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(self.path)
-        self._con.execute("SET GLOBAL TimeZone = 'UTC'")  # TIMESTAMPTZ values come back in UTC
+        self.memory_limit_mib = memory_limit_mib
+        self._con = self._connect()
         self._cursor_lock = threading.Lock()
         self._write_lock = _lock_for(self.path)
         self._local = threading.local()
@@ -105,6 +113,15 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The root connection, with the memory limit and (for a file) the spill directory beside the file."""
+        config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": f"{self.memory_limit_mib}MiB"}
+        if self.path != MEMORY:
+            config["temp_directory"] = self.path + ".tmp"
+        con = duckdb.connect(self.path, config=config)
+        con.execute("SET GLOBAL TimeZone = 'UTC'")  # TIMESTAMPTZ values come back in UTC
+        return con
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._cursor_lock:
@@ -235,8 +252,7 @@ class Store:
                 self._con.close()
                 Path(self.path + ".wal").unlink(missing_ok=True)  # checkpointed: its content is in `fresh`
                 os.replace(fresh, self.path)
-                self._con = duckdb.connect(self.path)
-                self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+                self._con = self._connect()
         log.info("Rewrote %s into a fresh file", self.path)
 
     @contextmanager

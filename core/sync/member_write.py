@@ -42,6 +42,10 @@ from core.tasks.jobs import Counts
 
 log = logging.getLogger(__name__)
 
+# A group commit takes queued partners up to this many fetched members (always at least one partner), so the
+# diff of a group holds a bounded number of rows however many partners queue up (benchmarks/RESULTS.md, Memory).
+GROUP_MEMBERS = 50_000
+
 _ROW_COLUMNS = [*MEMBER_SCHEMA.names, *REACH]
 _IDENTITY = ("user_id", "user_name", "user_email")
 _KEPT_IDENTITY_COLUMNS = [c for c in _ROW_COLUMNS if c not in _IDENTITY]
@@ -85,10 +89,12 @@ class GroupWriter:
     """Group commit of partners' member writes, one per store.
 
     A partner's write waits for the store's write lock; the thread that gets it writes every partner queued by
-    then in one transaction with one set of statements (`apply_many`), so when fetches outrun the writes the
-    writes batch up instead of queueing one transaction each. Each partner stays all-or-nothing: one halted by
-    the safeguard is left out before anything is written, and if the shared transaction fails, each partner
-    is retried in a transaction of its own so one partner's failure is not another's.
+    then, up to `GROUP_MEMBERS` fetched members, in one transaction with one set of statements (`apply_many`),
+    and the next group after it until its own partner is written; so when fetches outrun the writes the writes
+    batch up instead of queueing one transaction each, and a group's memory stays bounded. Each partner stays
+    all-or-nothing: one halted by the safeguard is left out before anything is written, and if the shared
+    transaction fails, each partner is retried in a transaction of its own so one partner's failure is not
+    another's.
     """
 
     _by_store: ClassVar[weakref.WeakKeyDictionary[Store, GroupWriter]] = weakref.WeakKeyDictionary()
@@ -100,6 +106,7 @@ class GroupWriter:
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
         self.batch_sizes: list[int] = []  # for benchmarks and tests
+        self.group_members = GROUP_MEMBERS
 
     @classmethod
     def of(cls, store: Store) -> GroupWriter:
@@ -113,9 +120,9 @@ class GroupWriter:
         with self._queue_lock:
             self._queue.append(item)
         with self._leader:
-            if not item.done.is_set():
+            while not item.done.is_set():
                 with self._queue_lock:
-                    batch, self._queue = self._queue, []
+                    batch, self._queue = _group(self._queue, self.group_members)
                 self._write_batch(batch)
         if item.error is not None:
             raise item.error
@@ -172,6 +179,17 @@ class GroupWriter:
                         item.error = result
                     else:
                         item.result = result
+
+
+def _group(queue: list[_Pending], budget: int) -> tuple[list[_Pending], list[_Pending]]:
+    """The queue's head up to `budget` fetched members (at least one partner), and the rest, in order."""
+    taken, members = 0, 0
+    for item in queue:
+        members += len(item.snapshot.members)
+        if taken and members > budget:
+            break
+        taken += 1
+    return queue[:taken], queue[taken:]
 
 
 def apply(

@@ -222,3 +222,27 @@ def test_no_matching_rows_exports_the_header_only(tmp_path):
         assert audit.query(store, action="export.members").iloc[0]["detail"].startswith("0 rows via app")
     finally:
         store.close()
+
+
+def test_export_yields_its_first_rows_before_fetching_the_rest(tmp_path, monkeypatch):
+    store = _synthetic_store(tmp_path, 30_000)
+    pulled: list[int] = []
+    batches = export._Counter.batches
+
+    def spied(self, reader):
+        for batch in batches(self, reader):
+            pulled.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(export._Counter, "batches", spied)
+    try:
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR, batch_rows=1_000)
+        header, first = next(stream), next(stream)
+        assert header.startswith(b'"')
+        assert first.count(b"\r\n") == 1_000
+        assert pulled == [1_000]  # one batch fetched from DuckDB, not the 30 the export holds
+        rest = b"".join(stream)
+        assert rest.count(b"\r\n") == 29_000
+        assert len(pulled) == 30
+    finally:
+        store.close()

@@ -412,3 +412,39 @@ def test_rewrite_keeps_data_and_sequences_and_waits_for_reads(tmp_path: Path, mi
     assert store.schema_version() == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pw.")) == ["pw.duckdb", "pw.duckdb.wal"]
     store.close()
+
+
+def _memory_settings(store: Store) -> tuple[str, str]:
+    with store.read() as cur:
+        row = cur.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_the_database_memory_is_limited_and_spills_beside_the_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data" / "pw.duckdb", memory_limit_mib=96)
+    try:
+        assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
+        store.rewrite()  # the fresh connection keeps them
+        assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
+    finally:
+        store.close()
+
+
+def test_the_memory_limit_comes_from_the_settings(tmp_path: Path) -> None:
+    from core import services as core_services
+    from tests.support.services import make_services
+
+    svc = make_services(tmp_path, PW_DUCKDB_MEMORY_MIB="100")
+    try:
+        assert svc.settings.duckdb_memory_mib == 100
+        assert _memory_settings(svc.store)[0] == "100.0 MiB"
+    finally:
+        core_services.install(None)
+        svc.close()
+    default = make_services(tmp_path / "default")
+    try:
+        assert _memory_settings(default.store)[0] == "256.0 MiB"
+    finally:
+        core_services.install(None)
+        default.close()

@@ -157,6 +157,26 @@ def test_queued_writes_are_committed_together(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_group_takes_queued_partners_up_to_its_member_budget(tmp_path: Path) -> None:
+    store = _store(tmp_path / "pw.duckdb")
+    GroupWriter.of(store).group_members = 65  # two partners of 30 members fit, a third does not
+    results = _queued_writes(store, _histories(3, rounds=1)[0], {})
+    assert all(isinstance(results[bc], Counts) and results[bc].added == 30 for bc in PARTNERS)
+    assert GroupWriter.of(store).batch_sizes == [2, 1]
+    with store.read() as cur:
+        assert cur.execute("SELECT count(DISTINCT task_id), count(*) FROM member_syncs").fetchone() == (1, 3)
+    store.close()
+
+
+def test_a_partner_larger_than_the_budget_is_written_alone(tmp_path: Path) -> None:
+    store = _store(tmp_path / "pw.duckdb")
+    GroupWriter.of(store).group_members = 10
+    results = _queued_writes(store, _histories(3, rounds=1)[0], {})
+    assert all(isinstance(results[bc], Counts) for bc in PARTNERS)
+    assert GroupWriter.of(store).batch_sizes == [1, 1, 1]
+    store.close()
+
+
 def test_a_failing_write_in_a_group_fails_only_its_partner(tmp_path: Path) -> None:
     store = _store(tmp_path / "pw.duckdb")
 

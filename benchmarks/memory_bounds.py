@@ -1,0 +1,279 @@
+"""memory_bounds: resident memory that does not grow with the data (issue 17, deliverable 3).
+
+Each measurement runs in a fresh child process and reports its RSS growth: the peak resident set
+(`VmHWM`, reset through `/proc/self/clear_refs` just before the work, and a 10 ms sampling thread as a
+fallback) minus the resident set at that moment, with wall and CPU seconds. Target: growth < 150 MiB.
+
+1. Export: every member (removed included) through `export.stream_members` to /dev/null, at 1M and 5M
+   rows (quick: 100k), and DuckDB's own `COPY (the same query) TO file` in the same store (same memory
+   limit), whose time is the reference (target ≤ 1.0×). Both again at 128 MiB and at DuckDB's default memory
+   limit (80% of RAM, what the store used before) to show what the limit buys and where it stops sufficing.
+2. Sync: 1M members (250 partners × 4,000) through the sync's write path (`member_write.write_snapshot`),
+   `PARTNER_CONCURRENCY` partners at a time as Check for updates runs them, each partner's snapshot built
+   (the fetch) in its worker thread: the first sync into an empty store, then a sync with 5% changed.
+3. The Members page: the app's store opened on the 1M-member database, the columns warmed as the app does at
+   start, and the page run in AppTest (first run and a rerun with another sort).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from benchmarks import datagen
+from benchmarks.common import load_average, peak_rss_mib, rss_mib
+from benchmarks.members_query import synthetic_database
+from core.store.database import MEMORY_LIMIT_MIB
+
+NAME = "memory_bounds"
+TARGET_MIB = 150
+TARGET_COPY_RATIO = 1.0
+EXPORT_SIZES = {"full": ((250, 4000), (1250, 4000)), "quick": ((25, 4000),), "tiny": ((3, 50),)}
+SYNC_SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
+PAGE_SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
+CHANGE_SHARE = 0.05
+DUCKDB_DEFAULT = "duckdb_default"  # the memory limit DuckDB picks itself (80% of RAM): the store before
+TIGHT_MIB = 128  # the export also at this limit: the largest a < 150 MiB growth allows
+_COMPARISONS = ("default_limit", f"limit_{TIGHT_MIB}_mib")  # not the store's own limit
+
+
+class _Meter:
+    """Wall and CPU seconds and RSS growth (peak minus the resident set at the start) of a block."""
+
+    def __init__(self) -> None:
+        self.seconds = self.cpu = self.growth_mib = 0.0
+
+
+@contextmanager
+def _metered() -> Iterator[_Meter]:
+    meter = _Meter()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        reset = True
+    except OSError:
+        reset = False
+    base = rss_mib()
+    sampled = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            sampled[0] = max(sampled[0], rss_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        yield meter
+    finally:
+        meter.seconds, meter.cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        done.set()
+        sampler.join()
+        peak = max(sampled[0], rss_mib(), peak_rss_mib() if reset else 0.0)
+        meter.growth_mib = peak - base
+
+
+def _memory_mib(limit: int | str) -> int:
+    """The store's memory limit in MiB; DUCKDB_DEFAULT is DuckDB's own default, 80% of RAM."""
+    if limit == DUCKDB_DEFAULT:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.8 / 2**20)
+    return int(limit)
+
+
+def _figures(meter: _Meter, **more: object) -> dict[str, object]:
+    return {
+        "s": round(meter.seconds, 3),
+        "cpu_s": round(meter.cpu, 3),
+        "rss_growth_mib": round(meter.growth_mib, 1),
+        **more,
+    }
+
+
+# -- the children (each in a fresh process) ------------------------------------------------------------
+
+
+def _export_child(path: str, limit: int | str) -> dict[str, object]:
+    from benchmarks.csv_export import ACTOR
+    from core.members import export
+    from core.members.filters import MemberFilter
+    from core.store.database import Store
+
+    store = Store(path, memory_limit_mib=_memory_mib(limit))
+    lines = 0
+    try:
+        with _metered() as meter, open(os.devnull, "wb") as sink:
+            for chunk in export.stream_members(store, MemberFilter(include_removed=True), actor=ACTOR):
+                sink.write(chunk)
+                lines += chunk.count(b"\r\n")
+    except (duckdb.Error, OSError) as exc:  # pyarrow re-raises DuckDB's out-of-memory error as OSError
+        return {"failed": str(exc).splitlines()[0]}
+    finally:
+        store.close()
+    return _figures(meter, rows=lines - 1)
+
+
+def _copy_child(path: str, limit: int | str) -> dict[str, object]:
+    from core.members import columns
+    from core.members.filters import MemberFilter
+    from core.store.database import Store
+
+    store = Store(path, memory_limit_mib=_memory_mib(limit))
+    target = Path(path).with_suffix(".copy.csv")
+    try:
+        sql, params = columns.export_sql(store, MemberFilter(include_removed=True))
+        with _metered() as meter, store.read() as cur:
+            cur.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')", params)
+    except duckdb.Error as exc:
+        return {"failed": str(exc).splitlines()[0]}
+    finally:
+        store.close()
+        target.unlink(missing_ok=True)
+    return _figures(meter)
+
+
+def _sync_child(path: str, limit: int | str, partners: int, per_partner: int, task_id: int) -> dict[str, object]:
+    from core.store.database import Store
+    from core.sync import member_write
+    from core.sync.check_for_updates import PARTNER_CONCURRENCY
+
+    store = Store(path, memory_limit_mib=_memory_mib(limit))
+    if task_id == 1:
+        with store.write() as cur:
+            cur.execute(
+                "INSERT INTO partners (bc_id, name, connection) "
+                "SELECT ($base + p)::VARCHAR, 'Agency ' || p, 'connected' FROM range($n) t(p)",
+                {"base": datagen.PARTNER_BASE, "n": partners},
+            )
+
+    def one(p: int) -> int:
+        snap = datagen.snapshot(p, per_partner)  # what the fetch holds
+        if task_id > 1:
+            snap = datagen.changed(snap, CHANGE_SHARE, seed=p)
+        counts = member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id)
+        return counts.added + counts.updated + counts.removed
+
+    try:
+        with _metered() as meter, ThreadPoolExecutor(max_workers=PARTNER_CONCURRENCY) as pool:
+            changes = sum(pool.map(one, range(partners)))
+        batches = member_write.GroupWriter.of(store).batch_sizes
+    finally:
+        store.close()
+    return _figures(meter, changes=changes, groups=len(batches), largest_group=max(batches))
+
+
+def _page_child(tmp: str, limit: int | str) -> dict[str, object]:
+    from streamlit.testing.v1 import AppTest
+
+    from core import services as core_services
+    from core.connect import workspace
+    from core.members import paging
+    from tests.support.services import make_services
+
+    with _metered() as meter:
+        svc = make_services(Path(tmp), PW_DUCKDB_MEMORY_MIB=str(_memory_mib(limit)))
+        try:
+            workspace.sandbox_users(svc.store)
+            paging.warm(svc.store)  # as the app does at start (ui/routes.py)
+            at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "ui" / "shell.py"), default_timeout=120)
+            at.run()
+            at.switch_page("../pages/members.py")
+            at.run()
+            if at.exception or not at.dataframe or len(at.dataframe[0].value) != paging.PAGE_SIZE:
+                raise RuntimeError(f"the Members page did not show a full page: {at.exception}")
+            at.selectbox(key="members_sort").set_value("member").run()
+        finally:
+            core_services.install(None)
+            svc.close()
+    return _figures(meter)
+
+
+def _in_child(target: Callable[..., dict[str, object]], *args: object) -> dict[str, object]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(target, *args).result()
+
+
+# -- the measurements ---------------------------------------------------------------------------------
+
+
+def _export(tmp: Path, partners: int, per_partner: int) -> dict[str, object]:
+    path = tmp / "export.duckdb"
+    shutil.copyfile(synthetic_database(partners, per_partner), path)
+    out: dict[str, object] = {}
+    for limit, label in (
+        (MEMORY_LIMIT_MIB, "store_limit"),
+        (TIGHT_MIB, _COMPARISONS[1]),
+        (DUCKDB_DEFAULT, _COMPARISONS[0]),
+    ):
+        stream = _in_child(_export_child, str(path), limit)
+        copy = _in_child(_copy_child, str(path), limit)
+        ratio = round(float(stream["s"]) / float(copy["s"]), 2) if "s" in copy else None  # type: ignore[arg-type]
+        out[label] = {"export": stream, "duckdb_copy": copy, "ratio_vs_duckdb_copy": ratio}
+    path.unlink()
+    return out
+
+
+def _sync(tmp: Path, partners: int, per_partner: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for limit in (MEMORY_LIMIT_MIB, DUCKDB_DEFAULT):
+        path = tmp / f"sync-{limit}.duckdb"
+        first = _in_child(_sync_child, str(path), limit, partners, per_partner, 1)
+        second = _in_child(_sync_child, str(path), limit, partners, per_partner, 2)
+        label = "default_limit" if limit == DUCKDB_DEFAULT else "store_limit"
+        out[label] = {"first_sync": first, "changed_sync": second}
+        path.unlink()
+    return out
+
+
+def _page(tmp: Path, partners: int, per_partner: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for limit in (MEMORY_LIMIT_MIB, DUCKDB_DEFAULT):
+        shutil.copyfile(synthetic_database(partners, per_partner), tmp / "pw.duckdb")
+        out["default_limit" if limit == DUCKDB_DEFAULT else "store_limit"] = _in_child(_page_child, str(tmp), limit)
+        (tmp / "pw.duckdb").unlink()
+    return out
+
+
+def _under_store_limit(section: object) -> Iterator[dict[str, object]]:
+    """Every measurement made under the store's memory limit (not the DuckDB-default comparisons)."""
+    if isinstance(section, dict):
+        if "rss_growth_mib" in section or "failed" in section:
+            yield section
+        for key, inner in section.items():
+            if key not in _COMPARISONS:
+                yield from _under_store_limit(inner)
+
+
+def run(size: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="pw-bench-memory-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        exports = {f"{p * m}_rows": _export(tmp, p, m) for p, m in EXPORT_SIZES[size]}
+        sync = _sync(tmp, *SYNC_SIZES[size])
+        page = _page(tmp, *PAGE_SIZES[size])
+    measured = list(_under_store_limit({"exports": exports, "sync": sync, "page": page}))
+    failed = [m["failed"] for m in measured if "failed" in m]
+    worst = max(float(m["rss_growth_mib"]) for m in measured if "rss_growth_mib" in m)  # type: ignore[arg-type]
+    ratios = [e["store_limit"]["ratio_vs_duckdb_copy"] for e in exports.values()]  # type: ignore[index]
+    return {
+        "value": round(worst, 1),
+        "unit": "MiB",
+        "target": TARGET_MIB,
+        "met": worst < TARGET_MIB and not failed and all(r is not None and r <= TARGET_COPY_RATIO for r in ratios),
+        "failed": failed,
+        "memory_limit_mib": MEMORY_LIMIT_MIB,
+        "copy_ratio_target": TARGET_COPY_RATIO,
+        "copy_ratios": ratios,
+        "export": exports,
+        "sync": sync,
+        "members_page": page,
+        "load_average_1m": load_average(),
+    }
