@@ -10,4 +10,6 @@ BENCHMARKS = (
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "browser_latency",
+    "concurrent_sessions",
 )
