@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import datagen
-from benchmarks.members_query import database
+from benchmarks.members_query import database_of
 from core.store.database import Store
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app, stop_app
 
 PROBE = (Path(__file__).resolve().parent / "probe.js").read_text(encoding="utf-8")
+SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 120)}  # partners × members per partner
 TASKS = {"full": 10_000, "quick": 1_000, "tiny": 20}  # Automation's tasks at each size
 VIEWPORT = {"width": 1400, "height": 1000}
 TIMEOUT_S = 60.0
@@ -31,7 +32,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def prepare(size: str, path: Path) -> Path:
     """The members benchmark database of `size`, copied to `path`, with Automation's synthetic tasks added."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(database(size), path)
+    shutil.copyfile(database_of(*SIZES[size]), path)
     store = Store(path)
     try:
         datagen.synthetic_tasks(store, TASKS[size])

@@ -61,7 +61,11 @@ def database(size: str) -> Path:
     Generated in a child process: loading 1M members peaks at ~800 MiB, which is not the Members page's
     memory (this process reports its peak RSS).
     """
-    partners, per_partner = SIZES[size]
+    return database_of(*SIZES[size])
+
+
+def database_of(partners: int, per_partner: int) -> Path:
+    """The synthetic database of `partners` × `per_partner` members (see `database`)."""
     path = CACHE / f"members-{partners}x{per_partner}-v6.duckdb"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
