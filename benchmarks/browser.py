@@ -113,14 +113,15 @@ class Timing:
         )
 
 
-async def open_page(browser: Any, url: str) -> tuple[Any, Timing]:
-    """A new browser session (context) on `url`; returns its page and the navigation's timing."""
+async def open_page(browser: Any, url: str, timeout_s: float = TIMEOUT_S) -> tuple[Any, Timing]:
+    """A new browser session (context) on `url` whose actions wait up to `timeout_s`; returns its page and
+    the navigation's timing."""
     context = await browser.new_context(viewport=VIEWPORT)
     await context.add_init_script(PROBE)
     page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_S * 1000)
+    page.set_default_timeout(timeout_s * 1000)
     await page.goto(url)
-    result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), TIMEOUT_S)
+    result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), timeout_s)
     return page, Timing.of(url.rsplit("/", 1)[-1] or "home", result)
 
 
@@ -135,5 +136,5 @@ async def timed(page: Any, label: str, action: Callable[[], Awaitable[object]]) 
     """Arm the timer, perform `action` (Playwright input), and await the rerun it caused."""
     await page.evaluate("window.__bench.arm()")
     await action()
-    result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), TIMEOUT_S)
+    result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), TIMEOUT_S * 3)
     return Timing.of(label, result)

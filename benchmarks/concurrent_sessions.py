@@ -46,6 +46,9 @@ SANDBOX = {"full": (6, 2000), "quick": (3, 200), "tiny": (3, 20)}  # sandbox par
 SYNC_ONLY_S = {"full": 20.0, "quick": 5.0, "tiny": 2.0}  # the app's CPU with only the sync running, first
 BROWSER_NICENESS = 5  # on top of the benchmark's own
 SYNC_POLL_S = 1.0
+# Playwright waits this long for an element to be actionable: ten niced Chromium sessions on a loaded
+# 2-core machine can take over a minute (the 60 s default failed 8 of 10 sessions at load 20-30)
+ACTION_TIMEOUT_S = 180.0
 
 
 @dataclass
@@ -126,12 +129,12 @@ def external_sandbox(size: str) -> Iterator[Any]:
 
 async def _session(chromium: Any, url: str, size: str, index: int, count: int, errors: list[str]) -> list[Timing]:
     """One browser session on Members: `count` interactions from its own cycle; errors are collected."""
-    page, _ = await browser.open_page(chromium, f"{url}/members")
+    page, _ = await browser.open_page(chromium, f"{url}/members", ACTION_TIMEOUT_S)
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error {exc}"))
     try:
         return await interactions(page, size, count, first_cycle=index)
     except Exception as exc:  # a failed session is an error to count, not a crash
-        errors.append(f"session {index}: {type(exc).__name__}: {exc}")
+        errors.append(f"session {index}: {type(exc).__name__}: {str(exc)[:300]}")
         return []
     finally:
         shown = await page.get_by_test_id("stException").count()
