@@ -1,6 +1,7 @@
 """PartnerWatch benchmarks (`make bench` = `python -m benchmarks`): sync rate utilisation, store upsert,
-Members query, CSV export and app start-up at the scale of issue 7, with results in `results.json` and
-their explanation in `RESULTS.md`."""
+Members query, CSV export and app start-up at the scale of issue 7, access reviews and alerts, and the
+browser benchmarks of issue 17 (Chromium: browser latency, concurrent sessions), with results in
+`results.json` and their explanation in `RESULTS.md`."""
 
 BENCHMARKS = (
     "sync_rate_utilisation",
@@ -13,3 +14,5 @@ BENCHMARKS = (
     "browser_latency",
     "concurrent_sessions",
 )
+
+BROWSER_BENCHMARKS = ("browser_latency", "concurrent_sessions")  # these need Chromium (/usr/bin/chromium)

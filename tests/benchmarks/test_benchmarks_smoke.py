@@ -8,11 +8,10 @@ import json
 
 import pytest
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, BROWSER_BENCHMARKS
 from benchmarks.__main__ import main
 from benchmarks.common import check_shape
 
-BROWSER_BENCHMARKS = ("browser_latency", "concurrent_sessions")
 SERVER_BENCHMARKS = tuple(name for name in BENCHMARKS if name not in BROWSER_BENCHMARKS)
 
 
