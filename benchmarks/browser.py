@@ -83,7 +83,8 @@ class Timing:
     """One interaction or navigation, in seconds from the input (a navigation: from its start)."""
 
     label: str
-    repaint: float
+    repaint: float  # the canvas drew the new first row (the accessible row's change when it did not draw it)
+    row: float  # the accessible first row changed
     done: float
     sent: float
     first: float
@@ -91,6 +92,7 @@ class Timing:
     frames: int
     bytes: int
     unchanged: bool
+    drawn: bool  # the canvas's drawing of the new first row was seen (else `repaint` is `row`)
 
     @classmethod
     def of(cls, label: str, m: dict[str, Any]) -> Timing:
@@ -100,9 +102,11 @@ class Timing:
             value = m.get(key)
             return round(((value if value is not None else m["done"]) - start) / 1000, 4)
 
+        repaint = since("canvas") if m.get("canvas") is not None else since("repaint")
         return cls(
             label,
-            repaint=since("repaint"),
+            repaint=repaint,
+            row=since("repaint"),
             done=since("done"),
             sent=since("sent"),
             first=since("first"),
@@ -110,6 +114,7 @@ class Timing:
             frames=int(m["frames"]),
             bytes=int(m["bytes"]),
             unchanged=bool(m.get("unchanged")),
+            drawn=m.get("canvas") is not None,
         )
 
 

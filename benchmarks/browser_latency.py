@@ -2,17 +2,18 @@
 partners, 10,000 tasks), as a user feels it.
 
 1. Interactions on Members (full: 30; in turn a partner picked, next page, a sort changed, a search
-   typed, a role filter chosen), each timed in the page (`probe.js`) from the input event to the frame
-   showing the table's new first row (repaint; target p95 < 0.2 s) and to the frame after the rerun
-   finished with no stale element left (target p95 < 0.3 s). Clearing the search and the role, and
-   removing the previous partner, are reruns too, run between them but not counted (`members_steps`).
+   typed, a role filter chosen), each timed in the page (`probe.js`) from the input event to the grid's
+   canvas drawing the new first row (repaint; target p95 < 0.2 s; the accessible row in the DOM follows
+   it, `accessible_row_p95_s`) and to the frame after the rerun finished with no stale element left
+   (target p95 < 0.3 s). Clearing the search and the role, and removing the previous partner, are reruns
+   too, run between them but not counted (`members_steps`).
 2. Where a rerun's time goes, from the same timings: input → rerun request sent (frontend), → first
    reply (server start), → last reply (the script running and streaming its elements), → finished
    (frontend); the bytes of the replies; the app's CPU seconds per rerun (/proc/<pid>/stat); and,
    after the app stopped, the Members page's rerun profiled in AppTest (script time by function, the
    dataframe's serialisation included).
-3. First paint after navigation (a fresh load of the page's URL, a new session) until its first table row
-   shows, and until its run finished, for Members, Partners (250 partners) and Automation (10,000
+3. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
+   row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and Automation (10,000
    tasks); target < 1.0 s.
 """
 
@@ -227,6 +228,7 @@ def _first_paint(loads: dict[str, list[Timing]]) -> dict[str, dict[str, float]]:
     return {
         name: {
             "first_row_s": round(statistics.median(t.repaint for t in runs), 3),
+            "accessible_row_s": round(statistics.median(t.row for t in runs), 3),
             "finished_s": round(statistics.median(t.done for t in runs), 3),
             "first_reply_s": round(statistics.median(t.first for t in runs), 3),
         }
@@ -266,6 +268,8 @@ def run(size: str) -> dict[str, object]:
         "finished_target_s": TARGET_DONE_P95_S,
         "finished_met": done_p95 < TARGET_DONE_P95_S,
         "first_row_unchanged": sum(t.unchanged for t in timings),
+        "first_row_drawn_seen": sum(t.drawn for t in timings),
+        "accessible_row_p95_s": round(percentile([t.row for t in timings], 95), 4),
         "p95_s_by_kind": {
             kind: round(percentile([t.done for t in timings if t.label == kind], 95), 4)
             for kind in sorted({t.label for t in timings})
