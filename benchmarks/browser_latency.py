@@ -13,8 +13,8 @@ partners, 10,000 tasks), as a user feels it.
    after the app stopped, the Members page's rerun profiled in AppTest (script time by function, the
    dataframe's serialisation included).
 3. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
-   row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and Automation (10,000
-   tasks); target < 1.0 s.
+   row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and
+   Automation (10,000 tasks); target < 1.0 s.
 """
 
 from __future__ import annotations
