@@ -119,6 +119,40 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
     return store
 
 
+_TASKS_SQL = """
+INSERT INTO tasks (id, parent_id, kind, target, actor, trigger, status, created_at, updated_at, started_at,
+                   finished_at, progress_done, progress_total, added, updated, removed, error, detail)
+SELECT nextval('tasks_seq'), NULL, 'Check for updates', 'All partners',
+       CASE WHEN i % 7 = 0 THEN 'admin@sandbox.example' ELSE 'Daily sync' END,
+       CASE WHEN i % 7 = 0 THEN 'Manual' ELSE 'Workspace policy' END,
+       CASE WHEN i % 53 = 0 THEN 'Not completed' WHEN i % 97 = 0 THEN 'Halted: safeguard' ELSE 'Completed' END,
+       $start + i * INTERVAL 1 HOUR, $start + i * INTERVAL 1 HOUR + INTERVAL 90 SECOND,
+       $start + i * INTERVAL 1 HOUR, $start + i * INTERVAL 1 HOUR + INTERVAL 90 SECOND, $jobs, $jobs,
+       hash(i) % 40, hash(i + 1) % 60, hash(i + 2) % 20,
+       CASE WHEN i % 53 = 0 THEN '1 of ' || $jobs || ' partners did not complete: timeout' END, NULL
+FROM range($tasks) t(i) ORDER BY i"""
+
+_JOBS_SQL = """
+INSERT INTO tasks (id, parent_id, kind, target, actor, trigger, status, created_at, updated_at, started_at,
+                   finished_at, progress_done, progress_total, added, updated, removed, error, detail)
+SELECT nextval('tasks_seq'), t.id, CASE WHEN j = 0 THEN 'Partner list' ELSE 'Partner' END,
+       CASE WHEN j = 0 THEN 'Your Business Center' ELSE 'Agency ' || j END, t.actor, t.trigger, 'Completed',
+       t.created_at, t.updated_at, t.started_at, t.finished_at, 1, 1, 0, 0, 0, NULL, NULL
+FROM tasks t, range($jobs) j(j) WHERE t.parent_id IS NULL AND t.id > $after ORDER BY t.id, j"""
+
+
+def synthetic_tasks(store: Store, tasks: int, jobs_per_task: int = 2) -> None:
+    """`tasks` ended Check for updates tasks (what the Automation page lists), an hour apart and newest
+    last, each with `jobs_per_task` nested jobs (the partner list and partners); ids come from `tasks_seq`
+    as the app's own do, so tasks the app starts afterwards follow them."""
+    with store.write() as cur:
+        row = cur.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+        after = int(row[0]) if row else 0
+        start = datetime(2025, 5, 1, tzinfo=UTC)
+        cur.execute(_TASKS_SQL, {"start": start, "tasks": tasks, "jobs": jobs_per_task})
+        cur.execute(_JOBS_SQL, {"jobs": jobs_per_task, "after": after})
+
+
 # -- snapshots (what TikTok returns), for the upsert benchmark ------------------------------------
 
 

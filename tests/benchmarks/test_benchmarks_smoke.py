@@ -1,7 +1,8 @@
 """Smoke test of `python -m benchmarks`: every benchmark runs at its tiny headline size in its own process and
 results.json has the issue's shape; two benchmarks run their whole tiny cost curve (three sizes, each in its
 own process), which is fitted and drawn. Every declared curve is checked for a usable declaration. Timing is
-never asserted here (that is what `make bench` reports)."""
+never asserted here (that is what `make bench` reports).
+The browser benchmarks (Chromium) have their own smoke test, test_browser_benchmarks_smoke.py."""
 
 from __future__ import annotations
 
@@ -9,21 +10,24 @@ import json
 
 import pytest
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, BROWSER_BENCHMARKS
 from benchmarks.__main__ import curve_of, main
 from benchmarks.common import SIZES, check_shape
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CURVED_IN_THE_SMOKE_TEST = ("store_upsert", "csv_export")  # the cheapest two: no app, sandbox or browser
 
+SERVER_BENCHMARKS = tuple(name for name in BENCHMARKS if name not in BROWSER_BENCHMARKS)
+
 
 @pytest.mark.slow
 def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
     results = tmp_path / "results.json"
+    only = [arg for name in SERVER_BENCHMARKS for arg in ("--only", name)]
     argv = ["--size", "tiny", "--headline-only", "--results", str(results), "--plots", str(tmp_path / "plots")]
-    assert main(argv) == 0
+    assert main([*argv, *only]) == 0
     data = json.loads(results.read_text(encoding="utf-8"))
-    assert set(data) == set(BENCHMARKS)
+    assert set(data) == set(SERVER_BENCHMARKS)
     check_shape(data)
     for figures in data.values():
         assert figures["size"] == "tiny"

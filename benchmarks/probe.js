@@ -1,0 +1,160 @@
+// The browser benchmarks' timer, injected before the page's own scripts (Playwright add_init_script).
+//
+// It never polls: a MutationObserver and the WebSocket's own events call `check`, and a measurement is a
+// promise Python awaits. Times are performance.now() milliseconds (0 = navigation start).
+//   input    the last trusted pointerdown/keydown/click before the rerun request left (the user's input)
+//   sent     the BackMsg (rerun request) sent on Streamlit's WebSocket
+//   first    the first ForwardMsg received after it;  last: the last one before the rerun finished
+//   canvas   the grid's canvas drew the new first row's first cell (fillText; the table shows the new row)
+//   repaint  the frame after the grid's accessible first row changed (the DOM follows the canvas)
+//   done     the frame after the script finished (data-test-script-state left "running") with no element
+//            still marked stale (data-stale="true")
+// The measurement ends when both happened; a first row that has not changed 5 s after `done` counts as
+// unchanged (its repaint is then `done`).
+// A navigation is measured from 0 (the measurement is armed at document start, with no baseline row).
+(() => {
+  const bench = (window.__bench = { m: null });
+  const now = () => performance.now();
+  const GRACE_MS = 5000; // how long after the rerun finished a first row that did not change is awaited
+  const afterFrame = (f) => requestAnimationFrame(() => setTimeout(() => f(now()), 0));
+
+  const firstRowElement = () => {
+    const grid = document.querySelector('[data-testid="stDataFrame"]');
+    return grid ? grid.querySelectorAll('[role="row"]')[1] : undefined;
+  };
+  const firstRow = () => {
+    const row = firstRowElement();
+    return row ? row.textContent : null;
+  };
+  const firstCell = () => {
+    const row = firstRowElement();
+    const cell = row ? row.querySelector('[role="gridcell"]') : null;
+    return cell ? cell.textContent : null;
+  };
+
+  // The grid draws on a canvas, and its accessible rows (above) follow the drawing by a few hundred ms: the
+  // text the canvas draws is logged (while a measurement waits for its replies), and `canvas` is the first
+  // time it drew the new first row's first cell.
+  const MAX_DRAWS = 50000;
+  const nativeFillText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    const m = bench.m;
+    if (m && m.first !== undefined && !m.finished && m.draws.length < MAX_DRAWS) m.draws.push([now(), String(text)]);
+    return nativeFillText.call(this, text, ...rest);
+  };
+  const canvasTime = (m) => {
+    const cell = firstCell();
+    const hit = cell === null ? undefined : m.draws.find(([, text]) => text === cell);
+    return hit ? hit[0] : undefined;
+  };
+  const scriptState = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app ? app.getAttribute('data-test-script-state') : null;
+  };
+
+  const measure = (baseline, start) => {
+    const m = { baseline, input: start, sent: start, frames: 0, bytes: 0, sawRunning: false, row: null, draws: [] };
+    m.promise = new Promise((resolve) => (m.resolve = resolve));
+    return m;
+  };
+
+  const finish = (m) => {
+    if (m.finished) return;
+    m.finished = true;
+    clearTimeout(m.grace);
+    m.unchanged = m.repaint === undefined;
+    if (!m.unchanged) m.canvas = canvasTime(m);
+    m.draws = m.draws.length;
+    m.resolve();
+  };
+
+  const check = (records) => {
+    const m = bench.m;
+    if (!m || m.finished || m.sent === undefined) return;
+    if (m.rowSeen === undefined) {
+      const row = firstRow();
+      if (row !== null && row !== m.baseline) {
+        m.rowSeen = now();
+        m.row = row;
+        afterFrame((t) => {
+          m.repaint = t;
+          if (m.done !== undefined) finish(m);
+        });
+      }
+    }
+    if (m.doneSeen !== undefined) return;
+    for (const r of records || []) {
+      if (r.attributeName === 'data-test-script-state' && r.oldValue === 'running') m.sawRunning = true;
+    }
+    const state = scriptState();
+    if (state === 'running') m.sawRunning = true;
+    if (m.sawRunning && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
+      m.doneSeen = now();
+      afterFrame((t) => {
+        m.done = t;
+        // the grid may draw its rows after the rerun finished: wait for them, a while (one timer, no polling)
+        if (m.repaint !== undefined) finish(m);
+        else m.grace = setTimeout(() => finish(m), GRACE_MS);
+      });
+    }
+  };
+
+  for (const type of ['pointerdown', 'keydown', 'click']) {
+    document.addEventListener(
+      type,
+      (e) => {
+        if (bench.m && bench.m.sent === undefined && e.isTrusted) bench.m.lastInput = e.timeStamp;
+      },
+      true,
+    );
+  }
+
+  const Native = window.WebSocket;
+  const nativeSend = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    const m = bench.m;
+    if (m && m.sent === undefined) {
+      m.sent = now();
+      m.input = m.lastInput !== undefined ? m.lastInput : m.sent;
+    }
+    return nativeSend.call(this, data);
+  };
+  function Probed(...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', (ev) => {
+      const m = bench.m;
+      if (!m || m.sent === undefined || m.doneSeen !== undefined) return;
+      const t = now();
+      if (m.first === undefined) m.first = t;
+      m.last = t;
+      m.frames += 1;
+      m.bytes += ev.data.byteLength || ev.data.size || ev.data.length || 0;
+      check([]);
+    });
+    return ws;
+  }
+  Probed.prototype = Native.prototype;
+  Object.assign(Probed, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Probed;
+
+  bench.m = measure(null, 0); // the navigation
+  bench.arm = () => {
+    bench.m = measure(firstRow(), undefined);
+    bench.m.sent = undefined;
+    return bench.m.baseline;
+  };
+  bench.result = async () => {
+    const m = bench.m;
+    await m.promise;
+    const { promise, resolve, ...figures } = m;
+    return figures;
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true,
+    childList: true,
+    characterData: true,
+    attributes: true,
+    attributeOldValue: true,
+    attributeFilter: ['data-test-script-state', 'data-stale'],
+  });
+})();
