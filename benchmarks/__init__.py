@@ -1,5 +1,6 @@
 """PartnerWatch benchmarks (`make bench` = `python -m benchmarks`): sync rate utilisation, store upsert,
-Members query, CSV export and app start-up at the scale of issue 7, with results in `results.json` and
+Members query, CSV export and app start-up at the scale of issue 7, access reviews, alert dispatch and a year
+of history (issue 17), with results in `results.json` and
 their explanation in `RESULTS.md`."""
 
 BENCHMARKS = (
@@ -10,4 +11,7 @@ BENCHMARKS = (
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "year_of_history",
 )
+# a benchmark whose module is named otherwise (benchmarks/<module>.py)
+MODULES = {"year_of_history": "history"}

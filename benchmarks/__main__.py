@@ -15,14 +15,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, MODULES
 from benchmarks.common import RESULTS_JSON, ROOT, SIZES, machine, record
 
 
 def run_child(name: str, size: str) -> dict[str, object]:
     """Run one benchmark in this process and return its figures."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    module = importlib.import_module(f"benchmarks.{name}")
+    module = importlib.import_module(f"benchmarks.{MODULES.get(name, name)}")
     return module.run(size)
 
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import statistics
 import tempfile
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks import datagen
-from benchmarks.common import load_average, peak_rss_mib, percentile
+from benchmarks.common import cached_database, load_average, peak_rss_mib, percentile
 from core.members import paging
 from core.members.filters import MemberFilter
 from core.store.database import Store
@@ -30,7 +29,6 @@ TARGET_APPTEST_S = 1.0
 TARGET_PEAK_MIB = 500
 SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
 REPEATS = {"full": 2, "quick": 2, "tiny": 1}
-CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"
 
 
 def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
@@ -62,18 +60,7 @@ def database(size: str) -> Path:
     memory (this process reports its peak RSS).
     """
     partners, per_partner = SIZES[size]
-    path = CACHE / f"members-{partners}x{per_partner}-v6.duckdb"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        child = multiprocessing.get_context("spawn").Process(target=_generate, args=(partial, partners, per_partner))
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"generating {path.name} failed (exit {child.exitcode})")
-        partial.rename(path)
-    return path
+    return cached_database(f"members-{partners}x{per_partner}-v6.duckdb", _generate, partners, per_partner)
 
 
 def _generate(path: Path, partners: int, per_partner: int) -> None:
