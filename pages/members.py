@@ -72,6 +72,10 @@ def task_from_link() -> int | None:
     return task_id
 
 
+def _window_label(days: int | None) -> str:
+    return "All history" if days is None else f"Last {days} days"
+
+
 st.title("Members")
 st.header("User Overview", divider="gray")
 st.caption(MEMBERS_LIMIT)
@@ -130,17 +134,32 @@ with guests_tab:
     st.pagination(pages, key="members_page")
 
 with changes_tab:
-    include_baseline = st.toggle(
+    window_col, baseline_col = st.columns([1, 3], vertical_alignment="bottom")
+    days = window_col.selectbox(
+        "Period",
+        changes.WINDOWS,
+        index=changes.WINDOWS.index(changes.WINDOW_DAYS),
+        format_func=_window_label,
+        key="changes_window",
+        help="The days up to the last member sync whose changes are shown",
+    )
+    include_baseline = baseline_col.toggle(
         "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
     )
-    timeline = changes.timeline(svc.store, include_baseline=include_baseline)
-    if timeline.empty:
+    start = changes.window(svc.store, days)
+    if start is not None:
+        st.caption(f"Changes since {when(start)}: the {_window_label(days).lower()} up to the last member sync.")
+    timeline = changes.timeline(svc.store, include_baseline=include_baseline, days=days)
+    older = days is not None and timeline.empty
+    if older and not changes.changes(svc.store, include_baseline=include_baseline, days=None, limit=1).empty:
+        st.info("No guest user changes in this period: pick a longer one to see older changes.")
+    elif timeline.empty:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
         chart = timeline.rename(columns=CHART_NAMES)
         st.bar_chart(chart, x=CHART_NAMES["sync"], y="Guest users", color="Change")
-        log = changes.changes(svc.store, include_baseline=include_baseline)
+        log = changes.changes(svc.store, include_baseline=include_baseline, days=days)
         st.dataframe(
             log,
             hide_index=True,
@@ -167,6 +186,6 @@ with changes_tab:
             },
             key="changes_table",
         )
-    recent = changes.syncs(svc.store, limit=1)
-    if not recent.empty:
-        st.caption(f"Last member sync: {when(recent['synced_at'][0])}")
+    last = changes.last_sync(svc.store)
+    if last is not None:
+        st.caption(f"Last member sync: {when(last)}")
