@@ -135,14 +135,15 @@ with guests_tab:
 
 with changes_tab:
     window_col, baseline_col = st.columns([1, 3], vertical_alignment="bottom")
-    days = window_col.selectbox(
+    window_index = window_col.selectbox(  # by index: the option "All history" is None, a selectbox's "no choice"
         "Period",
-        changes.WINDOWS,
+        range(len(changes.WINDOWS)),
         index=changes.WINDOWS.index(changes.WINDOW_DAYS),
-        format_func=_window_label,
+        format_func=lambda i: _window_label(changes.WINDOWS[i]),
         key="changes_window",
         help="The days up to the last member sync whose changes are shown",
     )
+    days = changes.WINDOWS[window_index]
     include_baseline = baseline_col.toggle(
         "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
     )
