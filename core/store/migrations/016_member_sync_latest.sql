@@ -11,5 +11,7 @@ CREATE TABLE member_sync_latest (
 );
 
 INSERT INTO member_sync_latest (partner_bc_id, task_id, synced_at, baseline)
-    SELECT partner_bc_id, task_id, synced_at, baseline FROM member_syncs
-    QUALIFY row_number() OVER (PARTITION BY partner_bc_id ORDER BY synced_at DESC, task_id DESC) = 1;
+    SELECT partner_bc_id, task_id, synced_at, baseline
+    FROM (SELECT *, row_number() OVER (PARTITION BY partner_bc_id ORDER BY synced_at DESC, task_id DESC) AS n
+          FROM member_syncs) s
+    WHERE n = 1;
