@@ -144,14 +144,13 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
     since = (now or datetime.now(UTC)) - timedelta(days=days)
     with store.read() as cur:
         row = cur.execute(
-            """SELECT count(*) FILTER (WHERE (c.change = 'added' AND c.new_value = 'ADMIN')
+            f"""SELECT count(*) FILTER (WHERE (c.change = 'added' AND c.new_value = 'ADMIN')
                                           OR (c.change = 'role_changed' AND c.new_value = 'ADMIN')),
                       count(*) FILTER (WHERE c.change = 'added'),
                       count(*) FILTER (WHERE c.change = 'removed'),
                       count(*) FILTER (WHERE c.change = 'role_changed')
-               FROM member_changes c
-               LEFT JOIN member_syncs s ON s.task_id = c.task_id AND s.partner_bc_id = c.partner_bc_id
-               WHERE c.changed_at >= ? AND NOT coalesce(s.baseline, false)""",
+               FROM member_changes c {_baseline_join(False)}
+               WHERE c.changed_at >= ?""",
             [since],
         ).fetchone()
     assert row is not None  # aggregates without GROUP BY: one row

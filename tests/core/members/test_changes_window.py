@@ -117,3 +117,13 @@ def test_before_any_sync_the_window_is_all_history(store: Store) -> None:
 def test_a_window_is_at_least_a_day(history: Store) -> None:
     with pytest.raises(ValueError):
         changes.changes(history, days=0)
+
+
+def test_the_summary_line_leaves_out_first_syncs(history: Store) -> None:
+    now = LATEST + timedelta(days=1)
+    expected = "0 new admins since last week (1 guest user removed, 1 role change)."
+    assert changes.summary_line(history, now=now) == expected
+    # 15 days reach p2's first sync (which added an admin): still left out
+    assert changes.summary_line(history, now=now, days=15) == (
+        "0 new admins in the last 15 days (1 guest user removed, 1 role change)."
+    )
