@@ -68,11 +68,16 @@ SELECT $t2, partner_bc_id, member_key, 'role_changed', 'STANDARD', 'ADMIN', $las
 WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
 
 
-def _backfill_sql(migration: str, start: str = "UPDATE members") -> str:
+def _backfill_sql(migration: str, start: str = "UPDATE members", stop: str | None = None) -> str:
     """The backfill statement of a migration that derives `members` columns, or another table (`start`: its first
-    words), as the sync writes them."""
+    words; `stop`: what follows it, when it is not the migration's last), as the sync writes them."""
     text = (MIGRATIONS_DIR / migration).read_text()
-    return text[text.index(start) :]
+    begin = text.index(start)
+    return text[begin : text.index(stop, begin) if stop else None]
+
+
+_LATEST_SQL = _backfill_sql("016_sync_summaries.sql", "INSERT INTO member_sync_latest", "CREATE TABLE")
+_COUNTS_SQL = _backfill_sql("016_sync_summaries.sql", "INSERT INTO member_change_counts")
 
 
 LAST_SYNC = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -120,7 +125,8 @@ def synthetic_store(
                FROM partners, (VALUES ($t1), ($t2)) t(task_id)""",
             {k: values[k] for k in ("t1", "t2", "first", "last", "m")},
         )
-        cur.execute(_backfill_sql("016_member_sync_latest.sql", "INSERT INTO member_sync_latest"))
+        cur.execute(_LATEST_SQL)  # the syncs' and changes' summaries, as the sync writes them
+        cur.execute(_COUNTS_SQL)
     return store
 
 
@@ -203,6 +209,9 @@ def year_store(path: Path, partners: int, members_per_partner: int, *, days: int
     for sql in statements:
         with store.write() as cur:
             cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    with store.write() as cur:  # the year's change counts (as the sync writes them) instead of the baseline's
+        cur.execute("DELETE FROM member_change_counts")
+        cur.execute(_COUNTS_SQL)
     with store.write() as cur:  # the next task the app queues numbers after the year's
         cur.execute("SELECT max(nextval('tasks_seq')) FROM range(?)", [days * values["stride"]])
     return store

@@ -37,7 +37,7 @@ TARGETS = {"members_p95_s": 0.1, "changes_p95_s": 0.2, "automation_p95_s": 0.5, 
 # partners, members per partner, days of daily syncs
 SIZES = {"full": (250, 4000, 365), "quick": (25, 1000, 365), "tiny": (3, 50, 30)}
 REPEATS = {"full": 3, "quick": 3, "tiny": 1}
-VERSION = 1  # bump when datagen.year_store changes what it writes
+VERSION = 2  # bump when datagen.year_store changes what it writes
 
 
 def database(size: str) -> Path:

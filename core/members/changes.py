@@ -5,7 +5,8 @@ add every member and are left out unless asked for.
 The change log and the timeline read a window: the `days` days up to the latest member sync (`window_start`;
 `WINDOW_DAYS` unless the caller picks another of `WINDOWS`, None for all history), not the whole of
 `member_changes`, which after a year of daily syncs holds millions of rows. Changes are written in time order,
-so DuckDB skips the row groups before the window without reading them.
+so DuckDB skips the row groups before the window without reading them. The chart sums `member_change_counts`
+(a row per sync, partner and kind) rather than counting the changes.
 """
 
 from __future__ import annotations
@@ -106,12 +107,12 @@ def changes(
 
 def timeline(store: Store, *, include_baseline: bool = False, days: int | None = WINDOW_DAYS) -> pd.DataFrame:
     """Changes per sync (task) and kind in the window (`days`, see `window_start`), oldest first: the Changes
-    chart's data."""
+    chart's data, summed from `member_change_counts` (what each sync wrote per partner and kind)."""
     with store.read() as cur:
         since, since_params = _since(window_start(cur, days))
         frame = cur.execute(
-            f"""SELECT min(c.changed_at) AS synced_at, c.task_id, c.change, count(*) AS members
-               FROM member_changes c {_baseline_join(include_baseline)}
+            f"""SELECT min(c.changed_at) AS synced_at, c.task_id, c.change, sum(c.members)::BIGINT AS members
+               FROM member_change_counts c {_baseline_join(include_baseline)}
                WHERE {since}
                GROUP BY c.task_id, c.change ORDER BY synced_at, c.change""",
             since_params,

@@ -228,6 +228,7 @@ def apply_many(
     _write_members(cur, kept, diff.rows, diff.rekeys, now=now, task_id=task_id)
     _write_assets(cur, kept, diff.assets, now)
     bulk_insert(cur, "member_changes", diff.changes)
+    _count_changes(cur, diff.changes)
     outbox.record_member_changes(cur, task_id=task_id, partner_bc_ids=kept)  # before this sync's member_syncs rows
     members = {snapshot.partner_bc_id: len(snapshot.members) for snapshot in snapshots}
     _record_syncs(cur, kept, task_id=task_id, now=now, members=members, counts=diff.counts)
@@ -258,6 +259,21 @@ def _read_stored(cur: duckdb.DuckDBPyConnection, bcs: list[str], rekeys: pa.Tabl
     for name in ("first_seen", "last_seen", "removed_at"):  # the session's time zone name varies
         stored = stored.set_column(stored.schema.get_field_index(name), name, stored.column(name).cast(TIMESTAMP))
     return stored
+
+
+def _count_changes(cur: duckdb.DuckDBPyConnection, changes: pa.Table) -> None:
+    """The changes' counts per partner, kind and time, beside them (migration 016; the Changes chart reads them)."""
+    if not changes.num_rows:
+        return
+    cur.register("_pw_changes", changes)
+    try:
+        cur.execute(
+            """INSERT INTO member_change_counts (task_id, partner_bc_id, change, changed_at, members)
+               SELECT task_id, partner_bc_id, change, changed_at, count(*) FROM _pw_changes
+               GROUP BY task_id, partner_bc_id, change, changed_at"""
+        )
+    finally:
+        cur.unregister("_pw_changes")
 
 
 # The partners' latest syncs (migration 016) follow their `member_syncs` rows just written: latest = the greatest

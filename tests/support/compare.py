@@ -118,6 +118,7 @@ def table_state(svc: Services) -> dict[str, list[tuple]]:
                 "member_changes",
                 "member_syncs",
                 "member_sync_latest",
+                "member_change_counts",
                 "partner_assets",
             )
         }

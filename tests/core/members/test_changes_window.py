@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from benchmarks import datagen
 from core.members import changes
 from core.store.database import Store
 from tests.support.member_rows import T0
@@ -57,10 +58,8 @@ def history(store: Store) -> Store:
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [[*row, at[row[0], row[1]]] for row in CHANGES],
         )
-        cur.execute(  # as the member sync keeps it
-            """INSERT INTO member_sync_latest SELECT partner_bc_id, task_id, synced_at, baseline FROM member_syncs
-               QUALIFY row_number() OVER (PARTITION BY partner_bc_id ORDER BY synced_at DESC, task_id DESC) = 1"""
-        )
+        cur.execute(datagen._LATEST_SQL)  # the summaries, as the member sync keeps them (migration 016)
+        cur.execute(datagen._COUNTS_SQL)
     return store
 
 

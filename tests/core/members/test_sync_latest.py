@@ -1,6 +1,7 @@
-"""`member_sync_latest` (migration 016): one row per partner, its latest member sync, as `arg_max(…, synced_at)`
-over every `member_syncs` row finds it; kept in step by the member sync's own write and backfilled by the
-migration. The Members query's "new since the partner's latest sync" flag reads it."""
+"""Migration 016's summaries, kept in step by the member sync's own write and backfilled by the migration:
+`member_sync_latest`, one row per partner, its latest member sync, as `arg_max(…, synced_at)` over every
+`member_syncs` row finds it (the Members query's "new since the partner's latest sync" flag reads it); and
+`member_change_counts`, the changes per sync, partner, kind and time (the Changes chart sums it)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ def _latest(store: Store) -> list[tuple]:
     with store.read() as cur:
         return cur.execute(
             "SELECT partner_bc_id, task_id, synced_at, baseline FROM member_sync_latest ORDER BY ALL"
+        ).fetchall()
+
+
+def _counts(store: Store) -> list[tuple]:
+    with store.read() as cur:
+        return cur.execute(
+            """SELECT task_id, partner_bc_id, change, changed_at, sum(members) FROM member_change_counts
+               GROUP BY ALL ORDER BY ALL"""
+        ).fetchall()
+
+
+def _counted(store: Store) -> list[tuple]:
+    """The counts computed from every change."""
+    with store.read() as cur:
+        return cur.execute(
+            "SELECT task_id, partner_bc_id, change, changed_at, count(*) FROM member_changes GROUP BY ALL ORDER BY ALL"
         ).fetchall()
 
 
@@ -50,7 +67,7 @@ def _partners(store: Store) -> None:
         )
 
 
-def test_the_latest_table_follows_every_sync(store: Store) -> None:
+def test_the_summaries_follow_every_sync(store: Store) -> None:
     _partners(store)
     assert _latest(store) == []
     _sync(store, 1, 0, [plain_snapshot("p1", 3)])  # p1's baseline
@@ -64,6 +81,8 @@ def test_the_latest_table_follows_every_sync(store: Store) -> None:
     _sync(store, 4, 0.5, [plain_snapshot("p1", 5)])  # an older clock than p1's latest: not the latest
     assert _latest(store) == _reference(store)
     assert ("p1", 2) in [row[:2] for row in _latest(store)]
+    assert _counts(store) == _counted(store)
+    assert sum(row[-1] for row in _counts(store)) == 3 + 1 + 2 + 1 + 1 + 1  # every member added, one by one
 
 
 def test_the_new_member_flag_reads_the_latest_sync(store: Store) -> None:
@@ -77,7 +96,7 @@ def test_the_new_member_flag_reads_the_latest_sync(store: Store) -> None:
     assert paging.count(store, new) == 0
 
 
-def test_the_migration_backfills_the_latest_syncs(tmp_path: Path) -> None:
+def test_the_migration_backfills_the_summaries(tmp_path: Path) -> None:
     before = tmp_path / "migrations"
     before.mkdir()
     for migration in MIGRATIONS_DIR.glob("*.sql"):
@@ -86,6 +105,18 @@ def test_the_migration_backfills_the_latest_syncs(tmp_path: Path) -> None:
     path = tmp_path / "pw.duckdb"
     old = Store(path, migrations_dir=before)
     with old.write() as cur:
+        cur.executemany(
+            """INSERT INTO member_changes (task_id, partner_bc_id, member_key, change, changed_at)
+               VALUES (?, ?, ?, ?, ?)""",
+            [
+                [1, "p1", "a", "added", T0],
+                [1, "p1", "b", "added", T0],
+                [5, "p1", "a", "role_changed", T0 + timedelta(days=2)],
+                [5, "p1", "b", "role_changed", T0 + timedelta(days=2)],
+                [5, "p1", "b", "status_changed", T0 + timedelta(days=2)],
+                [None, "p2", "c", "added", T0],
+            ],
+        )
         cur.executemany(
             """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
                VALUES (?, ?, ?, ?, 1, 0, 0, 0)""",
@@ -102,4 +133,9 @@ def test_the_migration_backfills_the_latest_syncs(tmp_path: Path) -> None:
     migrated = Store(path)
     assert [row[:2] + row[3:] for row in _latest(migrated)] == [("p1", 3, False), ("p2", 2, True), ("p3", 7, True)]
     assert _latest(migrated) == _reference(migrated)
+    assert _counts(migrated) == _counted(migrated)
+    assert [row[2:] for row in _counts(migrated) if row[0] == 5] == [
+        ("role_changed", T0 + timedelta(days=2), 2),
+        ("status_changed", T0 + timedelta(days=2), 1),
+    ]
     migrated.close()
