@@ -39,7 +39,8 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 # The whole suite on TEST_WORKERS pytest-xdist workers: one group per test module (its module fixtures built
-# once), the browser tests one group (tests/support/scheduling.py). TEST_WORKERS=0 runs it serially.
+# once), the browser modules dealt into one group per worker (tests/support/scheduling.py). TEST_WORKERS=0 runs
+# it serially.
 TEST_WORKERS ?= 2
 test: lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "access_review",
     "alerts_dispatch",
     "year_of_history",
+    "click_cost",
 )
 # a benchmark whose module is named otherwise (benchmarks/<module>.py)
 MODULES = {"year_of_history": "history"}

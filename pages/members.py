@@ -6,12 +6,16 @@ from core.errors import InvalidInput
 from core.members import changes, export, filters, flags, paging
 from core.members.filters import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
-from ui.components import CHART_NAMES, actor, when
+from ui import snapshots
+from ui.components import actor, keep_state, when
 from ui.member_filters import filter_row, sort_row
 from ui.resources import services
 
 svc = services()
 me = actor()
+# The guest users' widgets, whose values outlive a visit to the Changes tab
+GUEST_WIDGETS = tuple(f"members_{name}" for name in ("partner", "role", "status", "flag", "search", "sort", "desc"))
+GUEST_WIDGETS += ("members_removed", "members_page")
 _EXPORT = "pw_export_link"  # (filters, download URL) minted by the last click, for those filters only
 
 
@@ -72,33 +76,32 @@ def task_from_link() -> int | None:
     return task_id
 
 
-def _window_label(days: int | None) -> str:
-    return "All history" if days is None else f"Last {days} days"
+def _page_number(member_filter: MemberFilter) -> int:
+    """The page to show: page 1 for new filters, else the pager's."""
+    if st.session_state.get("members_filter") != member_filter:
+        st.session_state["members_filter"] = member_filter
+        return 1
+    return st.session_state.get("members_page", 1)
 
 
-st.title("Members")
-st.header("User Overview", divider="gray")
-st.caption(MEMBERS_LIMIT)
-guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"])
-
-with guests_tab:
+@st.fragment(key="members_guest_users")
+def guest_users() -> None:
+    """Filters, table and pager: a change of any of them reruns only this (the shell and the header stay)."""
     task_id = task_from_link()
-    partner_names = filters.partner_options(svc.store)
+    partner_names = snapshots.partner_options(svc.store)
     chosen, _ = filter_row("members", partner_names)
     ordered, last = sort_row("members")
     include_removed = last.toggle(
         "Show removed", key="members_removed", help="Also list guest users who left the partner's Business Center"
     )
     member_filter = MemberFilter(**chosen, **ordered, include_removed=include_removed, task_id=task_id)
-
-    if st.session_state.get("members_filter") != member_filter:  # new filters start on page 1
-        st.session_state["members_filter"] = member_filter
-        st.session_state["members_page"] = 1
-    shown = paging.view(svc.store, member_filter, st.session_state.get("members_page", 1))
+    shown = paging.view(svc.store, member_filter, _page_number(member_filter))
     total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
-    # Assigned, not popped: only an assigned value reaches the browser's pager; a popped key left it on the
-    # old page while the rows showed page 1. The view may also clamp the page (rows removed meanwhile).
-    st.session_state["members_page"] = shown.page
+    # Assigned, not popped, when the shown page differs from the pager's (new filters, or rows removed meanwhile
+    # so the view clamped it): only an assigned value reaches the browser's pager; a popped key left it on the old
+    # page while the rows showed page 1.
+    if st.session_state.get("members_page", 1) != shown.page:
+        st.session_state["members_page"] = shown.page
 
     summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
     if total:
@@ -108,32 +111,51 @@ with guests_tab:
         summary_col.info("No guest users match. Onboard partners on the Partners page and run Check for updates.")
 
     st.dataframe(
-        rows,
+        rows[paging.PAGE_COLUMNS],  # only the shown columns go to the browser
         hide_index=True,
         width="stretch",
         height="content",  # the whole page of rows, no scrolling inside the grid
-        column_order=paging.PAGE_COLUMNS,
-        column_config={
-            "member": st.column_config.TextColumn("Account member"),
-            "user_email": st.column_config.TextColumn("Email"),
-            "partner": st.column_config.TextColumn("Partner"),
-            "role": st.column_config.TextColumn("TikTok role"),
-            "finance_role": st.column_config.TextColumn("Finance role"),
-            "status": st.column_config.TextColumn("Membership status"),
-            "assets": st.column_config.TextColumn(
-                "Your assets reached",
-                help="Your assets shared with the partner that this member can use, with the role TikTok reports",
-            ),
-            "flags": st.column_config.ListColumn("Risk flags", help=flags.help_text()),
-            "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm z"),
-            "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm z"),
-            "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm z"),
-        },
+        column_config=_MEMBER_COLUMNS,
         key="members_table",
     )
     st.pagination(pages, key="members_page")
 
-with changes_tab:
+
+_MEMBER_COLUMNS = {
+    "member": st.column_config.TextColumn("Account member"),
+    "user_email": st.column_config.TextColumn("Email"),
+    "partner": st.column_config.TextColumn("Partner"),
+    "role": st.column_config.TextColumn("TikTok role"),
+    "finance_role": st.column_config.TextColumn("Finance role"),
+    "status": st.column_config.TextColumn("Membership status"),
+    "assets": st.column_config.TextColumn(
+        "Your assets reached",
+        help="Your assets shared with the partner that this member can use, with the role TikTok reports",
+    ),
+    "flags": st.column_config.ListColumn("Risk flags", help=flags.help_text()),
+    "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm z"),
+    "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm z"),
+    "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm z"),
+}
+_CHANGE_COLUMNS = {
+    "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm z"),
+    "partner": "Partner",
+    "member": "Account member",
+    "user_email": "Email",
+    "change": "Change",
+    "old_value": "From",
+    "new_value": "To",
+    "task_id": st.column_config.NumberColumn("Sync task"),
+}
+
+
+def _window_label(days: int | None) -> str:
+    return "All history" if days is None else f"Last {days} days"
+
+
+@st.fragment(key="members_changes")
+def changes_view() -> None:
+    """The change log and its chart over the period picked, computed once per data version (ui/snapshots.py)."""
     window_col, baseline_col = st.columns([1, 3], vertical_alignment="bottom")
     window_index = window_col.selectbox(  # by index: the option "All history" is None, a selectbox's "no choice"
         "Period",
@@ -147,46 +169,31 @@ with changes_tab:
     include_baseline = baseline_col.toggle(
         "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
     )
-    start = changes.window(svc.store, days)
-    if start is not None:
-        st.caption(f"Changes since {when(start)}: the {_window_label(days).lower()} up to the last member sync.")
-    timeline = changes.timeline(svc.store, include_baseline=include_baseline, days=days)
-    older = days is not None and timeline.empty
-    if older and not changes.changes(svc.store, include_baseline=include_baseline, days=None, limit=1).empty:
+    view = snapshots.ChangesView(svc.store, include_baseline=include_baseline, days=days)
+    if view.start is not None:
+        st.caption(f"Changes since {when(view.start)}: the {_window_label(days).lower()} up to the last member sync.")
+    if view.log is None and view.older:
         st.info("No guest user changes in this period: pick a longer one to see older changes.")
-    elif timeline.empty:
+    elif view.log is None:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
-        chart = timeline.rename(columns=CHART_NAMES)
-        st.bar_chart(chart, x=CHART_NAMES["sync"], y="Guest users", color="Change")
-        log = changes.changes(svc.store, include_baseline=include_baseline, days=days)
-        st.dataframe(
-            log,
-            hide_index=True,
-            width="stretch",
-            column_order=[
-                "changed_at",
-                "partner",
-                "member",
-                "user_email",
-                "change",
-                "old_value",
-                "new_value",
-                "task_id",
-            ],
-            column_config={
-                "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm z"),
-                "partner": "Partner",
-                "member": "Account member",
-                "user_email": "Email",
-                "change": "Change",
-                "old_value": "From",
-                "new_value": "To",
-                "task_id": st.column_config.NumberColumn("Sync task"),
-            },
-            key="changes_table",
-        )
-    last = changes.last_sync(svc.store)
-    if last is not None:
-        st.caption(f"Last member sync: {when(last)}")
+        st.vega_lite_chart(view.chart, snapshots.chart_spec(), width="stretch")
+        st.dataframe(view.log, hide_index=True, width="stretch", column_config=_CHANGE_COLUMNS, key="changes_table")
+    if view.last_sync is not None:
+        st.caption(f"Last member sync: {when(view.last_sync)}")
+
+
+st.title("Members")
+st.header("User Overview", divider="gray")
+st.caption(MEMBERS_LIMIT)
+# The tabs track which one is open (a switch reruns the page), so only the open tab's body runs.
+guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"], key="members_tab", on_change="rerun")
+keep_state("members_guests", bool(guests_tab.open), GUEST_WIDGETS)
+keep_state("members_changes", bool(changes_tab.open), ("changes_window", "changes_baseline"))
+if guests_tab.open:
+    with guests_tab:
+        guest_users()
+if changes_tab.open:
+    with changes_tab:
+        changes_view()

@@ -67,5 +67,22 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
 
 
+def keep_state(tab: str, is_open: bool, keys: tuple[str, ...]) -> None:
+    """Keep the values of a tab's widgets while it is not open, and show them again when it opens.
+
+    Streamlit drops a widget's value at the end of a run that does not draw it, so a tab whose body runs only
+    when it is open would reopen with its defaults; values set through Session State survive. They are set
+    again in the run that draws the widgets once more: only a value set in that run reaches the browser's
+    widget (it shows its default otherwise, while the page used the kept value)."""
+    hidden = f"pw_hidden_{tab}"
+    if is_open and not st.session_state.pop(hidden, False):
+        return
+    if not is_open:
+        st.session_state[hidden] = True
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def admin_only_notice(what: str) -> None:
     st.caption(f"Only admins can {what}.")

@@ -1,6 +1,7 @@
 """What the member syncs changed: the change log (`changes`), changes per sync (`timeline`), the syncs
-(`syncs`, `last_sync`) and the Partners page's summary line (`summary_line`). Baseline syncs (a partner's first)
-add every member and are left out unless asked for.
+(`syncs`, `last_sync`), the Partners page's summary line (`summary_line`), and the data version (`data_version`)
+that says whether any of it can have changed. Baseline syncs (a partner's first) add every member and are left
+out unless asked for.
 
 The change log and the timeline read a window: the `days` days up to the latest member sync (`window_start`;
 `WINDOW_DAYS` unless the caller picks another of `WINDOWS`, None for all history), not the whole of
@@ -28,6 +29,25 @@ CHANGE_LABELS = {
 }
 # which label mapping a change's from/to values use (added, removed and role changes carry the TikTok role)
 _CHANGE_VALUE_KIND = {"finance_role_changed": "finance_role", "status_changed": "status"}
+
+
+def data_version(store: Store) -> tuple[object, ...]:
+    """What changes whenever a member sync lands or the partner list is applied, from any process: the member
+    syncs (count, newest task, newest time) and the partners (count, newest sighting, newest sync).
+
+    Snapshots read from `member_changes`, `member_syncs`, `members` and `partners` (the change log, the
+    partner list, the syncs) can be kept until it changes: a sync writes its changes, members and
+    `member_syncs` row in one transaction, and every Check for updates stamps the partners it lists. Two
+    small tables (a row per partner, and a row per partner and sync), not the members or their changes.
+    """
+    with store.read() as cur:
+        row = cur.execute(
+            """SELECT (SELECT count(*) FROM member_syncs), (SELECT max(task_id) FROM member_syncs),
+                      (SELECT max(synced_at) FROM member_syncs), (SELECT count(*) FROM partners),
+                      (SELECT max(last_seen) FROM partners), (SELECT max(last_sync_at) FROM partners)"""
+        ).fetchone()
+    assert row is not None  # scalar subqueries without FROM: one row
+    return tuple(row)
 
 
 WINDOW_DAYS = 90

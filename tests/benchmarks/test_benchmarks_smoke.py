@@ -27,3 +27,4 @@ def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
     assert data["store_upsert"]["changes_written"] > 0
     assert data["members_query"]["members"] > 0
     assert data["csv_export"]["rows_streamed"] == data["csv_export"]["rows"]
+    assert data["click_cost"]["fragment_reruns"] > 0  # table clicks rerun only their fragment

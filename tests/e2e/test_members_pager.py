@@ -87,3 +87,28 @@ def test_pager_caption_and_rows_agree_through_filters_sorts_and_searches(
         expect(first_row).to_have_text(on_page_1, timeout=SLOW)
         _go_to(page, 2)
         expect(first_row).to_have_text(on_page_2, timeout=SLOW)  # the rows were those of the highlighted page
+
+
+@pytest.mark.slow
+def test_only_the_open_tab_is_drawn_and_a_switch_keeps_the_guest_users_page(
+    onboarded_app: RunningApp,
+    page: Page,
+) -> None:
+    """The tabs rerun the page on a switch and only the open tab's body runs: Changes shows its own view and no
+    guest users' table; back on the guest users, the filters and the page are those left."""
+    page.goto(f"{onboarded_app.url}/members")
+    wait_for_app(page)
+    everyone = _agree(page, 1)
+    _pick(page, "Status", "Joined")
+    joined = _agree(page, 1)
+    assert joined < everyone
+    _go_to(page, 2)
+    page.get_by_role("tab", name="Changes").click()
+    wait_for_app(page)
+    expect(page.get_by_text("Include first syncs")).to_be_visible(timeout=SLOW)
+    expect(_caption(page)).to_have_count(0)  # the guest users' tab did not run
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)  # no change log yet: only first syncs
+    page.get_by_role("tab", name="TikTok Business guest users").click()
+    wait_for_app(page)
+    assert _agree(page, 2) == joined  # the status filter and the page outlived the hidden tab
+    expect(page.get_by_text("Include first syncs")).to_have_count(0)

@@ -10,16 +10,8 @@ from core.members.changes import WINDOWS
 from core.members.filters import MemberFilter
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
+from tests.support.pages import members_page, members_tab
 from tests.support.sandbox import control, monitored_partners
-
-
-def _members_page() -> AppTest:
-    at = AppTest.from_file("../../ui/shell.py", default_timeout=30)
-    at.run()
-    at.switch_page("../pages/members.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _table(at: AppTest):
@@ -31,7 +23,7 @@ def _caption(at: AppTest) -> str:
 
 
 def test_filters_search_and_paging_run_in_duckdb(onboarded, sandbox):
-    at = _members_page()
+    at = members_page()
     store = onboarded.store
     total = paging.count(store, MemberFilter())
     assert _caption(at) == f"Guest users 1–{paging.PAGE_SIZE} of {total}"
@@ -69,7 +61,7 @@ def test_removed_toggle_and_changes_tab(onboarded, sandbox):
     control(sandbox, "members/remove", bc_id=bc_id, user_email="leaver@agency.example")
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
 
-    at = _members_page()
+    at = members_page()
     at.text_input(key="members_search").set_value("leaver@").run()
     assert len(_table(at)) == 0
     at.toggle(key="members_removed").set_value(True).run()
@@ -77,7 +69,7 @@ def test_removed_toggle_and_changes_tab(onboarded, sandbox):
     assert list(table["user_email"]) == ["leaver@agency.example"]
     assert table["removed_at"].notna().all()
 
-    changes = at.dataframe[1].value  # the Changes tab renders too
+    changes = members_tab(at, "Changes").dataframe[0].value
     assert set(changes["change"]) == {"Added", "Removed"}
     assert set(changes["user_email"]) == {"leaver@agency.example"}
 
@@ -87,7 +79,7 @@ def _pager(at: AppTest) -> int:
 
 
 def test_pager_caption_and_rows_agree_after_a_filter_sort_or_search_change(onboarded, sandbox):
-    at = _members_page()
+    at = members_page()
     size = paging.PAGE_SIZE
     at.pagination(key="members_page").set_value(3).run()
     assert (_pager(at), _caption(at).split(" of ")[0]) == (3, f"Guest users {2 * size + 1}–{3 * size}")
@@ -121,7 +113,7 @@ def test_a_whole_page_of_rows_shows_without_scrolling_inside_the_table(onboarded
         return real(*args, **kwargs)
 
     monkeypatch.setattr(st, "dataframe", spy)
-    _members_page()
+    members_page()
     assert heights["members_table"] == "content"  # "auto" shows ten rows and scrolls the other forty inside
 
 
@@ -132,8 +124,8 @@ def test_changes_and_charts_use_the_tables_labels(onboarded, sandbox):
     control(sandbox, "members/update", bc_id=bc_id, user_email="promoted@agency.example", user_role="ADMIN")
     assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
 
-    at = _members_page()
-    log = at.dataframe[1].value
+    at = members_tab(members_page(), "Changes")
+    log = at.dataframe[0].value
     promoted = log[log["user_email"] == "promoted@agency.example"].set_index("change")
     assert promoted.loc["Role changed", ["old_value", "new_value"]].tolist() == ["Standard", "Admin"]
     assert promoted.loc["Added", "new_value"] == "Standard"
@@ -178,7 +170,7 @@ def _export_tokens(store) -> int:
 
 def test_rendering_the_page_writes_nothing_and_download_mints_one_link_on_click(onboarded, sandbox):
     before = _export_tokens(onboarded.store)
-    at = _members_page()
+    at = members_page()
     at.pagination(key="members_page").set_value(2).run()
     assert _export_tokens(onboarded.store) == before  # renders and reruns mint no export link
     assert not any(b.proto.label == "Save CSV" for b in at.get("link_button"))
@@ -191,7 +183,7 @@ def test_rendering_the_page_writes_nothing_and_download_mints_one_link_on_click(
 
 
 def test_the_changes_period_is_chosen_and_shown(onboarded, sandbox):
-    at = _members_page()
+    at = members_tab(members_page(), "Changes")
     period = at.selectbox(key="changes_window")
     assert WINDOWS[period.value] == 90
     assert period.options == ["Last 7 days", "Last 30 days", "Last 90 days", "Last 365 days", "All history"]
