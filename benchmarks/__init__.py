@@ -1,7 +1,31 @@
 """PartnerWatch benchmarks (`make bench` = `python -m benchmarks`): sync rate utilisation, store upsert,
-Members query, CSV export and app start-up at the scale of issue 7, access reviews, alert dispatch and a year
-of history (issue 17), with results in `results.json` and
-their explanation in `RESULTS.md`."""
+Members query, CSV export, app start-up, access review, alert dispatch, the cost of a click and a
+year of history, with results
+in `results.json`, their explanation in `RESULTS.md` and a cost-curve plot per benchmark in `plots/`.
+
+A benchmark is a module here named in `BENCHMARKS`. It either exposes `run(size) -> dict` (`size` is "full",
+"quick" or "tiny"), and then runs once at that size; or it opts in to the cost curve (issue 17) by declaring
+its scale parameter and three sizes per mode, and a function that runs at any one of them:
+
+    from benchmarks.curves import Curve
+
+    CURVE = Curve(
+        "members",                                   # what n counts (the plot's x axis)
+        full=(100_000, 1_000_000, 5_000_000),        # `make bench`
+        quick=(10_000, 25_000, 100_000),             # `--quick`
+        tiny=(60, 150, 600),                         # the smoke test (`--size tiny`)
+        costs=("measured_s",),                       # figures of run_at(n) whose growth is fitted, first = the exponent
+        unit="s",
+        headline=1,                                  # the size whose figures are the headline (the issue's size)
+    )
+
+    def run_at(n: int) -> dict: ...                  # the usual figures (value, unit, target, ...) at n
+
+The runner calls `run_at` once per size, each in its own process, keeps the headline size's figures at the
+top level of the benchmark's results.json entry, adds `"curve"` (points, fitted exponents, plot path) and
+draws `plots/<name>.png`. `run(size)` is then not called and may be dropped. Costs should be raw measured
+amounts at n (seconds for n rows, not seconds scaled to 1M rows), all in the curve's one unit.
+"""
 
 BENCHMARKS = (
     "sync_rate_utilisation",

@@ -12,6 +12,10 @@ deliveries (digest rows, each signed and POSTed on its own), sent by `dispatcher
 pending; the process's CPU time (DuckDB's threads included). The receiver runs in a child process
 (`python -m benchmarks.alerts_dispatch --receive`), so its work is not counted and it does not compete for
 this process's GIL. The issue sets no bound for it, so it carries no `met`.
+
+Cost curve: 2,000, 10,000 and 50,000 member changes in the sync (one alert per change, one digest), the cost
+being the median seconds from the sync's end to the digest's arrival; the queued deliveries are a tenth of
+the changes, at most 1,000.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from benchmarks import datagen
 from benchmarks.common import PYTHON, ROOT, load_average
+from benchmarks.curves import Curve
 from core import services as core_services
 from core.alerts import channels, digest, dispatcher, outbox, rules, triggers
 from core.services import Services
@@ -37,8 +42,15 @@ from tests.support.services import ADMIN_ACTOR, make_services
 
 NAME = "alerts_dispatch"
 TARGET_S = 2.0
-SIZES = {"full": (10_000, 1_000), "quick": (2_000, 200), "tiny": (200, 20)}  # member changes, queued alerts
-RUNS = {"full": 3, "quick": 2, "tiny": 1}
+CURVE = Curve(
+    "member changes",
+    full=(2_000, 10_000, 50_000),
+    quick=(500, 2_000, 5_000),
+    tiny=(50, 100, 200),
+    costs=("value",),
+)
+RUNS, SMALL_RUNS, SMALL = 3, 1, 1_000  # syncs per size (one below SMALL changes: the smoke test's sizes)
+QUEUED_MAX = 1_000
 
 
 class _Receiver:
@@ -122,8 +134,9 @@ def _cpu_per_queued(svc: Services, receiver: _Receiver, queued: int) -> tuple[fl
     return cpu * 1000 / queued, wall * 1000 / queued
 
 
-def run(size: str) -> dict[str, object]:
-    changes, queued = SIZES[size]
+def run_at(changes: int) -> dict[str, object]:
+    queued = max(5, min(QUEUED_MAX, changes // 10))
+    runs = RUNS if changes >= SMALL else SMALL_RUNS
     receiver = _Receiver()
     try:
         with tempfile.TemporaryDirectory(prefix="pw-bench-alerts-") as tmp:
@@ -131,7 +144,7 @@ def run(size: str) -> dict[str, object]:
             _setup(svc, receiver.url)
             dispatcher.start(core_services.get)
             try:
-                latencies = [_sync_to_arrival(svc, receiver, run, changes) for run in range(1, RUNS[size] + 1)]
+                latencies = [_sync_to_arrival(svc, receiver, run, changes) for run in range(1, runs + 1)]
             finally:
                 dispatcher.stop()
                 core_services.install(None)

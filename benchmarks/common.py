@@ -1,6 +1,7 @@
 """Shared helpers of the benchmarks: sizes, the machine, memory readings, percentiles and results.json.
 
-Every benchmark module exposes `run(size: str) -> dict` returning its figures: `value` (the headline
+Every benchmark module exposes `run(size: str) -> dict`, or `CURVE` and `run_at(n: int) -> dict`
+(`benchmarks/curves.py`), returning its figures: `value` (the headline
 figure), `unit`, `target`, then further figures. `record` merges them into `benchmarks/results.json`
 (`{"name": {"value": ..., "unit": ..., "target": ..., ...}}`), keeping the other benchmarks' entries.
 """
@@ -29,11 +30,12 @@ CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"  # generated database
 
 def cached_database(name: str, generate: Callable[..., None], *args: object) -> Path:
     """`CACHE/name`, generated once per machine by `generate(path, *args)` in a child process (loading a large
-    database peaks at far more memory than what a benchmark measures in its own process)."""
+    database peaks at far more memory than what a benchmark measures in its own process), under a name of this
+    process's own and renamed when complete."""
     path = CACHE / name
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
+        partial = path.with_suffix(f".{os.getpid()}.partial")  # runs started together do not share a file
         partial.unlink(missing_ok=True)
         child = multiprocessing.get_context("spawn").Process(target=generate, args=(partial, *args))
         child.start()
@@ -114,8 +116,24 @@ def record(name: str, figures: dict[str, object], path: Path = RESULTS_JSON) -> 
 
 
 def check_shape(results: dict[str, dict]) -> None:
-    """Raise ValueError unless every entry has a numeric value and target and a unit."""
+    """Raise ValueError unless every entry has a numeric value and target and a unit, and its curve (if it
+    has one) three points of increasing size, each with every cost, and an exponent per cost."""
     for name, figures in results.items():
         for key, kind in (("value", (int, float)), ("target", (int, float)), ("unit", str)):
             if not isinstance(figures.get(key), kind) or isinstance(figures.get(key), bool):
                 raise ValueError(f"{name}.{key} is missing or not a {kind}")
+        if "curve" in figures:
+            _check_curve(name, figures["curve"])
+
+
+def _check_curve(name: str, curve: dict) -> None:
+    points, costs = curve.get("points") or [], curve.get("costs") or []
+    ns = [p.get("n") for p in points]
+    if len(points) != 3 or not all(isinstance(n, int) and n > 0 for n in ns) or ns != sorted(set(ns)):
+        raise ValueError(f"{name}.curve.points: three sizes in increasing order expected, got {ns}")
+    exponents = curve.get("exponents") or {}
+    if not costs or set(exponents) != set(costs) or curve.get("exponent") != exponents[costs[0]]:
+        raise ValueError(f"{name}.curve: an exponent per cost expected")
+    for cost in costs:
+        if not all(isinstance(p.get(cost), int | float) for p in points):
+            raise ValueError(f"{name}.curve.points: {cost} missing")

@@ -6,6 +6,9 @@ DuckDB's own `COPY (same query) TO 'file.csv'` without escaping, the largest chu
 resident memory while streaming (sampled every 8 chunks) to show it stays bounded. CPU seconds (all of
 the process's threads, DuckDB's included) are reported next to wall seconds: on the shared 2-core machine
 they vary less with the load.
+
+Cost curve: the export of 100k, 1M and 5M rows (the members_query databases), the cost being the measured
+seconds of the stream, beside DuckDB's COPY of the same query.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import load_average, rss_mib
-from benchmarks.members_query import database
+from benchmarks.curves import Curve
+from benchmarks.members_query import DATABASE_SIZES, database_of
 from core.members import columns, export, paging
 from core.members.filters import MemberFilter
 from core.security.roles import ANALYST, Actor
@@ -26,6 +30,7 @@ NAME = "csv_export"
 TARGET_S = 3.0
 TARGET_ROWS = 1_000_000
 ACTOR = Actor("bench@partnerwatch.local", ANALYST)
+CURVE = Curve("rows", **DATABASE_SIZES, costs=("measured_s", "cpu_s", "duckdb_copy_s"))
 
 
 def _stream(store: Store, f: MemberFilter) -> tuple[float, float, int, int, float]:
@@ -53,10 +58,10 @@ def _copy(store: Store, f: MemberFilter, target: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - cpu0
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(members: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pw-bench-export-") as tmp:
         path = Path(tmp) / "pw.duckdb"
-        shutil.copyfile(database(size), path)
+        shutil.copyfile(database_of(members), path)
         store = Store(path)
         f = MemberFilter(include_removed=True)
         rows = paging.count(store, f)

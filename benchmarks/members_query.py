@@ -1,4 +1,6 @@
-"""members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load).
+"""members_query: the Members page at 1,000,000 members (250 partners × 4,000, synthetic bulk load); its cost
+curve at 100k, 1M and 5M members (4,000 per partner: 25, 250 and 1,250 partners), the cost being the p95 of a
+page view.
 
 1. Page views as the page runs them: `paging.view` (the filtered total and one page of 50 rows, in one
    snapshot) for a mix of filters, sorts, searches and pages, repeated; p50 and p95 seconds of a page view
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import statistics
 import tempfile
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from benchmarks import datagen
 from benchmarks.common import cached_database, load_average, peak_rss_mib, percentile
+from benchmarks.curves import Curve
 from core.members import paging
 from core.members.filters import MemberFilter
 from core.store.database import Store
@@ -27,8 +31,12 @@ NAME = "members_query"
 TARGET_P95_S = 0.1
 TARGET_APPTEST_S = 1.0
 TARGET_PEAK_MIB = 500
-SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
-REPEATS = {"full": 2, "quick": 2, "tiny": 1}
+SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}  # (partners, members per partner)
+REPEATS = 2  # the mix of page views, twice
+PER_PARTNER = 4000
+# the cost curves over these databases (members_query, csv_export, access_review, app_start): members per mode
+DATABASE_SIZES = {"full": (100_000, 1_000_000, 5_000_000), "quick": (10_000, 25_000, 100_000), "tiny": (60, 150, 600)}
+CURVE = Curve("members", **DATABASE_SIZES, costs=("p95_s", "p50_s", "count_p95_s", "cpu_s_per_view"))
 
 
 def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
@@ -54,12 +62,28 @@ def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
 
 
 def database(size: str) -> Path:
-    """The synthetic database of this size (generated once per machine, then copied).
+    """The synthetic database of this size (`SIZES`; generated once per machine, then copied)."""
+    return synthetic_database(*SIZES[size])
+
+
+def shape(members: int) -> tuple[int, int]:
+    """(partners, members per partner) of a database of about `members` members: 4,000 per partner."""
+    partners = math.ceil(members / PER_PARTNER)
+    return partners, members // partners
+
+
+def database_of(members: int) -> Path:
+    """The synthetic database of `members` members (4,000 per partner; fewer members: one partner)."""
+    return synthetic_database(*shape(members))
+
+
+def synthetic_database(partners: int, per_partner: int) -> Path:
+    """The synthetic database of `partners` × `per_partner` members (generated once per machine, then copied).
 
     Generated in a child process: loading 1M members peaks at ~800 MiB, which is not the Members page's
-    memory (this process reports its peak RSS).
+    memory (this process reports its peak RSS). The file is written under a name of this process's own and
+    renamed when complete, so runs started at the same time do not write into each other's file.
     """
-    partners, per_partner = SIZES[size]
     return cached_database(f"members-{partners}x{per_partner}-v6.duckdb", _generate, partners, per_partner)
 
 
@@ -135,13 +159,15 @@ def _apptest(tmp: Path) -> tuple[float, float]:
     return first, rerun
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(members: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pw-bench-members-") as tmp:
         path = Path(tmp) / "pw.duckdb"
-        shutil.copyfile(database(size), path)
+        shutil.copyfile(database_of(members), path)
         store = Store(path)
         total = paging.count(store, MemberFilter(include_removed=True))
-        views, counts, pages, slowest = _page_views(store, REPEATS[size])
+        cpu0 = time.process_time()
+        views, counts, pages, slowest = _page_views(store, REPEATS)
+        cpu = time.process_time() - cpu0
         store.close()
         first, rerun = _apptest(Path(tmp))
     p95 = percentile(views, 95)
@@ -158,6 +184,7 @@ def run(size: str) -> dict[str, object]:
         "count_p95_s": round(percentile(counts, 95), 4),
         "page_p95_s": round(percentile(pages, 95), 4),
         "max_s": round(max(views), 4),
+        "cpu_s_per_view": round(cpu / len(views) / 3, 4),  # each case is viewed, counted and paged: a third
         "apptest_first_run_s": round(first, 3),
         "apptest_rerun_s": round(rerun, 3),
         "apptest_target_s": TARGET_APPTEST_S,

@@ -9,10 +9,14 @@ Baseline: the same plan written row by row with `executemany` (members upserted 
 `INSERT ... ON CONFLICT DO UPDATE`, reach and change rows inserted one by one), the usual ORM-style
 approach. It costs tens of milliseconds per row, so it runs on the first `BASELINE_MEMBERS` members of one
 partner and is scaled linearly to all members (its cost is per row), which the figures say.
+
+Cost curve: 40k, 200k and 1M members (4,000 per partner: 10, 50 and 250 partners, all ready at once), the
+cost being the seconds of the grouped write, beside those of one transaction per partner.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -23,7 +27,8 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import datagen
-from benchmarks.common import load_average
+from benchmarks.common import load_average, peak_rss_mib
+from benchmarks.curves import Curve
 from core.store.database import Store
 from core.sync import member_diff, member_write
 from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
@@ -32,8 +37,15 @@ from tests.support import reference_plan
 
 NAME = "store_upsert"
 TARGET_S = 2.0
-SIZES = {"full": (50, 4000), "quick": (10, 4000), "tiny": (3, 200)}
-BASELINE_MEMBERS = {"full": 1000, "quick": 300, "tiny": 50}
+PER_PARTNER, MIN_PARTNERS = 4000, 3
+CURVE = Curve(
+    "members",
+    full=(40_000, 200_000, 1_000_000),
+    quick=(12_000, 40_000, 100_000),
+    tiny=(150, 300, 600),
+    costs=("value", "cpu_s", "one_transaction_per_partner_s", "one_transaction_per_partner_cpu_s"),
+)
+BASELINE_MEMBERS = 1000  # at most; fewer below 200,000 members (n / 200)
 CHANGE_SHARE = 0.05
 _T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -102,8 +114,14 @@ def _head(snap: Snapshot, n: int) -> Snapshot:
     )
 
 
-def run(size: str) -> dict[str, object]:
-    partners, per_partner = SIZES[size]
+def shape(members: int) -> tuple[int, int]:
+    """(partners, members per partner) of about `members` members: 4,000 per partner, at least 3 partners."""
+    partners = max(MIN_PARTNERS, math.ceil(members / PER_PARTNER))
+    return partners, members // partners
+
+
+def run_at(members: int) -> dict[str, object]:
+    partners, per_partner = shape(members)
     base = [datagen.snapshot(p, per_partner) for p in range(partners)]
     changed = [datagen.changed(s, CHANGE_SHARE, seed=p) for p, s in enumerate(base)]
     later = _T0 + timedelta(days=1)
@@ -111,17 +129,17 @@ def run(size: str) -> dict[str, object]:
         _seed(Path(tmp) / "grouped.duckdb", base).close()
         shutil.copy(Path(tmp) / "grouped.duckdb", Path(tmp) / "one_by_one.duckdb")
         store = Store(Path(tmp) / "grouped.duckdb")
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         changes, batches = _write_all_at_once(store, changed, task_id=2)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
         store.close()
         store = Store(Path(tmp) / "one_by_one.duckdb")
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         _apply_all(store, changed, task_id=2, now=later)
-        one_by_one_s = time.perf_counter() - started
+        one_by_one_s, one_by_one_cpu = time.perf_counter() - started, time.process_time() - cpu0
         store.close()
 
-        sample = BASELINE_MEMBERS[size]
+        sample = min(per_partner, BASELINE_MEMBERS, max(50, members // 200))
         slow = _seed(Path(tmp) / "slow.duckdb", [_head(base[0], sample)])
         small = _head(changed[0], sample)
         started = time.perf_counter()
@@ -140,10 +158,13 @@ def run(size: str) -> dict[str, object]:
         "partners": partners,
         "changes_written": changes,
         "rows_per_s": round(rows / seconds),
+        "cpu_s": round(cpu, 3),
         "group_commit_batches": batches,
         "one_transaction_per_partner_s": round(one_by_one_s, 3),
+        "one_transaction_per_partner_cpu_s": round(one_by_one_cpu, 3),
         "baseline_executemany_s": round(baseline_s, 2),
         "baseline_measured_members": len(small.members),
         "speedup_vs_executemany": round(baseline_s / seconds, 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "load_average_1m": load_average(),
     }

@@ -12,11 +12,17 @@ onboarded partner, DB writes). Every response is recorded at the transport.
 - speed-up over a sequential one-request-at-a-time client that retries 40100 after 0.6 s (Airbyte's
   legacy TikTok source): it replays an evenly spaced sample of the same requests against the same
   limits, and its request rate is compared with the app's.
+
+Cost curve: 20k, 50k and 200k members to sync (5, 13 and 50 synced partners of 4,000 members; the sandbox
+has two partners more, which the app cannot sync: partner 1 is not eligible, partner 2 is monitored by a
+STANDARD user), the cost being the seconds of the Check for updates, beside the app's CPU seconds. The
+headline is the 200k run: 52 partners, 50 of them synced.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,6 +34,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import ROOT, load_average
+from benchmarks.curves import Curve
 from core import services as core_services
 from core.connect import workspace
 from core.services import Services
@@ -40,8 +47,16 @@ NAME = "sync_rate_utilisation"
 TARGET_RATIO = 0.9
 TARGET_THROTTLED = 0.01
 QPS, QPM, LATENCY_MS = 50, 3000, 20
-SIZES = {"full": (50, 4000), "quick": (8, 1000), "tiny": (3, 20)}
-SEQUENTIAL_SAMPLE = {"full": 1500, "quick": 300, "tiny": 30}
+PER_PARTNER, UNSYNCED_PARTNERS = 4000, 2
+CURVE = Curve(
+    "members",
+    full=(20_000, 50_000, 200_000),
+    quick=(4_000, 8_000, 16_000),
+    tiny=(20, 40, 80),
+    costs=("elapsed_s", "app_cpu_s"),
+    headline=2,
+)
+SEQUENTIAL_SAMPLE = 1500  # requests replayed by the sequential client, at most (fewer below 200k members)
 SEQUENTIAL_RETRY_S = 0.6
 REDIRECT_URI = "http://localhost:8501/api/oauth/tiktok/callback"
 
@@ -167,8 +182,8 @@ def measured_sync(svc: Services, sandbox: Sandbox) -> tuple[float, float, Record
     _wait(svc, check_for_updates.request(svc, actor=ADMIN_ACTOR))
     seconds = time.perf_counter() - t0
     recorder.cpu = {
-        "app_cpu_s": round(cpu_seconds("self") - cpu0[0], 1),
-        "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 1),
+        "app_cpu_s": round(cpu_seconds("self") - cpu0[0], 2),
+        "sandbox_cpu_s": round(cpu_seconds(str(sandbox.proc.pid)) - cpu0[1], 2),
     }
     return t0, seconds, recorder
 
@@ -220,8 +235,16 @@ def sequential_rate(calls: list[tuple[str, str, int]], sample: int) -> tuple[flo
     return len(picked) / seconds, throttled
 
 
-def run(size: str) -> dict[str, object]:
-    partners, per_partner = SIZES[size]
+def shape(members: int) -> tuple[int, int]:
+    """(partners in the sandbox, members per partner) for about `members` members to sync: 4,000 per partner
+    and the two partners the app cannot sync."""
+    per_partner = min(PER_PARTNER, members)
+    return math.ceil(members / per_partner) + UNSYNCED_PARTNERS, per_partner
+
+
+def run_at(members: int) -> dict[str, object]:
+    partners, per_partner = shape(members)
+    sample = max(30, min(SEQUENTIAL_SAMPLE, members // 130))
     sandbox = start_sandbox(partners, per_partner)
     try:
         with tempfile.TemporaryDirectory(prefix="pw-bench-sync-") as tmp:
@@ -231,7 +254,7 @@ def run(size: str) -> dict[str, object]:
             finally:
                 core_services.install(None)
                 svc.close()
-        seq_rps, seq_throttled = sequential_rate(recorder.calls, SEQUENTIAL_SAMPLE[size])
+        seq_rps, seq_throttled = sequential_rate(recorder.calls, sample)
     finally:
         sandbox.proc.terminate()
         sandbox.proc.wait(10)
@@ -258,7 +281,7 @@ def run(size: str) -> dict[str, object]:
         "throttled_target": TARGET_THROTTLED,
         "throttled_met": throttled / sent <= TARGET_THROTTLED,
         "sequential_rps": round(seq_rps, 2),
-        "sequential_sample": SEQUENTIAL_SAMPLE[size],
+        "sequential_sample": sample,
         "sequential_throttled": seq_throttled,
         "speedup_vs_sequential": round(achieved / seq_rps, 2),
         **timeline(recorder.spans, t0, seconds),

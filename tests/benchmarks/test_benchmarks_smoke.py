@@ -1,5 +1,7 @@
-"""Smoke test of `python -m benchmarks`: every benchmark runs at a tiny size in its own process and
-results.json has the issue's shape. Timing is never asserted here (that is what `make bench` reports)."""
+"""Smoke test of `python -m benchmarks`: every benchmark runs at its tiny headline size in its own process and
+results.json has the issue's shape; two benchmarks run their whole tiny cost curve (three sizes, each in its
+own process), which is fitted and drawn. Every declared curve is checked for a usable declaration. Timing is
+never asserted here (that is what `make bench` reports)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ import json
 import pytest
 
 from benchmarks import BENCHMARKS
-from benchmarks.__main__ import main
-from benchmarks.common import check_shape
+from benchmarks.__main__ import curve_of, main
+from benchmarks.common import SIZES, check_shape
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CURVED_IN_THE_SMOKE_TEST = ("store_upsert", "csv_export")  # the cheapest two: no app, sandbox or browser
 
 
 @pytest.mark.slow
 def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
     results = tmp_path / "results.json"
-    assert main(["--size", "tiny", "--results", str(results)]) == 0
+    argv = ["--size", "tiny", "--headline-only", "--results", str(results), "--plots", str(tmp_path / "plots")]
+    assert main(argv) == 0
     data = json.loads(results.read_text(encoding="utf-8"))
     assert set(data) == set(BENCHMARKS)
     check_shape(data)
@@ -28,3 +34,36 @@ def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
     assert data["members_query"]["members"] > 0
     assert data["csv_export"]["rows_streamed"] == data["csv_export"]["rows"]
     assert data["click_cost"]["fragment_reruns"] > 0  # table clicks rerun only their fragment
+    assert not (tmp_path / "plots").exists()  # no curve without its three sizes
+
+
+@pytest.mark.slow
+def test_tiny_cost_curves_are_fitted_and_drawn(tmp_path):
+    results, plots = tmp_path / "results.json", tmp_path / "plots"
+    only = [arg for name in CURVED_IN_THE_SMOKE_TEST for arg in ("--only", name)]
+    assert main(["--size", "tiny", *only, "--results", str(results), "--plots", str(plots)]) == 0
+    data = json.loads(results.read_text(encoding="utf-8"))
+    check_shape(data)
+    for name in CURVED_IN_THE_SMOKE_TEST:
+        declared, curve = curve_of(name), data[name]["curve"]
+        assert [p["n"] for p in curve["points"]] == list(declared.tiny), name
+        assert data[name]["size"] == "tiny"
+        assert curve["costs"] == list(declared.costs), name
+        assert isinstance(curve["exponent"], float), name  # every cost measured was positive, so it was fitted
+        assert (plots / f"{name}.png").read_bytes()[:8] == PNG_MAGIC, name
+        assert curve["plot"] == str(plots / f"{name}.png")
+    assert data["store_upsert"]["members"] == curve_of("store_upsert").tiny[1]  # the headline size's figures
+    assert sorted(p.name for p in plots.iterdir()) == sorted(f"{name}.png" for name in CURVED_IN_THE_SMOKE_TEST)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_declared_curve_has_three_increasing_sizes_per_mode(name):
+    curve = curve_of(name)
+    if curve is None:
+        pytest.skip(f"{name} declares no cost curve (it runs once at its size)")
+    for size in SIZES:
+        sizes = curve.sizes(size)
+        assert len(sizes) == 3, (name, size)
+        assert 0 < sizes[0] < sizes[1] < sizes[2], (name, size, sizes)
+    assert 0 <= curve.headline < 3
+    assert curve.costs, name

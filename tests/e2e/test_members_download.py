@@ -62,7 +62,9 @@ def test_waiting_for_a_task_waits_for_that_task_not_an_older_one(
 ) -> None:
     """The onboarding left completed Check for updates tasks: any "Completed" text is already on Automation,
     so only a wait on the started task's own id tells whether this one has finished."""
-    control(sandbox_session, "latency", ms=500)  # keeps the new task running for a few seconds
+    # The new task is held running (every TikTok call takes 5 s) until the test lets it go, however slowly
+    # a loaded machine reaches the Automation page.
+    control(sandbox_session, "latency", ms=5_000)
     try:
         page.goto(onboarded_app.url)
         wait_for_app(page)
@@ -71,6 +73,7 @@ def test_waiting_for_a_task_waits_for_that_task_not_an_older_one(
         expect(page.get_by_text(re.compile(r"Check for updates · All partners · Completed")).first).to_be_visible()
         with pytest.raises(AssertionError):  # a text wait would have passed here; this one is still running
             wait_for_task(page, task_id, timeout=1_000)
+        control(sandbox_session, "latency", ms=0)
         assert wait_for_task(page, task_id) == "Completed"
     finally:
         control(sandbox_session, "latency", ms=0)
