@@ -22,13 +22,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks import BENCHMARKS, curves
+from benchmarks import BENCHMARKS, MODULES, curves
 from benchmarks.common import RESULTS_JSON, ROOT, SIZES, machine, read_results, record
 
 
 def _module(name: str) -> ModuleType:
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return importlib.import_module(f"benchmarks.{name}")
+    return importlib.import_module(f"benchmarks.{MODULES.get(name, name)}")
 
 
 def curve_of(name: str) -> curves.Curve | None:

@@ -9,10 +9,13 @@ figure), `unit`, `target`, then further figures. `record` merges them into `benc
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -22,6 +25,25 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
 SIZES = ("full", "quick", "tiny")  # full: the issue's sizes; quick: a smoke run; tiny: the test suite's
 PYTHON = sys.executable
+CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"  # generated databases, kept between runs
+
+
+def cached_database(name: str, generate: Callable[..., None], *args: object) -> Path:
+    """`CACHE/name`, generated once per machine by `generate(path, *args)` in a child process (loading a large
+    database peaks at far more memory than what a benchmark measures in its own process), under a name of this
+    process's own and renamed when complete."""
+    path = CACHE / name
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")  # runs started together do not share a file
+        partial.unlink(missing_ok=True)
+        child = multiprocessing.get_context("spawn").Process(target=generate, args=(partial, *args))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"generating {path.name} failed (exit {child.exitcode})")
+        partial.rename(path)
+    return path
 
 
 def machine() -> dict[str, object]:

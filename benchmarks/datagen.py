@@ -71,26 +71,38 @@ SELECT $t2, partner_bc_id, member_key, 'role_changed', 'STANDARD', 'ADMIN', $las
 WHERE user_role = 'ADMIN' AND hash(member_key) % 7 = 0"""
 
 
-def _backfill_sql(migration: str) -> str:
-    """The backfill statement of a migration that derives `members` columns (as the sync writes them)."""
+def _backfill_sql(migration: str, start: str = "UPDATE members", stop: str | None = None) -> str:
+    """The backfill statement of a migration that derives `members` columns, or another table (`start`: its first
+    words; `stop`: what follows it, when it is not the migration's last), as the sync writes them."""
     text = (MIGRATIONS_DIR / migration).read_text()
-    return text[text.index("UPDATE members") :]
+    begin = text.index(start)
+    return text[begin : text.index(stop, begin) if stop else None]
 
 
-def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Store:
-    """A migrated store holding `partners` × `members_per_partner` members with assets, syncs and changes."""
+_LATEST_SQL = _backfill_sql("016_sync_summaries.sql", "INSERT INTO member_sync_latest", "CREATE TABLE")
+_COUNTS_SQL = _backfill_sql("016_sync_summaries.sql", "INSERT INTO member_change_counts")
+
+
+LAST_SYNC = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def synthetic_store(
+    path: Path, partners: int, members_per_partner: int, *, days: int = 7, latest_task: int = LATEST_TASK
+) -> Store:
+    """A migrated store holding `partners` × `members_per_partner` members with assets, syncs and changes: a
+    baseline sync (task 1) `days` before the latest sync (`latest_task`)."""
     store = Store(path, memory_limit_mib=LOAD_MEMORY_MIB)
-    last = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    last = LAST_SYNC
     values = {
         "partners": partners,
         "m": members_per_partner,
         "pbase": PARTNER_BASE,
         "ubase": USER_BASE,
         "abase": ASSET_BASE,
-        "first": last - timedelta(days=7),
+        "first": last - timedelta(days=days),
         "last": last,
         "t1": BASELINE_TASK,
-        "t2": LATEST_TASK,
+        "t2": latest_task,
     }
     with store.write() as cur:
         cur.execute(
@@ -116,6 +128,95 @@ def synthetic_store(path: Path, partners: int, members_per_partner: int) -> Stor
                FROM partners, (VALUES ($t1), ($t2)) t(task_id)""",
             {k: values[k] for k in ("t1", "t2", "first", "last", "m")},
         )
+        cur.execute(_LATEST_SQL)  # the syncs' and changes' summaries, as the sync writes them
+        cur.execute(_COUNTS_SQL)
+    return store
+
+
+# -- a year of daily syncs, for the history benchmark ---------------------------------------------
+
+# Day k's Check for updates is task k * stride + 1 (stride = partners + 2), its partner list job the next id
+# and its partner jobs the ids after that, as the runner numbers them; day 0 is the baseline (task 1).
+_HISTORY_TASKS_SQL = """
+INSERT INTO tasks (id, parent_id, kind, target, actor, trigger, status, created_at, updated_at, started_at,
+                   finished_at, progress_done, progress_total, added, updated, removed)
+SELECT k * $stride + 1 + j, CASE WHEN j > 0 THEN k * $stride + 1 END,
+       CASE WHEN j = 0 THEN 'Check for updates' WHEN j = 1 THEN 'Partner list' ELSE 'Partner' END,
+       CASE WHEN j = 0 THEN 'All partners' WHEN j = 1 THEN 'Acme' ELSE 'Agency ' || (j - 2) END,
+       'system', 'Workspace policy', 'Completed', $last - to_days(($days - 1 - k)::INTEGER),
+       $last - to_days(($days - 1 - k)::INTEGER) + INTERVAL 3 MINUTE,
+       $last - to_days(($days - 1 - k)::INTEGER), $last - to_days(($days - 1 - k)::INTEGER) + INTERVAL 3 MINUTE,
+       CASE WHEN j = 0 THEN $partners + 1 ELSE 1 END, CASE WHEN j = 0 THEN $partners + 1 ELSE 1 END,
+       0, 0, 0
+FROM range($days) d(k), range($stride) t(j)"""
+
+# Days 1 … days-2 (the baseline and the latest sync are `synthetic_store`'s): `churn` of each partner's
+# members change a day, 40% role, 20% status, 20% removed, 20% added (a removed member re-added).
+_HISTORY_CHANGES_SQL = """
+INSERT INTO member_changes (task_id, partner_bc_id, member_key, change, old_value, new_value, changed_at)
+WITH numbered AS (
+    SELECT partner_bc_id, member_key, user_role,
+           row_number() OVER (PARTITION BY partner_bc_id ORDER BY member_key) - 1 AS i
+    FROM members),
+picks AS (
+    SELECT ($pbase + p)::VARCHAR AS partner_bc_id, k, j, hash(p * 1000003 + k * 7919 + j) % $m AS i
+    FROM range($partners) a(p), range(1, $days - 1) d(k), range($per_day) c(j))
+SELECT x.k * $stride + 1, x.partner_bc_id, n.member_key,
+       CASE x.j % 5 WHEN 0 THEN 'role_changed' WHEN 1 THEN 'role_changed' WHEN 2 THEN 'status_changed'
+                    WHEN 3 THEN 'removed' ELSE 'added' END,
+       CASE x.j % 5 WHEN 0 THEN 'STANDARD' WHEN 1 THEN 'ADMIN' WHEN 2 THEN 'BOUND' WHEN 3 THEN n.user_role END,
+       CASE x.j % 5 WHEN 0 THEN 'ADMIN' WHEN 1 THEN 'STANDARD' WHEN 2 THEN 'UNBOUND' WHEN 4 THEN n.user_role END,
+       $last - to_days(($days - 1 - x.k)::INTEGER)
+FROM picks x JOIN numbered n ON n.partner_bc_id = x.partner_bc_id AND n.i = x.i
+ORDER BY x.k, x.partner_bc_id"""
+
+_HISTORY_SYNCS_SQL = """
+INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
+SELECT k * $stride + 1, bc_id, $last - to_days(($days - 1 - k)::INTEGER), false, $m, $per_day / 5,
+       $per_day * 3 / 5, $per_day / 5
+FROM partners, range(1, $days - 1) d(k)"""
+
+# What people and the schedule did besides: a request a day, and some views, exports and settings changes.
+_HISTORY_AUDIT_SQL = """
+INSERT INTO audit_log ("at", actor, action, target, outcome, detail)
+SELECT $last - to_days(($days - 1 - k)::INTEGER) + to_minutes(j::BIGINT),
+       CASE WHEN j % 3 = 0 THEN 'system' ELSE 'analyst' || (j % 7) || '@acme.example' END,
+       CASE j % 4 WHEN 0 THEN 'sync.request' WHEN 1 THEN 'members.export' WHEN 2 THEN 'vault.reveal'
+                  ELSE 'settings.change' END,
+       'Agency ' || (j % $partners), 'ok', 'task #' || (k * $stride + 1)
+FROM range($days) d(k), range($audit_per_day) a(j)"""
+
+
+def history_task(day: int, partners: int) -> int:
+    """The task id of day `day`'s Check for updates in `year_store` (day 0: the baseline)."""
+    return day * (partners + 2) + 1
+
+
+def year_store(path: Path, partners: int, members_per_partner: int, *, days: int = 365, churn: float = 0.02) -> Store:
+    """`synthetic_store` after `days` daily syncs of every partner: the tasks with their jobs, a `member_syncs` row
+    per partner and day, `churn` of the members changed per day in `member_changes`, and an audit log."""
+    store = synthetic_store(
+        path, partners, members_per_partner, days=days - 1, latest_task=history_task(days - 1, partners)
+    )
+    values = {
+        "partners": partners,
+        "m": members_per_partner,
+        "pbase": PARTNER_BASE,
+        "days": days,
+        "stride": partners + 2,
+        "per_day": max(1, round(members_per_partner * churn)),
+        "audit_per_day": 20 + partners // 5,
+        "last": LAST_SYNC,
+    }
+    statements = (_HISTORY_TASKS_SQL, _HISTORY_CHANGES_SQL, _HISTORY_SYNCS_SQL, _HISTORY_AUDIT_SQL)
+    for sql in statements:
+        with store.write() as cur:
+            cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    with store.write() as cur:  # the year's change counts (as the sync writes them) instead of the baseline's
+        cur.execute("DELETE FROM member_change_counts")
+        cur.execute(_COUNTS_SQL)
+    with store.write() as cur:  # the next task the app queues numbers after the year's
+        cur.execute("SELECT max(nextval('tasks_seq')) FROM range(?)", [days * values["stride"]])
     return store
 
 

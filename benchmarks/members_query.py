@@ -14,8 +14,6 @@ page view.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import shutil
 import statistics
 import tempfile
@@ -23,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks import datagen
-from benchmarks.common import load_average, peak_rss_mib, percentile
+from benchmarks.common import cached_database, load_average, peak_rss_mib, percentile
 from benchmarks.curves import Curve
 from core.members import paging
 from core.members.filters import MemberFilter
@@ -39,7 +37,6 @@ PER_PARTNER = 4000
 # the cost curves over these databases (members_query, csv_export, access_review, app_start): members per mode
 DATABASE_SIZES = {"full": (100_000, 1_000_000, 5_000_000), "quick": (10_000, 25_000, 100_000), "tiny": (60, 150, 600)}
 CURVE = Curve("members", **DATABASE_SIZES, costs=("p95_s", "p50_s", "count_p95_s", "cpu_s_per_view"))
-CACHE = Path(tempfile.gettempdir()) / "partnerwatch-bench"
 
 
 def cases(first_partner: str) -> list[tuple[MemberFilter, int]]:
@@ -87,18 +84,7 @@ def synthetic_database(partners: int, per_partner: int) -> Path:
     memory (this process reports its peak RSS). The file is written under a name of this process's own and
     renamed when complete, so runs started at the same time do not write into each other's file.
     """
-    path = CACHE / f"members-{partners}x{per_partner}-v6.duckdb"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.unlink(missing_ok=True)
-        child = multiprocessing.get_context("spawn").Process(target=_generate, args=(partial, partners, per_partner))
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"generating {path.name} failed (exit {child.exitcode})")
-        partial.rename(path)
-    return path
+    return cached_database(f"members-{partners}x{per_partner}-v6.duckdb", _generate, partners, per_partner)
 
 
 def _generate(path: Path, partners: int, per_partner: int) -> None:

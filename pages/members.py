@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.errors import InvalidInput
-from core.members import export, filters, flags, paging
+from core.members import changes, export, filters, flags, paging
 from core.members.filters import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui import snapshots
@@ -149,14 +149,32 @@ _CHANGE_COLUMNS = {
 }
 
 
+def _window_label(days: int | None) -> str:
+    return "All history" if days is None else f"Last {days} days"
+
+
 @st.fragment(key="members_changes")
 def changes_view() -> None:
-    """The change log and its chart, computed once per data version (ui/snapshots.py)."""
-    include_baseline = st.toggle(
+    """The change log and its chart over the period picked, computed once per data version (ui/snapshots.py)."""
+    window_col, baseline_col = st.columns([1, 3], vertical_alignment="bottom")
+    window_index = window_col.selectbox(  # by index: the option "All history" is None, a selectbox's "no choice"
+        "Period",
+        range(len(changes.WINDOWS)),
+        index=changes.WINDOWS.index(changes.WINDOW_DAYS),
+        format_func=lambda i: _window_label(changes.WINDOWS[i]),
+        key="changes_window",
+        help="The days up to the last member sync whose changes are shown",
+    )
+    days = changes.WINDOWS[window_index]
+    include_baseline = baseline_col.toggle(
         "Include first syncs", key="changes_baseline", help="A partner's first sync lists every member as added"
     )
-    view = snapshots.ChangesView(svc.store, include_baseline=include_baseline)
-    if view.log is None:
+    view = snapshots.ChangesView(svc.store, include_baseline=include_baseline, days=days)
+    if view.start is not None:
+        st.caption(f"Changes since {when(view.start)}: the {_window_label(days).lower()} up to the last member sync.")
+    if view.log is None and view.older:
+        st.info("No guest user changes in this period: pick a longer one to see older changes.")
+    elif view.log is None:
         st.info("No changes yet: they appear after a partner's second sync.")
     else:
         st.subheader("Changes per sync")
@@ -172,7 +190,7 @@ st.caption(MEMBERS_LIMIT)
 # The tabs track which one is open (a switch reruns the page), so only the open tab's body runs.
 guests_tab, changes_tab = st.tabs(["TikTok Business guest users", "Changes"], key="members_tab", on_change="rerun")
 keep_state("members_guests", bool(guests_tab.open), GUEST_WIDGETS)
-keep_state("members_changes", bool(changes_tab.open), ("changes_baseline",))
+keep_state("members_changes", bool(changes_tab.open), ("changes_window", "changes_baseline"))
 if guests_tab.open:
     with guests_tab:
         guest_users()

@@ -41,30 +41,43 @@ def partner_options(store: Store) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _change_log(_store: Store, key: Version, include_baseline: bool) -> pd.DataFrame:
-    return changes.changes(_store, include_baseline=include_baseline)[CHANGE_COLUMNS]
+def _change_log(_store: Store, key: Version, include_baseline: bool, days: int | None) -> pd.DataFrame:
+    return changes.changes(_store, include_baseline=include_baseline, days=days)[CHANGE_COLUMNS]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _timeline_chart(_store: Store, key: Version, include_baseline: bool) -> pd.DataFrame:
-    timeline = changes.timeline(_store, include_baseline=include_baseline)
+def _timeline_chart(_store: Store, key: Version, include_baseline: bool, days: int | None) -> pd.DataFrame:
+    timeline = changes.timeline(_store, include_baseline=include_baseline, days=days)
     return timeline[["sync", "change", "members"]].rename(columns=CHART_NAMES)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def _any_change(_store: Store, key: Version, include_baseline: bool) -> bool:
+    return not changes.changes(_store, include_baseline=include_baseline, days=None, limit=1).empty
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def _last_sync(_store: Store, key: Version) -> Any:
-    recent = changes.syncs(_store, limit=1)
-    return None if recent.empty else recent["synced_at"][0]
+    return changes.last_sync(_store)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _window(_store: Store, key: Version, days: int | None) -> Any:
+    return changes.window(_store, days)
 
 
 class ChangesView:
-    """The Changes tab's data at one data version: the chart's rows, the log's shown columns, the last sync."""
+    """The Changes tab's data at one data version over a period (`days` up to the last member sync, None for all
+    history, `changes.window_start`): the chart's rows, the log's shown columns, the last sync, the period's
+    first instant, and whether an empty period has older changes."""
 
-    def __init__(self, store: Store, *, include_baseline: bool) -> None:
+    def __init__(self, store: Store, *, include_baseline: bool, days: int | None = changes.WINDOW_DAYS) -> None:
         key = version(store)
-        self.chart = _timeline_chart(store, key, include_baseline)
-        self.log = _change_log(store, key, include_baseline) if not self.chart.empty else None
+        self.chart = _timeline_chart(store, key, include_baseline, days)
+        self.log = _change_log(store, key, include_baseline, days) if not self.chart.empty else None
         self.last_sync = _last_sync(store, key)
+        self.start = _window(store, key, days)
+        self.older = self.log is None and days is not None and _any_change(store, key, include_baseline)
 
 
 def chart_spec() -> dict[str, Any]:

@@ -170,12 +170,10 @@ def _columns(columns: dict[str, Column], reads: Sequence[str]) -> tuple[dict[str
 
 _DOMAINS = "params AS (SELECT ?::VARCHAR[] AS domains)"
 _PARTS = "parts AS (SELECT bc_id, name, lower(name) AS partner_lower FROM partners)"
-_PARTS_WITH_LATEST = """latest AS (
-    SELECT partner_bc_id, arg_max(task_id, synced_at) AS task_id, arg_max(baseline, synced_at) AS baseline
-    FROM member_syncs GROUP BY partner_bc_id),
-parts AS (
+# the partners' latest syncs: one row per partner (migration 016), not a scan of every sync
+_PARTS_WITH_LATEST = """parts AS (
     SELECT bc_id, name, lower(name) AS partner_lower, l.task_id AS latest_task_id, l.baseline AS latest_baseline
-    FROM partners LEFT JOIN latest l ON l.partner_bc_id = bc_id)"""
+    FROM partners LEFT JOIN member_sync_latest l ON l.partner_bc_id = bc_id)"""
 
 
 def _relations(needs: frozenset[Need]) -> tuple[list[str], str]:

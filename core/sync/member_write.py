@@ -246,6 +246,7 @@ def apply_many(
     _write_members(cur, kept, diff.rows, diff.rekeys, now=now, task_id=task_id)
     _write_assets(cur, kept, diff.assets, now)
     bulk_insert(cur, "member_changes", diff.changes)
+    _count_changes(cur, diff.changes)
     outbox.record_member_changes(cur, task_id=task_id, partner_bc_ids=kept)  # before this sync's member_syncs rows
     members = {snapshot.partner_bc_id: len(snapshot.members) for snapshot in snapshots}
     _record_syncs(cur, kept, task_id=task_id, now=now, members=members, counts=diff.counts)
@@ -278,6 +279,33 @@ def _read_stored(cur: duckdb.DuckDBPyConnection, bcs: list[str], rekeys: pa.Tabl
     return stored
 
 
+def _count_changes(cur: duckdb.DuckDBPyConnection, changes: pa.Table) -> None:
+    """The changes' counts per partner, kind and time, beside them (migration 016; the Changes chart reads them)."""
+    if not changes.num_rows:
+        return
+    cur.register("_pw_changes", changes)
+    try:
+        cur.execute(
+            """INSERT INTO member_change_counts (task_id, partner_bc_id, change, changed_at, members)
+               SELECT task_id, partner_bc_id, change, changed_at, count(*) FROM _pw_changes
+               GROUP BY task_id, partner_bc_id, change, changed_at"""
+        )
+    finally:
+        cur.unregister("_pw_changes")
+
+
+# The partners' latest syncs (migration 016) follow their `member_syncs` rows just written: latest = the greatest
+# `synced_at`, then `task_id`.
+_LATEST_SQL = """
+INSERT INTO member_sync_latest (partner_bc_id, task_id, synced_at, baseline)
+SELECT s.partner_bc_id, s.task_id, s.synced_at, s.baseline
+FROM member_syncs s JOIN _pw_syncs f ON f.partner_bc_id = s.partner_bc_id AND f.task_id = s.task_id
+ON CONFLICT (partner_bc_id) DO UPDATE SET task_id = excluded.task_id, synced_at = excluded.synced_at,
+    baseline = excluded.baseline
+WHERE excluded.synced_at > member_sync_latest.synced_at
+   OR (excluded.synced_at = member_sync_latest.synced_at AND excluded.task_id >= member_sync_latest.task_id)"""
+
+
 def _record_syncs(
     cur: duckdb.DuckDBPyConnection,
     bcs: list[str],
@@ -287,7 +315,7 @@ def _record_syncs(
     members: dict[str, int],
     counts: dict[str, Counts],
 ) -> None:
-    """The `member_syncs` rows (baseline = the partner's first) and the partners' sync state."""
+    """The `member_syncs` rows (baseline = the partner's first), the partners' latest syncs and their sync state."""
     zero = Counts()
     frame = pa.table(
         {
@@ -304,7 +332,7 @@ def _record_syncs(
         cur.execute(
             """INSERT INTO member_syncs (task_id, partner_bc_id, synced_at, baseline, members, added, changed, removed)
                SELECT f.task_id, f.partner_bc_id, $now,
-                      NOT EXISTS (SELECT 1 FROM member_syncs s WHERE s.partner_bc_id = f.partner_bc_id),
+                      NOT EXISTS (SELECT 1 FROM member_sync_latest s WHERE s.partner_bc_id = f.partner_bc_id),
                       f.members, f.added, f.changed, f.removed
                FROM _pw_syncs f
                ON CONFLICT (task_id, partner_bc_id) DO UPDATE SET synced_at = excluded.synced_at,
@@ -312,6 +340,7 @@ def _record_syncs(
                    removed = excluded.removed""",
             {"now": now},
         )
+        cur.execute(_LATEST_SQL)
     finally:
         cur.unregister("_pw_syncs")
     connection.synced(cur, bcs, now)

@@ -383,15 +383,22 @@ TASK_COLUMNS = (
 )
 
 
-def list_tasks(store: Store, *, limit: int = 100) -> pd.DataFrame:
-    """Newest tasks first, with the Automation page's columns."""
+def list_tasks(store: Store, *, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    """Newest tasks first, with the Automation page's columns: `limit` of them after the `offset` newest."""
     with store.read() as cur:
         return cur.execute(
             """SELECT id, status, target, actor, kind AS task, trigger, created_at, updated_at,
                       progress_done, progress_total, added, updated, removed, error
-               FROM tasks WHERE parent_id IS NULL ORDER BY id DESC LIMIT ?""",
-            [limit],
+               FROM tasks WHERE parent_id IS NULL ORDER BY id DESC LIMIT ? OFFSET ?""",
+            [limit, offset],
         ).df()
+
+
+def count_tasks(store: Store) -> int:
+    """How many tasks `list_tasks` pages through (jobs not counted)."""
+    with store.read() as cur:
+        row = cur.execute("SELECT count(*) FROM tasks WHERE parent_id IS NULL").fetchone()
+    return int(row[0]) if row else 0
 
 
 def list_jobs(store: Store, task_id: int) -> pd.DataFrame:

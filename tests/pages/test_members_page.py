@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
 from core.members import paging
+from core.members.changes import WINDOWS
 from core.members.filters import MemberFilter
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
@@ -179,3 +180,16 @@ def test_rendering_the_page_writes_nothing_and_download_mints_one_link_on_click(
     assert _export_tokens(onboarded.store) == before + 1
     (link,) = [b for b in at.get("link_button") if b.proto.label == "Save CSV"]
     assert "/api/export/members.csv?token=" in link.proto.url
+
+
+def test_the_changes_period_is_chosen_and_shown(onboarded, sandbox):
+    at = members_tab(members_page(), "Changes")
+    period = at.selectbox(key="changes_window")
+    assert WINDOWS[period.value] == 90
+    assert period.options == ["Last 7 days", "Last 30 days", "Last 90 days", "Last 365 days", "All history"]
+    assert any(c.value.startswith("Changes since ") and "last 90 days" in c.value for c in at.caption)
+    period.set_value(WINDOWS.index(None)).run()
+    assert not at.exception
+    assert not any(c.value.startswith("Changes since ") for c in at.caption)
+    at.selectbox(key="changes_window").set_value(WINDOWS.index(7)).run()
+    assert any("last 7 days" in c.value for c in at.caption)

@@ -182,3 +182,39 @@ def test_automation_shows_a_halted_task_its_number_and_its_reason_in_full(svc):
     assert at.dataframe[1].value.iloc[0]["status"] == "Halted: safeguard"
     assert any(e.label == f"#{task_id} · Check for updates · Beta Media · Halted: safeguard" for e in at.expander)
     assert [i.value for i in at.info if HALT in i.value] == [f"1 of 1 partners held back: Beta Media: {HALT}"]
+
+
+def _seed_tasks(svc, n: int) -> None:
+    """`n` ended tasks (ids 1…n) with one partner job each (ids 1001…)."""
+    now = datetime.now(UTC)
+    with svc.store.write() as cur:
+        cur.executemany(
+            """INSERT INTO tasks (id, parent_id, kind, target, actor, trigger, status, created_at, updated_at)
+               VALUES (?, ?, ?, ?, 'admin@x', 'Manual', 'Completed', ?, ?)""",
+            [
+                row
+                for i in range(1, n + 1)
+                for row in (
+                    [i, None, "Check for updates", "All partners", now, now],
+                    [1000 + i, i, "Partner", f"Agency {i}", now, now],
+                )
+            ],
+        )
+
+
+def test_automation_pages_tasks_and_reads_jobs_of_open_tasks_only(svc):
+    _seed_tasks(svc, 52)
+    at = _app().run()
+    at.switch_page("../pages/automation.py").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == list(range(52, 2, -1))  # 50 a page, newest first
+    assert [e.label.split(" · ")[0] for e in at.expander] == ["#52", "#51", "#50", "#49", "#48"]
+    assert len(at.dataframe) == 2  # the tasks and the newest task's jobs: the closed ones are not read
+    assert list(at.dataframe[1].value["target"]) == ["Agency 52"]
+    at.session_state["task_jobs_50"] = True  # open task 50's expander
+    at.run()
+    assert [list(d.value["target"]) for d in at.dataframe[1:]] == [["Agency 52"], ["Agency 50"]]
+    at.pagination(key="tasks_page").set_value(2).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == [2, 1]
+    assert len(at.dataframe) == 1  # on page 2 no task is open at first

@@ -112,5 +112,13 @@ def table_state(svc: Services) -> dict[str, list[tuple]]:
     with svc.store.read() as cur:
         return {
             name: cur.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-            for name in ("members", "member_assets", "member_changes", "member_syncs", "partner_assets")
+            for name in (
+                "members",
+                "member_assets",
+                "member_changes",
+                "member_syncs",
+                "member_sync_latest",
+                "member_change_counts",
+                "partner_assets",
+            )
         }

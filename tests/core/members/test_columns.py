@@ -15,7 +15,7 @@ from core.reviews import snapshot
 SNAPSHOT = snapshot.source(1)
 RELATIONS = {
     "partners": "JOIN parts p ON p.bc_id = m.partner_bc_id",
-    "latest syncs": "latest AS (",
+    "latest syncs": "LEFT JOIN member_sync_latest l",
     "domains": "params AS (SELECT ?::VARCHAR[] AS domains)",
 }
 

@@ -49,6 +49,13 @@ def _state(store: Store) -> dict[str, list]:
                 "SELECT task_id, partner_bc_id, baseline, members, added, changed, removed "
                 "FROM member_syncs ORDER BY ALL"
             ).fetchall(),
+            "latest": cur.execute(
+                "SELECT partner_bc_id, task_id, baseline FROM member_sync_latest ORDER BY ALL"
+            ).fetchall(),
+            "counts": cur.execute(
+                "SELECT task_id, partner_bc_id, change, sum(members) FROM member_change_counts "
+                "GROUP BY ALL ORDER BY ALL"
+            ).fetchall(),
         }
 
 

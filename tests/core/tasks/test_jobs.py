@@ -144,3 +144,25 @@ def test_claims_lock_rows_with_skip_locked_on_postgresql_only(store, monkeypatch
     monkeypatch.setattr(store, "dialect", "postgresql", raising=False)
     assert jobs.claim(store, ["k"], "r", 30) is not None
     assert "FOR UPDATE SKIP LOCKED" in seen[-1]
+
+
+def test_tasks_are_paged_newest_first_without_their_jobs(store):
+    ids = []
+    for _ in range(5):
+        queued = _enqueue(store)
+        task = jobs.claim(store, ["k"], "r", 30)
+        jobs.TaskContext(store, task).job("Partner", "p1")  # a job: a row of `tasks` that is not listed
+        jobs.finish(store, queued.task_id, jobs.COMPLETED)
+        ids.append(queued.task_id)
+    assert jobs.count_tasks(store) == 5
+    newest_first = ids[::-1]
+    assert list(jobs.list_tasks(store, limit=2)["id"]) == newest_first[:2]
+    assert list(jobs.list_tasks(store, limit=2, offset=2)["id"]) == newest_first[2:4]
+    assert list(jobs.list_tasks(store, limit=2, offset=4)["id"]) == newest_first[4:]
+    assert jobs.list_tasks(store, limit=2, offset=6).empty
+    assert list(jobs.list_jobs(store, ids[0])["job"]) == ["Partner"]
+
+
+def test_no_tasks_count_zero(store):
+    assert jobs.count_tasks(store) == 0
+    assert jobs.list_tasks(store).empty
