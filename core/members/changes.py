@@ -38,7 +38,7 @@ def changes(
                    FROM member_changes c
                    JOIN partners p ON p.bc_id = c.partner_bc_id
                    LEFT JOIN member_syncs s ON s.task_id = c.task_id AND s.partner_bc_id = c.partner_bc_id
-                   WHERE (? IS NULL OR c.partner_bc_id = ?) AND (? OR NOT coalesce(s.baseline, false))
+                   WHERE (CAST(? AS VARCHAR) IS NULL OR c.partner_bc_id = ?) AND (? OR NOT coalesce(s.baseline, false))
                    ORDER BY c.changed_at DESC, c.id DESC LIMIT ?)
                SELECT c.changed_at, c.task_id, c.partner, coalesce(m.user_name, m.user_email) AS member,
                       m.user_email, c.change, c.old_value, c.new_value, c.baseline

@@ -24,8 +24,8 @@ WITH requested AS (
            coalesce(i.partner_name, i.partner_bc_id) AS partner, i.member_key,
            coalesce(i.user_name, i.user_email, i.member_key) AS member, i.user_email, i.user_id, i.comment
     FROM review_items i JOIN review_campaigns c ON c.id = i.campaign_id
-    WHERE c.closed_at IS NOT NULL AND i.decision = 'remove' AND (? IS NULL OR c.id = ?)
-      AND (? IS NULL OR i.partner_bc_id = ?)),
+    WHERE c.closed_at IS NOT NULL AND i.decision = 'remove' AND (CAST(? AS BIGINT) IS NULL OR c.id = ?)
+      AND (CAST(? AS VARCHAR) IS NULL OR i.partner_bc_id = ?)),
 removed AS (
     SELECT r.campaign_id, r.partner_bc_id, r.member_key, min(ch.changed_at) AS done_at
     FROM requested r JOIN member_changes ch

@@ -7,12 +7,11 @@ member had, so nothing a later sync, rename or setting changes moves it.
 
 from __future__ import annotations
 
-import duckdb
-
 from core.members import columns, flags, paging
 from core.members.filters import MemberFilter
 from core.members.paging import MemberView
 from core.members.source import Source
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 # columns copied from `members` as they are
@@ -65,7 +64,7 @@ def review_filter(f: MemberFilter) -> MemberFilter:
     return MemberFilter(**{**f.__dict__, "include_removed": True})
 
 
-def freeze(cur: duckdb.DuckDBPyConnection, store: Store, campaign_id: int, f: MemberFilter) -> int:
+def freeze(cur: Cursor, store: Store, campaign_id: int, f: MemberFilter) -> int:
     """Copy the members `f` selects into the campaign's snapshot in one INSERT ... SELECT; returns the rows.
 
     The Members query gives each member's row id and flag columns; the raw columns come from `members` by

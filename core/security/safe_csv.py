@@ -45,11 +45,11 @@ def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable[object
 
 def csv_line_sql(cells: list[str]) -> str:
     """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
-    starts = ", ".join(str(ord(c)) for c in DANGEROUS_STARTS)  # ord('') is -1: an empty cell stays empty
+    starts = ", ".join(str(ord(c)) for c in DANGEROUS_STARTS)
     # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
     fields = [
-        f"CASE WHEN ord({c}) IN ({starts}) THEN '''' ELSE '' END, "
-        f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END"""
+        f"CASE WHEN {c} <> '' AND ascii({c}) IN ({starts}) THEN '''' ELSE '' END, "  # ascii('') is NUL's 0
+        f"""CASE WHEN strpos({c}, '"') > 0 THEN replace({c}, '"', '""') ELSE {c} END"""
         for c in cells
     ]
     return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"
