@@ -99,7 +99,7 @@ class Cell(NamedTuple):
     reads: tuple[str, ...]
 
 
-def _time(column: str) -> str:
+def time_text(column: str) -> str:
     """A UTC timestamp as `YYYY-MM-DD HH:MM:SS UTC` ('' for NULL): both stores print a timestamptz in ISO form
     in the session's time zone, UTC, so its first 19 characters are the date and time."""
     return f"coalesce(substr(CAST({column} AS VARCHAR), 1, 19) || ' UTC', '')"
@@ -117,9 +117,9 @@ EXPORT_COLUMNS = {
     "Membership status": Cell("coalesce(status, '')", ("status",)),
     "Your assets reached": Cell("assets", ("assets",)),
     "Risk flags": Cell(FLAG_LABELS, FLAG_COLUMNS),
-    "First seen": Cell(_time("first_seen"), ("first_seen",)),
-    "Last seen": Cell(_time("last_seen"), ("last_seen",)),
-    "Removed at": Cell(_time("removed_at"), ("removed_at",)),
+    "First seen": Cell(time_text("first_seen"), ("first_seen",)),
+    "Last seen": Cell(time_text("last_seen"), ("last_seen",)),
+    "Removed at": Cell(time_text("removed_at"), ("removed_at",)),
 }
 
 

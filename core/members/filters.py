@@ -179,7 +179,7 @@ def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Wh
         contains, needle = _substring(dialect, term)
         clauses.append(
             f"({contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ?"
-            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} WHERE {contains('lower(name)')}))"
+            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}))"
         )
         params.extend([needle, needle, f.search.strip(), needle])
     return Where(" AND ".join(clauses) or "true", tuple(params), needs)

@@ -183,7 +183,7 @@ def _searched_page(
     )
     places = (
         f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
-        f"FROM {src.partners}"
+        f"FROM {src.partners} AS sp"  # the alias: PostgreSQL names every subquery, and src.partners may be one
     )
     keyed = (
         f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc) AS keyed"

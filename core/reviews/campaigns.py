@@ -183,8 +183,9 @@ def partners_of(store: Store, campaign_id: int) -> dict[str, str]:
     """Partner BC id → name (as frozen) of the partners in the snapshot."""
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT partner_bc_id, any_value(coalesce(partner_name, partner_bc_id)) AS name FROM review_items "
-            "WHERE campaign_id = ? GROUP BY partner_bc_id ORDER BY lower(name), partner_bc_id",
+            "SELECT partner_bc_id, min(coalesce(partner_name, partner_bc_id)) AS name FROM review_items "
+            "WHERE campaign_id = ? GROUP BY partner_bc_id "
+            "ORDER BY lower(min(coalesce(partner_name, partner_bc_id))), partner_bc_id",
             [campaign_id],
         ).fetchall()
     return dict(rows)

@@ -218,13 +218,13 @@ def progress(store: Store, actor: Actor, campaign_id: int) -> pd.DataFrame:
     mine = campaigns.assigned_to(store, actor, campaign_id)
     with store.read() as cur:
         return cur.execute(
-            """SELECT partner_bc_id, any_value(coalesce(partner_name, partner_bc_id)) AS partner,
+            """SELECT partner_bc_id, min(coalesce(partner_name, partner_bc_id)) AS partner,
                       partner_bc_id = ANY(?::VARCHAR[]) AS assigned_to_you,
                       count(*) AS members, count(decision) AS decided,
                       count(*) FILTER (WHERE decision = 'keep') AS keep,
                       count(*) FILTER (WHERE decision = 'remove') AS remove,
                       count(*) FILTER (WHERE decision = 'needs_info') AS needs_info
                FROM review_items WHERE campaign_id = ? GROUP BY partner_bc_id
-               ORDER BY assigned_to_you DESC, lower(partner), partner_bc_id""",
+               ORDER BY assigned_to_you DESC, lower(min(coalesce(partner_name, partner_bc_id))), partner_bc_id""",
             [mine, campaign_id],
         ).df()

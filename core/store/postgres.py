@@ -12,7 +12,8 @@ that share one database (app replicas, workers).
 - SQL is written once with DuckDB's placeholders (`?`, `$name`, `$1`); `PgCursor` translates them to psycopg's
   (`%s`, `%(name)s`) and escapes a literal `%`. `register(name, table)` copies an Arrow table (or pandas frame)
   into a temporary table dropped at the end of the transaction, so the same `FROM name` works on both stores.
-- `bulk_insert` is one COPY; results come back as Arrow (`sql(...).to_arrow_table()`) or pandas (`df()`).
+- `bulk_insert` is one COPY; results come back as Arrow (`sql(...).to_arrow_table()`) or pandas (`df()`); an
+  INSERT, UPDATE or DELETE without RETURNING gives its row count as its one row, as on DuckDB.
 - Migrations are the shared files, with `migrations/postgresql/NNN_x.sql` replacing a file where the SQL must
   differ; a session advisory lock makes concurrent starts apply them once.
 - `rewrite()` is VACUUM FULL (a rewritten secret leaves no dead tuple behind in the tables).
@@ -260,9 +261,13 @@ class PgCursor:
         return self.raw.description
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        if self.raw.description is None:  # as DuckDB: an INSERT, UPDATE or DELETE gives its row count
+            return (self.raw.rowcount,)
         return self.raw.fetchone()
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        if self.raw.description is None:
+            return [(self.raw.rowcount,)]
         return self.raw.fetchall()
 
     def fetch_arrow_table(self) -> pa.Table:
