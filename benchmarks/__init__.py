@@ -10,4 +10,5 @@ BENCHMARKS = (
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "pg_store",
 )
