@@ -158,7 +158,7 @@ def listing(store: Store, actor: Actor, *, status: str | None = None, limit: int
         return cur.execute(
             f"""SELECT d.id, coalesce(c.name, '(removed channel)') AS channel, d.task_id, d.status, d.attempts,
                        d.created_at, d.delivered_at, d.next_attempt_at, d.last_status, d.last_error,
-                       json_extract_string(d.payload, '$.summary') AS summary
+                       CAST(d.payload AS JSON) ->> 'summary' AS summary
                 FROM alert_deliveries d LEFT JOIN alert_channels c ON c.id = d.channel_id
                 {where} ORDER BY d.id DESC LIMIT ?""",
             [*params, limit],
