@@ -1,5 +1,5 @@
 """The member-sync tests run on both stores: `onboarded` here is the onboarded workspace on the DuckDB file, or
-moved into a fresh PostgreSQL database (tests/support/backends.py)."""
+moved into a fresh PostgreSQL database, and `store` a migrated store of each backend (tests/support/backends.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from core.services import Services
+from core.store.database import Store
 from tests.support.backends import Backend
 
 
@@ -17,3 +18,9 @@ def onboarded(workspace_factory: Callable[..., Services], backend: Backend) -> S
     if backend.name == "duckdb":
         return workspace_factory()
     return workspace_factory(database_url=backend.target())
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    """An empty, migrated store of each backend (the schedule's claims)."""
+    return backend.open()
