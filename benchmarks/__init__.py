@@ -40,6 +40,7 @@ BENCHMARKS = (
     "click_cost",
     "browser_latency",
     "concurrent_sessions",
+    "pg_store",
 )
 
 BROWSER_BENCHMARKS = ("browser_latency", "concurrent_sessions")  # these need Chromium (/usr/bin/chromium)

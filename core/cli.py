@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO
+from urllib.parse import urlsplit
 
 import duckdb
 import httpx
@@ -43,14 +44,15 @@ from core import worker
 from core.accounts import partners
 from core.alerts import dispatcher, outbox
 from core.config import ROLE_WORKER, ConfigError, Settings, format_problems, process_problems
-from core.logging_setup import configure_logging
+from core.logging_setup import configure_logging, register_secret
 from core.members import export, filters, flags
 from core.members.filters import MemberFilter
 from core.reviews import campaigns, report
 from core.reviews.errors import ReviewError
 from core.security import keys
 from core.security.roles import SYSTEM_CLI
-from core.store.database import Store
+from core.store import transfer
+from core.store.database import Store, StoreError, is_database_url
 from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tasks.jobs import TRIGGER_CLI
@@ -519,6 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     test = alerts.add_parser("test", parents=[verbose], help="send a test message to a channel")
     test.add_argument("--channel", required=True, metavar="NAME")
     alerts.add_parser("retry-dead", parents=[verbose], help="queue every dead-letter delivery again")
+    move = commands.add_parser(
+        "migrate-store",
+        parents=[verbose],
+        help="copy the DuckDB file into a PostgreSQL database (one transaction, row counts verified)",
+    )
+    move.add_argument("--to", required=True, metavar="postgresql://…", help="the target database (empty)")
+    move.add_argument("--from", dest="source", type=Path, metavar="FILE", help="the DuckDB file (default: PW_DB_PATH)")
+    move.add_argument("--replace", action="store_true", help="empty a target that already holds data first")
     commands.add_parser(
         "worker",
         parents=[verbose],
@@ -556,10 +566,12 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
         _check_out(args.out)
     if args.command == "review" and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: not an existing folder")
-    if args.command == "migrate" and running_app_url(settings) is None:
-        store = Store(settings.db_path)  # opening applies what is missing
+    if args.command == "migrate-store":
+        return _migrate_store(args, settings, term)
+    if args.command == "migrate" and (settings.shared_database or running_app_url(settings) is None):
+        store = Store(settings.store_target)  # opening applies what is missing
         try:
-            term.info(f"Database {settings.db_path} is at schema version {store.schema_version()}.")
+            term.info(f"Database {store} is at schema version {store.schema_version()}.")
         finally:
             store.close()
         return OK
@@ -568,6 +580,25 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
         return _command(args, backend, settings, term)
     finally:
         backend.close()
+
+
+def _migrate_store(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
+    """Copy the DuckDB file into PostgreSQL (core/store/transfer.py); the app must not hold the file."""
+    if not is_database_url(args.to):
+        raise UsageError("--to must be a PostgreSQL URL (postgresql://user:password@host:port/database)")
+    source = args.source or settings.db_path
+    if not Path(source).is_file():
+        raise UsageError(f"--from {source}: no such DuckDB file")
+    register_secret(urlsplit(args.to).password)
+    try:
+        done = transfer.copy_store(source, args.to, replace=args.replace)
+    except duckdb.IOException as exc:
+        raise CliFailure(f"The database {source} is in use by another process (the app?): stop it first.") from exc
+    term.info(
+        f"Copied {done.rows} rows in {len(done.tables)} tables from {source} into the PostgreSQL database; "
+        "set PW_DATABASE_URL to use it."
+    )
+    return OK
 
 
 def _worker(settings: Settings, term: _Terminal) -> int:
@@ -651,7 +682,7 @@ def main(
     except ConfigError as exc:
         term.problem(f"Configuration error: {exc}")
         return USAGE
-    except CliFailure as exc:
+    except (CliFailure, StoreError) as exc:
         term.problem(str(exc))
         return FAILED
     except (httpx.HTTPError, OSError, duckdb.Error) as exc:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from core.errors import UserError
 from core.logging_setup import register_secret
@@ -89,6 +90,12 @@ class Settings:
     process_role: str = ROLE_ALL  # PW_PROCESS_ROLE: all | web (UI only, queues tasks) | worker (runs them)
     task_lease_s: float = 60.0  # PW_TASK_LEASE_S: a task whose runner stopped renewing it this long is ended
     duckdb_memory_mib: int = 256  # PW_DUCKDB_MEMORY_MIB: DuckDB's memory limit; beyond it sorts spill to disk
+    database_url: str | None = field(default=None, repr=False)  # PW_DATABASE_URL: PostgreSQL instead of db_path
+
+    @property
+    def store_target(self) -> str | Path:
+        """What `Store(...)` opens: the PostgreSQL URL when one is configured, else the DuckDB file."""
+        return self.database_url or self.db_path
 
     @property
     def runs_jobs(self) -> bool:
@@ -98,7 +105,7 @@ class Settings:
     @property
     def shared_database(self) -> bool:
         """A database server several processes share (PW_DATABASE_URL), not the one-process DuckDB file."""
-        return bool(getattr(self, "database_url", None))
+        return bool(self.database_url)
 
     @property
     def sandbox_receiver_url(self) -> str:
@@ -115,7 +122,7 @@ class Settings:
         """Read the settings; `env` defaults to `os.environ`, `root` to the repository root."""
         root = Path(root) if root is not None else ROOT
         settings = _build(_source(env, secrets_file, root), root)
-        for secret in (settings.app_secret, settings.api_token, *settings.encryption_keys):
+        for secret in (settings.app_secret, settings.api_token, *settings.encryption_keys, _password(settings)):
             if secret:
                 register_secret(secret)
         return settings
@@ -247,6 +254,7 @@ def _build(src: _Source, root: Path) -> Settings:
             30.0,
         ),
         process_role=keep(lambda: _process_role(src), ROLE_ALL),
+        database_url=keep(lambda: _database_url(src), None),
         task_lease_s=keep(
             lambda: src.number("PW_TASK_LEASE_S", "partnerwatch.task_lease_s", 60.0, float, low=1, high=3600), 60.0
         ),
@@ -337,6 +345,22 @@ def _optional_url(src: _Source, var: str) -> str | None:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{var} must be an http(s) URL, got {value!r}")
     return value.rstrip("/")
+
+
+def _database_url(src: _Source) -> str | None:
+    value = src.text("PW_DATABASE_URL", "partnerwatch.database_url", None)
+    if value is None or not value.strip():
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("PW_DATABASE_URL must be a postgresql:// URL (unset: the DuckDB file PW_DB_PATH)")
+    return value.strip()
+
+
+def _password(settings: Settings) -> str | None:
+    """The database password in PW_DATABASE_URL, so that logs mask it."""
+    if not settings.database_url:
+        return None
+    return urlsplit(settings.database_url).password
 
 
 def _resolve(root: Path, value: str) -> Path:

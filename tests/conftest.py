@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.services",
     "tests.support.onboarding",
     "tests.support.connect",
+    "tests.support.backends",
 ]

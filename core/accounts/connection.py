@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-import duckdb
+from core.store.cursor import Cursor
 
 
 class Connection(StrEnum):
@@ -31,39 +31,39 @@ class Connection(StrEnum):
 SYNCABLE = frozenset({Connection.CONNECTED, Connection.SYNC_FAILED, Connection.SAFEGUARD_HALTED})
 
 
-def connected(cur: duckdb.DuckDBPyConnection, bc_id: str, token_id: int) -> None:
+def connected(cur: Cursor, bc_id: str, token_id: int) -> None:
     """The monitor account's token was stored (in the caller's transaction): the partner is onboarded."""
     _set(cur, bc_id, Connection.CONNECTED, token_id=token_id, error=None)
 
 
-def disconnected(cur: duckdb.DuckDBPyConnection, bc_id: str) -> None:
+def disconnected(cur: Cursor, bc_id: str) -> None:
     """An admin disconnected the partner; its token is gone (in the caller's transaction)."""
     _set(cur, bc_id, Connection.DISCONNECTED, token_id=None, error=None)
 
 
-def token_rejected(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+def token_rejected(cur: Cursor, bc_id: str, reason: str) -> Connection | None:
     """TikTok refused the partner's token: the partner must be reconnected (the token is kept to show which).
     Returns the state before (None for an unknown partner), read in the same transaction."""
     return _failed(cur, bc_id, Connection.RECONNECT_REQUIRED, reason)
 
 
-def sync_failed(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+def sync_failed(cur: Cursor, bc_id: str, reason: str) -> Connection | None:
     """The partner's sync did not go through; nothing of it was applied. Returns the state before."""
     return _failed(cur, bc_id, Connection.SYNC_FAILED, reason)
 
 
-def safeguard_halted(cur: duckdb.DuckDBPyConnection, bc_id: str, reason: str) -> Connection | None:
+def safeguard_halted(cur: Cursor, bc_id: str, reason: str) -> Connection | None:
     """The mass-removal safeguard held the partner's sync back; nothing of it was applied. Returns the state
     before."""
     return _failed(cur, bc_id, Connection.SAFEGUARD_HALTED, reason)
 
 
-def synced(cur: duckdb.DuckDBPyConnection, bc_ids: list[str], now: datetime) -> None:
+def synced(cur: Cursor, bc_ids: list[str], now: datetime) -> None:
     """The partners' syncs were written (in the same transaction): a failed or halted partner is connected again."""
     cur.execute(
         """UPDATE partners SET last_sync_at = $now, last_error = NULL,
                connection = CASE WHEN connection IN ($failed, $halted) THEN $connected ELSE connection END
-           WHERE list_contains($bcs, bc_id)""",
+           WHERE bc_id = ANY($bcs)""",
         {
             "now": now,
             "bcs": bc_ids,
@@ -74,15 +74,13 @@ def synced(cur: duckdb.DuckDBPyConnection, bc_ids: list[str], now: datetime) -> 
     )
 
 
-def _failed(cur: duckdb.DuckDBPyConnection, bc_id: str, state: Connection, reason: str) -> Connection | None:
+def _failed(cur: Cursor, bc_id: str, state: Connection, reason: str) -> Connection | None:
     before = cur.execute("SELECT connection FROM partners WHERE bc_id = ?", [bc_id]).fetchall()
     cur.execute("UPDATE partners SET connection = ?, last_error = ? WHERE bc_id = ?", [state.value, reason, bc_id])
     return Connection(before[0][0]) if before else None
 
 
-def _set(
-    cur: duckdb.DuckDBPyConnection, bc_id: str, state: Connection, *, token_id: int | None, error: str | None
-) -> None:
+def _set(cur: Cursor, bc_id: str, state: Connection, *, token_id: int | None, error: str | None) -> None:
     cur.execute(
         "UPDATE partners SET connection = ?, token_id = ?, last_error = ? WHERE bc_id = ?",
         [state.value, token_id, error, bc_id],

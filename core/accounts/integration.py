@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from core.accounts import tokens
 from core.errors import UserError
 from core.security.crypto import SecretBox
 from core.store import settings
+from core.store.cursor import Cursor
 from core.store.database import Store
 from core.tiktok.shapes import JSONObject
 
@@ -89,7 +88,7 @@ def connect(store: Store, box: SecretBox, *, access_token: str, bcs: list[JSONOb
     return current
 
 
-def _save_candidates(cur: duckdb.DuckDBPyConnection, candidates: list[dict[str, Any]], actor: str) -> None:
+def _save_candidates(cur: Cursor, candidates: list[dict[str, Any]], actor: str) -> None:
     value = json.dumps([{"bc_info": c["bc_info"], "user_role": c.get("user_role")} for c in candidates])
     settings.put(cur, _CANDIDATES_KEY, value, by=actor)
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from core.accounts.connection import Connection
+from core.store.cursor import Cursor
 from core.store.database import Store, bulk_insert
 from core.tiktok import labels
 from core.tiktok.shapes import JSONObject
@@ -134,13 +134,13 @@ def members_by_role(store: Store) -> pd.DataFrame:
             """SELECT p.name AS partner, m.user_role AS role, count(*) AS guest_users
                FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id
                WHERE m.removed_at IS NULL AND p.removed_at IS NULL
-               GROUP BY ALL ORDER BY partner, role"""
+               GROUP BY p.name, m.user_role ORDER BY partner, role"""
         ).df()
     # pandas-stubs types assign()'s list as Sequence[Scalar], which leaves out None (label() of a missing role)
     return frame.assign(role=[labels.label("role", code) for code in frame["role"]])  # type: ignore[misc]
 
 
-def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[JSONObject], now: datetime) -> tuple[int, int, int]:
+def apply_partner_list(cur: Cursor, listed: list[JSONObject], now: datetime) -> tuple[int, int, int]:
     """Upsert the partners TikTok lists; those it no longer lists get `removed_at`. Returns added/updated/removed."""
     frame = pd.DataFrame(
         {"bc_id": [str(p["bc_id"]) for p in listed], "name": [str(p.get("bc_name") or "") for p in listed]},
@@ -167,7 +167,7 @@ def apply_partner_list(cur: duckdb.DuckDBPyConnection, listed: list[JSONObject],
     return added, len(frame) - added, len(removed)
 
 
-def replace_assets(cur: duckdb.DuckDBPyConnection, partner_bc_id: str, assets: list[JSONObject], now: datetime) -> None:
+def replace_assets(cur: Cursor, partner_bc_id: str, assets: list[JSONObject], now: datetime) -> None:
     """Replace one partner's shared assets (both directions) and refresh its counts."""
     cur.execute("DELETE FROM partner_assets WHERE partner_bc_id = ?", [partner_bc_id])
     frame = pd.DataFrame(
@@ -195,7 +195,7 @@ def assets(store: Store, partner_bc_id: str, share_type: str | None = None) -> p
     with store.read() as cur:
         return cur.execute(
             """SELECT asset_id, asset_type, asset_name, share_type, owner_bc_name, synced_at
-               FROM partner_assets WHERE partner_bc_id = ? AND (? IS NULL OR share_type = ?)
+               FROM partner_assets WHERE partner_bc_id = ? AND (CAST(? AS VARCHAR) IS NULL OR share_type = ?)
                ORDER BY asset_type, asset_name""",
             [partner_bc_id, share_type, share_type],
         ).df()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import duckdb
-
 from core.logging_setup import register_secret
 from core.security.crypto import SecretBox, fingerprint
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 
 def save(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     box: SecretBox,
     *,
     purpose: str,
@@ -45,7 +44,7 @@ def load(store: Store, box: SecretBox, token_id: int | None) -> str | None:
     return token
 
 
-def delete(cur: duckdb.DuckDBPyConnection, token_id: int) -> None:
+def delete(cur: Cursor, token_id: int) -> None:
     """Forget a token: the ciphertext goes, the row stays for the audit trail."""
     cur.execute(
         "UPDATE tokens SET ciphertext = ''::BLOB, revoked_at = ? WHERE id = ?",

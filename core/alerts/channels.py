@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import duckdb
-
 from core.alerts import signing
 from core.alerts.ssrf import Guard
 from core.errors import InvalidInput
@@ -24,6 +22,7 @@ from core.logging_setup import register_secret
 from core.security import audit
 from core.security.crypto import SecretBox
 from core.security.roles import Actor, require_admin, require_reader
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 WEBHOOK, SLACK, TEAMS, EMAIL = "webhook", "slack", "teams", "email"
@@ -72,7 +71,7 @@ def by_name(store: Store, name: str) -> Channel | None:
     return _row(row) if row else None
 
 
-def any_enabled(cur: duckdb.DuckDBPyConnection) -> bool:
+def any_enabled(cur: Cursor) -> bool:
     return bool(cur.execute("SELECT count(*) FROM alert_channels WHERE enabled").fetchall()[0][0])
 
 

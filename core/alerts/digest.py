@@ -76,7 +76,7 @@ def make_deliveries(store: Store, *, public_url: str, now: datetime, first_items
                 [channel_id, task_id, key, json.dumps(payload, ensure_ascii=False), now, now, now],
             )
         cur.execute(
-            "UPDATE alert_events SET digested_at = ? WHERE digested_at IS NULL AND list_contains(?, id)",
+            "UPDATE alert_events SET digested_at = ? WHERE digested_at IS NULL AND id = ANY(?)",
             [now, [e.id for e in events]],
         )
     return len(groups)

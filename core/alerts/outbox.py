@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import duckdb
 import pandas as pd
 
 from core.alerts import triggers as t
@@ -23,6 +22,7 @@ from core.errors import InvalidInput
 from core.members import flags
 from core.security import audit
 from core.security.roles import Actor, require_admin, require_reader
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
@@ -34,7 +34,7 @@ _MEMBER_CONDITIONS = {
     t.PRIVILEGED_ROLE: """(c.change = 'added' AND (m.user_role = 'ADMIN' OR m.finance_role IS NOT NULL))
         OR (c.change = 'role_changed' AND c.new_value = 'ADMIN')
         OR (c.change = 'finance_role_changed' AND c.new_value IS NOT NULL)""",
-    t.PERSONAL_DOMAIN: "c.change = 'added' AND list_contains($domains, m.email_domain)",
+    t.PERSONAL_DOMAIN: "c.change = 'added' AND m.email_domain = ANY($domains)",
     t.GUEST_REMOVED: "c.change = 'removed'",
 }
 
@@ -44,7 +44,7 @@ _DETAIL = """CASE c.change WHEN 'added' THEN 'added as ' || coalesce(m.user_role
     END"""
 
 
-def record_member_changes(cur: duckdb.DuckDBPyConnection, *, task_id: int, partner_bc_ids: Sequence[str]) -> int:
+def record_member_changes(cur: Cursor, *, task_id: int, partner_bc_ids: Sequence[str]) -> int:
     """Events for the task's member changes of these partners (call in the write, before `member_syncs` rows of
     this task exist: a partner without earlier syncs is a baseline and raises none). Returns how many."""
     active = active_triggers(cur) & set(_MEMBER_CONDITIONS)
@@ -59,7 +59,7 @@ def record_member_changes(cur: duckdb.DuckDBPyConnection, *, task_id: int, partn
                    {_DETAIL} AS detail
             FROM member_changes c
             JOIN members m ON m.partner_bc_id = c.partner_bc_id AND m.member_key = c.member_key
-            WHERE c.task_id = $task AND list_contains($bcs, c.partner_bc_id)
+            WHERE c.task_id = $task AND c.partner_bc_id = ANY($bcs)
               AND EXISTS (SELECT 1 FROM member_syncs s WHERE s.partner_bc_id = c.partner_bc_id AND s.task_id <> $task)
               AND ({_MEMBER_CONDITIONS[trigger]})"""
         for trigger in sorted(active)
@@ -77,7 +77,7 @@ def record_member_changes(cur: duckdb.DuckDBPyConnection, *, task_id: int, partn
 
 
 def record(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     trigger: str,
     *,
     task_id: int | None,
@@ -158,7 +158,7 @@ def listing(store: Store, actor: Actor, *, status: str | None = None, limit: int
         return cur.execute(
             f"""SELECT d.id, coalesce(c.name, '(removed channel)') AS channel, d.task_id, d.status, d.attempts,
                        d.created_at, d.delivered_at, d.next_attempt_at, d.last_status, d.last_error,
-                       json_extract_string(d.payload, '$.summary') AS summary
+                       CAST(d.payload AS JSON) ->> 'summary' AS summary
                 FROM alert_deliveries d LEFT JOIN alert_channels c ON c.id = d.channel_id
                 {where} ORDER BY d.id DESC LIMIT ?""",
             [*params, limit],
@@ -185,7 +185,7 @@ def _change_dead(store: Store, actor: Actor, ids: Sequence[int] | None, to: str,
         rows = cur.execute(
             f"""UPDATE alert_deliveries SET status = ?, attempts = CASE WHEN ? = 'pending' THEN 0 ELSE attempts END,
                        next_attempt_at = ?, updated_at = ?
-                WHERE status = 'dead' {"AND list_contains(?, id)" if ids is not None else ""} RETURNING id""",
+                WHERE status = 'dead' {"AND id = ANY(?)" if ids is not None else ""} RETURNING id""",
             [to, to, now, now, *([[int(i) for i in ids]] if ids is not None else [])],
         ).fetchall()
         done = sorted(int(r[0]) for r in rows)

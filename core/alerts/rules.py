@@ -8,12 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import duckdb
-
 from core.alerts.triggers import TRIGGERS, label
 from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import Actor, require_admin, require_reader
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 
@@ -33,7 +32,7 @@ class Rule:
         return not self.partner_bc_ids or partner_bc_id in self.partner_bc_ids
 
 
-def _read(cur: duckdb.DuckDBPyConnection) -> list[Rule]:
+def _read(cur: Cursor) -> list[Rule]:
     rows = cur.execute(
         "SELECT id, trigger, enabled, partner_bc_ids, channel_ids FROM alert_rules ORDER BY id"
     ).fetchall()
@@ -45,14 +44,14 @@ def list_all(store: Store, actor: Actor) -> list[Rule]:
     return all_rules(store)
 
 
-def all_rules(store: Store, cur: duckdb.DuckDBPyConnection | None = None) -> list[Rule]:
+def all_rules(store: Store, cur: Cursor | None = None) -> list[Rule]:
     if cur is not None:
         return _read(cur)
     with store.read() as reader:
         return _read(reader)
 
 
-def active_triggers(cur: duckdb.DuckDBPyConnection) -> set[str]:
+def active_triggers(cur: Cursor) -> set[str]:
     """Triggers some enabled rule watches, when at least one channel is enabled (else nothing is recorded)."""
     rows = cur.execute(
         """SELECT DISTINCT trigger FROM alert_rules

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from core.connect import workspace
 from core.errors import UserError
 from core.logging_setup import register_secret
 from core.security import audit
 from core.security.crypto import SecretBox
 from core.security.roles import GUEST, Actor, NotAllowed
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 
@@ -112,7 +111,7 @@ def _require_may_add(store: Store, actor: Actor, partner_bc_id: str | None) -> N
     raise NotAllowed("Only admins, or the partner's own guest user, can add a monitor account to the vault.")
 
 
-def _insert_share(cur: duckdb.DuckDBPyConnection, item_id: int, user_email: str, by: str, now: datetime) -> None:
+def _insert_share(cur: Cursor, item_id: int, user_email: str, by: str, now: datetime) -> None:
     cur.execute(
         """INSERT INTO vault_shares (item_id, user_email, shared_by, shared_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (item_id, user_email) DO NOTHING""",
@@ -185,8 +184,9 @@ def delete(store: Store, actor: Actor, item_id: int) -> None:
 
 
 _ITEM_SQL = """SELECT i.id, i.partner_bc_id, i.label, i.email_hint, i.created_by, i.created_at,
-                      list(s.user_email ORDER BY s.user_email) FILTER (WHERE s.user_email IS NOT NULL)
+                      array_agg(s.user_email ORDER BY s.user_email) FILTER (WHERE s.user_email IS NOT NULL)
                FROM vault_items i LEFT JOIN vault_shares s ON s.item_id = i.id"""
+_ITEM_GROUP = "GROUP BY i.id, i.partner_bc_id, i.label, i.email_hint, i.created_by, i.created_at"
 
 
 def _item(row: tuple[Any, ...]) -> VaultItem:
@@ -195,7 +195,7 @@ def _item(row: tuple[Any, ...]) -> VaultItem:
 
 def get(store: Store, item_id: int) -> VaultItem | None:
     with store.read() as cur:
-        row = cur.execute(f"{_ITEM_SQL} WHERE i.id = ? GROUP BY ALL", [item_id]).fetchone()
+        row = cur.execute(f"{_ITEM_SQL} WHERE i.id = ? {_ITEM_GROUP}", [item_id]).fetchone()
     return _item(row) if row else None
 
 
@@ -210,7 +210,8 @@ def list_items(store: Store, *, partner_bc_id: str | None = None) -> list[VaultI
     """Every item (no secrets), optionally for one partner; newest first."""
     with store.read() as cur:
         rows = cur.execute(
-            f"{_ITEM_SQL} WHERE (? IS NULL OR i.partner_bc_id = ?) GROUP BY ALL ORDER BY i.created_at DESC, i.id DESC",
+            f"{_ITEM_SQL} WHERE (CAST(? AS VARCHAR) IS NULL OR i.partner_bc_id = ?) {_ITEM_GROUP} "
+            "ORDER BY i.created_at DESC, i.id DESC",
             [partner_bc_id, partner_bc_id],
         ).fetchall()
     return [_item(r) for r in rows]

@@ -32,7 +32,8 @@ def list_users(store: Store, *, role: str | None = None, partner_bc_id: str | No
     with store.read() as cur:
         rows = cur.execute(
             f"""SELECT {_USER_COLUMNS} FROM workspace_users
-                WHERE ($role IS NULL OR role = $role) AND ($partner IS NULL OR partner_bc_id = $partner)
+                WHERE (CAST($role AS VARCHAR) IS NULL OR role = $role)
+                  AND (CAST($partner AS VARCHAR) IS NULL OR partner_bc_id = $partner)
                 ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'analyst' THEN 1 ELSE 2 END, email""",
             {"role": role, "partner": partner_bc_id},
         ).fetchall()

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pandas as pd
 
+from core.store.cursor import Cursor
 from core.store.database import Store
 from core.tiktok.labels import label
 
@@ -54,7 +54,7 @@ WINDOW_DAYS = 90
 WINDOWS = (7, 30, 90, 365, None)  # the windows a person can pick; None: all history
 
 
-def window_start(cur: duckdb.DuckDBPyConnection, days: int | None) -> datetime | None:
+def window_start(cur: Cursor, days: int | None) -> datetime | None:
     """The start of the `days` days up to the latest member sync; None for all history or before any sync."""
     if days is None:
         return None
@@ -76,13 +76,14 @@ def _since(start: datetime | None) -> tuple[str, list[object]]:
     return ("true", []) if start is None else ("c.changed_at >= ?", [start])
 
 
-def _baseline_join(include_baseline: bool) -> str:
-    """The join of the changes `c` that leaves out baseline syncs' changes (none when they are included): an anti
-    join with the baseline syncs, a few rows (one per partner), rather than every change joined to its sync."""
+def _not_baseline(include_baseline: bool) -> str:
+    """The condition on the changes `c` that leaves out baseline syncs' changes ("true" when they are included):
+    an anti join with the baseline syncs, a few rows (one per partner), rather than every change joined to its
+    sync."""
     if include_baseline:
-        return ""
-    return """ANTI JOIN (SELECT task_id, partner_bc_id FROM member_syncs WHERE baseline) b
-                       ON b.task_id = c.task_id AND b.partner_bc_id = c.partner_bc_id"""
+        return "true"
+    return """NOT EXISTS (SELECT 1 FROM member_syncs b
+                              WHERE b.baseline AND b.task_id = c.task_id AND b.partner_bc_id = c.partner_bc_id)"""
 
 
 def changes(
@@ -104,8 +105,9 @@ def changes(
         since, since_params = _since(window_start(cur, days))
         frame = cur.execute(
             f"""WITH recent AS (
-                   SELECT c.* FROM member_changes c {_baseline_join(include_baseline)}
-                   WHERE {since} AND (? IS NULL OR c.partner_bc_id = ?)
+                   SELECT c.* FROM member_changes c
+                   WHERE {since} AND {_not_baseline(include_baseline)}
+                     AND (CAST(? AS VARCHAR) IS NULL OR c.partner_bc_id = ?)
                    ORDER BY c.changed_at DESC, c.id DESC LIMIT ?),
                named AS (
                    SELECT partner_bc_id, member_key, user_name, user_email FROM members
@@ -132,8 +134,8 @@ def timeline(store: Store, *, include_baseline: bool = False, days: int | None =
         since, since_params = _since(window_start(cur, days))
         frame = cur.execute(
             f"""SELECT min(c.changed_at) AS synced_at, c.task_id, c.change, sum(c.members)::BIGINT AS members
-               FROM member_change_counts c {_baseline_join(include_baseline)}
-               WHERE {since}
+               FROM member_change_counts c
+               WHERE {since} AND {_not_baseline(include_baseline)}
                GROUP BY c.task_id, c.change ORDER BY synced_at, c.change""",
             since_params,
         ).df()
@@ -170,8 +172,8 @@ def summary_line(store: Store, *, now: datetime | None = None, days: int = 7) ->
                       count(*) FILTER (WHERE c.change = 'added'),
                       count(*) FILTER (WHERE c.change = 'removed'),
                       count(*) FILTER (WHERE c.change = 'role_changed')
-               FROM member_changes c {_baseline_join(False)}
-               WHERE c.changed_at >= ?""",
+               FROM member_changes c
+               WHERE c.changed_at >= ? AND {_not_baseline(False)}""",
             [since],
         ).fetchone()
     assert row is not None  # aggregates without GROUP BY: one row

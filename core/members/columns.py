@@ -17,11 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import duckdb
-
 from core.members import filters, flags
 from core.members.filters import SORTS, MemberFilter, Where
 from core.members.source import MEMBERS, Need, Source
+from core.store.cursor import Cursor
 from core.store.database import Store
 from core.tiktok.labels import label_sql
 
@@ -71,9 +70,9 @@ FLAG_COUNT = Column(
     " + ".join(["row_flag_count::INTEGER", *(f"{flags.column(f)}::INTEGER" for f in OTHER_FLAGS)]),
     reads=("row_flag_count", *(flags.column(f) for f in OTHER_FLAGS)),
 )
-# The labels of a row's flags, as a list, over the `FLAG_COLUMNS` (computed only for the rows selected: it is
-# not cheap).
-FLAG_LABELS = "list_filter([{}], lambda x: x IS NOT NULL)".format(
+# The labels of a row's flags joined by "; ", over the `FLAG_COLUMNS` (computed only for the rows selected: it
+# is not cheap); concat_ws skips the NULLs of the flags a row does not have.
+FLAG_LABELS = "concat_ws('; ', {})".format(
     ", ".join(f"CASE WHEN {flags.column(f)} THEN '{f.label}' END" for f in flags.FLAGS)
 )
 
@@ -100,7 +99,12 @@ class Cell(NamedTuple):
     reads: tuple[str, ...]
 
 
-_TIME = "'%Y-%m-%d %H:%M:%S UTC'"
+def time_text(column: str) -> str:
+    """A UTC timestamp as `YYYY-MM-DD HH:MM:SS UTC` ('' for NULL): both stores print a timestamptz in ISO form
+    in the session's time zone, UTC, so its first 19 characters are the date and time."""
+    return f"coalesce(substr(CAST({column} AS VARCHAR), 1, 19) || ' UTC', '')"
+
+
 # The export's header → its cell, every value rendered as text.
 EXPORT_COLUMNS = {
     "Member": Cell("coalesce(user_name, '')", ("user_name",)),
@@ -112,10 +116,10 @@ EXPORT_COLUMNS = {
     "Finance role": Cell("coalesce(finance_role, '')", ("finance_role",)),
     "Membership status": Cell("coalesce(status, '')", ("status",)),
     "Your assets reached": Cell("assets", ("assets",)),
-    "Risk flags": Cell(f"array_to_string({FLAG_LABELS}, '; ')", FLAG_COLUMNS),
-    "First seen": Cell(f"coalesce(strftime(first_seen, {_TIME}), '')", ("first_seen",)),
-    "Last seen": Cell(f"coalesce(strftime(last_seen, {_TIME}), '')", ("last_seen",)),
-    "Removed at": Cell(f"coalesce(strftime(removed_at, {_TIME}), '')", ("removed_at",)),
+    "Risk flags": Cell(FLAG_LABELS, FLAG_COLUMNS),
+    "First seen": Cell(time_text("first_seen"), ("first_seen",)),
+    "Last seen": Cell(time_text("last_seen"), ("last_seen",)),
+    "Removed at": Cell(time_text("removed_at"), ("removed_at",)),
 }
 
 
@@ -132,7 +136,7 @@ def query(
     tail: str = "",
     extra: Sequence[object] = (),
     scope: Where = EVERY,
-    cur: duckdb.DuckDBPyConnection | None = None,
+    cur: Cursor | None = None,
     src: Source = MEMBERS,
 ) -> tuple[str, list[object]]:
     """SQL and parameters for `SELECT {select} FROM filtered {tail}` (then `extra`'s parameters): `filtered`
@@ -141,7 +145,7 @@ def query(
     `scope` is a condition on `m` applied before any column is built; `cur`, the snapshot the SQL will run in,
     to read the settings it needs; `src`, the rows read.
     """
-    condition = filters.where(f, src) if f is not None else EVERY
+    condition = filters.where(f, src, store.dialect) if f is not None else EVERY
     early, late = _columns(table(src), reads)
     needs = condition.needs.union(scope.needs, *(column.needs for column in early.values()))
     ctes, join = _relations(needs)

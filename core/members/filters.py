@@ -5,7 +5,7 @@ allow-list), and the filter as a parameterised condition on the rows `m` (`where
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from core.errors import InvalidInput
@@ -130,10 +130,19 @@ def flag_condition(flag: flags.Flag, src: Source = MEMBERS) -> Where:
     """A flag's condition on rows of `src`: computed from the member, or read from the keys frozen with it."""
     if src.flag_keys is None:
         return Where(flag.condition(), needs=flag.needs)
-    return Where(f"list_contains(m.{src.flag_keys}, '{flag.key}')")
+    return Where(f"'{flag.key}' = ANY(m.{src.flag_keys})")
 
 
-def where(f: MemberFilter, src: Source = MEMBERS) -> Where:
+def _substring(dialect: str, term: str) -> tuple[Callable[[str], str], str]:
+    """A condition "contains `term`" over a column, and its parameter: DuckDB's `contains`; on PostgreSQL a
+    LIKE '%term%' (term escaped), which the trigram indexes of the members' search columns serve."""
+    if dialect == "postgresql":
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return (lambda column: f"{column} LIKE ?"), f"%{escaped}%"
+    return (lambda column: f"contains({column}, ?)"), term
+
+
+def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Where:
     """The filter as a condition on `m` (and `p`, `params` for some flags), with its parameters.
 
     Flags are tested by their bare conditions (a NULL fails a WHERE as false does): wrapped in the flag
@@ -149,7 +158,7 @@ def where(f: MemberFilter, src: Source = MEMBERS) -> Where:
         )
     for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
         if values:
-            clauses.append(f"list_contains(?::VARCHAR[], m.{column})")
+            clauses.append(f"m.{column} = ANY(?::VARCHAR[])")
             params.append(list(values))
     if f.task_id is not None:
         # a semi-join: each member once, however many changes the task made to it
@@ -167,11 +176,12 @@ def where(f: MemberFilter, src: Source = MEMBERS) -> Where:
         # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
         # partner names are searched once each, not once per member (a list of the partners found, bound
         # instead, becomes a 250-way OR per member)
+        contains, needle = _substring(dialect, term)
         clauses.append(
-            "(contains(m.member_lower, ?) OR contains(m.email_lower, ?) OR m.user_id = ?"
-            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} WHERE contains(lower(name), ?)))"
+            f"({contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ?"
+            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}))"
         )
-        params.extend([term, term, f.search.strip(), term])
+        params.extend([needle, needle, f.search.strip(), needle])
     return Where(" AND ".join(clauses) or "true", tuple(params), needs)
 
 

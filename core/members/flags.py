@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import duckdb
-
 from core.errors import InvalidInput
 from core.members.source import Need
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.store import settings
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 PERSONAL_DOMAINS_KEY = "flags.personal_domains"
@@ -126,7 +125,7 @@ ROW_FLAGS = ("partner_admin", "finance_manager", "invitation_pending", "asset_ad
 def row_flag_count_sql(alias: str) -> str:
     """SQL counting a member's row flags, over `alias` (a members row)."""
     conditions = (BY_KEY[key].condition(alias) for key in ROW_FLAGS)
-    return " + ".join(f"coalesce(({condition}), false)::TINYINT" for condition in conditions)
+    return " + ".join(f"coalesce(({condition}), false)::INTEGER" for condition in conditions)
 
 
 def column(flag: Flag) -> str:
@@ -153,7 +152,7 @@ def parse_domains(text: str) -> list[str]:
     return domains
 
 
-def personal_domains(store: Store, cur: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+def personal_domains(store: Store, cur: Cursor | None = None) -> list[str]:
     """The configured personal e-mail domains, or the defaults (read through `cur` when given)."""
     if cur is None:
         with store.read() as cur:

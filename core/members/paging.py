@@ -20,6 +20,7 @@ from core.members import flags
 from core.members.columns import EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
 from core.members.filters import SORTS, MemberFilter, Where
 from core.members.source import MEMBERS, Source
+from core.store.cursor import Cursor
 from core.store.database import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
         return _count(cur, store, f, src=src)
 
 
-def _count(cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
+def _count(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
     sql, params = query(store, f, (), "count(*)", cur=cur, src=src)
     return int(_single_row(cur, sql, params)[0])
 
@@ -113,9 +114,7 @@ def _clamped(page_number: int, total: int, page_size: int) -> int:
     return min(max(1, page_number), _page_count(total, page_size))
 
 
-def _sizes(
-    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
-) -> list[tuple[Any, int]] | None:
+def _sizes(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[Any, int]] | None:
     """What the sort's ids are found with, and what gives the total: the filtered members per partner in
     partner order, or per row flag count in the flag-count order; None for the other sorts."""
     if f.sort == "partner":
@@ -126,7 +125,7 @@ def _sizes(
 
 
 def _ids(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     store: Store,
     f: MemberFilter,
     sizes: list[tuple[Any, int]] | None,  # the partner ids or row flag counts `_sizes` gives for f.sort
@@ -145,7 +144,7 @@ def _ids(
 
 
 def _top_ids(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     store: Store,
     f: MemberFilter,
     limit: int,
@@ -161,7 +160,7 @@ def _top_ids(
 
 
 def _searched_page(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     store: Store,
     f: MemberFilter,
     page_number: int,
@@ -184,17 +183,17 @@ def _searched_page(
     )
     places = (
         f"SELECT bc_id, row_number() OVER (ORDER BY lower(name) {direction} NULLS LAST, bc_id) AS place "
-        f"FROM {src.partners}"
+        f"FROM {src.partners} AS sp"  # the alias: PostgreSQL names every subquery, and src.partners may be one
     )
     keyed = (
-        f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc)"
+        f"(SELECT h.*, k.place AS _sort_key FROM hits h JOIN ({places}) k ON k.bc_id = h._sort_bc) AS keyed"
         if by_partner
         else "hits"
     )
     by_key = f"ORDER BY _sort_key {'ASC' if by_partner else direction} NULLS LAST, _sort_bc, _sort_member"
     sql = (
         f"WITH hits AS MATERIALIZED ({hits}) SELECT (SELECT count(*) FROM hits), "
-        f"(SELECT list(row_id {by_key}) FROM (SELECT * FROM {keyed} {by_key} LIMIT ? OFFSET ?))"
+        f"(SELECT array_agg(row_id {by_key}) FROM (SELECT * FROM {keyed} {by_key} LIMIT ? OFFSET ?) AS page)"
     )
     number = max(1, page_number)
     total, ids = _single_row(cur, sql, [*params, page_size, (number - 1) * page_size])
@@ -204,9 +203,7 @@ def _searched_page(
     return int(total), number, list(ids or [])
 
 
-def _row_flag_histogram(
-    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
-) -> list[tuple[int, int]]:
+def _row_flag_histogram(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[int, int]]:
     """(row flag count, filtered members with it)."""
     reads = ("row_flag_count",)
     sql, params = query(store, f, reads, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur, src=src)
@@ -214,7 +211,7 @@ def _row_flag_histogram(
 
 
 def _ids_by_flag_count(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     store: Store,
     f: MemberFilter,
     histogram: list[tuple[int, int]],
@@ -248,9 +245,7 @@ def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | No
     return None
 
 
-def _partner_counts(
-    cur: duckdb.DuckDBPyConnection, store: Store, f: MemberFilter, src: Source = MEMBERS
-) -> list[tuple[str, int]]:
+def _partner_counts(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[str, int]]:
     """The filtered members of each partner, in partner order."""
     direction = "DESC" if f.descending else "ASC"
     reads = ("partner_bc_id",)
@@ -263,7 +258,7 @@ def _partner_counts(
 
 
 def _ids_in_partner_order(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     store: Store,
     f: MemberFilter,
     counts: list[tuple[str, int]],
@@ -293,7 +288,7 @@ def _ids_in_partner_order(
         replace(f, partners=tuple(spanned)),
         ("partner_bc_id", "member_key"),
         "row_id",
-        "ORDER BY list_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
+        "ORDER BY array_position(?::VARCHAR[], partner_bc_id), member_key LIMIT ? OFFSET ?",
         [spanned, limit, offset - skipped],
         cur=cur,
         src=src,
@@ -301,7 +296,7 @@ def _ids_in_partner_order(
     return [row_id for (row_id,) in cur.execute(sql, params).fetchall()]
 
 
-def _page_rows(cur: duckdb.DuckDBPyConnection, store: Store, row_ids: list[int], src: Source = MEMBERS) -> pd.DataFrame:
+def _page_rows(cur: Cursor, store: Store, row_ids: list[int], src: Source = MEMBERS) -> pd.DataFrame:
     """The page's display columns (and the columns `src` adds) and flag lists, built only for its rows, in
     their order.
 
@@ -347,7 +342,10 @@ _SCANNED = (
 def warm(store: Store) -> None:
     """Read the columns page views scan once, so DuckDB holds them in memory before the first Members page
     view: a column read from the file for the first time slows that view down. The app does
-    this in the background at start (`ui/routes.py`); a failure only logs."""
+    this in the background at start (`ui/routes.py`); a failure only logs. PostgreSQL caches pages in its own
+    server's shared buffers, shared by every process: nothing to read ahead here."""
+    if store.dialect != "duckdb":
+        return
     try:
         with store.read() as cur:
             cur.execute(f"SELECT {', '.join(f'min({c})' for c in _SCANNED)} FROM members").fetchall()
@@ -355,7 +353,7 @@ def warm(store: Store) -> None:
         log.info("Could not read the members columns ahead of the first page view: %s", exc)
 
 
-def _single_row(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
+def _single_row(cur: Cursor, sql: str, params: list[Any]) -> tuple[Any, ...]:
     """The row of a query that always returns exactly one (aggregates without GROUP BY)."""
     row = cur.execute(sql, params).fetchone()
     assert row is not None

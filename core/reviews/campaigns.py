@@ -98,8 +98,8 @@ def onboarded_partners(store: Store) -> dict[str, str]:
     """Partner BC id → name of the partners PartnerWatch has a connection to (Onboarded or needing attention)."""
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT bc_id, coalesce(name, bc_id) FROM partners WHERE removed_at IS NULL AND list_contains(?, "
-            "connection) ORDER BY lower(name), bc_id",
+            "SELECT bc_id, coalesce(name, bc_id) FROM partners WHERE removed_at IS NULL AND connection = ANY(?) "
+            "ORDER BY lower(name), bc_id",
             [list(ONBOARDED)],
         ).fetchall()
     return dict(rows)
@@ -172,7 +172,7 @@ def reviewers(store: Store, campaign_id: int) -> dict[str, list[str]]:
     """Partner BC id → the reviewers assigned to it (partners not listed: every analyst)."""
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT partner_bc_id, list(reviewer ORDER BY reviewer) FROM review_reviewers WHERE campaign_id = ? "
+            "SELECT partner_bc_id, array_agg(reviewer ORDER BY reviewer) FROM review_reviewers WHERE campaign_id = ? "
             "GROUP BY partner_bc_id",
             [campaign_id],
         ).fetchall()
@@ -183,8 +183,9 @@ def partners_of(store: Store, campaign_id: int) -> dict[str, str]:
     """Partner BC id → name (as frozen) of the partners in the snapshot."""
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT partner_bc_id, any_value(coalesce(partner_name, partner_bc_id)) AS name FROM review_items "
-            "WHERE campaign_id = ? GROUP BY partner_bc_id ORDER BY lower(name), partner_bc_id",
+            "SELECT partner_bc_id, min(coalesce(partner_name, partner_bc_id)) AS name FROM review_items "
+            "WHERE campaign_id = ? GROUP BY partner_bc_id "
+            "ORDER BY lower(min(coalesce(partner_name, partner_bc_id))), partner_bc_id",
             [campaign_id],
         ).fetchall()
     return dict(rows)

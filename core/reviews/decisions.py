@@ -52,7 +52,7 @@ def _conditions(
     clauses, params = [], []
     if rf.decisions:
         chosen = [d for d in rf.decisions if d != UNDECIDED]
-        either = ["list_contains(?::VARCHAR[], m.decision)"] if chosen else []
+        either = ["m.decision = ANY(?::VARCHAR[])"] if chosen else []
         params += [chosen] if chosen else []
         if UNDECIDED in rf.decisions:
             either.append("m.decision IS NULL")
@@ -65,7 +65,7 @@ def _conditions(
         if allowed is not None:
             partners = allowed if partners is None else [b for b in partners if b in allowed]
     if partners is not None:
-        clauses.append("list_contains(?::VARCHAR[], m.partner_bc_id)")
+        clauses.append("m.partner_bc_id = ANY(?::VARCHAR[])")
         params.append(partners)
     return " AND ".join(clauses) or "true", tuple(params)
 
@@ -218,13 +218,13 @@ def progress(store: Store, actor: Actor, campaign_id: int) -> pd.DataFrame:
     mine = campaigns.assigned_to(store, actor, campaign_id)
     with store.read() as cur:
         return cur.execute(
-            """SELECT partner_bc_id, any_value(coalesce(partner_name, partner_bc_id)) AS partner,
-                      list_contains(?::VARCHAR[], partner_bc_id) AS assigned_to_you,
+            """SELECT partner_bc_id, min(coalesce(partner_name, partner_bc_id)) AS partner,
+                      partner_bc_id = ANY(?::VARCHAR[]) AS assigned_to_you,
                       count(*) AS members, count(decision) AS decided,
                       count(*) FILTER (WHERE decision = 'keep') AS keep,
                       count(*) FILTER (WHERE decision = 'remove') AS remove,
                       count(*) FILTER (WHERE decision = 'needs_info') AS needs_info
                FROM review_items WHERE campaign_id = ? GROUP BY partner_bc_id
-               ORDER BY assigned_to_you DESC, lower(partner), partner_bc_id""",
+               ORDER BY assigned_to_you DESC, lower(min(coalesce(partner_name, partner_bc_id))), partner_bc_id""",
             [mine, campaign_id],
         ).df()

@@ -20,18 +20,18 @@ REQUESTED, DONE, OVERDUE = "Requested", "Done", "Overdue"
 _SQL = """
 WITH requested AS (
     SELECT c.id AS campaign_id, c.name AS campaign, c.closed_at AS requested_at, c.snapshot_at,
-           c.closed_at + to_days(c.overdue_days) AS due_at, i.partner_bc_id,
+           c.closed_at + c.overdue_days * INTERVAL '1 day' AS due_at, i.partner_bc_id,
            coalesce(i.partner_name, i.partner_bc_id) AS partner, i.member_key,
            coalesce(i.user_name, i.user_email, i.member_key) AS member, i.user_email, i.user_id, i.comment
     FROM review_items i JOIN review_campaigns c ON c.id = i.campaign_id
-    WHERE c.closed_at IS NOT NULL AND i.decision = 'remove' AND (? IS NULL OR c.id = ?)
-      AND (? IS NULL OR i.partner_bc_id = ?)),
+    WHERE c.closed_at IS NOT NULL AND i.decision = 'remove' AND (CAST(? AS BIGINT) IS NULL OR c.id = ?)
+      AND (CAST(? AS VARCHAR) IS NULL OR i.partner_bc_id = ?)),
 removed AS (
     SELECT r.campaign_id, r.partner_bc_id, r.member_key, min(ch.changed_at) AS done_at
     FROM requested r JOIN member_changes ch
       ON ch.partner_bc_id = r.partner_bc_id AND ch.member_key = r.member_key AND ch.change = 'removed'
      AND ch.changed_at >= r.snapshot_at
-    GROUP BY ALL)
+    GROUP BY r.campaign_id, r.partner_bc_id, r.member_key)
 SELECT r.campaign_id, r.campaign, r.partner_bc_id, r.partner, r.member_key, r.member, r.user_email, r.user_id,
        r.comment, r.requested_at, r.due_at, d.done_at,
        CASE WHEN d.done_at IS NOT NULL THEN 'Done' WHEN ? > r.due_at THEN 'Overdue' ELSE 'Requested' END AS status

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from core.reviews.campaigns import Campaign
 
 BATCH_ROWS = 20_000
-_TIME = "'%Y-%m-%d %H:%M:%S UTC'"
 _DECISION = (
     "CASE decision WHEN 'keep' THEN 'Keep' WHEN 'remove' THEN 'Remove' WHEN 'needs_info' THEN 'Needs info' "
     "ELSE 'Undecided' END"
@@ -51,7 +50,7 @@ COLUMNS = {
     **{name: columns.EXPORT_COLUMNS[name] for name in _MEMBER_COLUMNS},
     "Decision": Cell(_DECISION, ("decision",)),
     "Reviewer": Cell("coalesce(decided_by, '')", ("decided_by",)),
-    "Decided at": Cell(f"coalesce(strftime(decided_at, {_TIME}), '')", ("decided_at",)),
+    "Decided at": Cell(columns.time_text("decided_at"), ("decided_at",)),
     "Comment": Cell("coalesce(comment, '')", ("comment",)),
 }
 _ORDER_READS = ("partner_lower", "partner_bc_id", "member_key")
@@ -97,11 +96,11 @@ def _latin1(text: object) -> str:
 def _counts(store: Store, campaign_id: int) -> list[tuple[Any, ...]]:
     with store.read() as cur:
         return cur.execute(
-            """SELECT any_value(coalesce(partner_name, partner_bc_id)) AS partner, partner_bc_id, count(*),
+            """SELECT min(coalesce(partner_name, partner_bc_id)) AS partner, partner_bc_id, count(*),
                       count(*) FILTER (WHERE decision = 'keep'), count(*) FILTER (WHERE decision = 'remove'),
                       count(*) FILTER (WHERE decision = 'needs_info'), count(*) FILTER (WHERE decision IS NULL)
                FROM review_items WHERE campaign_id = ? GROUP BY partner_bc_id
-               ORDER BY lower(partner), partner_bc_id""",
+               ORDER BY lower(min(coalesce(partner_name, partner_bc_id))), partner_bc_id""",
             [campaign_id],
         ).fetchall()
 

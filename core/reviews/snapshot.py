@@ -7,12 +7,11 @@ member had, so nothing a later sync, rename or setting changes moves it.
 
 from __future__ import annotations
 
-import duckdb
-
 from core.members import columns, flags, paging
 from core.members.filters import MemberFilter
 from core.members.paging import MemberView
 from core.members.source import Source
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 # columns copied from `members` as they are
@@ -55,7 +54,7 @@ def source(campaign_id: int, where: str = "true", params: tuple[object, ...] = (
         flag_keys="flag_keys",
         columns=DECISION_COLUMNS,
         # the partner names as frozen (an int from code, not user text: the ordering queries take no parameters)
-        partners=f"(SELECT partner_bc_id AS bc_id, any_value(partner_name) AS name FROM review_items "
+        partners=f"(SELECT partner_bc_id AS bc_id, min(partner_name) AS name FROM review_items "
         f"WHERE campaign_id = {int(campaign_id)} GROUP BY partner_bc_id)",
     )
 
@@ -65,7 +64,7 @@ def review_filter(f: MemberFilter) -> MemberFilter:
     return MemberFilter(**{**f.__dict__, "include_removed": True})
 
 
-def freeze(cur: duckdb.DuckDBPyConnection, store: Store, campaign_id: int, f: MemberFilter) -> int:
+def freeze(cur: Cursor, store: Store, campaign_id: int, f: MemberFilter) -> int:
     """Copy the members `f` selects into the campaign's snapshot in one INSERT ... SELECT; returns the rows.
 
     The Members query gives each member's row id and flag columns; the raw columns come from `members` by
@@ -77,8 +76,13 @@ def freeze(cur: duckdb.DuckDBPyConnection, store: Store, campaign_id: int, f: Me
     )
     selected, params = columns.query(store, f, flag_columns, ", ".join(["row_id", *flag_columns]), cur=cur)
     copied = ", ".join(f"m.{c}" for c in _COPIED)
+    keys = (
+        f"array_remove(ARRAY[{flag_list}]::VARCHAR[], NULL)"
+        if store.dialect == "postgresql"
+        else f"list_filter([{flag_list}], lambda x: x IS NOT NULL)"
+    )
     sql = f"""INSERT INTO review_items (campaign_id, partner_name, {", ".join(_COPIED)}, flag_keys)
-              SELECT ?, p.name, {copied}, list_filter([{flag_list}], lambda x: x IS NOT NULL)
+              SELECT ?, p.name, {copied}, {keys}
               FROM ({selected}) s JOIN members m ON m.rowid = s.row_id
               LEFT JOIN partners p ON p.bc_id = m.partner_bc_id"""
     return int(cur.execute(sql, [campaign_id, *params]).fetchall()[0][0])

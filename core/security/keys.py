@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
-
 from core.errors import UserError
 from core.security import audit
 from core.security.crypto import DecryptError, SecretBox
 from core.security.roles import Actor, require_admin
+from core.store.cursor import Cursor
 from core.store.database import Store, StoreError
 
 # (table, id column, ciphertext columns); revoked tokens keep an empty ciphertext, which is skipped
@@ -93,9 +92,7 @@ def _verify(store: Store, box: SecretBox) -> None:
                         )
 
 
-def _rotate_column(
-    cur: duckdb.DuckDBPyConnection, box: SecretBox, table: str, id_column: str, column: str
-) -> tuple[int, int]:
+def _rotate_column(cur: Cursor, box: SecretBox, table: str, id_column: str, column: str) -> tuple[int, int]:
     rows = _ciphertexts(cur, table, id_column, column)
     changed: list[tuple[bytes, object]] = []
     for row_id, ciphertext in rows:
@@ -113,6 +110,6 @@ def _rotate_column(
     return len(changed), len(rows) - len(changed)
 
 
-def _ciphertexts(cur: duckdb.DuckDBPyConnection, table: str, id_column: str, column: str) -> list[tuple[object, bytes]]:
+def _ciphertexts(cur: Cursor, table: str, id_column: str, column: str) -> list[tuple[object, bytes]]:
     rows = cur.execute(f"SELECT {id_column}, {column} FROM {table} WHERE octet_length({column}) > 0").fetchall()
     return [(row_id, bytes(value)) for row_id, value in rows]

@@ -46,15 +46,15 @@ def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable[object
 
 def csv_line_sql(cells: list[str]) -> str:
     """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
-    codes = [ord(c) for c in DANGEROUS_STARTS]  # ord('') is -1: an empty cell stays empty
+    codes = [ord(c) for c in DANGEROUS_STARTS]
     # IN lists of at most four: DuckDB plans a longer list as a hash join per column (a hash table per thread).
     starts = " OR ".join(
         "{c} IN (" + ", ".join(map(str, codes[i : i + _IN_LIST])) + ")" for i in range(0, len(codes), _IN_LIST)
     )
     # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
     fields = [
-        f"CASE WHEN {starts.format(c=f'ord({c})')} THEN '''' ELSE '' END, "
-        f"""CASE WHEN contains({c}, '"') THEN replace({c}, '"', '""') ELSE {c} END"""
+        f"CASE WHEN {c} <> '' AND ({starts.format(c=f'ascii({c})')}) THEN '''' ELSE '' END, "  # ascii('') is 0
+        f"""CASE WHEN strpos({c}, '"') > 0 THEN replace({c}, '"', '""') ELSE {c} END"""
         for c in cells
     ]
     return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"

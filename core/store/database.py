@@ -1,4 +1,10 @@
-"""Store: the process's one DuckDB database, versioned migrations, and safe units of work.
+"""Store: the process's one database, versioned migrations, and safe units of work.
+
+`Store(target)` opens the embedded DuckDB file (a path, the default) or, given a `postgresql://` URL
+(`PW_DATABASE_URL`), the PostgreSQL database several processes share (`core/store/postgres.py`). Both have the
+same surface: `dialect` ("duckdb" or "postgresql"), `read()` and `write()` yielding a `Cursor`
+(core/store/cursor.py), `migrate()`, `schema_version()`, `rewrite()`, `close()`; `bulk_insert` works on either's
+cursor (COPY on PostgreSQL). What follows describes the DuckDB store; see postgres.py for the differences.
 
 One root `duckdb.connect(path)` per Store; every unit of work gets its own cursor (a connection to the
 same database instance), so no cursor is ever shared between threads.
@@ -21,8 +27,9 @@ Memory is bounded by design: the database instance gets a `memory_limit` (`memor
 what does not fit, so a sort of a million export lines or the scan of a large table costs disk, not resident
 memory that grows with the data. DuckDB's own default is 80% of the machine's RAM.
 
-Migrations are `core/migrations/NNN_name.sql`, applied in order at open time, each in its own
-transaction and recorded in `schema_migrations`. `at` is a keyword in DuckDB 2: quote it (`"at"`).
+Migrations are `core/store/migrations/NNN_name.sql`, applied in order at open time, each in its own
+transaction and recorded in `schema_migrations`. Where a dialect's SQL must differ, a file of the same name in
+`migrations/<dialect>/` replaces it for that dialect. `at` is a keyword in DuckDB 2: quote it (`"at"`).
 """
 
 from __future__ import annotations
@@ -32,17 +39,19 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from core.errors import UserError
+from core.store.cursor import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MEMORY_LIMIT_MIB = 256  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
 CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
+
+C = TypeVar("C")
 
 _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
@@ -69,9 +80,11 @@ class Migration:
     path: Path
 
 
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """The migration files of `directory`, in version order; other files are ignored."""
+def discover_migrations(directory: Path = MIGRATIONS_DIR, dialect: str = "duckdb") -> list[Migration]:
+    """The migration files of `directory`, in version order; other files are ignored. A file of the same name in
+    `directory/<dialect>/` replaces the shared one for that dialect."""
     found: dict[int, Migration] = {}
+    overrides = Path(directory) / dialect
     for path in sorted(Path(directory).glob("*.sql")):
         match = _MIGRATION_FILE.match(path.name)
         if not match:
@@ -79,7 +92,8 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         version = int(match.group(1))
         if version in found:
             raise StoreError(f"migrations {found[version].path.name} and {path.name} share a version")
-        found[version] = Migration(version, match.group(2), path)
+        override = overrides / path.name
+        found[version] = Migration(version, match.group(2), override if override.is_file() else path)
     return [found[version] for version in sorted(found)]
 
 
@@ -90,8 +104,108 @@ def _lock_for(path: str) -> threading.RLock:
         return _path_locks.setdefault(path, threading.RLock())
 
 
+def transaction(cur: C, execute: Callable[[str], object], error: type[Exception]) -> Iterator[C]:
+    """BEGIN; yield `cur`; COMMIT, or ROLLBACK and re-raise (`error`: the driver's base error, for the ROLLBACK of
+    a failed COMMIT and for a ROLLBACK that fails itself)."""
+    execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+    except BaseException:
+        with suppress(error):
+            execute("ROLLBACK")
+        raise
+    try:
+        execute("COMMIT")
+    except error:
+        with suppress(error):
+            execute("ROLLBACK")
+        raise
+
+
+def is_database_url(target: str | Path) -> bool:
+    """Whether `target` names a PostgreSQL database (`postgresql://…`) rather than a DuckDB file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 class Store:
+    """The process's database: `Store(path)` is the DuckDB file, `Store("postgresql://…")` a PostgreSQL server.
+
+    Constructing `Store` returns the implementation the target names; the methods below are what both provide.
+    """
+
+    dialect: str
+    driver_error: type[Exception]  # the base class of the driver's errors
+
+    def __new__(
+        cls, target: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
+    ) -> Store:
+        if cls is Store:
+            if is_database_url(target):
+                from core.store.postgres import PostgresStore
+
+                return object.__new__(PostgresStore)
+            return object.__new__(DuckDBStore)
+        return object.__new__(cls)
+
+    def read(self) -> AbstractContextManager[Cursor]:
+        """A cursor over one consistent snapshot; nothing written through it is kept."""
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[Cursor]:
+        """A cursor in a transaction; nested calls on the same thread join the outer transaction."""
+        raise NotImplementedError
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet, in order; returns their versions."""
+        raise NotImplementedError
+
+    def schema_version(self) -> int:
+        """The highest applied migration version (0 for an empty database)."""
+        with self.read() as cur:
+            row = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    def _apply_pending(self, pending: list[Migration]) -> list[int]:
+        """Apply those of `pending` not recorded in `schema_migrations` yet (the caller keeps other migrators out)."""
+        with self.write() as cur:
+            cur.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,
+                       name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"""
+            )
+            applied = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        for migration in pending:
+            if migration.version not in applied:
+                self._apply(migration)
+        return [migration.version for migration in pending if migration.version not in applied]
+
+    def _apply(self, migration: Migration) -> None:
+        """One migration and its `schema_migrations` row, in one transaction."""
+        sql = migration.path.read_text(encoding="utf-8")
+        try:
+            with self.write() as cur:
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [migration.version, migration.name, datetime.now(UTC)],
+                )
+        except self.driver_error as exc:
+            raise StoreError(f"migration {migration.path.name} failed: {exc}") from exc
+        log.info("Applied migration %03d_%s to %s", migration.version, migration.name, self)
+
+    def rewrite(self, wait_s: float = REWRITE_WAIT_S) -> None:
+        """Leave no freed copy of rewritten rows behind (key rotation)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the database; later reads and writes raise StoreError. Safe to call twice."""
+        raise NotImplementedError
+
+
+class DuckDBStore(Store):
     """One DuckDB database per process: cursor per unit of work, write lock, transactions."""
+
+    dialect = "duckdb"
+    driver_error = duckdb.Error
 
     def __init__(
         self, path: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
@@ -112,7 +226,7 @@ class Store:
         self.migrate()
 
     def __repr__(self) -> str:
-        return f"Store({self.path!r})"
+        return f"DuckDBStore({self.path!r})"
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """The root connection, with the memory limit and (for a file) the spill directory beside the file."""
@@ -164,63 +278,18 @@ class Store:
             cur = self._cursor()
             self._local.write_cursor = cur
             try:
-                yield from self._transaction(cur)
+                yield from transaction(cur, cur.execute, duckdb.Error)
             finally:
                 self._local.write_cursor = None
                 cur.close()
-
-    @staticmethod
-    def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-        except BaseException:
-            with suppress(duckdb.Error):
-                cur.execute("ROLLBACK")
-            raise
-        try:
-            cur.execute("COMMIT")
-        except duckdb.Error:
-            with suppress(duckdb.Error):
-                cur.execute("ROLLBACK")
-            raise
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order, each in its own transaction; returns their versions.
 
         The write lock is held throughout, so two Stores of one file in this process cannot race.
         """
-        pending = discover_migrations(self._migrations_dir)
         with self._write_lock:
-            with self.write() as cur:
-                cur.execute(
-                    """CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,
-                           name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"""
-                )
-                applied = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
-            for migration in pending:
-                if migration.version not in applied:
-                    self._apply(migration)
-        return [migration.version for migration in pending if migration.version not in applied]
-
-    def _apply(self, migration: Migration) -> None:
-        sql = migration.path.read_text(encoding="utf-8")
-        try:
-            with self.write() as cur:
-                cur.execute(sql)
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    [migration.version, migration.name, datetime.now(UTC)],
-                )
-        except duckdb.Error as exc:
-            raise StoreError(f"migration {migration.path.name} failed: {exc}") from exc
-        log.info("Applied migration %03d_%s to %s", migration.version, migration.name, self.path)
-
-    def schema_version(self) -> int:
-        """The highest applied migration version (0 for an empty database)."""
-        with self.read() as cur:
-            row = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-        return int(row[0]) if row else 0
+            return self._apply_pending(discover_migrations(self._migrations_dir, self.dialect))
 
     def rewrite(self, wait_s: float = REWRITE_WAIT_S) -> None:
         """Copy the whole database into a fresh file and atomically replace the old file with it.
@@ -287,8 +356,9 @@ class Store:
                 self._write_lock.release()
 
 
-def bulk_insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | pa.Table) -> int:
-    """Insert a whole frame with one `INSERT INTO table BY NAME SELECT * FROM frame`; returns the row count.
+def bulk_insert(cur: Cursor, table: str, df: pd.DataFrame | pa.Table) -> int:
+    """Insert a whole frame; returns the row count. DuckDB: one `INSERT INTO table BY NAME SELECT * FROM frame`;
+    PostgreSQL: one COPY.
 
     Columns are matched by name (missing ones take their defaults). `table` is an identifier, not a
     parameter, so it must match `[A-Za-z_][A-Za-z0-9_]*`.
@@ -298,6 +368,10 @@ def bulk_insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | p
     rows = df.num_rows if isinstance(df, pa.Table) else len(df)
     if rows == 0:
         return 0
+    if not isinstance(cur, duckdb.DuckDBPyConnection):
+        from core.store.postgres import copy_rows
+
+        return copy_rows(cur, table, df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False))
     view = f"_bulk_{uuid.uuid4().hex}"
     cur.register(view, df)
     try:

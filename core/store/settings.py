@@ -9,24 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import duckdb
+from core.store.cursor import Cursor
 
 
-def get(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+def get(cur: Cursor, key: str) -> str | None:
     """The stored text of `key`, or None when it was never set."""
     row = cur.execute("SELECT value FROM settings_kv WHERE key = ?", [key]).fetchone()
     return None if row is None or row[0] is None else str(row[0])
 
 
-def get_many(cur: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, str]:
+def get_many(cur: Cursor, keys: Iterable[str]) -> dict[str, str]:
     """The keys that are set, with their text."""
     rows = cur.execute(
-        "SELECT key, value FROM settings_kv WHERE list_contains(?, key) AND value IS NOT NULL", [list(keys)]
+        "SELECT key, value FROM settings_kv WHERE key = ANY(?) AND value IS NOT NULL", [list(keys)]
     ).fetchall()
     return {str(key): str(value) for key, value in rows}
 
 
-def put(cur: duckdb.DuckDBPyConnection, key: str, value: str, *, by: str) -> None:
+def put(cur: Cursor, key: str, value: str, *, by: str) -> None:
     """Set `key` to `value` in the caller's transaction, recording who and when."""
     cur.execute(
         """INSERT INTO settings_kv (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
@@ -36,5 +36,5 @@ def put(cur: duckdb.DuckDBPyConnection, key: str, value: str, *, by: str) -> Non
     )
 
 
-def delete(cur: duckdb.DuckDBPyConnection, key: str) -> None:
+def delete(cur: Cursor, key: str) -> None:
     cur.execute("DELETE FROM settings_kv WHERE key = ?", [key])

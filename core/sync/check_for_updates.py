@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import duckdb
-
 from core.accounts import integration, partners, tokens
 from core.alerts import dispatcher, outbox, triggers
 from core.security import audit
 from core.security.roles import Actor, require_admin
 from core.services import Services
+from core.store.cursor import Cursor
 from core.sync import member_sync, partner_state
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.tasks.jobs import (
@@ -216,9 +215,7 @@ async def _sync_partner_list(
     return counts
 
 
-def _record_new_partners(
-    cur: duckdb.DuckDBPyConnection, listed: list[dict[str, Any]], known: set[str], task_id: int
-) -> None:
+def _record_new_partners(cur: Cursor, listed: list[dict[str, Any]], known: set[str], task_id: int) -> None:
     for item in listed:
         bc_id = str(item["bc_id"])
         if bc_id not in known:
@@ -268,7 +265,7 @@ async def _sync_partner(
     return counts
 
 
-def _write_alone(services: Services, write: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+def _write_alone(services: Services, write: Callable[[Cursor], None]) -> None:
     with services.store.write() as cur:
         write(cur)
 
@@ -289,7 +286,7 @@ async def _partner_steps(
     job: JobHandle,
     partner: partners.Partner,
     shared: list[JSONObject],
-    write_assets: Callable[[duckdb.DuckDBPyConnection], None],
+    write_assets: Callable[[Cursor], None],
 ) -> Counts:
     """An onboarded partner's own work, after checking its monitor token (`bc/get/`) still works. When TikTok
     rejects that token (40104/40105), the partner becomes `Reconnect required` and the job fails."""

@@ -28,10 +28,9 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-import duckdb
-
 from core.accounts import connection, partners, tokens
 from core.services import Services
+from core.store.cursor import Cursor
 from core.sync import partner_state
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.sync.member_diff import Snapshot, member_key
@@ -61,7 +60,7 @@ async def sync_partner(
     shared_assets: list[JSONObject],
     *,
     task_id: int,
-    also_write: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    also_write: Callable[[Cursor], None] | None = None,
 ) -> Counts:
     """Fetch, then apply all or nothing (with `also_write`, e.g. the partner's assets); returns counts.
 

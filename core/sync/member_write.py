@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.accounts import connection
 from core.alerts import outbox
 from core.members import flags
+from core.store.cursor import Cursor
 from core.store.database import Store, bulk_insert
 from core.sync.errors import SyncHalted
 from core.sync.member_diff import (
@@ -67,7 +67,7 @@ def write_snapshot(
     snapshot: Snapshot,
     partner_name: str,
     task_id: int,
-    also_write: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    also_write: Callable[[Cursor], None] | None = None,
 ) -> Counts:
     """Write a partner's snapshot, all or nothing: `also_write` (in the same transaction), then the members
     diff; raises SyncHalted. Partners written at the same time share a transaction (see `GroupWriter`)."""
@@ -79,7 +79,7 @@ class _Pending:
     snapshot: Snapshot
     partner_name: str
     task_id: int
-    also_write: Callable[[duckdb.DuckDBPyConnection], None] | None
+    also_write: Callable[[Cursor], None] | None
     done: threading.Event = field(default_factory=threading.Event)
     result: Counts | None = None
     error: BaseException | None = None
@@ -193,7 +193,7 @@ def _group(queue: list[_Pending], budget: int) -> tuple[list[_Pending], list[_Pe
 
 
 def apply(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     snapshot: Snapshot,
     *,
     partner_name: str,
@@ -209,7 +209,7 @@ def apply(
 
 
 def apply_many(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     items: Sequence[tuple[Snapshot, str]],
     *,
     task_id: int,
@@ -262,11 +262,11 @@ def _judged(diff: MemberDiff, bc_id: str, name: str, threshold: float) -> Counts
     return plan.counts
 
 
-def _stored(cur: duckdb.DuckDBPyConnection, bcs: list[str], rekeys: pa.Table) -> dict[str, pa.Table]:
+def _stored(cur: Cursor, bcs: list[str], rekeys: pa.Table) -> dict[str, pa.Table]:
     return by_partner(_read_stored(cur, bcs, rekeys), bcs)
 
 
-def _read_stored(cur: duckdb.DuckDBPyConnection, bcs: list[str], rekeys: pa.Table) -> pa.Table:
+def _read_stored(cur: Cursor, bcs: list[str], rekeys: pa.Table) -> pa.Table:
     """The partners' stored members (re-keys applied when there are any), with their rowid in `rid`."""
     sql = (_REKEYED_CTE if rekeys.num_rows else _STORED_CTE) + " SELECT * FROM stored"
     cur.register("_pw_rekeys", rekeys)
@@ -279,7 +279,7 @@ def _read_stored(cur: duckdb.DuckDBPyConnection, bcs: list[str], rekeys: pa.Tabl
     return stored
 
 
-def _count_changes(cur: duckdb.DuckDBPyConnection, changes: pa.Table) -> None:
+def _count_changes(cur: Cursor, changes: pa.Table) -> None:
     """The changes' counts per partner, kind and time, beside them (migration 016; the Changes chart reads them)."""
     if not changes.num_rows:
         return
@@ -307,7 +307,7 @@ WHERE excluded.synced_at > member_sync_latest.synced_at
 
 
 def _record_syncs(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     bcs: list[str],
     *,
     task_id: int,
@@ -347,7 +347,7 @@ def _record_syncs(
 
 
 def _write_members(
-    cur: duckdb.DuckDBPyConnection, bcs: list[str], diff: pa.Table, rekeys: pa.Table, *, now: datetime, task_id: int
+    cur: Cursor, bcs: list[str], diff: pa.Table, rekeys: pa.Table, *, now: datetime, task_id: int
 ) -> None:
     """Make the partners' stored rows equal the diff's rows, writing only what changed.
 
@@ -372,7 +372,7 @@ def _write_members(
             cur.unregister("_pw_moved")
     cur.execute(
         "UPDATE members SET last_seen = $now, last_task_id = $task "
-        "WHERE list_contains($bcs, partner_bc_id) AND removed_at IS NULL",
+        "WHERE partner_bc_id = ANY($bcs) AND removed_at IS NULL",
         {"now": now, "task": task_id, "bcs": bcs},
     )
     rows = diff.filter(diff.column("dirty"))
@@ -391,19 +391,20 @@ def _write_members(
     _insert_members(cur, rows.filter(pc.invert(in_place)).select(_ROW_COLUMNS))
 
 
-def _insert_members(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+def _insert_members(cur: Cursor, rows: pa.Table) -> None:
     """INSERT new member rows with their derived columns."""
     if rows.num_rows == 0:
         return
-    derived = ", ".join(f"{expr} AS {name}" for name, expr in _DERIVED_COLUMNS.items())
+    columns = ", ".join([*rows.column_names, *_DERIVED_COLUMNS])
+    values = ", ".join([*(f"f.{c}" for c in rows.column_names), *_DERIVED_COLUMNS.values()])
     cur.register("_pw_new_members", rows)
     try:
-        cur.execute(f"INSERT INTO members BY NAME SELECT f.*, {derived} FROM _pw_new_members f")
+        cur.execute(f"INSERT INTO members ({columns}) SELECT {values} FROM _pw_new_members f")
     finally:
         cur.unregister("_pw_new_members")
 
 
-def _write_assets(cur: duckdb.DuckDBPyConnection, bcs: list[str], assets: pa.Table, now: datetime) -> None:
+def _write_assets(cur: Cursor, bcs: list[str], assets: pa.Table, now: datetime) -> None:
     """Make the partners' `member_assets` equal `assets`, writing only what changed.
 
     Everything kept gets `synced_at` from one UPDATE; then the gone rows are deleted, the changed updated (both
@@ -412,7 +413,7 @@ def _write_assets(cur: duckdb.DuckDBPyConnection, bcs: list[str], assets: pa.Tab
     stored = by_partner(
         cur.sql(
             "SELECT rowid AS rid, partner_bc_id, member_key, asset_id, asset_type, asset_name, asset_role "
-            "FROM member_assets WHERE list_contains($bcs, partner_bc_id)",
+            "FROM member_assets WHERE partner_bc_id = ANY($bcs)",
             params={"bcs": bcs},
         ).to_arrow_table(),
         bcs,
@@ -438,10 +439,8 @@ def _write_assets(cur: duckdb.DuckDBPyConnection, bcs: list[str], assets: pa.Tab
         )
         new.append(fresh[bc].filter(pc.is_null(rid)))
     if gone:
-        cur.execute("DELETE FROM member_assets WHERE list_contains(?, rowid)", [gone])
-    cur.execute(
-        "UPDATE member_assets SET synced_at = $now WHERE list_contains($bcs, partner_bc_id)", {"now": now, "bcs": bcs}
-    )
+        cur.execute("DELETE FROM member_assets WHERE rowid = ANY(?)", [gone])
+    cur.execute("UPDATE member_assets SET synced_at = $now WHERE partner_bc_id = ANY($bcs)", {"now": now, "bcs": bcs})
     _update_by_rowid(cur, "member_assets", pa.concat_tables(updates))
     bulk_insert(cur, "member_assets", pa.concat_tables(new))
 
@@ -453,9 +452,7 @@ def _asset_keys(table: pa.Table) -> pa.ChunkedArray:
     )
 
 
-def _update_by_rowid(
-    cur: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, also_set: dict[str, str] | None = None
-) -> None:
+def _update_by_rowid(cur: Cursor, table: str, rows: pa.Table, also_set: dict[str, str] | None = None) -> None:
     """UPDATE the rows of `table` read in this transaction (`rid`, their rowid) to the other columns of `rows`,
     and the columns of `also_set` to its expressions over them (`f.<column>`).
 
@@ -478,7 +475,7 @@ def _update_by_rowid(
         cur.unregister("_pw_update")
 
 
-def _rekey_history(cur: duckdb.DuckDBPyConnection, rekeys: pa.Table) -> None:
+def _rekey_history(cur: Cursor, rekeys: pa.Table) -> None:
     """Past change rows follow an invitee whose key moved from e-mail to user_id (or back)."""
     if not rekeys.num_rows:
         return
@@ -500,7 +497,7 @@ _STORED_COLUMNS = """m.partner_bc_id, m.user_id, m.user_name, m.user_email, m.us
 _STORED_CTE = f"""
 WITH stored AS (
     SELECT m.rowid AS rid, m.member_key, {_STORED_COLUMNS}, m.first_seen, m.first_task_id, false AS moved
-    FROM members m WHERE list_contains($bcs, m.partner_bc_id)
+    FROM members m WHERE m.partner_bc_id = ANY($bcs)
 )"""
 
 # The stored members with the invitee re-keys applied (`_move` in SQL): a re-keyed row takes its new key
@@ -514,11 +511,11 @@ WITH stored AS (
     FROM members m
     LEFT JOIN _pw_rekeys r ON r.partner_bc_id = m.partner_bc_id AND r.old_key = m.member_key
     LEFT JOIN members h ON h.partner_bc_id = m.partner_bc_id AND h.member_key = r.new_key
-    WHERE list_contains($bcs, m.partner_bc_id) AND NOT EXISTS (
+    WHERE m.partner_bc_id = ANY($bcs) AND NOT EXISTS (
         SELECT 1 FROM _pw_rekeys n WHERE n.partner_bc_id = m.partner_bc_id AND n.new_key = m.member_key)
 )"""
 
 
-def remove_partner(cur: duckdb.DuckDBPyConnection, bc_id: str, now: datetime) -> None:
+def remove_partner(cur: Cursor, bc_id: str, now: datetime) -> None:
     """A disconnected partner's members are no longer current (their rows and history stay)."""
     cur.execute("UPDATE members SET removed_at = ? WHERE partner_bc_id = ? AND removed_at IS NULL", [now, bc_id])

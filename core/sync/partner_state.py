@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import duckdb
-
 from core.accounts import connection
 from core.accounts.connection import Connection
 from core.alerts import outbox
 from core.alerts import triggers as t
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 RECONNECT_REQUIRED, SYNC_FAILED, SAFEGUARD_HALTED = (
@@ -23,7 +22,7 @@ RECONNECT_REQUIRED, SYNC_FAILED, SAFEGUARD_HALTED = (
     Connection.SAFEGUARD_HALTED,
 )
 _LABELS = {RECONNECT_REQUIRED: "Reconnect required", SYNC_FAILED: "Sync failed", SAFEGUARD_HALTED: "Halted: safeguard"}
-_TRANSITIONS: dict[Connection, Callable[[duckdb.DuckDBPyConnection, str, str], Connection | None]] = {
+_TRANSITIONS: dict[Connection, Callable[[Cursor, str, str], Connection | None]] = {
     RECONNECT_REQUIRED: connection.token_rejected,
     SYNC_FAILED: connection.sync_failed,
     SAFEGUARD_HALTED: connection.safeguard_halted,

@@ -111,7 +111,7 @@ def table_state(svc: Services) -> dict[str, list[tuple]]:
     """Everything the member sync writes, for "nothing changed" assertions."""
     with svc.store.read() as cur:
         return {
-            name: cur.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            name: sorted(cur.execute(f"SELECT * FROM {name}").fetchall(), key=repr)  # any order: both stores
             for name in (
                 "members",
                 "member_assets",

@@ -17,6 +17,7 @@ from core import services as core_services
 from core.accounts import tokens
 from core.connect import workspace
 from core.services import Services
+from core.store import transfer
 from core.sync import check_for_updates
 from core.tasks import jobs
 from core.tiktok.client import ClientConfig
@@ -114,11 +115,15 @@ def workspace_factory(
     onboarded_template: Path, tmp_path: Path, sandbox: SandboxServer
 ) -> Iterator[Callable[..., Services]]:
     """`factory(**env)`: a copy of the onboarded workspace (extra env, e.g. PW_HTTP_TIMEOUT) against the
-    freshly reset sandbox, with fresh tokens for the same accounts and millisecond retry waits."""
+    freshly reset sandbox, with fresh tokens for the same accounts and millisecond retry waits.
+    `factory(database_url=…)`: the same workspace moved into that PostgreSQL database (`migrate-store`)."""
     opened: list[Services] = []
 
-    def factory(**env: str) -> Services:
+    def factory(database_url: str | None = None, **env: str) -> Services:
         shutil.copytree(onboarded_template, tmp_path, dirs_exist_ok=True)
+        if database_url is not None:
+            transfer.copy_store(tmp_path / "pw.duckdb", database_url)
+            env["PW_DATABASE_URL"] = database_url
         svc = make_services(tmp_path, sandbox, PW_QPS="1000", **env)
         fast_retries(svc)
         reissue_tokens(svc, sandbox)

@@ -7,11 +7,14 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pypdf
 import pytest
 
+from benchmarks import datagen
 from core.members import filters, paging
 from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation, report
@@ -20,9 +23,27 @@ from core.reviews.decisions import ReviewFilter
 from core.reviews.errors import CampaignClosed, ReviewError
 from core.security import audit
 from core.security.roles import NotAllowed
+from core.store import transfer
+from core.store.database import Store
+from tests.support.backends import Backend
 from tests.support.reviews import ADMIN_A, ANALYST_A, GUEST_A, OTHER_ANALYST
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path, backend: Backend) -> Iterator[Store]:
+    """The synthetic members of conftest's `store` (5 partners × 40), on each backend (moved into PostgreSQL
+    with migrate-store)."""
+    path = tmp_path / "pw.duckdb"
+    datagen.synthetic_store(path, 5, 40).close()
+    target = str(path)
+    if backend.name == "postgresql":
+        target = backend.target(migrated=False)
+        transfer.copy_store(path, target)
+    opened = Store(target)
+    yield opened
+    opened.close()
 
 
 def _create(store, scope=None, **kwargs):

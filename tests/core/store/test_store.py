@@ -4,32 +4,38 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pytest
 
+from core.store.cursor import Cursor
 from core.store.database import MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
+from tests.support.backends import Backend
+
+CONSTRAINT = (duckdb.ConstraintException, psycopg.errors.IntegrityError)  # a violated key or check, per dialect
 
 
 @pytest.fixture
 def migrations(tmp_path: Path) -> Path:
-    """A migrations directory holding only 001_initial.sql (independent of later migrations)."""
+    """A migrations directory holding only 001_initial.sql and its PostgreSQL version (independent of later
+    migrations)."""
     directory = tmp_path / "migrations"
-    directory.mkdir()
+    (directory / "postgresql").mkdir(parents=True)
     shutil.copy(MIGRATIONS_DIR / "001_initial.sql", directory)
+    shutil.copy(MIGRATIONS_DIR / "postgresql" / "001_initial.sql", directory / "postgresql")
     return directory
 
 
 @pytest.fixture
-def store(migrations: Path) -> Iterator[Store]:
-    opened = Store(":memory:", migrations_dir=migrations)
-    yield opened
-    opened.close()
+def store(backend: Backend, migrations: Path) -> Store:
+    """A store of each dialect with only migration 001 applied (closed after the test)."""
+    return backend.open(migrations_dir=migrations)
 
 
 def _count(store: Store, table: str) -> int:
@@ -37,23 +43,37 @@ def _count(store: Store, table: str) -> int:
         return int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def _audit(cur: duckdb.DuckDBPyConnection, actor: str) -> None:
+def _audit(cur: Cursor, actor: str) -> None:
     cur.execute("INSERT INTO audit_log (actor, action) VALUES (?, 'test')", [actor])
 
 
-def test_shipped_migrations_apply() -> None:
-    shipped = discover_migrations()
-    store = Store(":memory:")
-    try:
-        assert shipped[0].version == 1
-        assert store.schema_version() == shipped[-1].version
-    finally:
-        store.close()
+def test_shipped_migrations_apply(backend: Backend) -> None:
+    shipped = discover_migrations(dialect=backend.name)
+    store = backend.open(migrations_dir=MIGRATIONS_DIR)  # an empty database: every migration runs here
+    assert shipped[0].version == 1
+    assert store.schema_version() == shipped[-1].version
+
+
+def test_dialect_overrides_replace_shared_files(tmp_path: Path) -> None:
+    (tmp_path / "postgresql").mkdir()
+    for name in ("001_one.sql", "002_two.sql"):
+        (tmp_path / name).write_text("SELECT 1;")
+    (tmp_path / "postgresql" / "002_two.sql").write_text("SELECT 2;")
+    assert [m.path for m in discover_migrations(tmp_path)] == [tmp_path / "001_one.sql", tmp_path / "002_two.sql"]
+    assert [m.path for m in discover_migrations(tmp_path, "postgresql")] == [
+        tmp_path / "001_one.sql",
+        tmp_path / "postgresql" / "002_two.sql",
+    ]
 
 
 def test_initial_schema(store: Store) -> None:
     with store.read() as cur:
-        tables = {row[0] for row in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            row[0]
+            for row in cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema IN ('main', 'public')"
+            ).fetchall()
+        }
         names = cur.execute("SELECT version, name FROM schema_migrations").fetchall()
     assert {
         "integration",
@@ -82,7 +102,7 @@ def test_sequences_and_defaults(store: Store) -> None:
 
 
 def test_integration_is_a_single_row(store: Store) -> None:
-    with pytest.raises(duckdb.ConstraintException), store.write() as cur:
+    with pytest.raises(CONSTRAINT), store.write() as cur:
         cur.execute("INSERT INTO integration (id) VALUES (2)")
     assert _count(store, "integration") == 0
 
@@ -97,10 +117,10 @@ def test_timestamps_round_trip_in_utc(store: Store) -> None:
     assert value.utcoffset() == timedelta(0)
 
 
-def test_migrations_apply_once_and_only_new_ones_on_reopen(tmp_path: Path, migrations: Path) -> None:
-    path = tmp_path / "deep" / "dir" / "pw.duckdb"
+def test_migrations_apply_once_and_only_new_ones_on_reopen(backend: Backend, tmp_path: Path, migrations: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "pw.duckdb" if backend.name == "duckdb" else backend.target(migrated=False)
     first = Store(path, migrations_dir=migrations)
-    assert path.parent.is_dir()
+    assert backend.name != "duckdb" or Path(path).parent.is_dir()
     assert first.schema_version() == 1
     with first.write() as cur:
         _audit(cur, "kept")
@@ -125,8 +145,8 @@ def test_migrations_apply_once_and_only_new_ones_on_reopen(tmp_path: Path, migra
     third.close()
 
 
-def test_concurrent_opens_of_one_file_migrate_once(tmp_path: Path, migrations: Path) -> None:
-    path = tmp_path / "pw.duckdb"
+def test_concurrent_opens_of_one_database_migrate_once(backend: Backend, migrations: Path) -> None:
+    path = backend.target(migrated=False)
     opened: list[Store] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -150,14 +170,22 @@ def test_concurrent_opens_of_one_file_migrate_once(tmp_path: Path, migrations: P
         store.close()
 
 
-def test_failing_migration_leaves_nothing(migrations: Path) -> None:
+def test_failing_migration_leaves_nothing(backend: Backend, migrations: Path) -> None:
     (migrations / "002_broken.sql").write_text("CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;")
+    target = backend.target(migrated=False)
     with pytest.raises(StoreError, match=r"002_broken\.sql"):
-        Store(":memory:", migrations_dir=migrations)
+        Store(target, migrations_dir=migrations)
+    (migrations / "002_broken.sql").unlink()
+    store = Store(target, migrations_dir=migrations)
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'").fetchone() == (
+            0,
+        )
+    store.close()
 
 
-def test_failed_migration_is_retried_after_fix(tmp_path: Path, migrations: Path) -> None:
-    path = tmp_path / "pw.duckdb"
+def test_failed_migration_is_retried_after_fix(backend: Backend, migrations: Path) -> None:
+    path = backend.target(migrated=False)
     broken = migrations / "002_fix.sql"
     broken.write_text("CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;")
     with pytest.raises(StoreError):
@@ -191,7 +219,7 @@ def test_write_rolls_back_on_exception(store: Store) -> None:
 
 
 def test_write_rolls_back_on_database_error(store: Store) -> None:
-    with pytest.raises(duckdb.ConstraintException), store.write() as cur:
+    with pytest.raises(CONSTRAINT), store.write() as cur:
         cur.execute("INSERT INTO settings_kv (key) VALUES ('k')")
         cur.execute("INSERT INTO settings_kv (key) VALUES ('k')")
     assert _count(store, "settings_kv") == 0
@@ -339,7 +367,7 @@ def test_bulk_insert_empty_frame(store: Store) -> None:
 
 def test_bulk_insert_rolls_back_with_transaction(store: Store) -> None:
     frame = pd.DataFrame({"bc_id": ["1", "1"]})  # duplicate primary key
-    with pytest.raises(duckdb.ConstraintException), store.write() as cur:
+    with pytest.raises(CONSTRAINT), store.write() as cur:
         bulk_insert(cur, "partners", pd.DataFrame({"bc_id": ["0"]}))
         bulk_insert(cur, "partners", frame)
     assert _count(store, "partners") == 0
@@ -352,7 +380,7 @@ def test_bulk_insert_validates_table_name(store: Store, name: str) -> None:
     assert _count(store, "tokens") == 0
 
 
-def test_memory_stores_are_independent(migrations: Path) -> None:
+def test_duckdb_memory_stores_are_independent(migrations: Path) -> None:
     one, two = Store(":memory:", migrations_dir=migrations), Store(":memory:", migrations_dir=migrations)
     with one.write() as cur:
         _audit(cur, "one")
@@ -361,8 +389,8 @@ def test_memory_stores_are_independent(migrations: Path) -> None:
     two.close()
 
 
-def test_closed_store_refuses_work(migrations: Path) -> None:
-    store = Store(":memory:", migrations_dir=migrations)
+def test_closed_store_refuses_work(backend: Backend, migrations: Path) -> None:
+    store = backend.open(migrations_dir=migrations)
     store.close()
     store.close()
     with pytest.raises(StoreError, match="closed"), store.read():
@@ -371,7 +399,7 @@ def test_closed_store_refuses_work(migrations: Path) -> None:
         pass
 
 
-def test_close_checkpoints_so_no_wal_is_left(tmp_path: Path, migrations: Path) -> None:
+def test_duckdb_close_checkpoints_so_no_wal_is_left(tmp_path: Path, migrations: Path) -> None:
     store = Store(tmp_path / "pw.duckdb", migrations_dir=migrations)
     with store.write() as cur:
         _audit(cur, "before close")
@@ -382,7 +410,7 @@ def test_close_checkpoints_so_no_wal_is_left(tmp_path: Path, migrations: Path) -
     assert not (tmp_path / "pw.duckdb.wal").exists()
 
 
-def test_rewrite_keeps_data_and_sequences_and_waits_for_reads(tmp_path: Path, migrations: Path) -> None:
+def test_duckdb_rewrite_keeps_data_and_sequences_and_waits_for_reads(tmp_path: Path, migrations: Path) -> None:
     store = Store(tmp_path / "pw.duckdb", migrations_dir=migrations)
     with store.write() as cur:
         _audit(cur, "one")
@@ -448,3 +476,32 @@ def test_the_memory_limit_comes_from_the_settings(tmp_path: Path) -> None:
     finally:
         core_services.install(None)
         default.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgresql_rewrite_keeps_data_and_sequences(backend: Backend, migrations: Path) -> None:
+    store = backend.open(migrations_dir=migrations)
+    with store.write() as cur:
+        _audit(cur, "one")
+        cur.execute("DELETE FROM audit_log")
+        _audit(cur, "two")
+        before = cur.execute("SELECT pg_relation_filenode('audit_log')").fetchone()
+    store.rewrite()
+    with store.write() as cur:
+        _audit(cur, "three")
+    with store.read() as cur:
+        assert cur.execute("SELECT id, actor FROM audit_log ORDER BY id").fetchall() == [(2, "two"), (3, "three")]
+        after = cur.execute("SELECT pg_relation_filenode('audit_log')").fetchone()
+    assert after != before  # the table was copied into a fresh file: the deleted row's old file is gone
+
+
+def test_placeholders_and_percent_signs_reach_postgresql_intact(backend: Backend, migrations: Path) -> None:
+    store = backend.open(migrations_dir=migrations)
+    with store.write() as cur:
+        cur.execute("INSERT INTO settings_kv (key, value) VALUES (?, ?)", ["a?b", "50% off"])
+        cur.execute("INSERT INTO settings_kv (key, value) VALUES ($key, $value)", {"key": "$x", "value": "'q'"})
+    with store.read() as cur:
+        assert cur.execute(
+            "SELECT key FROM settings_kv WHERE value LIKE '%\\%%' ESCAPE '\\' AND key = ANY(?)", [["a?b", "$x"]]
+        ).fetchall() == [("a?b",)]
+        assert cur.execute("SELECT value FROM settings_kv WHERE key = '$x' AND ? = 1", [1]).fetchall() == [("'q'",)]

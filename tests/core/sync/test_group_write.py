@@ -8,7 +8,6 @@ import random
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,13 @@ from core.sync.errors import SyncHalted
 from core.sync.member_diff import Snapshot
 from core.sync.member_write import GroupWriter
 from core.tasks.jobs import Counts
+from tests.support.backends import Backend
 from tests.support.member_rows import T0, mutate_members, random_member, random_snapshot
 
 PARTNERS = ("p1", "p2", "p3")
 
 
-def _store(path: Path) -> Store:
-    store = Store(path)
+def _store(store: Store) -> Store:
     with store.write() as cur:
         cur.executemany(
             "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
@@ -33,28 +32,40 @@ def _store(path: Path) -> Store:
     return store
 
 
+def _columns(cur, table: str, last: tuple[str, ...] = ()) -> str:
+    """The table's columns but PostgreSQL's `rowid` (DuckDB's is hidden from `*`), `last` at the end."""
+    names = [
+        row[0]
+        for row in cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND column_name <> 'rowid' "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    return ", ".join([*(n for n in names if n not in last), *last])
+
+
 def _state(store: Store) -> dict[str, list]:
     with store.read() as cur:
+        members = _columns(cur, "members", ("first_seen", "last_seen", "removed_at"))
+        assets = _columns(cur, "member_assets")
         return {
-            "members": cur.execute(
-                "SELECT * EXCLUDE (first_seen, last_seen, removed_at), first_seen, last_seen, "
-                "removed_at FROM members ORDER BY partner_bc_id, member_key"
-            ).fetchall(),
+            "members": cur.execute(f"SELECT {members} FROM members ORDER BY partner_bc_id, member_key").fetchall(),
             "changes": cur.execute(
                 "SELECT task_id, partner_bc_id, member_key, change, old_value, new_value "
                 "FROM member_changes ORDER BY partner_bc_id, id"
             ).fetchall(),
-            "assets": cur.execute("SELECT * FROM member_assets ORDER BY ALL").fetchall(),
+            "assets": cur.execute(f"SELECT {assets} FROM member_assets ORDER BY 1, 2, 3, 4").fetchall(),
             "syncs": cur.execute(
                 "SELECT task_id, partner_bc_id, baseline, members, added, changed, removed "
-                "FROM member_syncs ORDER BY ALL"
+                "FROM member_syncs ORDER BY 1, 2"
             ).fetchall(),
             "latest": cur.execute(
-                "SELECT partner_bc_id, task_id, baseline FROM member_sync_latest ORDER BY ALL"
+                "SELECT partner_bc_id, task_id, baseline FROM member_sync_latest ORDER BY 1, 2, 3"
             ).fetchall(),
             "counts": cur.execute(
                 "SELECT task_id, partner_bc_id, change, sum(members) FROM member_change_counts "
-                "GROUP BY ALL ORDER BY ALL"
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ).fetchall(),
         }
 
@@ -76,8 +87,8 @@ def _histories(seed: int, rounds: int) -> list[list[Snapshot]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
-def test_apply_many_equals_one_transaction_per_partner(tmp_path: Path, seed: int) -> None:
-    one_by_one, together = _store(tmp_path / "one.duckdb"), _store(tmp_path / "many.duckdb")
+def test_apply_many_equals_one_transaction_per_partner(backend: Backend, seed: int) -> None:
+    one_by_one, together = _store(backend.open("one")), _store(backend.open("many"))
     for task_id, snapshots in enumerate(_histories(seed, rounds=6), start=1):
         now = T0 + timedelta(days=task_id)
         expected = []
@@ -94,12 +105,10 @@ def test_apply_many_equals_one_transaction_per_partner(tmp_path: Path, seed: int
             )
         assert got == expected
         assert _state(together) == _state(one_by_one)
-    one_by_one.close()
-    together.close()
 
 
-def test_a_halted_partner_is_left_out_and_the_others_written(tmp_path: Path) -> None:
-    store = _store(tmp_path / "pw.duckdb")
+def test_a_halted_partner_is_left_out_and_the_others_written(backend: Backend) -> None:
+    store = _store(backend.open())
     first, second = _histories(7, rounds=2)
     with store.write() as cur:
         member_write.apply_many(cur, [(snap, snap.partner_bc_id) for snap in first], task_id=1, now=T0, threshold=100)
@@ -124,7 +133,6 @@ def test_a_halted_partner_is_left_out_and_the_others_written(tmp_path: Path) -> 
     assert [r for r in after["members"] if r[0] == "p1"] == [r for r in before["members"] if r[0] == "p1"]
     assert [r for r in after["members"] if r[0] == "p2"] != [r for r in before["members"] if r[0] == "p2"]
     assert {r[1] for r in after["syncs"] if r[0] == 2} == {"p2", "p3"}
-    store.close()
 
 
 def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) -> dict[str, object]:
@@ -152,8 +160,8 @@ def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) ->
     return results
 
 
-def test_queued_writes_are_committed_together(tmp_path: Path) -> None:
-    store = _store(tmp_path / "pw.duckdb")
+def test_queued_writes_are_committed_together(backend: Backend) -> None:
+    store = _store(backend.open())
     seen: list[str] = []
     results = _queued_writes(
         store, _histories(3, rounds=1)[0], {bc: (lambda cur, bc=bc: seen.append(bc)) for bc in PARTNERS}
@@ -161,11 +169,10 @@ def test_queued_writes_are_committed_together(tmp_path: Path) -> None:
     assert all(isinstance(results[bc], Counts) and results[bc].added == 30 for bc in PARTNERS)
     assert GroupWriter.of(store).batch_sizes == [3]
     assert sorted(seen) == list(PARTNERS)
-    store.close()
 
 
-def test_a_group_takes_queued_partners_up_to_its_member_budget(tmp_path: Path) -> None:
-    store = _store(tmp_path / "pw.duckdb")
+def test_a_group_takes_queued_partners_up_to_its_member_budget(backend: Backend) -> None:
+    store = _store(backend.open())
     GroupWriter.of(store).group_members = 65  # two partners of 30 members fit, a third does not
     results = _queued_writes(store, _histories(3, rounds=1)[0], {})
     assert all(isinstance(results[bc], Counts) and results[bc].added == 30 for bc in PARTNERS)
@@ -175,8 +182,8 @@ def test_a_group_takes_queued_partners_up_to_its_member_budget(tmp_path: Path) -
     store.close()
 
 
-def test_a_partner_larger_than_the_budget_is_written_alone(tmp_path: Path) -> None:
-    store = _store(tmp_path / "pw.duckdb")
+def test_a_partner_larger_than_the_budget_is_written_alone(backend: Backend) -> None:
+    store = _store(backend.open())
     GroupWriter.of(store).group_members = 10
     results = _queued_writes(store, _histories(3, rounds=1)[0], {})
     assert all(isinstance(results[bc], Counts) for bc in PARTNERS)
@@ -184,8 +191,8 @@ def test_a_partner_larger_than_the_budget_is_written_alone(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_failing_write_in_a_group_fails_only_its_partner(tmp_path: Path) -> None:
-    store = _store(tmp_path / "pw.duckdb")
+def test_a_failing_write_in_a_group_fails_only_its_partner(backend: Backend) -> None:
+    store = _store(backend.open())
 
     def broken(cur: object) -> None:
         raise RuntimeError("disk on fire")
@@ -200,7 +207,6 @@ def test_a_failing_write_in_a_group_fails_only_its_partner(tmp_path: Path) -> No
             "p1": 30,
             "p3": 30,
         }
-    store.close()
 
 
 @pytest.mark.parametrize("order", [[0, 1, 2, 3, 4, 5], [0, 3, 1, 4, 2, 5], [5, 4, 3, 2, 1, 0]])

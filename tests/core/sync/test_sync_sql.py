@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from core.store.database import Store
 from core.sync import member_write
 from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
 from tests.support import reference_plan
+from tests.support.backends import Backend
 from tests.support.member_rows import BC, T0, mutate_members, random_member, random_snapshot
 
 
@@ -33,9 +33,9 @@ def _changes(store: Store, task_id: int) -> list[tuple]:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
+def test_sql_diff_matches_make_plan(backend: Backend, seed: int) -> None:
     rng = random.Random(seed)
-    store = Store(tmp_path / "pw.duckdb")
+    store = backend.open()
     with store.write() as cur:
         cur.execute("INSERT INTO partners (bc_id, name, connection) VALUES (?, 'Agency', 'connected')", [BC])
     members = dict(random_member(i, rng, invitee=rng.random() < 0.3) for i in range(40))
@@ -64,7 +64,6 @@ def test_sql_diff_matches_make_plan(tmp_path: Path, seed: int) -> None:
             (r["member_key"], r["asset_id"], r["asset_type"], r["asset_name"], r["asset_role"], now)
             for r in snap.asset_roles
         }
-    store.close()
 
 
 def _assets(store: Store) -> set[tuple]:
@@ -112,8 +111,8 @@ def _reach_of(snap: Snapshot, keys: Iterable[str]) -> dict[str, tuple[int, bool]
     return {key: (len(with_assets.get(key, ())), key in admin) for key in keys}
 
 
-def test_reach_columns_are_written_with_the_rows(tmp_path: Path) -> None:
-    store = Store(tmp_path / "pw.duckdb")
+def test_reach_columns_are_written_with_the_rows(backend: Backend) -> None:
+    store = backend.open()
     roles = [
         {"member_key": "1", "asset_id": "a2", "asset_type": "ADVERTISER", "asset_name": "Zeta", "asset_role": "ADMIN"},
         {"member_key": "1", "asset_id": "a1", "asset_type": "CATALOG", "asset_name": None, "asset_role": None},
@@ -132,4 +131,3 @@ def test_reach_columns_are_written_with_the_rows(tmp_path: Path) -> None:
     with store.read() as cur:
         rows = cur.execute("SELECT member_key, asset_count, assets, asset_admin FROM members ORDER BY 1").fetchall()
     assert rows == [("1", 2, "Zeta (ADVERTISER: ADMIN); a1 (CATALOG: ?)", True), ("2", 0, "", False)]
-    store.close()

@@ -128,6 +128,7 @@ class _Recording:
         return self.cur.execute(sql.replace(" FOR UPDATE SKIP LOCKED", ""), params)
 
 
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)  # the PostgreSQL branch, simulated on DuckDB
 def test_claims_lock_rows_with_skip_locked_on_postgresql_only(store, monkeypatch):
     seen: list[str] = []
     real_write = store.write

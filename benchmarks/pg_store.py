@@ -1,0 +1,99 @@
+"""pg_store: the PostgreSQL store beside the DuckDB file, in one run, on a throwaway PostgreSQL 15 cluster
+(tools/pgcluster.py: local, durability off as in the tests, so the figures are the store's work, not the disk's).
+
+1. Store upsert: 200,000 members (50 partners × 4,000) already stored, 5% changed, every partner's snapshot
+   handed to the sync's write path at once (`member_write.write_snapshot`, the group commit), as
+   benchmarks/store_upsert.py measures on DuckDB. Headline: seconds on PostgreSQL (target < 2 s), with DuckDB's
+   seconds measured in the same run.
+2. Members page at 1,000,000 members: the synthetic database of benchmarks/members_query.py copied into
+   PostgreSQL with `migrate-store` (core/store/transfer.py, also timed), then the same page-view mix on both;
+   p50 and p95 of a page view (target p95 < 0.15 s on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from benchmarks import datagen, members_query, store_upsert
+from benchmarks.common import load_average, percentile
+from core.store import transfer
+from core.store.database import Store
+from tools.pgcluster import Cluster
+
+NAME = "pg_store"
+TARGET_UPSERT_S = 2.0
+TARGET_PAGE_P95_S = 0.15
+UPSERT_SIZES = {"full": (50, 4000), "quick": (10, 4000), "tiny": (3, 200)}
+PAGE_SIZES = {"full": "full", "quick": "quick", "tiny": "tiny"}  # members_query's sizes: 1M, 100k, 150
+REPEATS = {"full": 2, "quick": 2, "tiny": 1}
+
+
+def _database(cluster: Cluster, name: str) -> str:
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return cluster.url(name)
+
+
+def _upsert(target: str, size: str) -> tuple[float, int]:
+    """Seconds to write every partner's changed snapshot at once into a store holding the base snapshots."""
+    partners, per_partner = UPSERT_SIZES[size]
+    base = [datagen.snapshot(p, per_partner) for p in range(partners)]
+    changed = [datagen.changed(s, store_upsert.CHANGE_SHARE, seed=p) for p, s in enumerate(base)]
+    store_upsert._seed(target, base).close()  # a path or a URL: Store opens either
+    store = Store(target)
+    try:
+        started = time.perf_counter()
+        store_upsert._write_all_at_once(store, changed, task_id=2)
+        return time.perf_counter() - started, sum(len(s.members) for s in changed)
+    finally:
+        store.close()
+
+
+def _page_views(store: Store, repeats: int) -> tuple[float, float, str]:
+    views, _, _, slowest = members_query._page_views(store, repeats)
+    worst = max(slowest, key=lambda label: slowest[label])
+    return round(statistics.median(views), 4), round(percentile(views, 95), 4), worst
+
+
+def run(size: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="pw-bench-pg-") as tmp, Cluster() as cluster:
+        pg_upsert_s, members = _upsert(_database(cluster, "upsert"), size)
+        duck_upsert_s, _ = _upsert(str(Path(tmp) / "upsert.duckdb"), size)
+
+        source = members_query.database(PAGE_SIZES[size])
+        target = _database(cluster, "members")
+        started = time.perf_counter()
+        copied = transfer.copy_store(source, target)
+        migrate_s = time.perf_counter() - started
+        pg = Store(target)
+        with pg.write() as cur:
+            cur.execute("ANALYZE")
+        pg_p50, pg_p95, pg_worst = _page_views(pg, REPEATS[size])
+        pg.close()
+        local = Path(tmp) / "members.duckdb"
+        shutil.copy(source, local)
+        duck_store = Store(local)
+        duck_p50, duck_p95, _ = _page_views(duck_store, REPEATS[size])
+        duck_store.close()
+    return {
+        "value": round(pg_p95, 4),
+        "unit": "s",
+        "target": TARGET_PAGE_P95_S,
+        "met": pg_p95 < TARGET_PAGE_P95_S and pg_upsert_s < TARGET_UPSERT_S,
+        "members": copied.tables.get("members", 0),
+        "page_p50_s": {"postgresql": pg_p50, "duckdb": duck_p50},
+        "page_p95_s": {"postgresql": pg_p95, "duckdb": duck_p95},
+        "slowest_case_postgresql": pg_worst,
+        "upsert_members": members,
+        "upsert_s": {"postgresql": round(pg_upsert_s, 3), "duckdb": round(duck_upsert_s, 3)},
+        "upsert_target_s": TARGET_UPSERT_S,
+        "migrate_store_s": round(migrate_s, 1),
+        "migrate_store_rows": copied.rows,
+        "load_average_1m": load_average(),
+    }
