@@ -85,6 +85,9 @@ class Cluster:
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
     watchdog: subprocess.Popen[bytes] | None = None
+    # commits wait for their WAL write (synchronous_commit on), so an immediate shutdown (a crash of the server
+    # process, not of the machine: fsync stays off) loses no committed transaction
+    durable: bool = False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -120,7 +123,8 @@ class Cluster:
                 str(PG_BIN / "postgres"),
                 *("-D", str(self.directory / "data"), "-p", str(self.port), "-h", "127.0.0.1"),
                 *("-k", str(self.directory)),
-                *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+                *("-c", "fsync=off", "-c", f"synchronous_commit={'on' if self.durable else 'off'}"),
+                *("-c", "full_page_writes=off"),
                 *("-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "dynamic_shared_memory_type=mmap"),
             ],
             stdout=log,

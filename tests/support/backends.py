@@ -53,12 +53,13 @@ def unavailable(why: str) -> None:
     pytest.skip(f"PostgreSQL unavailable: {why}")
 
 
-def start_cluster() -> pgcluster.Cluster:
-    """A new throwaway cluster (skips, or fails under CI=true, where PostgreSQL cannot run)."""
+def start_cluster(*, durable: bool = False) -> pgcluster.Cluster:
+    """A new throwaway cluster (skips, or fails under CI=true, where PostgreSQL cannot run); `durable`: its
+    commits survive a crash of the server (`pgcluster.Cluster.durable`)."""
     if not pgcluster.available():
         unavailable(f"no binaries in {pgcluster.PG_BIN} (apt-get install postgresql)")
     try:
-        return pgcluster.Cluster().start()
+        return pgcluster.Cluster(durable=durable).start()
     except pgcluster.ClusterError as exc:
         unavailable(str(exc))
         raise

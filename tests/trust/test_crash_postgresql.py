@@ -162,8 +162,8 @@ def test_a_worker_killed_mid_write_leaves_its_task_not_completed_and_another_wor
 
 @pytest.fixture
 def own_cluster() -> Iterator[pgcluster.Cluster]:
-    """A cluster of this test's own: it is restarted under the app."""
-    cluster = start_cluster()
+    """A cluster of this test's own: it is restarted under the app, even crashed, and keeps every commit."""
+    cluster = start_cluster(durable=True)
     try:
         with psycopg.connect(cluster.url(), autocommit=True) as conn:
             conn.execute("CREATE DATABASE pw")
@@ -225,6 +225,9 @@ def test_the_database_restarting_mid_write_ends_the_task_cleanly_and_the_app_rec
     assert "database connection was lost" in task["error"], task["error"]
     assert "Unexpected error" not in task["error"]
     assert not jobs.any_active(svc.store)
+    partner_jobs = list(jobs.list_jobs(svc.store, task_id)["status"])
+    assert partner_jobs
+    assert set(partner_jobs) <= set(jobs.ENDED)  # no job left Running either
     assert content(svc.store) == before
     assert _late_joiners(svc) == 0
 
