@@ -6,7 +6,8 @@ role and durability off (fsync, synchronous commit): the data is thrown away. Po
 so a root caller (CI, these machines) runs both as the `postgres` system user, who owns the directory.
 
 A watchdog process outlives nothing: when the process that started the cluster dies (even by SIGKILL), the
-watchdog stops the server (immediate shutdown) and deletes the directory. `stop()` does the same at once.
+watchdog stops the server (immediate shutdown) and deletes the directory. `stop()` does the same at once;
+`restart()` stops the server and starts it again on the same data and port (the fault tests).
 
 `python -m tools.pgcluster` starts one, prints its URL and waits for Ctrl-C (for trying the app on PostgreSQL).
 """
@@ -84,6 +85,9 @@ class Cluster:
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
     watchdog: subprocess.Popen[bytes] | None = None
+    # commits wait for their WAL write (synchronous_commit on), so an immediate shutdown (a crash of the server
+    # process, not of the machine: fsync stays off) loses no committed transaction
+    durable: bool = False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -91,13 +95,18 @@ class Cluster:
     def start(self) -> Cluster:
         if not available():
             raise ClusterError(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
-        data = self.directory / "data"
+        self._init()
+        self._launch()
+        return self
+
+    def _init(self) -> None:
         drop = _as_user()
         if drop:
             os.chown(self.directory, int(str(drop["user"])), int(str(drop["group"])))
             self.directory.chmod(0o700)
+        data = str(self.directory / "data")
         init = subprocess.run(
-            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"],
+            [str(PG_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"],
             capture_output=True,
             check=False,
             **drop,  # type: ignore[call-overload]
@@ -105,18 +114,23 @@ class Cluster:
         if init.returncode != 0:
             self._remove()
             raise ClusterError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
-        log = open(self.directory / "server.log", "wb")  # noqa: SIM115 (the server writes it until it stops)
+
+    def _launch(self) -> None:
+        """The server on the initialised directory (its log appended to), with its watchdog; returns once ready."""
+        log = open(self.directory / "server.log", "ab")  # noqa: SIM115 (the server writes it until it stops)
         self.process = subprocess.Popen(  # type: ignore[call-overload]
             [
                 str(PG_BIN / "postgres"),
-                *("-D", str(data), "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self.directory)),
-                *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+                *("-D", str(self.directory / "data"), "-p", str(self.port), "-h", "127.0.0.1"),
+                *("-k", str(self.directory)),
+                *("-c", "fsync=off", "-c", f"synchronous_commit={'on' if self.durable else 'off'}"),
+                *("-c", "full_page_writes=off"),
                 *("-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "dynamic_shared_memory_type=mmap"),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **drop,
+            **_as_user(),
         )
         log.close()
         self.watchdog = subprocess.Popen(
@@ -124,7 +138,14 @@ class Cluster:
             start_new_session=True,
         )
         self._wait_ready()
-        return self
+
+    def restart(self, *, immediate: bool = False, down_s: float = 0.0) -> None:
+        """Stop the server and start it again on the same port and data, as an operator's restart or a failover
+        would: a fast shutdown (or, `immediate`, a crash-like one) ends every session and rolls back their open
+        transactions; the server stays down `down_s` seconds."""
+        self._halt(signal.SIGQUIT if immediate else signal.SIGINT)
+        time.sleep(down_s)
+        self._launch()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -145,17 +166,21 @@ class Cluster:
 
     def stop(self) -> None:
         """Immediate shutdown, then the directory is deleted."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._halt(signal.SIGQUIT)
+        self._remove()
+
+    def _halt(self, sig: signal.Signals) -> None:
+        """Stop the watchdog (which would delete the directory once the server is gone), then the server."""
         if self.watchdog is not None and self.watchdog.poll() is None:
             self.watchdog.kill()
             self.watchdog.wait()
-        self._remove()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def _remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -73,6 +73,17 @@ class StoreError(UserError, RuntimeError):
     """The store cannot be opened or used (bad migration directory, closed store...)."""
 
 
+class ConnectionLost(StoreError):
+    """The database server went away in the middle of a unit of work (restart, failover, network): the server
+    rolled its transaction back, so nothing of it was kept."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database connection was lost (the database server restarted or could not be reached): the work in "
+            "progress was rolled back and nothing of it was saved. Try again once the database is back."
+        )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int

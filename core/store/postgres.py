@@ -44,6 +44,7 @@ from core.store.database import (
     MEMORY_LIMIT_MIB,
     MIGRATIONS_DIR,
     REWRITE_WAIT_S,
+    ConnectionLost,
     Store,
     StoreError,
     discover_migrations,
@@ -317,6 +318,18 @@ class PgCursor:
         self.raw.close()
 
 
+@contextmanager
+def _lost_connection(cur: PgCursor) -> Iterator[None]:
+    """A driver error that broke the connection (the server restarted, failed over, or the network dropped) is
+    `ConnectionLost`, which says so to the person; the pool then replaces the broken connection."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if cur.raw.connection.broken:
+            raise ConnectionLost() from exc
+        raise
+
+
 def _write_lock(url: str) -> threading.RLock:
     with _write_locks_guard:
         return _write_locks.setdefault(url, threading.RLock())
@@ -379,7 +392,7 @@ class PostgresStore(Store):
         if joined is not None:
             yield joined
             return
-        with self._cursor() as cur:
+        with self._cursor() as cur, _lost_connection(cur):
             try:
                 cur.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 yield cur
@@ -394,7 +407,7 @@ class PostgresStore(Store):
             if joined is not None:
                 yield joined
                 return
-            with self._cursor() as cur:
+            with self._cursor() as cur, _lost_connection(cur):
                 self._local.write_cursor = cur
                 try:
                     yield from transaction(cur, cur.raw.execute, psycopg.Error)

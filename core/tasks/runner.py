@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from core.errors import UserError
 from core.store.database import Store
 from core.tasks import jobs
 from core.tasks.jobs import Counts, Enqueued, Request, Task, TaskContext, TaskFailed, Work
@@ -171,6 +172,9 @@ class JobRunner:
             counts = work(ctx)
         except TaskFailed as exc:
             status, error = exc.status, str(exc)
+        except UserError as exc:  # written for the person (e.g. the database connection was lost): shown as it is
+            log.warning("Task #%s not completed: %s", ctx.task_id, exc)
+            status, error = jobs.NOT_COMPLETED, str(exc)
         except Exception as exc:  # a task must never stay Running because of a bug
             log.exception("Task #%s crashed", ctx.task_id)
             status, error = jobs.NOT_COMPLETED, f"Unexpected error: {type(exc).__name__}: {exc}"

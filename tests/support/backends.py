@@ -53,14 +53,21 @@ def unavailable(why: str) -> None:
     pytest.skip(f"PostgreSQL unavailable: {why}")
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
+def start_cluster(*, durable: bool = False) -> pgcluster.Cluster:
+    """A new throwaway cluster (skips, or fails under CI=true, where PostgreSQL cannot run); `durable`: its
+    commits survive a crash of the server (`pgcluster.Cluster.durable`)."""
     if not pgcluster.available():
         unavailable(f"no binaries in {pgcluster.PG_BIN} (apt-get install postgresql)")
     try:
-        cluster = pgcluster.Cluster().start()
+        return pgcluster.Cluster(durable=durable).start()
     except pgcluster.ClusterError as exc:
         unavailable(str(exc))
+        raise
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = start_cluster()
     pg = PgCluster(cluster)
     try:
         with psycopg.connect(pg.url(), autocommit=True) as conn:

@@ -114,12 +114,17 @@ def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (),
     raise RuntimeError(f"the app did not answer /healthz within 60 s:\n{app.log()}")
 
 
-def stop_app(app: RunningApp) -> None:
-    app.process.terminate()
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within `timeout` seconds."""
+    process.terminate()
     try:
-        app.process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        app.process.kill()
+        process.kill()
+
+
+def stop_app(app: RunningApp) -> None:
+    stop_process(app.process)
 
 
 @pytest.fixture(scope="module")

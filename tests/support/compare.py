@@ -21,13 +21,13 @@ FINANCE_LABELS = {"MANAGER": "Manager", "ANALYST": "Analyst"}
 
 CONTENT_SQL = {
     "partners": """SELECT bc_id, name, assets_shared_with_partner, assets_shared_by_partner, connection,
-                          removed_at IS NULL FROM partners ORDER BY ALL""",
+                          removed_at IS NULL FROM partners ORDER BY 1, 2, 3, 4, 5, 6""",
     "partner_assets": "SELECT partner_bc_id, asset_id, asset_type, asset_name, share_type FROM partner_assets "
-    "ORDER BY ALL",
+    "ORDER BY 1, 2, 3, 4, 5",
     "members": """SELECT partner_bc_id, member_key, user_id, user_name, user_email, user_role, finance_role,
-                         relation_status, removed_at IS NULL FROM members ORDER BY ALL""",
+                         relation_status, removed_at IS NULL FROM members ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
     "member_assets": "SELECT partner_bc_id, member_key, asset_id, asset_type, asset_role FROM member_assets "
-    "ORDER BY ALL",
+    "ORDER BY 1, 2, 3, 4, 5",
     "member_changes": "SELECT count(*) FROM member_changes",
 }
 

@@ -51,3 +51,34 @@ def test_the_cluster_dies_with_the_process_that_started_it() -> None:
         time.sleep(0.2)
     assert not _alive(int(pid))
     assert not Path(directory).exists()
+
+
+def test_a_restart_keeps_the_data_and_the_port_and_ends_the_open_sessions() -> None:
+    if not pgcluster.available():
+        unavailable(f"no binaries in {pgcluster.PG_BIN}")
+    with pgcluster.Cluster() as cluster:
+        assert cluster.process is not None
+        first_pid = cluster.process.pid
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (n int)")
+            conn.execute("INSERT INTO kept VALUES (1)")
+        session = psycopg.connect(cluster.url())
+        session.execute("INSERT INTO kept VALUES (2)")  # open transaction, never committed
+        cluster.restart(down_s=0.2)
+        assert cluster.process.pid != first_pid
+        assert cluster.watchdog is not None
+        assert cluster.watchdog.poll() is None  # the new server is guarded too
+        assert _fails(session)  # its transaction ended with the old server
+        session.close()
+        with psycopg.connect(cluster.url()) as conn:
+            assert conn.execute("SELECT n FROM kept").fetchall() == [(1,)]
+        directory = cluster.directory
+    assert not directory.exists()
+
+
+def _fails(session: psycopg.Connection) -> bool:
+    try:
+        session.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False

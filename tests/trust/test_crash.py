@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
@@ -21,25 +20,12 @@ from core.tasks import jobs
 from core.tasks.runner import JobRunner
 from tests.support import ROOT
 from tests.support.compare import content
+from tests.support.crash import mid_write_child
 from tests.support.onboarding import fast_retries, run_sync
 from tests.support.sandbox import control, monitored_partners
 from tests.support.services import make_services
 
-# The CLI's sync, with one test hook: after new members of a partner are inserted (transaction still
-# open, nothing committed), say so and wait to be killed.
-CHILD = textwrap.dedent("""
-    import sys, time
-    from core import cli
-    from core.sync import member_write
-    real = member_write._insert_members
-    def hooked(cur, rows):
-        real(cur, rows)
-        if rows.num_rows:
-            print("MID-WRITE", flush=True)
-            time.sleep(120)
-    member_write._insert_members = hooked
-    sys.exit(cli.main(["sync"]))
-""")
+CHILD = mid_write_child("sync")  # the CLI's sync, waiting to be killed in its first member write
 
 
 @pytest.mark.slow
