@@ -142,18 +142,17 @@ class Burst:
                 csv = self.client.get(EXPORT_PATH)  # the whole body, or a TransportError
                 assert csv.status_code == 200, csv.text
                 assert csv.text.startswith('"Member",'), csv.text[:200]
-                with self.lock:
-                    self.exports += 1
-                self._answered(None)
+                self._answered(None, export=True)
         except httpx.TransportError:  # the replica is gone: this request got no answer
             return
 
-    def _answered(self, task_id: int | None) -> None:
+    def _answered(self, task_id: int | None, *, export: bool = False) -> None:
         with self.lock:
             if task_id is not None:
                 self.queued.append(task_id)
+            self.exports += export
             self.answers += 1
-            if self.answers >= ANSWERED_BEFORE_KILL:
+            if self.answers >= ANSWERED_BEFORE_KILL and self.queued and self.exports:  # one of each at least
                 self.enough.set()
 
 
