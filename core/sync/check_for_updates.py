@@ -29,6 +29,7 @@ from core.tasks.jobs import (
     RUNNING,
     TRIGGER_MANUAL,
     Counts,
+    Enqueued,
     JobHandle,
     Request,
     TaskContext,
@@ -60,18 +61,19 @@ def request(
         partner = partners.get(services.store, partner_bc_id)
         target = partner.name if partner else partner_bc_id
     serve(services)
-    queued = services.runner.enqueue(
-        Request(TASK_KIND, target, actor.email, trigger, {PARTNER_PARAM: partner_bc_id}, dedupe_key=DEDUPE_KEY)
-    )
-    audit.record(
-        services.store,
-        actor=actor.email,
-        action="sync.request",
-        target=target,
-        outcome="already running" if queued.joined else "queued",
-        detail=f"task #{queued.task_id}; trigger {trigger}",
-    )
-    return queued.task_id
+
+    def audited(queued: Enqueued) -> None:
+        audit.record(
+            services.store,
+            actor=actor.email,
+            action="sync.request",
+            target=target,
+            outcome="already running" if queued.joined else "queued",
+            detail=f"task #{queued.task_id}; trigger {trigger}",
+        )
+
+    wanted = Request(TASK_KIND, target, actor.email, trigger, {PARTNER_PARAM: partner_bc_id}, dedupe_key=DEDUPE_KEY)
+    return services.runner.enqueue(wanted, with_it=audited).task_id
 
 
 def serve(services: Services) -> None:

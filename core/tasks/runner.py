@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from core.errors import UserError
@@ -78,10 +79,15 @@ class JobRunner:
             log.info("Task runner %s claims %s tasks", self.name, ", ".join(self._handlers))
         self._wake.set()
 
-    def enqueue(self, request: Request) -> Enqueued:
-        """Queue a task (a row: any runner of the database may run it); a dedupe key already active is joined."""
-        queued = jobs.enqueue(self._store, request)
-        self._wake.set()
+    def enqueue(self, request: Request, *, with_it: Callable[[Enqueued], None] | None = None) -> Enqueued:
+        """Queue a task (a row: any runner of the database may run it); a dedupe key already active is joined.
+        `with_it` writes in the same transaction (the audit row saying who queued it): both are kept or neither,
+        even when the process dies between the two."""
+        with self._store.write():
+            queued = jobs.enqueue(self._store, request)
+            if with_it is not None:
+                with_it(queued)
+        self._wake.set()  # once committed: a claimer woken earlier would not see the row yet
         return queued
 
     def active_task(self, dedupe_key: str) -> int | None:

@@ -11,15 +11,10 @@ the worker (no web replica runs jobs) and its progress and result show on A.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -29,7 +24,6 @@ from playwright.sync_api import Browser, Page, expect
 from core.config import CALLBACK_PATH
 from core.security.crypto import SecretBox
 from sandbox.server import SandboxConfig, SandboxServer
-from tests.support import ROOT
 from tests.support.backends import PgCluster
 from tests.support.browser import (
     RunningApp,
@@ -37,10 +31,10 @@ from tests.support.browser import (
     start_app,
     start_check_for_updates,
     stop_app,
-    stop_process,
     wait_for_app,
     wait_for_task,
 )
+from tests.support.replicas import Worker, start_worker, stop_worker
 from tests.support.wizard import (
     SLOW,
     connect_customer,
@@ -53,16 +47,6 @@ from tests.support.wizard import (
 )
 
 _ACTIVE = "Queued|Started|Running|Retrying"
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen
-    log_path: Path
-    name: str = ""
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @dataclass
@@ -87,32 +71,6 @@ class Deployment:
         """Every TikTok call takes `ms` (holds a task running while the test looks at it)."""
         response = httpx.post(f"{self.sandbox.base_url}/sandbox/control/latency", json={"ms": ms}, timeout=10)
         assert response.status_code == 200, response.text
-
-
-def start_worker(tmp: Path, env: dict[str, str]) -> Worker:
-    """`python -m core.cli worker`; returns once it logs that it started, with the runner name it claims as."""
-    log_path = tmp / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "worker"],
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PW_")} | env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    worker = Worker(process, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        started = re.search(r"Worker (\S+) started \(role worker\)", worker.log())
-        if started:
-            worker.name = started.group(1)
-            return worker
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"the worker did not start within 60 s:\n{worker.log()}")
-
-
-def stop_worker(worker: Worker) -> None:
-    stop_process(worker.process, timeout=30)
 
 
 @pytest.fixture(scope="module")
