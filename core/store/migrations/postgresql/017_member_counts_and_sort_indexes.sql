@@ -2,8 +2,9 @@
 -- "PostgreSQL beside DuckDB"). DuckDB's file has an empty migration 017: its column scans need none of this.
 --
 -- 1. `member_counts`: how many members there are per partner, role, status, removed or not and row flag count
---    (the keys the page's filters and the flag-count order read), kept exact by statement triggers on `members`
---    in the transaction of every write (transition tables: one aggregate per statement, not a call per row).
+--    (the keys the page's filters and the flag-count order read), kept exact by triggers on `members` in the
+--    transaction of every write (INSERT and DELETE: one aggregate per statement over its transition table; UPDATE:
+--    only the rows whose key changed).
 --    `core.members.paging` sums it for a total, the counts per partner and the row-flag histogram when the
 --    filter reads nothing else (no search, risk flags or task); a row whose count fell to 0 stays, at 0.
 -- 2. B-tree indexes whose order is the page's ORDER BY (the key, then partner_bc_id, member_key), in both
@@ -23,8 +24,7 @@ CREATE UNIQUE INDEX member_counts_key ON member_counts
     (partner_bc_id, user_role, relation_status, removed, row_flag_count) NULLS NOT DISTINCT;
 
 -- Each statement's rows added (+1) and removed (-1) per key (the row flag count as `columns.COLUMNS['row_flag_count']`
--- reads it); an UPDATE that moved no row between keys (the sync's `last_seen` refresh) cancels out and writes
--- nothing. Dynamic SQL, so that each trigger's statement names only the transition tables it has.
+-- reads it). Dynamic SQL, so that each trigger's statement names only the transition table it has.
 CREATE FUNCTION member_counts_add() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     part CONSTANT text := 'SELECT r.partner_bc_id, r.user_role, r.relation_status, r.removed_at IS NOT NULL AS removed, '
@@ -34,7 +34,6 @@ BEGIN
     deltas := CASE TG_OP
         WHEN 'INSERT' THEN format(part, 1, 'added_rows')
         WHEN 'DELETE' THEN format(part, -1, 'removed_rows')
-        ELSE format(part, 1, 'added_rows') || ' UNION ALL ' || format(part, -1, 'removed_rows')
     END;
     EXECUTE 'INSERT INTO member_counts AS c (partner_bc_id, user_role, relation_status, removed, row_flag_count, members) '
         || 'SELECT partner_bc_id, user_role, relation_status, removed, row_flag_count, sum(delta) FROM (' || deltas
@@ -47,8 +46,20 @@ $$;
 
 CREATE TRIGGER member_counts_insert AFTER INSERT ON members
     REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT EXECUTE FUNCTION member_counts_add();
-CREATE TRIGGER member_counts_update AFTER UPDATE ON members
-    REFERENCING OLD TABLE AS removed_rows NEW TABLE AS added_rows FOR EACH STATEMENT EXECUTE FUNCTION member_counts_add();
+-- An UPDATE moves only the rows whose key changed, one row at a time: a statement trigger would capture every
+-- updated row (the sync's `last_seen` refresh of every current member), which doubled that refresh's cost.
+CREATE FUNCTION member_counts_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO member_counts AS c (partner_bc_id, user_role, relation_status, removed, row_flag_count, members)
+    VALUES (OLD.partner_bc_id, OLD.user_role, OLD.relation_status, OLD.removed_at IS NOT NULL, coalesce(OLD.row_flag_count, coalesce((OLD.user_role = 'ADMIN'), false)::INTEGER + coalesce((OLD.finance_role = 'MANAGER'), false)::INTEGER + coalesce((OLD.relation_status = 'PENDING'), false)::INTEGER + coalesce((coalesce(OLD.asset_admin, false)), false)::INTEGER), -1), (NEW.partner_bc_id, NEW.user_role, NEW.relation_status, NEW.removed_at IS NOT NULL, coalesce(NEW.row_flag_count, coalesce((NEW.user_role = 'ADMIN'), false)::INTEGER + coalesce((NEW.finance_role = 'MANAGER'), false)::INTEGER + coalesce((NEW.relation_status = 'PENDING'), false)::INTEGER + coalesce((coalesce(NEW.asset_admin, false)), false)::INTEGER), 1)
+    ON CONFLICT (partner_bc_id, user_role, relation_status, removed, row_flag_count)
+    DO UPDATE SET members = c.members + excluded.members;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER member_counts_update AFTER UPDATE ON members FOR EACH ROW
+    WHEN ((OLD.partner_bc_id, OLD.user_role, OLD.relation_status, OLD.removed_at IS NOT NULL, coalesce(OLD.row_flag_count, coalesce((OLD.user_role = 'ADMIN'), false)::INTEGER + coalesce((OLD.finance_role = 'MANAGER'), false)::INTEGER + coalesce((OLD.relation_status = 'PENDING'), false)::INTEGER + coalesce((coalesce(OLD.asset_admin, false)), false)::INTEGER)) IS DISTINCT FROM (NEW.partner_bc_id, NEW.user_role, NEW.relation_status, NEW.removed_at IS NOT NULL, coalesce(NEW.row_flag_count, coalesce((NEW.user_role = 'ADMIN'), false)::INTEGER + coalesce((NEW.finance_role = 'MANAGER'), false)::INTEGER + coalesce((NEW.relation_status = 'PENDING'), false)::INTEGER + coalesce((coalesce(NEW.asset_admin, false)), false)::INTEGER)))
+    EXECUTE FUNCTION member_counts_move();
 CREATE TRIGGER member_counts_delete AFTER DELETE ON members
     REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION member_counts_add();
 
@@ -80,3 +91,6 @@ CREATE INDEX members_by_row_flags ON members (row_flag_count);
 -- The Members search's exact user id (its other branches have trigram indexes, migration 009, and the partner
 -- key): with this every branch of its OR is an index condition.
 CREATE INDEX members_user_id ON members (user_id);
+-- Room for a whole new version of every row of a page: the sync's `last_seen` refresh then stays a HOT update
+-- for every member (with 30% free, most new versions went to another page and into every index above).
+ALTER TABLE members SET (fillfactor = 50);
