@@ -8,10 +8,16 @@
 2. Members page at 1,000,000 members: the synthetic database of benchmarks/members_query.py copied into
    PostgreSQL with `migrate-store` (core/store/transfer.py, also timed), then the same page-view mix on both;
    p50 and p95 of a page view (target p95 < 0.15 s on PostgreSQL).
+3. Export of those members (every one, removed included: 1,000,000 rows at full size) through
+   `export.stream_members`, the download's own path, consumed as the route does; seconds on each store and
+   whether both streamed the same bytes (SHA-256 of the CSV).
+4. Tasks claimed per second by two worker processes on PostgreSQL (benchmarks/pg_claims.py: many no-op tasks,
+   each checked to have run exactly once).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import statistics
 import tempfile
@@ -20,8 +26,11 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks import datagen, members_query, store_upsert
+from benchmarks import datagen, members_query, pg_claims, store_upsert
 from benchmarks.common import load_average, percentile
+from core.members import export
+from core.members.filters import MemberFilter
+from core.security.roles import ANALYST, Actor
 from core.store import transfer
 from core.store.database import Store
 from tools.pgcluster import Cluster
@@ -32,6 +41,8 @@ TARGET_PAGE_P95_S = 0.15
 UPSERT_SIZES = {"full": (50, 4000), "quick": (10, 4000), "tiny": (3, 200)}
 PAGE_SIZES = {"full": "full", "quick": "quick", "tiny": "tiny"}  # members_query's sizes: 1M, 100k, 150
 REPEATS = {"full": 2, "quick": 2, "tiny": 1}
+CLAIMED_TASKS = {"full": 2000, "quick": 500, "tiny": 40}
+EXPORT_ACTOR = Actor("bench@partnerwatch.local", ANALYST)
 
 
 def _database(cluster: Cluster, name: str) -> str:
@@ -61,6 +72,16 @@ def _page_views(store: Store, repeats: int) -> tuple[float, float, str]:
     return round(statistics.median(views), 4), round(percentile(views, 95), 4), worst
 
 
+def _export(store: Store) -> tuple[float, int, str]:
+    """Seconds, rows and SHA-256 of the export of every member (removed included), streamed as the route does."""
+    digest, rows = hashlib.sha256(), 0
+    started = time.perf_counter()
+    for chunk in export.stream_members(store, MemberFilter(include_removed=True), actor=EXPORT_ACTOR, via="bench"):
+        digest.update(chunk)
+        rows += chunk.count(b"\r\n")  # upper bound: a quoted cell may hold CRLF
+    return time.perf_counter() - started, rows - 1, digest.hexdigest()
+
+
 def run(size: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pw-bench-pg-") as tmp, Cluster() as cluster:
         pg_upsert_s, members = _upsert(_database(cluster, "upsert"), size)
@@ -75,12 +96,15 @@ def run(size: str) -> dict[str, object]:
         with pg.write() as cur:
             cur.execute("ANALYZE")
         pg_p50, pg_p95, pg_worst = _page_views(pg, REPEATS[size])
+        pg_export_s, exported, pg_digest = _export(pg)
         pg.close()
         local = Path(tmp) / "members.duckdb"
         shutil.copy(source, local)
         duck_store = Store(local)
         duck_p50, duck_p95, _ = _page_views(duck_store, REPEATS[size])
+        duck_export_s, _, duck_digest = _export(duck_store)
         duck_store.close()
+        claims = pg_claims.measure(_database(cluster, "claims"), CLAIMED_TASKS[size])
     return {
         "value": round(pg_p95, 4),
         "unit": "s",
@@ -93,6 +117,11 @@ def run(size: str) -> dict[str, object]:
         "upsert_members": members,
         "upsert_s": {"postgresql": round(pg_upsert_s, 3), "duckdb": round(duck_upsert_s, 3)},
         "upsert_target_s": TARGET_UPSERT_S,
+        "export_rows": exported,
+        "export_s": {"postgresql": round(pg_export_s, 3), "duckdb": round(duck_export_s, 3)},
+        "export_same_bytes": pg_digest == duck_digest,
+        "tasks_claimed_per_s_postgresql": claims["tasks_per_s"],
+        "task_claims": claims,
         "migrate_store_s": round(migrate_s, 1),
         "migrate_store_rows": copied.rows,
         "load_average_1m": load_average(),

@@ -142,24 +142,31 @@ def _substring(dialect: str, term: str) -> tuple[Callable[[str], str], str]:
     return (lambda column: f"contains({column}, ?)"), term
 
 
+def membership(f: MemberFilter, alias: str, current: str) -> tuple[list[str], list[object]]:
+    """The filter's conditions on who a member is (current, partner, role, status) over rows `alias` with those
+    columns, `current` saying that the row itself is not removed; with their parameters."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if not f.include_removed:
+        # a semi-join with the few removed partners: half the time of joining every member to its partner
+        clauses.append(
+            f"{current} AND {alias}.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)"
+        )
+    for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
+        if values:
+            clauses.append(f"{alias}.{column} = ANY(?::VARCHAR[])")
+            params.append(list(values))
+    return clauses, params
+
+
 def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Where:
     """The filter as a condition on `m` (and `p`, `params` for some flags), with its parameters.
 
     Flags are tested by their bare conditions (a NULL fails a WHERE as false does): wrapped in the flag
     column's `coalesce`, DuckDB evaluates them on every decoded row instead of in the scan.
     """
-    clauses: list[str] = []
-    params: list[object] = []
+    clauses, params = membership(f, "m", "m.removed_at IS NULL")
     needs: frozenset[Need] = frozenset()
-    if not f.include_removed:
-        # a semi-join with the few removed partners: half the time of joining every member to its partner
-        clauses.append(
-            "m.removed_at IS NULL AND m.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)"
-        )
-    for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
-        if values:
-            clauses.append(f"m.{column} = ANY(?::VARCHAR[])")
-            params.append(list(values))
     if f.task_id is not None:
         # a semi-join: each member once, however many changes the task made to it
         clauses.append(
@@ -177,9 +184,14 @@ def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Wh
         # partner names are searched once each, not once per member (a list of the partners found, bound
         # instead, becomes a 250-way OR per member)
         contains, needle = _substring(dialect, term)
+        found = f"SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}"
+        # PostgreSQL: the partners found as an array computed once, so that every branch of the OR is an index
+        # condition (trigram, user_id, partner) and the members are found by a bitmap OR, not a scan
+        by_partner = f"m.partner_bc_id IN ({found})"
+        if dialect == "postgresql":
+            by_partner = f"m.partner_bc_id = ANY(ARRAY({found}))"
         clauses.append(
-            f"({contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ?"
-            f" OR m.partner_bc_id IN (SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}))"
+            f"({contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ? OR {by_partner})"
         )
         params.extend([needle, needle, f.search.strip(), needle])
     return Where(" AND ".join(clauses) or "true", tuple(params), needs)

@@ -18,7 +18,7 @@ import pandas as pd
 from core.errors import InvalidInput
 from core.members import flags
 from core.members.columns import EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
-from core.members.filters import SORTS, MemberFilter, Where
+from core.members.filters import SORTS, MemberFilter, Where, membership
 from core.members.source import MEMBERS, Source
 from core.store.cursor import Cursor
 from core.store.database import Store, StoreError
@@ -49,8 +49,22 @@ def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
 
 
 def _count(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
-    sql, params = query(store, f, (), "count(*)", cur=cur, src=src)
+    counted = _counted(store, f, src)
+    if counted is not None:
+        sql, params = f"SELECT coalesce(sum(members), 0) FROM member_counts c WHERE {counted.sql}", list(counted.params)
+    else:
+        sql, params = query(store, f, (), "count(*)", cur=cur, src=src)
     return int(_single_row(cur, sql, params)[0])
+
+
+def _counted(store: Store, f: MemberFilter, src: Source) -> Where | None:
+    """On PostgreSQL, for a filter of the members that reads only what `member_counts` (migration 017) is kept per,
+    the filter as a condition on its rows `c`: counts are then sums over a few thousand rows, not a scan of every
+    member. None elsewhere (DuckDB counts by scanning its columns, which is fast there)."""
+    if store.dialect != "postgresql" or src != MEMBERS or f.search.strip() or f.flags or f.task_id is not None:
+        return None
+    clauses, params = membership(f, "c", "NOT c.removed")
+    return Where(" AND ".join(clauses) or "true", tuple(params))
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,13 @@ def _searched_page(
 
 def _row_flag_histogram(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[int, int]]:
     """(row flag count, filtered members with it)."""
+    counted = _counted(store, f, src)
+    if counted is not None:
+        sql = (
+            "SELECT row_flag_count, sum(members)::BIGINT FROM member_counts c "
+            f"WHERE {counted.sql} GROUP BY row_flag_count HAVING sum(members) > 0"
+        )
+        return cur.execute(sql, list(counted.params)).fetchall()
     reads = ("row_flag_count",)
     sql, params = query(store, f, reads, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur, src=src)
     return cur.execute(sql, params).fetchall()
@@ -248,8 +269,16 @@ def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | No
 def _partner_counts(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[str, int]]:
     """The filtered members of each partner, in partner order."""
     direction = "DESC" if f.descending else "ASC"
-    reads = ("partner_bc_id",)
-    counts, params = query(store, f, reads, "partner_bc_id, count(*) AS n", "GROUP BY partner_bc_id", cur=cur, src=src)
+    counted = _counted(store, f, src)
+    if counted is not None:
+        counts, params = (
+            "SELECT partner_bc_id, sum(members)::BIGINT AS n FROM member_counts c "
+            f"WHERE {counted.sql} GROUP BY partner_bc_id HAVING sum(members) > 0",
+            list(counted.params),
+        )
+    else:
+        select = "partner_bc_id, count(*) AS n"
+        counts, params = query(store, f, ("partner_bc_id",), select, "GROUP BY partner_bc_id", cur=cur, src=src)
     sql = (
         f"SELECT c.partner_bc_id, c.n FROM ({counts}) c JOIN {src.partners} p ON p.bc_id = c.partner_bc_id "
         f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id"

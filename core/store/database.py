@@ -367,6 +367,11 @@ class DuckDBStore(Store):
                 self._write_lock.release()
 
 
+def dialect_of(cur: Cursor) -> str:
+    """The dialect of a unit of work's cursor: "duckdb" or "postgresql"."""
+    return "duckdb" if isinstance(cur, duckdb.DuckDBPyConnection) else "postgresql"
+
+
 def bulk_insert(cur: Cursor, table: str, df: pd.DataFrame | pa.Table) -> int:
     """Insert a whole frame; returns the row count. DuckDB: one `INSERT INTO table BY NAME SELECT * FROM frame`;
     PostgreSQL: one COPY.

@@ -228,16 +228,41 @@ def copy_rows(cur: Cursor, table: str, frame: pa.Table) -> int:
 
 
 class _Result:
-    """A query's rows as Arrow (the shape of DuckDB's relation that the code uses)."""
+    """A query's rows as Arrow (the shape of DuckDB's relation that the code uses), run when they are asked for:
+    `to_arrow_table` fetches them all; `to_arrow_reader` streams them from a server-side cursor, a batch at a
+    time, so a large result (the export) is never held whole in this process."""
 
-    def __init__(self, table: pa.Table) -> None:
-        self._table = table
+    def __init__(self, cursor: PgCursor, query: str, params: object) -> None:
+        self._cursor, self._query, self._params = cursor, query, params
 
     def to_arrow_table(self) -> pa.Table:
-        return self._table
+        return self._cursor.execute(self._query, self._params).fetch_arrow_table()
 
     def to_arrow_reader(self, batch_size: int = 100_000) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self._table.schema, self._table.to_batches(max_chunksize=batch_size))
+        text, values = _prepared(self._query, self._params)
+        stream = self._cursor.connection.cursor(name=f"pw_stream_{id(self):x}")
+        try:
+            stream.execute(text, cast(Sequence[Any] | dict[str, Any] | None, values))
+            first = _arrow(stream.description, stream.fetchmany(batch_size))
+        except BaseException:
+            stream.close()
+            raise
+        return pa.RecordBatchReader.from_batches(first.schema, _batches(stream, first, batch_size))
+
+
+def _batches(
+    stream: psycopg.ServerCursor[tuple[Any, ...]], first: pa.Table, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    """The server-side cursor's rows as record batches of the first batch's schema; closes the cursor."""
+    try:
+        table = first
+        while table.num_rows:
+            yield from table.to_batches()
+            if table.num_rows < batch_size:
+                return
+            table = _arrow(stream.description, stream.fetchmany(batch_size)).cast(first.schema)
+    finally:
+        stream.close()
 
 
 class PgCursor:
@@ -284,7 +309,7 @@ class PgCursor:
         return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
     def sql(self, query: str, *, params: object = None) -> Relation:
-        return _Result(self.execute(query, params).fetch_arrow_table())
+        return _Result(self, query, params)
 
     def register(self, view_name: str, python_object: object, /) -> PgCursor:
         """A temporary table `view_name` holding the frame's rows (dropped at the end of the transaction)."""

@@ -71,8 +71,10 @@ def test_the_export_is_byte_for_byte_the_same(stores: tuple[Store, Store]) -> No
 
 def test_the_search_on_postgresql_can_use_the_trigram_index(stores: tuple[Store, Store]) -> None:
     _, pg = stores
-    with pg.write() as cur:
+    with pg.read() as cur:  # rolled back at its end: the sort indexes (migration 017) come back
         cur.execute("SET LOCAL enable_seqscan = off")
+        # on a few hundred rows, a whole scan of a sort index on the same column costs less than the trigram one
+        cur.execute("DROP INDEX members_by_member, members_by_member_desc")
         plan = "\n".join(
             row[0]
             for row in cur.execute(
