@@ -9,6 +9,7 @@ from /proc/<pid>.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -141,5 +142,22 @@ async def timed(page: Any, label: str, action: Callable[[], Awaitable[object]]) 
     """Arm the timer, perform `action` (Playwright input), and await the rerun it caused."""
     await page.evaluate("window.__bench.arm()")
     await action()
-    result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), TIMEOUT_S * 3)
+    try:
+        result = await asyncio.wait_for(page.evaluate("window.__bench.result()"), TIMEOUT_S * 3)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{label or 'set-up step'}: no rerun result; {await _stall(page)}") from exc
     return Timing.of(label, result)
+
+
+_STALL = """() => {
+  const m = window.__bench.m || {};
+  const app = document.querySelector('[data-testid="stApp"]');
+  return {sent: m.sent !== undefined, frames: m.frames, sawRunning: m.sawRunning, rowSeen: m.rowSeen !== undefined,
+          doneSeen: m.doneSeen !== undefined, state: app ? app.getAttribute('data-test-script-state') : null,
+          stale: document.querySelectorAll('[data-stale="true"]').length};
+}"""
+
+
+async def _stall(page: Any) -> str:
+    """What the timer saw of a rerun that never finished (for the error message)."""
+    return json.dumps(await page.evaluate(_STALL))

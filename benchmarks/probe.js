@@ -88,7 +88,10 @@
     }
     const state = scriptState();
     if (state === 'running') m.sawRunning = true;
-    if (m.sawRunning && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
+    // A busy page may render a short rerun's "running" and "notRunning" in one commit, so the attribute never
+    // shows "running"; the new first row, drawn from this rerun's replies, tells that it ran.
+    const ran = m.sawRunning || m.rowSeen !== undefined;
+    if (ran && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
       m.doneSeen = now();
       afterFrame((t) => {
         m.done = t;
