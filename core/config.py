@@ -87,10 +87,12 @@ class Settings:
     alerts_allow: tuple[str, ...] = ()  # PW_ALERTS_ALLOW: local hosts/CIDRs alerts may reach outside the sandbox
     alerts_max_attempts: int = 8  # PW_ALERTS_MAX_ATTEMPTS: then a delivery is a dead letter
     alerts_backoff_s: float = 30.0  # PW_ALERTS_BACKOFF_S: the first retry's delay (doubles each attempt)
+    alerts_lease_s: float = 300.0  # PW_ALERTS_LEASE_S: a dead sender's claim on a delivery lapses after this long
     process_role: str = ROLE_ALL  # PW_PROCESS_ROLE: all | web (UI only, queues tasks) | worker (runs them)
     task_lease_s: float = 60.0  # PW_TASK_LEASE_S: a task whose runner stopped renewing it this long is ended
     duckdb_memory_mib: int = 256  # PW_DUCKDB_MEMORY_MIB: DuckDB's memory limit; beyond it sorts spill to disk
     database_url: str | None = field(default=None, repr=False)  # PW_DATABASE_URL: PostgreSQL instead of db_path
+    database_wait_s: float = 5.0  # PW_DATABASE_WAIT_S: how long a unit of work waits for an unreachable server
 
     @property
     def store_target(self) -> str | Path:
@@ -253,8 +255,15 @@ def _build(src: _Source, root: Path) -> Settings:
             ),
             30.0,
         ),
+        alerts_lease_s=keep(
+            lambda: src.number("PW_ALERTS_LEASE_S", "partnerwatch.alerts_lease_s", 300.0, float, low=1, high=86400),
+            300.0,
+        ),
         process_role=keep(lambda: _process_role(src), ROLE_ALL),
         database_url=keep(lambda: _database_url(src), None),
+        database_wait_s=keep(
+            lambda: src.number("PW_DATABASE_WAIT_S", "partnerwatch.database_wait_s", 5.0, float, low=1, high=300), 5.0
+        ),
         task_lease_s=keep(
             lambda: src.number("PW_TASK_LEASE_S", "partnerwatch.task_lease_s", 60.0, float, low=1, high=3600), 60.0
         ),

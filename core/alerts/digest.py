@@ -4,6 +4,9 @@
 running (a task killed with its process is `Not completed` after the restart, so its events are digested
 then), matches each event against the rules, stores one `pending` delivery per (task, channel) with its own
 idempotency key, and marks the events digested. Events no rule sends anywhere are marked digested too.
+Processes digesting at once never digest an event twice: on PostgreSQL the events are taken `FOR UPDATE SKIP
+LOCKED` (those another process is digesting are left to it, and once it committed they are digested); on the
+DuckDB file the process's write lock serialises the passes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from core.alerts import rules as rules_mod
 from core.alerts.triggers import TRIGGERS, label
 from core.store.database import Store
-from core.tasks.jobs import ACTIVE
+from core.tasks.jobs import ACTIVE, dialect
 
 FIRST_ITEMS = 20
 # The order items are listed in: what a security team acts on first.
@@ -55,7 +58,7 @@ def make_deliveries(store: Store, *, public_url: str, now: datetime, first_items
                 LEFT JOIN partners p ON p.bc_id = e.partner_bc_id
                 WHERE e.digested_at IS NULL
                   AND (e.task_id IS NULL OR t.id IS NULL OR t.status NOT IN ({", ".join("?" for _ in ACTIVE)}))
-                ORDER BY e.id""",
+                ORDER BY e.id{" FOR UPDATE OF e SKIP LOCKED" if dialect(store) == "postgresql" else ""}""",
             list(ACTIVE),
         ).fetchall()
         if not rows:

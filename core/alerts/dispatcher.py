@@ -5,9 +5,16 @@ events of finished tasks into deliveries (`digest.make_deliveries`), then sends,
 pending delivery when it is due, and the next ones while they succeed, so a channel receives its digests in
 the order they were created. A failed attempt is retried after exponential backoff with jitter
 (`backoff_s` × 2^(attempt-1), capped, times 0.5–1.0), or after the receiver's Retry-After (429/503); after
-`max_attempts` the delivery is a dead letter. A delivery is marked delivered only after the receiver
-accepted it, so a process killed in between sends it again after the restart with the same
-`Idempotency-Key`, which is the receiver's to deduplicate on.
+`max_attempts` the delivery is a dead letter.
+
+Every delivery is claimed before it is sent (`outbox.claim`: one transaction, `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, a lease of `alerts_lease_s`), so however many processes dispatch from one database, each
+attempt is made by one of them: a delivery is sent exactly once while the processes live. It is marked
+delivered only after the receiver accepted it, so a process killed in between leaves it claimed until its lease
+runs out; then another process (or this one after its restart; at once on the DuckDB file, which one process
+opens) sends it again with the same `Idempotency-Key`, which is the receiver's to deduplicate on: at least once
+on a crash. A send that outlives the lease may also be sent twice: keep `alerts_lease_s` well above the
+senders' timeouts.
 """
 
 from __future__ import annotations
@@ -61,19 +68,14 @@ def run_once(services: Services, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     digest.make_deliveries(services.store, public_url=services.settings.public_url, now=now)
     guard, policy, attempted = guard_for(services), policy_for(services), 0
-    for first in outbox.due(services.store, now):
-        delivery: outbox.Delivery | None = first
-        while delivery is not None:
-            attempted += 1
-            if not _attempt(services, guard, policy, delivery):
-                break
-            delivery = _next_of(services, delivery.channel_id)
+    failed: list[int] = []  # channels whose delivery failed in this pass: they wait for their retry time
+    lease_s = services.settings.alerts_lease_s
+    while (delivery := outbox.claim(services.store, now, lease_s=lease_s, skip_channels=failed)) is not None:
+        attempted += 1
+        if not _attempt(services, guard, policy, delivery):
+            failed.append(delivery.channel_id)
+        now = datetime.now(UTC)
     return attempted
-
-
-def _next_of(services: Services, channel_id: int) -> outbox.Delivery | None:
-    now = datetime.now(UTC)
-    return next((d for d in outbox.due(services.store, now) if d.channel_id == channel_id), None)
 
 
 def _attempt(services: Services, guard: Guard, policy: Policy, delivery: outbox.Delivery) -> bool:

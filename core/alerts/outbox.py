@@ -5,14 +5,17 @@ change that caused it was committed. Nothing is recorded while no enabled rule w
 channel is enabled. A partner's first member sync (its baseline) raises no member events. The dispatcher
 (`dispatcher.py`) digests the events of finished tasks into deliveries (`digest.py`) and moves each delivery
 through `pending` → `delivered`, or `dead` after the configured number of attempts; Alerts → Deliveries
-retries or discards dead ones (audited).
+retries or discards dead ones (audited). A pending delivery is `claim`ed (`claimed_by`, `claimed_until`) by the
+one process that attempts it; settling the attempt clears the claim, and the claim of a process that died
+lapses at `claimed_until`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -24,6 +27,7 @@ from core.security import audit
 from core.security.roles import Actor, require_admin, require_reader
 from core.store.cursor import Cursor
 from core.store.database import Store
+from core.tasks.jobs import dialect, process_name
 
 PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
 STATUS_LABELS = {PENDING: "Pending", DELIVERED: "Delivered", DEAD: "Dead letter", DISCARDED: "Discarded"}
@@ -110,18 +114,47 @@ class Delivery:
 
 _DELIVERY_COLUMNS = "id, channel_id, task_id, idempotency_key, payload, status, attempts, next_attempt_at"
 
+# This process as the claimer of deliveries: host/pid and a token of this start (a restarted process, even with
+# the same pid, e.g. pid 1 in a container, is another claimer).
+CLAIMER = f"{process_name()}/{uuid.uuid4().hex[:8]}"
 
-def due(store: Store, now: datetime) -> list[Delivery]:
-    """Per channel, its oldest pending delivery when it is due (deliveries go out in order of creation)."""
-    with store.read() as cur:
-        rows = cur.execute(
-            f"""SELECT {_DELIVERY_COLUMNS} FROM (
-                    SELECT *, row_number() OVER (PARTITION BY channel_id ORDER BY id) AS n
-                    FROM alert_deliveries WHERE status = 'pending') d
-                WHERE n = 1 AND next_attempt_at <= ? ORDER BY id""",
-            [now],
-        ).fetchall()
-    return [Delivery(*r) for r in rows]
+
+def claim(
+    store: Store, now: datetime, *, lease_s: float, skip_channels: Sequence[int] = (), claimer: str = CLAIMER
+) -> Delivery | None:
+    """Take the next delivery to send, or None: the oldest pending delivery of a channel (deliveries go out in
+    the order they were created, per channel), when it is due and nobody else holds it, the oldest first,
+    outside `skip_channels`. The claim (`claimed_by`, `claimed_until` = now + `lease_s`) is one UPDATE in one
+    transaction; on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`, so processes claiming at once never
+    take the same delivery nor wait for one another. A claim lapses at `claimed_until`: the process that held it
+    died (or the send outlived the lease) and the delivery is sent again, with the same idempotency key.
+    On the DuckDB file, which one process opens, a claim of another claimer was left by a dead process and
+    lapses at once."""
+    postgresql = dialect(store) == "postgresql"
+
+    def free(t: str) -> str:  # nobody holds the delivery
+        stale = "" if postgresql else f" OR {t}claimed_by <> $me"
+        return f"({t}claimed_until IS NULL OR {t}claimed_until <= $now{stale})"
+
+    skip = "AND NOT (d.channel_id = ANY($skip))" if skip_channels else ""
+    params: dict[str, object] = {"now": now, "me": claimer, "until": now + timedelta(seconds=lease_s)}
+    if skip_channels:
+        params["skip"] = [int(c) for c in skip_channels]
+    with store.write() as cur:
+        row = cur.execute(
+            f"""UPDATE alert_deliveries SET claimed_by = $me, claimed_until = $until
+                WHERE id = (
+                    SELECT d.id FROM alert_deliveries d
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= $now AND {free("d.")}
+                      AND NOT EXISTS (SELECT 1 FROM alert_deliveries o
+                                      WHERE o.channel_id = d.channel_id AND o.status = 'pending' AND o.id < d.id)
+                      {skip}
+                    ORDER BY d.id LIMIT 1{" FOR UPDATE SKIP LOCKED" if postgresql else ""})
+                  AND status = 'pending' AND {free("")}
+                RETURNING {_DELIVERY_COLUMNS}""",
+            params,
+        ).fetchone()
+    return Delivery(*row) if row else None
 
 
 def next_due_at(store: Store) -> datetime | None:
@@ -131,22 +164,35 @@ def next_due_at(store: Store) -> datetime | None:
 
 
 def mark_delivered(store: Store, delivery_id: int, status: int | None, now: datetime) -> None:
+    """The receiver accepted the delivery (whoever holds its claim now: it was sent)."""
     with store.write() as cur:
         cur.execute(
             """UPDATE alert_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?,
-                      last_error = NULL, delivered_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'""",
+                      last_error = NULL, delivered_at = ?, updated_at = ?, claimed_by = NULL, claimed_until = NULL
+               WHERE id = ? AND status = 'pending'""",
             [status, now, now, delivery_id],
         )
 
 
 def mark_failed(
-    store: Store, delivery_id: int, *, error: str, status: int | None, retry_at: datetime, dead: bool, now: datetime
+    store: Store,
+    delivery_id: int,
+    *,
+    error: str,
+    status: int | None,
+    retry_at: datetime,
+    dead: bool,
+    now: datetime,
+    claimer: str = CLAIMER,
 ) -> None:
+    """The attempt failed: retry at `retry_at`, or a dead letter. Only while `claimer` still holds the delivery
+    (a claim that lapsed and was taken by another process is that process's to settle)."""
     with store.write() as cur:
         cur.execute(
             """UPDATE alert_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
-                      next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'""",
-            [DEAD if dead else PENDING, status, error[:500], retry_at, now, delivery_id],
+                      next_attempt_at = ?, updated_at = ?, claimed_by = NULL, claimed_until = NULL
+               WHERE id = ? AND status = 'pending' AND claimed_by = ?""",
+            [DEAD if dead else PENDING, status, error[:500], retry_at, now, delivery_id, claimer],
         )
 
 

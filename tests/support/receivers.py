@@ -51,6 +51,7 @@ class HttpReceiver:
     signing_key: str | None = None
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     hold_s: float = 0.0  # record, then wait this long before answering (the first request only)
+    delay_s: float = 0.0  # record, then wait this long before answering (every request)
     received: list[Received] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -87,6 +88,7 @@ class HttpReceiver:
                 if receiver.hold_s:
                     hold, receiver.hold_s = receiver.hold_s, 0.0
                     time.sleep(hold)
+                time.sleep(receiver.delay_s)
                 self.send_response(200 if ok is not False else 401)
                 self.end_headers()
                 self.wfile.write(b"ok" if ok is not False else b"bad signature")
