@@ -35,7 +35,14 @@ def purge_oauth_flows(svc: Services) -> None:
         log.info("Purged %d expired OAuth flows", purged)
 
 
-CHORES: list[schedule.Chore] = [purge_oauth_flows]
+def purge_schedule_claims(svc: Services) -> None:
+    """Housekeeping: the schedule's claims of past days and intervals, past their retention, are deleted."""
+    purged = schedule.purge_claims(svc.store)
+    if purged:
+        log.info("Purged %d old schedule claims", purged)
+
+
+CHORES: list[schedule.Chore] = [purge_oauth_flows, purge_schedule_claims]
 
 
 def start(services: Callable[[], Services]) -> None:

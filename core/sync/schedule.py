@@ -6,7 +6,8 @@ or `worker`, started by `core.worker`; never per browser session; `start()` twic
 Every `CHECK_INTERVAL_S` it calls `tick()`, which claims the day in the database before requesting the sync:
 a row of `schedule_claims` keyed by (job, UTC day), inserted with ON CONFLICT DO NOTHING, so a day's run
 happens once however many processes tick, race or restart; a process that was down at the scheduled time
-catches up when it starts that day. Housekeeping chores are claimed the same way, once per interval.
+catches up when it starts that day. Housekeeping chores are claimed the same way, once per interval; one of
+them (`purge_claims`) deletes the claims older than `CLAIMS_KEPT_FOR`.
 Cron can call `python -m core.cli sync` instead (or as well: a sync already running is joined).
 """
 
@@ -38,6 +39,7 @@ HOUSEKEEPING = "housekeeping"  # schedule_claims.job: the chores (slot: the inte
 DEFAULT_TIME = time(6, 0)
 CHECK_INTERVAL_S = 30.0
 CHORE_INTERVAL_S = 3600.0  # housekeeping (e.g. purging expired OAuth flows) once an hour
+CLAIMS_KEPT_FOR = timedelta(days=30)  # schedule_claims rows older than this are purged (a housekeeping chore)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -121,6 +123,21 @@ def claim(store: Store, job: str, slot: str) -> bool:
             [job, slot, process_name(), datetime.now(UTC)],
         ).fetchone()
     return row is not None
+
+
+def purge_claims(store: Store, *, now: datetime | None = None, kept_for: timedelta = CLAIMS_KEPT_FOR) -> int:
+    """Delete the claims older than `kept_for` (a housekeeping chore: one row per day and one per chore interval
+    would otherwise pile up forever); returns how many. Only past slots go: a claim stops its slot running again
+    only during the slot (today's daily sync, this interval's chores), and the latest daily-sync claim (the "last
+    run" the policy reads) is kept whatever its age."""
+    cutoff = (now or datetime.now(UTC)) - kept_for
+    with store.write() as cur:
+        row = cur.execute(
+            """DELETE FROM schedule_claims WHERE claimed_at < ?
+                 AND NOT (job = ? AND slot = (SELECT max(slot) FROM schedule_claims WHERE job = ?))""",
+            [cutoff, DAILY_SYNC, DAILY_SYNC],
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def tick(services: Services, now: datetime | None = None) -> int | None:
