@@ -569,7 +569,7 @@ def _run(args: argparse.Namespace, settings: Settings, term: _Terminal) -> int:
     if args.command == "migrate-store":
         return _migrate_store(args, settings, term)
     if args.command == "migrate" and (settings.shared_database or running_app_url(settings) is None):
-        store = Store(settings.store_target)  # opening applies what is missing
+        store = Store(settings.store_target, wait_s=settings.database_wait_s)  # opening applies what is missing
         try:
             term.info(f"Database {store} is at schema version {store.schema_version()}.")
         finally:

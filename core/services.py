@@ -52,7 +52,7 @@ class Services:
 def build(settings: Settings, *, log_level: str | int = "INFO") -> Services:
     configure_logging(log_level)
     box = SecretBox(settings.encryption_keys)  # no key configured in live mode: refuses to start, says why
-    store = Store(settings.store_target, memory_limit_mib=settings.duckdb_memory_mib)
+    store = Store(settings.store_target, memory_limit_mib=settings.duckdb_memory_mib, wait_s=settings.database_wait_s)
     if dialect(store) == "duckdb":  # one process on the file: what is active was left by a dead one
         interrupted = recover_interrupted(store)
         if interrupted:

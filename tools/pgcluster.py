@@ -147,6 +147,14 @@ class Cluster:
         time.sleep(down_s)
         self._launch()
 
+    def pause(self) -> None:
+        """Stop the server (a fast shutdown) and leave it down, data and port kept, until `resume()`."""
+        self._halt(signal.SIGINT)
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port and data; returns once it accepts connections."""
+        self._launch()
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         assert self.process is not None

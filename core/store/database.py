@@ -62,6 +62,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MEMORY_LIMIT_MIB = 256  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
 CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
+WAIT_S = 5.0  # PostgreSQL: how long opening the store or a unit of work waits for the server before giving up
 
 C = TypeVar("C")
 
@@ -81,6 +82,18 @@ class ConnectionLost(StoreError):
         super().__init__(
             "The database connection was lost (the database server restarted or could not be reached): the work in "
             "progress was rolled back and nothing of it was saved. Try again once the database is back."
+        )
+
+
+class DatabaseUnavailable(StoreError):
+    """The database server could not be reached within the store's wait (stopped, restarting, unreachable):
+    nothing was read or written."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(
+            f"The database cannot be reached (no connection within {wait_s:g} s): "
+            "the database server is down, restarting or unreachable, so nothing was read or saved. Try again in a "
+            "moment; if it lasts, tell whoever runs PartnerWatch."
         )
 
 
@@ -148,7 +161,12 @@ class Store:
     driver_error: type[Exception]  # the base class of the driver's errors
 
     def __new__(
-        cls, target: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
+        cls,
+        target: str | Path,
+        *,
+        migrations_dir: Path | None = None,
+        memory_limit_mib: int = MEMORY_LIMIT_MIB,
+        wait_s: float = WAIT_S,
     ) -> Store:
         if cls is Store:
             if is_database_url(target):
@@ -219,8 +237,14 @@ class DuckDBStore(Store):
     driver_error = duckdb.Error
 
     def __init__(
-        self, path: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
+        self,
+        path: str | Path,
+        *,
+        migrations_dir: Path | None = None,
+        memory_limit_mib: int = MEMORY_LIMIT_MIB,
+        wait_s: float = WAIT_S,
     ) -> None:
+        del wait_s  # PostgreSQL's: a file of this process is never out of reach
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser().resolve())
         if self.path != MEMORY:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)

@@ -17,11 +17,17 @@ that share one database (app replicas, workers).
 - Migrations are the shared files, with `migrations/postgresql/NNN_x.sql` replacing a file where the SQL must
   differ; a session advisory lock makes concurrent starts apply them once.
 - `rewrite()` is VACUUM FULL (a rewritten secret leaves no dead tuple behind in the tables).
+- A server that cannot be reached (stopped, restarting, the network down) costs a caller at most `wait_s`
+  (`PW_DATABASE_WAIT_S`, default 5 s), then `DatabaseUnavailable`, which says so to the person: the pool waits
+  that long for a connection, each connection attempt that long, and the pool's reconnection attempts give up
+  after about that long, so the first request after the server is back starts a fresh attempt at once instead
+  of waiting for a reconnection backoff grown over the outage.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -37,14 +43,16 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.store.cursor import Cursor, Relation
 from core.store.database import (
     MEMORY_LIMIT_MIB,
     MIGRATIONS_DIR,
     REWRITE_WAIT_S,
+    WAIT_S,
     ConnectionLost,
+    DatabaseUnavailable,
     Store,
     StoreError,
     discover_migrations,
@@ -54,7 +62,6 @@ from core.store.database import (
 log = logging.getLogger(__name__)
 
 POOL_MAX = 16  # connections per process: the runner's pool, the UI's sessions and the scheduler share it
-POOL_TIMEOUT_S = 30.0
 _MIGRATION_LOCK = 0x5057_4D49  # advisory lock key ("PWMI"): one process applies the migrations
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -367,22 +374,36 @@ class PostgresStore(Store):
     driver_error = psycopg.Error
 
     def __init__(
-        self, url: str | Path, *, migrations_dir: Path | None = None, memory_limit_mib: int = MEMORY_LIMIT_MIB
+        self,
+        url: str | Path,
+        *,
+        migrations_dir: Path | None = None,
+        memory_limit_mib: int = MEMORY_LIMIT_MIB,
+        wait_s: float = WAIT_S,
     ) -> None:
         del memory_limit_mib  # DuckDB's setting: the server's own configuration bounds PostgreSQL's memory
         self.url = str(url)
         self.path = redact(self.url)
+        self.wait_s = wait_s
         self._pool = ConnectionPool(
             self.url,
             min_size=1,
             max_size=POOL_MAX,
-            timeout=POOL_TIMEOUT_S,
-            kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+            timeout=wait_s,
+            reconnect_timeout=wait_s,
+            kwargs={
+                "autocommit": True,
+                "options": "-c timezone=UTC",
+                "connect_timeout": max(2, math.ceil(wait_s)),  # libpq: whole seconds, 2 at least
+            },
             open=False,
             check=ConnectionPool.check_connection,
         )
         try:
-            self._pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+            self._pool.open(wait=True, timeout=wait_s)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise DatabaseUnavailable(wait_s) from exc
         except Exception as exc:
             self._pool.close()
             raise StoreError(f"cannot reach the database {self.path}: {exc}") from exc
@@ -399,8 +420,15 @@ class PostgresStore(Store):
     def _connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         if self._closed:
             raise StoreError("the store is closed")
-        with self._pool.connection() as conn:
-            yield conn
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(self.wait_s) from exc
+        try:
+            with conn:  # as the pool's `connection()`: commit or roll back what is open, then give it back
+                yield conn
+        finally:
+            self._pool.putconn(conn)
 
     @contextmanager
     def _cursor(self) -> Iterator[PgCursor]:

@@ -7,10 +7,14 @@
 - The PostgreSQL server restarting in the middle of a partner's member write: the task ends `Not completed`
   with a message that says the database connection was lost, nothing of that write is kept, and the same
   process's next sync completes (its connection pool reconnects).
+- The PostgreSQL server stopped: a unit of work, opening the store, a CLI command and a page each give up
+  within `PW_DATABASE_WAIT_S` (not the pool's 30 s) with a message that says the database cannot be reached,
+  and the same store works again as soon as the server is back.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -23,11 +27,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from core import cli
+from core import services as core_services
+from core.config import Settings
+from core.errors import UserError
 from core.members import paging
 from core.members.filters import MemberFilter
 from core.services import Services
-from core.store.database import ConnectionLost, Store
+from core.store.database import ConnectionLost, DatabaseUnavailable, Store
 from core.sync import check_for_updates, member_write
 from core.tasks import jobs
 from tests.support import ROOT
@@ -35,8 +44,9 @@ from tests.support.backends import PgCluster, start_cluster
 from tests.support.compare import content
 from tests.support.crash import mid_write_child
 from tests.support.onboarding import run_sync
+from tests.support.pages import SHELL
 from tests.support.sandbox import control, monitored_partners
-from tests.support.services import ADMIN_ACTOR
+from tests.support.services import ADMIN_ACTOR, make_services
 from tools import pgcluster
 
 LEASE_S = 2  # PW_TASK_LEASE_S of the worker processes: a killed one's task is noticed within seconds
@@ -233,3 +243,85 @@ def test_the_database_restarting_mid_write_ends_the_task_cleanly_and_the_app_rec
 
     assert run_sync(svc, target)[1] == jobs.COMPLETED  # the pool reconnected
     assert _late_joiners(svc) == 1
+
+
+WAIT_S = 2  # PW_DATABASE_WAIT_S of these tests
+BOUND_S = WAIT_S + 3  # what a caller may wait at most: the wait, plus the time to fail the broken connection
+
+
+def _fails_fast(action: Callable[[], object]) -> DatabaseUnavailable:
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="cannot be reached") as caught:
+        action()
+    took = time.monotonic() - started
+    assert took < BOUND_S, f"waited {took:.1f} s for a stopped server"
+    assert isinstance(caught.value, UserError)
+    return caught.value
+
+
+def _select(store: Store) -> object:
+    with store.read() as cur:
+        return cur.execute("SELECT 1").fetchone()
+
+
+def _insert(store: Store) -> None:
+    with store.write() as cur:
+        cur.execute("INSERT INTO audit_log (actor, action, target, outcome) VALUES ('a', 'b', 'c', 'd')")
+
+
+def test_a_stopped_server_fails_each_call_within_the_wait_with_a_message_and_the_store_recovers(
+    own_cluster: pgcluster.Cluster, tmp_path: Path
+) -> None:
+    url = own_cluster.url("pw")
+    store = Store(url, wait_s=WAIT_S)
+    try:
+        assert _select(store) == (1,)
+        own_cluster.pause()
+        for _ in range(2):  # the pooled connection the server closed, then no connection at all
+            _fails_fast(lambda: _select(store))
+            _fails_fast(lambda: _insert(store))
+        _fails_fast(lambda: Store(url, wait_s=WAIT_S))
+        env = {"PW_DATABASE_URL": url, "PW_DATABASE_WAIT_S": str(WAIT_S), "PW_DATA_DIR": str(tmp_path / "data")}
+        settings = Settings.load(env=env, secrets_file=tmp_path / "absent.toml", root=tmp_path)
+        err = io.StringIO()
+        started = time.monotonic()
+        assert cli.main(["migrate"], settings=settings, out=io.StringIO(), err=err) == cli.FAILED
+        assert time.monotonic() - started < BOUND_S
+        assert "The database cannot be reached (no connection within 2 s)" in err.getvalue()
+        own_cluster.resume()
+        deadline = time.monotonic() + 15
+        while True:  # back within seconds: the pool does not wait out a backoff grown during the outage
+            try:
+                assert _select(store) == (1,)
+                break
+            except DatabaseUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover within 15 s of the server's return"
+        _insert(store)
+    finally:
+        store.close()
+
+
+def test_a_page_says_the_database_cannot_be_reached_and_works_again_when_it_is_back(
+    own_cluster: pgcluster.Cluster, tmp_path: Path
+) -> None:
+    svc = make_services(tmp_path, PW_DATABASE_URL=own_cluster.url("pw"), PW_DATABASE_WAIT_S=str(WAIT_S))
+    try:
+        assert not AppTest.from_file(SHELL, default_timeout=30).run().exception
+        own_cluster.pause()
+        started = time.monotonic()
+        at = AppTest.from_file(SHELL, default_timeout=30).run()
+        assert time.monotonic() - started < BOUND_S + 5  # the page's first read gives up; nothing else waits
+        assert not at.exception
+        assert any("The database cannot be reached" in e.value for e in at.error)
+        own_cluster.resume()
+        deadline = time.monotonic() + 15
+        while True:
+            at = AppTest.from_file(SHELL, default_timeout=30).run()
+            if not at.error:
+                break
+            assert time.monotonic() < deadline, [e.value for e in at.error]
+        assert not at.exception
+        assert at.title[0].value == "Partners"
+    finally:
+        core_services.install(None)
+        svc.close()
