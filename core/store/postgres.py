@@ -21,7 +21,8 @@ that share one database (app replicas, workers).
   (`PW_DATABASE_WAIT_S`, default 5 s), then `DatabaseUnavailable`, which says so to the person: the pool waits
   that long for a connection, each connection attempt that long, and the pool's reconnection attempts give up
   after about that long, so the first request after the server is back starts a fresh attempt at once instead
-  of waiting for a reconnection backoff grown over the outage.
+  of waiting for a reconnection backoff grown over the outage. A pool whose connections are all busy (the
+  server answers) is not an outage: the caller waits for one up to `BUSY_WAIT_S`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC
@@ -62,6 +64,7 @@ from core.store.database import (
 log = logging.getLogger(__name__)
 
 POOL_MAX = 16  # connections per process: the runner's pool, the UI's sessions and the scheduler share it
+BUSY_WAIT_S = 30.0  # every connection in use by this process (the server answers): how long a caller waits in all
 _MIGRATION_LOCK = 0x5057_4D49  # advisory lock key ("PWMI"): one process applies the migrations
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -420,10 +423,7 @@ class PostgresStore(Store):
     def _connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         if self._closed:
             raise StoreError("the store is closed")
-        try:
-            conn = self._pool.getconn()
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable(self.wait_s) from exc
+        conn = self._getconn()
         try:
             with conn:  # as the pool's `connection()`: commit or roll back what is open, then give it back
                 yield conn
@@ -466,6 +466,23 @@ class PostgresStore(Store):
                     yield from transaction(cur, cur.raw.execute, psycopg.Error)
                 finally:
                     self._local.write_cursor = None
+
+    def _getconn(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection of the pool. No connection within `wait_s` while the pool failed to connect (or could not
+        grow) is `DatabaseUnavailable`; while every connection is merely in use by this process, the caller waits
+        on, up to `BUSY_WAIT_S` in all, as before (then the pool's `PoolTimeout`)."""
+        deadline = time.monotonic() + max(BUSY_WAIT_S, self.wait_s)
+        while True:
+            errors = self._pool.get_stats().get("connections_errors", 0)
+            try:
+                return self._pool.getconn(timeout=max(0.01, min(self.wait_s, deadline - time.monotonic())))
+            except PoolTimeout as exc:
+                stats = self._pool.get_stats()
+                busy = stats.get("connections_errors", 0) == errors and stats.get("pool_size", 0) >= POOL_MAX
+                if not busy:
+                    raise DatabaseUnavailable(self.wait_s) from exc
+                if time.monotonic() >= deadline:
+                    raise
 
     def migrate(self) -> list[int]:
         """Apply what is missing, holding an advisory lock (on a connection of its own) so that processes starting

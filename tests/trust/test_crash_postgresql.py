@@ -36,6 +36,7 @@ from core.errors import UserError
 from core.members import paging
 from core.members.filters import MemberFilter
 from core.services import Services
+from core.store import postgres
 from core.store.database import ConnectionLost, DatabaseUnavailable, Store
 from core.sync import check_for_updates, member_write
 from core.tasks import jobs
@@ -325,3 +326,34 @@ def test_a_page_says_the_database_cannot_be_reached_and_works_again_when_it_is_b
     finally:
         core_services.install(None)
         svc.close()
+
+
+def test_a_pool_whose_connections_are_all_busy_is_not_an_outage(pg_cluster: PgCluster) -> None:
+    """Every connection of the process in use by long reads (the server answers): a further read waits past the
+    short wait for one to be given back, as it did before, instead of saying the database cannot be reached."""
+    url = pg_cluster.fresh_database()
+    store = Store(url, wait_s=1)
+    release, holding = threading.Event(), threading.Semaphore(0)
+
+    def hold() -> None:
+        with store.read() as cur:
+            cur.execute("SELECT 1")
+            holding.release()
+            release.wait(30)
+
+    holders = [threading.Thread(target=hold) for _ in range(postgres.POOL_MAX)]
+    try:
+        for thread in holders:
+            thread.start()
+        for _ in holders:
+            assert holding.acquire(timeout=30)
+        threading.Timer(2.5, release.set).start()  # past the 1 s wait
+        started = time.monotonic()
+        assert _select(store) == (1,)
+        assert time.monotonic() - started >= 2.0
+    finally:
+        release.set()
+        for thread in holders:
+            thread.join(30)
+        store.close()
+        pg_cluster.drop(url)
