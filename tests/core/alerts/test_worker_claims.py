@@ -112,10 +112,10 @@ def test_a_worker_killed_mid_send_loses_nothing_and_another_sends_it_after_its_l
     svc, env = shared
     webhook(svc, receiver)
     receiver.hold_s = 60.0  # the first digest is received, never answered before its sender is killed
-    with workers(tmp_path, env, 2, PW_ALERTS_LEASE_S="4") as started:
+    with workers(tmp_path, env, 2, PW_ALERTS_LEASE_S="8") as started:
         record_events(svc, TASKS[:3])
         receiver.wait_for(1, timeout=30)
-        time.sleep(2.5)  # both workers passed several times: neither sent the held digest again, nor the next ones
+        time.sleep(3)  # both workers passed several times: neither sent the held digest again, nor the next ones
         assert len(receiver.received) == 1
         with svc.store.read() as cur:
             (claimer,) = cur.execute("SELECT claimed_by FROM alert_deliveries WHERE claimed_by IS NOT NULL").fetchone()
