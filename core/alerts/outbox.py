@@ -12,6 +12,7 @@ lapses at `claimed_until`.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -114,13 +115,20 @@ class Delivery:
 
 _DELIVERY_COLUMNS = "id, channel_id, task_id, idempotency_key, payload, status, attempts, next_attempt_at"
 
-# This process as the claimer of deliveries: host/pid and a token of this start (a restarted process, even with
-# the same pid, e.g. pid 1 in a container, is another claimer).
-CLAIMER = f"{process_name()}/{uuid.uuid4().hex[:8]}"
+_claimer: tuple[int, str] | None = None
+
+
+def claimer() -> str:
+    """This process as the claimer of deliveries: host/pid and a token of this start (a restarted process, even
+    with the same pid, e.g. pid 1 in a container, is another claimer; so is a forked child)."""
+    global _claimer
+    if _claimer is None or _claimer[0] != os.getpid():
+        _claimer = (os.getpid(), f"{process_name()}/{uuid.uuid4().hex[:8]}")
+    return _claimer[1]
 
 
 def claim(
-    store: Store, now: datetime, *, lease_s: float, skip_channels: Sequence[int] = (), claimer: str = CLAIMER
+    store: Store, now: datetime, *, lease_s: float, skip_channels: Sequence[int] = (), by: str | None = None
 ) -> Delivery | None:
     """Take the next delivery to send, or None: the oldest pending delivery of a channel (deliveries go out in
     the order they were created, per channel), when it is due and nobody else holds it, the oldest first,
@@ -129,7 +137,7 @@ def claim(
     take the same delivery nor wait for one another. A claim lapses at `claimed_until`: the process that held it
     died (or the send outlived the lease) and the delivery is sent again, with the same idempotency key.
     On the DuckDB file, which one process opens, a claim of another claimer was left by a dead process and
-    lapses at once."""
+    lapses at once. `by`: the claimer (this process, `claimer()`, by default)."""
     postgresql = dialect(store) == "postgresql"
 
     def free(t: str) -> str:  # nobody holds the delivery
@@ -137,7 +145,7 @@ def claim(
         return f"({t}claimed_until IS NULL OR {t}claimed_until <= $now{stale})"
 
     skip = "AND NOT (d.channel_id = ANY($skip))" if skip_channels else ""
-    params: dict[str, object] = {"now": now, "me": claimer, "until": now + timedelta(seconds=lease_s)}
+    params: dict[str, object] = {"now": now, "me": by or claimer(), "until": now + timedelta(seconds=lease_s)}
     if skip_channels:
         params["skip"] = [int(c) for c in skip_channels]
     with store.write() as cur:
@@ -183,16 +191,17 @@ def mark_failed(
     retry_at: datetime,
     dead: bool,
     now: datetime,
-    claimer: str = CLAIMER,
+    by: str | None = None,
 ) -> None:
-    """The attempt failed: retry at `retry_at`, or a dead letter. Only while `claimer` still holds the delivery
+    """The attempt failed: retry at `retry_at`, or a dead letter. Only while `by` (this process by default) still
+    holds the delivery
     (a claim that lapsed and was taken by another process is that process's to settle)."""
     with store.write() as cur:
         cur.execute(
             """UPDATE alert_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
                       next_attempt_at = ?, updated_at = ?, claimed_by = NULL, claimed_until = NULL
                WHERE id = ? AND status = 'pending' AND claimed_by = ?""",
-            [DEAD if dead else PENDING, status, error[:500], retry_at, now, delivery_id, claimer],
+            [DEAD if dead else PENDING, status, error[:500], retry_at, now, delivery_id, by or claimer()],
         )
 
 

@@ -148,29 +148,29 @@ def _deliveries(svc: Services, receiver: HttpReceiver, channels: int = 1) -> lis
 def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(svc, receiver, backend):
     ids = _deliveries(svc, receiver, channels=2)  # two tasks x two channels
     now = datetime.now(UTC)
-    first = outbox.claim(svc.store, now, lease_s=60, claimer="worker-a")
-    second = outbox.claim(svc.store, now, lease_s=60, claimer="worker-a")
+    first = outbox.claim(svc.store, now, lease_s=60, by="worker-a")
+    second = outbox.claim(svc.store, now, lease_s=60, by="worker-a")
     assert first is not None
     assert second is not None
     assert {first.id, second.id} == set(ids[:2])  # each channel's oldest; the next ones wait for them (order)
-    assert outbox.claim(svc.store, now, lease_s=60, claimer="worker-a") is None
-    other = outbox.claim(svc.store, now, lease_s=60, claimer="worker-b")
+    assert outbox.claim(svc.store, now, lease_s=60, by="worker-a") is None
+    other = outbox.claim(svc.store, now, lease_s=60, by="worker-b")
     if backend.name == "postgresql":
         assert other is None  # held by worker-a for its lease
     else:
         assert other is not None  # one process per DuckDB file: another claimer's claim was left by a dead one
     later = now + timedelta(seconds=61)
-    assert outbox.claim(svc.store, later, lease_s=60, claimer="worker-c") is not None  # worker-a's lease ran out
+    assert outbox.claim(svc.store, later, lease_s=60, by="worker-c") is not None  # worker-a's lease ran out
 
 
 def test_a_failed_attempt_settles_only_for_the_claimer_that_still_holds_it(svc, receiver, backend):
     (delivery_id,) = _deliveries(svc, receiver)[:1]
     now = datetime.now(UTC)
-    assert outbox.claim(svc.store, now, lease_s=1, claimer="worker-a") is not None
+    assert outbox.claim(svc.store, now, lease_s=1, by="worker-a") is not None
     later = now + timedelta(seconds=2)
-    assert outbox.claim(svc.store, later, lease_s=60, claimer="worker-b") is not None  # a's claim lapsed
+    assert outbox.claim(svc.store, later, lease_s=60, by="worker-b") is not None  # a's claim lapsed
     outbox.mark_failed(
-        svc.store, delivery_id, error="late", status=None, retry_at=later, dead=False, now=later, claimer="worker-a"
+        svc.store, delivery_id, error="late", status=None, retry_at=later, dead=False, now=later, by="worker-a"
     )
     with svc.store.read() as cur:
         row = cur.execute("SELECT claimed_by, attempts FROM alert_deliveries WHERE id = ?", [delivery_id]).fetchone()
