@@ -7,9 +7,11 @@ problems stops the process here, before it serves anything (`ui/startup.py`).
 
 import streamlit as st
 
+from core.store.database import StoreError
+from ui.api import store_error
 from ui.routes import ROUTES, lifespan
 from ui.startup import check_or_exit
 
 check_or_exit()
 
-app = st.App("ui/shell.py", routes=ROUTES, lifespan=lifespan)
+app = st.App("ui/shell.py", routes=ROUTES, lifespan=lifespan, exception_handlers={StoreError: store_error})

@@ -169,6 +169,12 @@ def api_alerts_retry_dead(request: Request) -> Response:
     return JSONResponse({"count": count}, headers=_NO_STORE)
 
 
+async def store_error(request: Request, exc: Exception) -> Response:
+    """A store error no route caught (the database server down or lost: `DatabaseUnavailable`, `ConnectionLost`):
+    503 with its message, which the CLI shows, instead of a bare 500."""
+    return _refused(str(exc), 503)
+
+
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
     Route(cli.API_SYNC, api_sync, methods=["POST"]),

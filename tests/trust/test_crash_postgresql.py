@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -42,6 +43,7 @@ from core.sync import check_for_updates, member_write
 from core.tasks import jobs
 from tests.support import ROOT
 from tests.support.backends import PgCluster, start_cluster
+from tests.support.browser import start_app, stop_app
 from tests.support.compare import content
 from tests.support.crash import mid_write_child
 from tests.support.onboarding import run_sync
@@ -357,3 +359,35 @@ def test_a_pool_whose_connections_are_all_busy_is_not_an_outage(pg_cluster: PgCl
             thread.join(30)
         store.close()
         pg_cluster.drop(url)
+
+
+def test_the_running_app_and_the_cli_say_the_database_cannot_be_reached(
+    own_cluster: pgcluster.Cluster, tmp_path: Path
+) -> None:
+    """A `web` replica on a stopped server: its API answers 503 with the message within the wait (not a bare 500
+    after 30 s), and a CLI command (configured with the same database) prints that message."""
+    token = "a-token-of-16-or-more-characters"
+    env = {
+        "PW_DATABASE_URL": own_cluster.url("pw"),
+        "PW_DATABASE_WAIT_S": str(WAIT_S),
+        "PW_PROCESS_ROLE": "web",
+        "PW_API_TOKEN": token,
+    }
+    app = start_app(tmp_path, **env)
+    try:
+        own_cluster.pause()
+        started = time.monotonic()
+        answer = httpx.get(f"{app.url}/api/tasks/1", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert time.monotonic() - started < BOUND_S + 2
+        assert answer.status_code == 503
+        assert "The database cannot be reached (no connection within 2 s)" in answer.text
+        cli_env = env | {"PW_APP_URL": app.url, "PW_DATA_DIR": str(tmp_path / "cli")}
+        del cli_env["PW_PROCESS_ROLE"]
+        settings = Settings.load(env=cli_env, secrets_file=tmp_path / "absent.toml", root=tmp_path)
+        err = io.StringIO()
+        started = time.monotonic()
+        assert cli.main(["alerts", "retry-dead"], settings=settings, out=io.StringIO(), err=err) == cli.FAILED
+        assert time.monotonic() - started < BOUND_S + 3  # its look for the app, then its own wait
+        assert "The database cannot be reached (no connection within 2 s)" in err.getvalue()
+    finally:
+        stop_app(app)
