@@ -194,8 +194,7 @@ def mark_failed(
     by: str | None = None,
 ) -> None:
     """The attempt failed: retry at `retry_at`, or a dead letter. Only while `by` (this process by default) still
-    holds the delivery
-    (a claim that lapsed and was taken by another process is that process's to settle)."""
+    holds the delivery: a claim that lapsed and was taken by another process is that process's to settle."""
     with store.write() as cur:
         cur.execute(
             """UPDATE alert_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
