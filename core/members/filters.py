@@ -153,7 +153,10 @@ def membership(f: MemberFilter, alias: str, current: str) -> tuple[list[str], li
             f"{current} AND {alias}.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)"
         )
     for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
-        if values:
+        if len(values) == 1:  # an equality: PostgreSQL then reads an index on (column, sort key) in order
+            clauses.append(f"{alias}.{column} = ?")
+            params.append(values[0])
+        elif values:
             clauses.append(f"{alias}.{column} = ANY(?::VARCHAR[])")
             params.append(list(values))
     return clauses, params

@@ -17,9 +17,9 @@ import pandas as pd
 
 from core.errors import InvalidInput
 from core.members import flags
-from core.members.columns import EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
+from core.members.columns import DOMAINS_CTE, EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
 from core.members.filters import SORTS, MemberFilter, Where, membership
-from core.members.source import MEMBERS, Source
+from core.members.source import MEMBERS, Need, Source
 from core.store.cursor import Cursor
 from core.store.database import Store, StoreError
 
@@ -51,20 +51,37 @@ def count(store: Store, f: MemberFilter, *, src: Source = MEMBERS) -> int:
 def _count(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> int:
     counted = _counted(store, f, src)
     if counted is not None:
-        sql, params = f"SELECT coalesce(sum(members), 0) FROM member_counts c WHERE {counted.sql}", list(counted.params)
+        sql, params = _from_counts(cur, store, counted, "coalesce(sum(members), 0)")
     else:
         sql, params = query(store, f, (), "count(*)", cur=cur, src=src)
     return int(_single_row(cur, sql, params)[0])
 
 
 def _counted(store: Store, f: MemberFilter, src: Source) -> Where | None:
-    """On PostgreSQL, for a filter of the members that reads only what `member_counts` (migration 017) is kept per,
-    the filter as a condition on its rows `c`: counts are then sums over a few thousand rows, not a scan of every
-    member. None elsewhere (DuckDB counts by scanning its columns, which is fast there)."""
-    if store.dialect != "postgresql" or src != MEMBERS or f.search.strip() or f.flags or f.task_id is not None:
+    """On PostgreSQL, for a filter of the members that reads only what `member_counts` (migrations 017 and 018) is
+    kept per (who the member is, and the flags but "new since the latest sync"), the filter as a condition on its
+    rows `c`: counts are then sums over a few thousand rows, not a scan of every member. None elsewhere (DuckDB
+    counts by scanning its columns, which is fast there)."""
+    if store.dialect != "postgresql" or src != MEMBERS or f.search.strip() or f.task_id is not None:
         return None
+    chosen = [flags.BY_KEY[key] for key in f.flags]
+    conditions = [flag.count_condition("c") for flag in chosen]
     clauses, params = membership(f, "c", "NOT c.removed")
-    return Where(" AND ".join(clauses) or "true", tuple(params))
+    if chosen:
+        if None in conditions:
+            return None
+        clauses.append("(" + " OR ".join(f"({condition})" for condition in conditions) + ")")
+    needs: frozenset[Need] = frozenset().union(*(flag.needs for flag in chosen))
+    return Where(" AND ".join(clauses) or "true", tuple(params), needs)
+
+
+def _from_counts(cur: Cursor, store: Store, counted: Where, select: str, tail: str = "") -> tuple[str, list[Any]]:
+    """SQL and parameters for `SELECT {select} FROM member_counts c WHERE {counted} {tail}` (with the personal
+    domains when the condition reads them)."""
+    domains = Need.DOMAINS in counted.needs
+    head = f"WITH {DOMAINS_CTE} " if domains else ""
+    sql = f"{head}SELECT {select} FROM member_counts c WHERE {counted.sql} {tail}"
+    return sql, [*([flags.personal_domains(store, cur)] if domains else []), *counted.params]
 
 
 @dataclass(frozen=True)
@@ -218,17 +235,24 @@ def _searched_page(
 
 
 def _row_flag_histogram(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[int, int]]:
-    """(row flag count, filtered members with it)."""
+    """(row flag count, filtered members with it); where `member_counts` serves the filter (PostgreSQL), the
+    count is that of the `_KNOWN_FLAGS` (the row flags and personal e-mail) instead."""
     counted = _counted(store, f, src)
     if counted is not None:
-        sql = (
-            "SELECT row_flag_count, sum(members)::BIGINT FROM member_counts c "
-            f"WHERE {counted.sql} GROUP BY row_flag_count HAVING sum(members) > 0"
-        )
-        return cur.execute(sql, list(counted.params)).fetchall()
+        with_domains = replace(counted, needs=counted.needs | {Need.DOMAINS})
+        known = "c.row_flag_count + coalesce(c.email_domain IN (SELECT unnest(domains) FROM params), false)::INTEGER"
+        tail = "GROUP BY known HAVING sum(members) > 0"
+        sql, params = _from_counts(cur, store, with_domains, f"{known} AS known, sum(members)::BIGINT", tail)
+        return cur.execute(sql, params).fetchall()
     reads = ("row_flag_count",)
     sql, params = query(store, f, reads, "row_flag_count, count(*)", "GROUP BY row_flag_count", cur=cur, src=src)
     return cur.execute(sql, params).fetchall()
+
+
+# The flags `member_counts` tells apart (PostgreSQL): the row flags and personal e-mail; a member's flag count is
+# its count of these plus at most the `_UNKNOWN_FLAGS` (new since the latest sync).
+_KNOWN_FLAGS = (*flags.ROW_FLAGS, "personal_email")
+_UNKNOWN_FLAGS = tuple(f for f in OTHER_FLAGS if f.key not in _KNOWN_FLAGS)
 
 
 def _ids_by_flag_count(
@@ -246,13 +270,28 @@ def _ids_by_flag_count(
     by row flag count (R) bounds the page's flag counts, so every member of the page (descending) has a row
     flag count of at least R - `OTHER_FLAGS` (ascending: at most R + `OTHER_FLAGS`). The Top-N runs over
     those members only, which the scan selects (most members have no flag).
+
+    Where the histogram counts the `_KNOWN_FLAGS` (PostgreSQL), R is a count of those, which only the
+    `_UNKNOWN_FLAGS` add to: descending, every member of the page has at least R - `_UNKNOWN_FLAGS` known flags
+    (a row flag count of at least that, or one less and a personal e-mail domain, which an index on both finds);
+    ascending, at most R + `_UNKNOWN_FLAGS` row flags.
     """
-    row_flags = _nth(histogram, offset + limit, f.descending)
-    if row_flags is None:  # the page reaches the last member: every member can be on it
+    nth = _nth(histogram, offset + limit, f.descending)
+    if nth is None:  # the page reaches the last member: every member can be on it
         return _top_ids(cur, store, f, limit, offset, src=src)
-    others = len(OTHER_FLAGS)
-    bound = (">=", row_flags - others) if f.descending else ("<=", row_flags + others)
-    scope = Where(f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", (bound[1],))
+    if _counted(store, f, src) is None:
+        others = len(OTHER_FLAGS)
+        bound = (">=", nth - others) if f.descending else ("<=", nth + others)
+        scope = Where(f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", (bound[1],))
+    elif f.descending:
+        known = nth - len(_UNKNOWN_FLAGS)
+        scope = Where(
+            "(m.row_flag_count IS NULL OR m.row_flag_count >= ?"
+            " OR (m.row_flag_count = ? AND m.email_domain = ANY(?::VARCHAR[])))",
+            (known, known - 1, flags.personal_domains(store, cur)),
+        )
+    else:
+        scope = Where("(m.row_flag_count IS NULL OR m.row_flag_count <= ?)", (nth + len(_UNKNOWN_FLAGS),))
     return _top_ids(cur, store, f, limit, offset, scope, src=src)
 
 
@@ -271,11 +310,8 @@ def _partner_counts(cur: Cursor, store: Store, f: MemberFilter, src: Source = ME
     direction = "DESC" if f.descending else "ASC"
     counted = _counted(store, f, src)
     if counted is not None:
-        counts, params = (
-            "SELECT partner_bc_id, sum(members)::BIGINT AS n FROM member_counts c "
-            f"WHERE {counted.sql} GROUP BY partner_bc_id HAVING sum(members) > 0",
-            list(counted.params),
-        )
+        tail = "GROUP BY partner_bc_id HAVING sum(members) > 0"
+        counts, params = _from_counts(cur, store, counted, "partner_bc_id, sum(members)::BIGINT AS n", tail)
     else:
         select = "partner_bc_id, count(*) AS n"
         counts, params = query(store, f, ("partner_bc_id",), select, "GROUP BY partner_bc_id", cur=cur, src=src)

@@ -1,6 +1,7 @@
-"""PostgreSQL's `member_counts` (migration 017) stays equal to the members it counts through every kind of write:
-the sync's inserts, in-place updates and removals, the `last_seen` refresh, a disconnected partner, a DELETE and
-a TRUNCATE; and the page's totals read from it are the counts of the rows."""
+"""PostgreSQL's `member_counts` (migrations 017 and 018) stays equal to the members it counts through every kind of
+write: the sync's inserts, in-place updates and removals, the `last_seen` refresh, changes of the risk-flag inputs,
+a disconnected partner, a DELETE and a TRUNCATE; and the page's totals read from it (flag filters included) are
+the counts of the rows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from benchmarks import datagen
-from core.members import filters, flags, paging
+from core.members import columns, flags, paging
 from core.members.filters import MemberFilter
 from core.store.database import Store
 from core.sync import member_write
@@ -18,11 +19,12 @@ from core.sync.member_diff import Snapshot
 from tests.support.backends import PgCluster
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-_KEY = "partner_bc_id, user_role, relation_status, removed, row_flag_count"
+_KEY = "partner_bc_id, user_role, relation_status, removed, row_flag_count, finance_manager, asset_admin, email_domain"
 _ROWS = f"""SELECT partner_bc_id, user_role, relation_status, removed_at IS NOT NULL AS removed,
                    coalesce(row_flag_count, {flags.row_flag_count_sql("members")}) AS row_flag_count,
+                   coalesce(finance_role = 'MANAGER', false), coalesce(asset_admin, false), email_domain,
                    count(*) AS members
-            FROM members GROUP BY 1, 2, 3, 4, 5"""
+            FROM members GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
 
 
 @pytest.fixture
@@ -64,7 +66,16 @@ def test_the_counts_follow_every_write(pg: Store) -> None:
     _sync(pg, changed, 2, T0 + timedelta(days=1))
     kept, rows = _counted(pg)
     assert kept == rows
-    assert any(removed for (_, _, _, removed, _, _) in rows)
+    assert any(removed for (_, _, _, removed, *_) in rows)
+
+    with pg.write() as cur:  # what the sync's reach and a renamed e-mail change, and a change that moves nothing
+        cur.execute("UPDATE members SET asset_admin = NOT coalesce(asset_admin, false) WHERE member_key LIKE '%1'")
+        cur.execute("UPDATE members SET finance_role = 'MANAGER' WHERE member_key LIKE '%2'")
+        cur.execute("UPDATE members SET email_domain = 'gmail.com' WHERE member_key LIKE '%3'")
+        cur.execute("UPDATE members SET finance_role = 'ANALYST' WHERE finance_role IS NULL AND member_key LIKE '%4'")
+        cur.execute("UPDATE members SET row_flag_count = NULL WHERE member_key LIKE '%5'")
+    kept, rows = _counted(pg)
+    assert kept == rows
 
     with pg.write() as cur:
         member_write.remove_partner(cur, base[0].partner_bc_id, T0 + timedelta(days=2))
@@ -76,10 +87,14 @@ def test_the_counts_follow_every_write(pg: Store) -> None:
         MemberFilter(include_removed=True),
         MemberFilter(roles=("ADMIN",), sort="member"),
         MemberFilter(statuses=("PENDING",), partners=(base[2].partner_bc_id,), sort="flags"),
+        MemberFilter(flags=("asset_admin", "partner_admin")),
+        MemberFilter(flags=("personal_email",), sort="flags", descending=True),
+        MemberFilter(flags=("finance_manager", "invitation_pending"), roles=("STANDARD",)),
+        MemberFilter(flags=("personal_email", "new_member")),  # not from the counts: scanned
     ):
-        where = filters.where(f, dialect="postgresql")
+        sql, params = columns.query(pg, f, (), "count(*)")
         with pg.read() as cur:
-            scanned = cur.execute(f"SELECT count(*) FROM members m WHERE {where.sql}", list(where.params)).fetchone()
+            scanned = cur.execute(sql, params).fetchone()
         assert scanned is not None
         assert paging.count(pg, f) == scanned[0] == paging.view(pg, f).total
 
