@@ -18,7 +18,7 @@ import pandas as pd
 from core.errors import InvalidInput
 from core.members import flags
 from core.members.columns import DOMAINS_CTE, EVERY, FLAG_COLUMNS, OTHER_FLAGS, order, order_reads, query
-from core.members.filters import SORTS, MemberFilter, Where, membership
+from core.members.filters import SORTS, MemberFilter, Where, membership, search_parts
 from core.members.source import MEMBERS, Need, Source
 from core.store.cursor import Cursor
 from core.store.database import Store, StoreError
@@ -103,10 +103,10 @@ def view(
     spans; a search is evaluated once for both the total and the page."""
     _check(page_size, 0)
     with store.read() as cur:
-        if f.search.strip():
+        sizes = _sizes(cur, store, f, src=src)
+        if sizes is None and f.search.strip():
             total, number, ids = _searched_page(cur, store, f, page_number, page_size, src=src)
         else:
-            sizes = _sizes(cur, store, f, src=src)
             total = sum(n for _, n in sizes) if sizes is not None else _count(cur, store, f, src=src)
             number = _clamped(page_number, total, page_size)
             ids = _ids(cur, store, f, sizes, page_size, (number - 1) * page_size, src=src)
@@ -147,7 +147,10 @@ def _clamped(page_number: int, total: int, page_size: int) -> int:
 
 def _sizes(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[Any, int]] | None:
     """What the sort's ids are found with, and what gives the total: the filtered members per partner in
-    partner order, or per row flag count in the flag-count order; None for the other sorts."""
+    partner order, or per row flag count in the flag-count order; None for the other sorts, and for a search
+    but on PostgreSQL in partner order (`_searched_partner_counts`)."""
+    if f.search.strip():
+        return _searched_partner_counts(cur, store, f, src) if f.sort == "partner" else None
     if f.sort == "partner":
         return _partner_counts(cur, store, f, src=src)
     if f.sort == "flags":
@@ -320,6 +323,32 @@ def _partner_counts(cur: Cursor, store: Store, f: MemberFilter, src: Source = ME
         f"ORDER BY lower(p.name) {direction} NULLS LAST, c.partner_bc_id"
     )  # the 250 partners, not 1M members
     return cur.execute(sql, params).fetchall()
+
+
+def _searched_partner_counts(
+    cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS
+) -> list[tuple[str, int]] | None:
+    """A search's members of each partner, in partner order, where `member_counts` serves the rest of the filter
+    (PostgreSQL): a partner whose name matches has every member of the rest of the filter, summed from the
+    counts; the other partners' members are those the search matches by themselves, which its indexes find (a
+    search for a partner's name matches thousands of members, of which a page needs 50). None elsewhere."""
+    rest = replace(f, search="")
+    counted = _counted(store, rest, src)
+    if counted is None:
+        return None
+    person, named = search_parts(f, src, store.dialect)
+    found = replace(counted, sql=f"{counted.sql} AND c.partner_bc_id = ANY(ARRAY({named.sql}))")
+    found = replace(found, params=(*counted.params, *named.params))
+    sql, params = _from_counts(cur, store, found, "partner_bc_id, sum(members)::BIGINT", "GROUP BY partner_bc_id")
+    by_partner = dict(cur.execute(sql, params).fetchall())
+    others = Where(f"({person.sql}) AND NOT m.partner_bc_id = ANY(ARRAY({named.sql}))", (*person.params, *named.params))
+    select, tail = "partner_bc_id, count(*)", "GROUP BY partner_bc_id"
+    sql, params = query(store, rest, ("partner_bc_id",), select, tail, scope=others, cur=cur, src=src)
+    for bc_id, n in cur.execute(sql, params).fetchall():
+        by_partner[bc_id] = by_partner.get(bc_id, 0) + n
+    direction = "DESC" if f.descending else "ASC"
+    order = f"SELECT bc_id FROM {src.partners} AS sp ORDER BY lower(name) {direction} NULLS LAST, bc_id"
+    return [(bc_id, by_partner[bc_id]) for (bc_id,) in cur.execute(order).fetchall() if by_partner.get(bc_id)]
 
 
 def _ids_in_partner_order(

@@ -36,6 +36,12 @@ CASES = [
     (MemberFilter(flags=("new_member", "asset_admin")), 1),
     (MemberFilter(statuses=("PENDING",), sort="member", descending=True), 1),
     (MemberFilter(statuses=("PENDING", "UNBOUND"), sort="member"), 1),
+    # a search in partner order: partners matched by name counted, the others' members found by the search
+    (MemberFilter(search="agentur", descending=True), 2),
+    (MemberFilter(search="1"), 2),  # "Agency 1" by name, and members with a 1 in their name, e-mail or id
+    (MemberFilter(search="a", include_removed=True), 4),
+    (MemberFilter(search="agentur", flags=("personal_email",), roles=("STANDARD",)), 1),
+    (MemberFilter(search="agentur", flags=("new_member",)), 1),
 ]
 
 
