@@ -155,6 +155,8 @@ def _sizes(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) ->
         return _partner_counts(cur, store, f, src=src)
     if f.sort == "flags":
         return _row_flag_histogram(cur, store, f, src=src)
+    if f.sort == "last_seen":
+        return _seen_groups(cur, store, f, src=src)
     return None
 
 
@@ -174,6 +176,8 @@ def _ids(
         return _ids_in_partner_order(cur, store, f, sizes, limit, offset, src=src)
     if f.sort == "flags":
         return _ids_by_flag_count(cur, store, f, sizes, limit, offset, src=src)
+    if f.sort == "last_seen":
+        return _ids_by_seen_group(cur, store, f, sizes, limit, offset, src=src)
     return _top_ids(cur, store, f, limit, offset, src=src)
 
 
@@ -325,6 +329,44 @@ def _partner_counts(cur: Cursor, store: Store, f: MemberFilter, src: Source = ME
     return cur.execute(sql, params).fetchall()
 
 
+def _seen_groups(cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS) -> list[tuple[Any, int]] | None:
+    """((last seen, partner), filtered members) in `last_seen` order, from PostgreSQL's `member_seen` (migration
+    018) for a filter of who the member is by partner alone (partners, removed or not); None otherwise."""
+    if store.dialect != "postgresql" or src != MEMBERS or f.search.strip() or f.flags or f.roles or f.statuses:
+        return None
+    if f.task_id is not None:
+        return None
+    clauses, params = membership(f, "c", "NOT c.removed")
+    direction = "DESC" if f.descending else "ASC"
+    sql = (
+        "SELECT last_seen, partner_bc_id, sum(members)::BIGINT FROM member_seen c"
+        f" WHERE {' AND '.join(clauses) or 'true'} GROUP BY last_seen, partner_bc_id HAVING sum(members) > 0"
+        f" ORDER BY last_seen {direction} NULLS LAST, partner_bc_id"
+    )
+    return [((seen, bc_id), n) for seen, bc_id, n in cur.execute(sql, params).fetchall()]
+
+
+def _ids_by_seen_group(
+    cur: Cursor,
+    store: Store,
+    f: MemberFilter,
+    groups: list[tuple[Any, int]],
+    limit: int,
+    offset: int,
+    src: Source = MEMBERS,
+) -> list[int]:
+    """The `rowid`s of a page in `last_seen` order from the (last seen, partner) groups it spans, in order: only
+    those partners' members are read (by the partner's index), the groups before it skipped by their counts."""
+    spanned, skipped = _spanned(groups, limit, offset)
+    if not spanned:
+        return []
+    scope = Where(
+        "(" + " OR ".join("(m.partner_bc_id = ? AND m.last_seen IS NOT DISTINCT FROM ?)" for _ in spanned) + ")",
+        tuple(value for last_seen, bc_id in spanned for value in (bc_id, last_seen)),
+    )
+    return _top_ids(cur, store, f, limit, offset - skipped, scope, src=src)
+
+
 def _searched_partner_counts(
     cur: Cursor, store: Store, f: MemberFilter, src: Source = MEMBERS
 ) -> list[tuple[str, int]] | None:
@@ -351,6 +393,19 @@ def _searched_partner_counts(
     return [(bc_id, by_partner[bc_id]) for (bc_id,) in cur.execute(order).fetchall() if by_partner.get(bc_id)]
 
 
+def _spanned(sizes: list[tuple[Any, int]], limit: int, offset: int) -> tuple[list[Any], int]:
+    """The groups of `sizes` (group, members in it; in page order) that the page `offset`..`offset + limit`
+    spans, and how many members the groups before them hold."""
+    spanned, skipped, seen = [], 0, 0
+    for group, members_of_group in sizes:
+        if seen + members_of_group <= offset:
+            skipped += members_of_group
+        elif seen < offset + limit:
+            spanned.append(group)
+        seen += members_of_group
+    return spanned, skipped
+
+
 def _ids_in_partner_order(
     cur: Cursor,
     store: Store,
@@ -368,13 +423,7 @@ def _ids_in_partner_order(
     partner costs about what `count` does. The spanned partners are sorted by their place in `counts`, so
     no partner name is joined to the members.
     """
-    spanned, skipped, seen = [], 0, 0
-    for bc_id, members_of_partner in counts:
-        if seen + members_of_partner <= offset:
-            skipped += members_of_partner
-        elif seen < offset + limit:
-            spanned.append(bc_id)
-        seen += members_of_partner
+    spanned, skipped = _spanned(counts, limit, offset)
     if not spanned:
         return []
     sql, params = query(

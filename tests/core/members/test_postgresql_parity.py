@@ -42,6 +42,10 @@ CASES = [
     (MemberFilter(search="a", include_removed=True), 4),
     (MemberFilter(search="agentur", flags=("personal_email",), roles=("STANDARD",)), 1),
     (MemberFilter(search="agentur", flags=("new_member",)), 1),
+    # the last_seen order from the (last seen, partner) groups (migration 018)
+    (MemberFilter(sort="last_seen", descending=True), 3),
+    (MemberFilter(sort="last_seen", include_removed=True), 6),
+    (MemberFilter(sort="last_seen", partners=(FIRST,), descending=True), 2),
 ]
 
 

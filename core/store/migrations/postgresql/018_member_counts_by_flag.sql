@@ -11,6 +11,11 @@
 -- 2. An index on (status, member, partner, member key) in both directions: a filter on one status sorted by
 --    member reads the first rows of that status in order (the page passes `relation_status = ?` for a single
 --    value, which the index's equality serves in order; `= ANY(…)` would not be ordered before PostgreSQL 17).
+-- 3. `member_seen`: how many members there are per partner, removed or not and `last_seen`, kept exact by statement
+--    triggers on `members` (over each statement's transition tables, the UPDATE's too). The `last_seen` order
+--    (`core.members.paging`) finds from it which (last seen, partner) groups a page spans, then reads only those
+--    partners' members: `last_seen` itself has no index, since every sync rewrites it for every current member
+--    and an index on it would make those updates non-HOT (a new entry in every index of `members`).
 DROP TRIGGER member_counts_insert ON members;
 DROP TRIGGER member_counts_update ON members;
 DROP TRIGGER member_counts_delete ON members;
@@ -99,7 +104,52 @@ FROM members GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 CREATE INDEX members_by_status_member ON members (relation_status, member_lower, partner_bc_id, member_key);
 CREATE INDEX members_by_status_member_desc ON members
     (relation_status, member_lower DESC NULLS LAST, partner_bc_id, member_key);
--- 3. The flag-count order's bound (`paging._ids_by_flag_count`): members with at least so many row flags, or one
+-- 4. The flag-count order's bound (`paging._ids_by_flag_count`): members with at least so many row flags, or one
 --    less and a personal e-mail domain, found by a bitmap OR over this index (it replaces 017's on the count alone).
 DROP INDEX members_by_row_flags;
 CREATE INDEX members_by_row_flags_domain ON members (row_flag_count, email_domain);
+
+CREATE TABLE member_seen (
+    partner_bc_id VARCHAR NOT NULL,
+    removed       BOOLEAN NOT NULL,
+    last_seen     TIMESTAMPTZ,
+    members       BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX member_seen_key ON member_seen (partner_bc_id, removed, last_seen) NULLS NOT DISTINCT;
+
+-- A statement's rows removed (-1, `old_rows`) and added (+1, `new_rows`), summed per key; dynamic SQL, so that each
+-- trigger's statement names only the transition tables it has.
+CREATE FUNCTION member_seen_add() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    part CONSTANT text := 'SELECT r.partner_bc_id, r.removed_at IS NOT NULL AS removed, r.last_seen, %s AS delta FROM %I r';
+    deltas text;
+BEGIN
+    deltas := CASE TG_OP
+        WHEN 'INSERT' THEN format(part, 1, 'new_rows')
+        WHEN 'DELETE' THEN format(part, -1, 'old_rows')
+        ELSE format(part, -1, 'old_rows') || ' UNION ALL ' || format(part, 1, 'new_rows')
+    END;
+    EXECUTE 'INSERT INTO member_seen AS c (partner_bc_id, removed, last_seen, members) '
+        || 'SELECT partner_bc_id, removed, last_seen, sum(delta) FROM (' || deltas || ') AS d '
+        || 'GROUP BY partner_bc_id, removed, last_seen HAVING sum(delta) <> 0 '
+        || 'ON CONFLICT (partner_bc_id, removed, last_seen) DO UPDATE SET members = c.members + excluded.members';
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER member_seen_insert AFTER INSERT ON members
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION member_seen_add();
+CREATE TRIGGER member_seen_update AFTER UPDATE ON members
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION member_seen_add();
+CREATE TRIGGER member_seen_delete AFTER DELETE ON members
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION member_seen_add();
+-- TRUNCATE fires no DELETE trigger: migration 017's TRUNCATE trigger empties both
+CREATE OR REPLACE FUNCTION member_counts_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM member_counts;
+    DELETE FROM member_seen;
+    RETURN NULL;
+END
+$$;
+
+INSERT INTO member_seen (partner_bc_id, removed, last_seen, members)
+SELECT partner_bc_id, removed_at IS NOT NULL, last_seen, count(*) FROM members GROUP BY 1, 2, 3;
