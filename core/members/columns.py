@@ -172,7 +172,7 @@ def _columns(columns: dict[str, Column], reads: Sequence[str]) -> tuple[dict[str
     return {name: column for name, column in columns.items() if name in wanted and name not in late}, late
 
 
-_DOMAINS = "params AS (SELECT ?::VARCHAR[] AS domains)"
+DOMAINS_CTE = "params AS (SELECT ?::VARCHAR[] AS domains)"  # the personal e-mail domains, `Need.DOMAINS`
 _PARTS = "parts AS (SELECT bc_id, name, lower(name) AS partner_lower FROM partners)"
 # the partners' latest syncs: one row per partner (migration 016), not a scan of every sync
 _PARTS_WITH_LATEST = """parts AS (
@@ -182,7 +182,7 @@ _PARTS_WITH_LATEST = """parts AS (
 
 def _relations(needs: frozenset[Need]) -> tuple[list[str], str]:
     """The CTEs and the join of `m` that provide `needs`."""
-    ctes = [_DOMAINS] if Need.DOMAINS in needs else []
+    ctes = [DOMAINS_CTE] if Need.DOMAINS in needs else []
     if not needs & {Need.PARTNER, Need.LATEST_SYNC}:
         return ctes, ""
     ctes.append(_PARTS_WITH_LATEST if Need.LATEST_SYNC in needs else _PARTS)

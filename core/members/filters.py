@@ -153,7 +153,10 @@ def membership(f: MemberFilter, alias: str, current: str) -> tuple[list[str], li
             f"{current} AND {alias}.partner_bc_id NOT IN (SELECT bc_id FROM partners WHERE removed_at IS NOT NULL)"
         )
     for column, values in (("partner_bc_id", f.partners), ("user_role", f.roles), ("relation_status", f.statuses)):
-        if values:
+        if len(values) == 1:  # an equality: PostgreSQL then reads an index on (column, sort key) in order
+            clauses.append(f"{alias}.{column} = ?")
+            params.append(values[0])
+        elif values:
             clauses.append(f"{alias}.{column} = ANY(?::VARCHAR[])")
             params.append(list(values))
     return clauses, params
@@ -178,23 +181,29 @@ def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Wh
         conditions = [flag_condition(flags.BY_KEY[k], src) for k in f.flags]
         clauses.append("(" + " OR ".join(f"({c.sql})" for c in conditions) + ")")
         needs = needs.union(*(c.needs for c in conditions))
-    term = f.search.strip().lower()
-    if term:
-        # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the
-        # partner names are searched once each, not once per member (a list of the partners found, bound
-        # instead, becomes a 250-way OR per member)
-        contains, needle = _substring(dialect, term)
-        found = f"SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}"
+    if f.search.strip():
+        person, named = search_parts(f, src, dialect)
         # PostgreSQL: the partners found as an array computed once, so that every branch of the OR is an index
         # condition (trigram, user_id, partner) and the members are found by a bitmap OR, not a scan
-        by_partner = f"m.partner_bc_id IN ({found})"
-        if dialect == "postgresql":
-            by_partner = f"m.partner_bc_id = ANY(ARRAY({found}))"
-        clauses.append(
-            f"({contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ? OR {by_partner})"
-        )
-        params.extend([needle, needle, f.search.strip(), needle])
+        found = f"= ANY(ARRAY({named.sql}))" if dialect == "postgresql" else f"IN ({named.sql})"
+        clauses.append(f"({person.sql} OR m.partner_bc_id {found})")
+        params.extend([*person.params, *named.params])
     return Where(" AND ".join(clauses) or "true", tuple(params), needs)
+
+
+def search_parts(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> tuple[Where, Where]:
+    """The search's two halves: its condition on the member `m` itself (name, e-mail, user id), and the query
+    of the partners (`bc_id`) whose name it matches (every member of those matches)."""
+    term = f.search.strip().lower()
+    # member_lower is the lower-cased e-mail when there is no name: the e-mail is searched anyway; the partner
+    # names are searched once each, not once per member (a list of the partners found, bound instead, becomes a
+    # 250-way OR per member)
+    contains, needle = _substring(dialect, term)
+    person = f"{contains('m.member_lower')} OR {contains('m.email_lower')} OR m.user_id = ?"
+    return (
+        Where(person, (needle, needle, f.search.strip())),
+        Where(f"SELECT bc_id FROM {src.partners} AS sp WHERE {contains('lower(name)')}", (needle,)),
+    )
 
 
 def partner_options(store: Store) -> dict[str, str]:

@@ -68,10 +68,17 @@ class Flag:
     help: str
     template: str  # SQL over the member's row `{m}` and the relations of `needs`
     needs: frozenset[Need] = frozenset()
+    # the same condition over a row `{c}` of PostgreSQL's `member_counts` (migrations 017 and 018: members counted
+    # per the columns this reads), with the same `needs`; None when those counts are not kept per what it reads
+    counted: str | None = None
 
     def condition(self, alias: str = "m") -> str:
         """The SQL condition over the member's row `alias`."""
         return self.template.format(m=alias)
+
+    def count_condition(self, alias: str = "c") -> str | None:
+        """The condition over a `member_counts` row `alias` (PostgreSQL), or None when it cannot be told there."""
+        return None if self.counted is None else self.counted.format(c=alias)
 
 
 FLAGS = (
@@ -80,12 +87,14 @@ FLAGS = (
         "Partner BC admin",
         "Admin in the partner's Business Center: can invite people and pass your shared assets on.",
         "{m}.user_role = 'ADMIN'",
+        counted="{c}.user_role = 'ADMIN'",
     ),
     Flag(
         "finance_manager",
         "Finance manager",
         "Finance manager in the partner's Business Center: can manage payment and billing.",
         "{m}.finance_role = 'MANAGER'",
+        counted="{c}.finance_manager",
     ),
     Flag(
         "personal_email",
@@ -94,12 +103,14 @@ FLAGS = (
         "partner company does not control this account.",
         "{m}.email_domain IN (SELECT unnest(domains) FROM params)",
         frozenset({Need.DOMAINS}),
+        counted="{c}.email_domain IN (SELECT unnest(domains) FROM params)",
     ),
     Flag(
         "invitation_pending",
         "Invitation pending",
         "Invited but not joined yet: whoever reads that mailbox can still accept the invitation.",
         "{m}.relation_status = 'PENDING'",
+        counted="{c}.relation_status = 'PENDING'",
     ),
     Flag(
         "new_member",
@@ -113,6 +124,7 @@ FLAGS = (
         "Admin on your asset",
         "Reaches at least one of the assets you share with this partner with an admin role.",
         "coalesce({m}.asset_admin, false)",
+        counted="{c}.asset_admin",
     ),
 )
 BY_KEY = {flag.key: flag for flag in FLAGS}
