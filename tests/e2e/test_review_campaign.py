@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
 
 from core.reviews import report
@@ -72,9 +73,17 @@ def _bulk(page: Page, expected: int) -> None:
     wait_for_app(page)
 
 
-def _download(page: Page, button: str, target: Path) -> bytes:
-    with page.expect_download(timeout=SLOW) as info:
-        page.get_by_role("button", name=button).click()
+def _download(page: Page, app: RunningApp, button: str, target: Path) -> bytes:
+    """Click a download button and save what it sends; when nothing comes, fail with what the page and the app
+    said (a deferred download's callable runs on its own thread: its error shows only as a page warning)."""
+    try:
+        with page.expect_download(timeout=SLOW) as info:
+            page.get_by_role("button", name=button).click()
+    except PlaywrightTimeoutError:
+        shown = page.locator("[data-testid='stAlert'], [data-testid='stToast'], [data-testid='stException']")
+        raise AssertionError(
+            f"no download from {button!r}; the page shows {shown.all_inner_texts()!r}; app log:\n{app.log()[-4000:]}"
+        ) from None
     info.value.save_as(target)
     return target.read_bytes()
 
@@ -159,8 +168,8 @@ def test_a_whole_campaign_create_decide_sign_off_and_download(
     wait_for_app(page)
     sha = _caption_number(page.get_by_text(re.compile(r"^Attestation CSV: ")), r"SHA-256 ([0-9a-f]{64})")
 
-    csv_data = _download(page, "Download CSV", tmp_path / "report.csv")
-    pdf_data = _download(page, "Download PDF", tmp_path / "report.pdf")
+    csv_data = _download(page, onboarded_app, "Download CSV", tmp_path / "report.csv")
+    pdf_data = _download(page, onboarded_app, "Download PDF", tmp_path / "report.pdf")
     assert hashlib.sha256(csv_data).hexdigest() == sha
 
     header, *rows = list(csv.reader(io.StringIO(csv_data.decode("utf-8"), newline="")))
