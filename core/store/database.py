@@ -59,7 +59,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MEMORY = ":memory:"
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-MEMORY_LIMIT_MIB = 256  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
+MEMORY_LIMIT_MIB = 112  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
 CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
 
