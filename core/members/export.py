@@ -87,8 +87,9 @@ SortKey = tuple[object, object, object]  # a row's (_sort_key, _sort_bc, _sort_m
 
 def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> list[SortKey]:
     """Sort keys that cut the filtered rows, in the filter's order, into ranges of about `chunk_rows` rows:
-    every `SAMPLES_PER_CHUNK`-th key of a sample of one row in `chunk_rows / SAMPLES_PER_CHUNK` (by rowid).
-    None for fewer rows than `chunk_rows` (or so the sample says)."""
+    every `SAMPLES_PER_CHUNK`-th key of a sample of one row in `chunk_rows / SAMPLES_PER_CHUNK` (by a hash of the
+    rowid: the rowid itself aliases with how rows lie, e.g. by partner). None when the sample says there are
+    fewer rows than `chunk_rows`."""
     every = max(1, chunk_rows // SAMPLES_PER_CHUNK)
     per_chunk = max(1, chunk_rows // every)
     keys, order = columns.sort_keys(f)
