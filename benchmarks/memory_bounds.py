@@ -6,17 +6,20 @@ fallback) minus the resident set at that moment, with wall and CPU seconds. Targ
 
 1. Export: every member (removed included) through `export.stream_members` to /dev/null, at 1M and 5M
    rows (quick: 100k), and DuckDB's own `COPY (the same query) TO file` in the same store (same memory
-   limit), whose time is the reference (target ≤ 1.0×). Both again at 128 MiB and at DuckDB's default memory
-   limit (80% of RAM, what the store used before) to show what the limit buys and where it stops sufficing.
+   limit), whose time is the reference (target ≤ 1.0×; where `COPY` cannot run under the store's limit, its CSV
+   writer asking for 64 MiB blocks, the `COPY` at DuckDB's default limit is). Both again at 256 MiB (the store's
+   limit before) and at DuckDB's default memory limit (80% of RAM, the store before that).
 2. Sync: 1M members (250 partners × 4,000) through the sync's write path (`member_write.write_snapshot`),
-   `PARTNER_CONCURRENCY` partners at a time as Check for updates runs them, each partner's snapshot built
-   (the fetch) in its worker thread: the first sync into an empty store, then a sync with 5% changed.
+   `PARTNER_CONCURRENCY` partners at a time as Check for updates runs them: each partner's snapshot built (the
+   fetch) on the event loop, then written from a worker thread (`asyncio.to_thread`); the first sync into an
+   empty store, then a sync with 5% changed.
 3. The Members page: the app's store opened on the 1M-member database, the columns warmed as the app does at
    start, and the page run in AppTest (first run and a rerun with another sort).
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import shutil
@@ -24,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,8 +46,8 @@ SYNC_SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
 PAGE_SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 50)}
 CHANGE_SHARE = 0.05
 DUCKDB_DEFAULT = "duckdb_default"  # the memory limit DuckDB picks itself (80% of RAM): the store before
-TIGHT_MIB = 128  # the export also at this limit: the largest a < 150 MiB growth allows
-_COMPARISONS = ("default_limit", f"limit_{TIGHT_MIB}_mib")  # not the store's own limit
+PREVIOUS_MIB = 256  # the export also at the store's limit before this one
+_COMPARISONS = ("default_limit", f"limit_{PREVIOUS_MIB}_mib")  # not the store's own limit
 
 
 class _Meter:
@@ -155,16 +158,26 @@ def _sync_child(path: str, limit: int | str, partners: int, per_partner: int, ta
                 {"base": datagen.PARTNER_BASE, "n": partners},
             )
 
-    def one(p: int) -> int:
-        snap = datagen.snapshot(p, per_partner)  # what the fetch holds
+    async def one(p: int) -> int:
+        snap = datagen.snapshot(p, per_partner)  # what the fetch holds, built on the event loop as fetch() builds it
         if task_id > 1:
             snap = datagen.changed(snap, CHANGE_SHARE, seed=p)
-        counts = member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id)
+        # written from a worker thread as member_sync.sync_partner writes it
+        counts = await asyncio.to_thread(member_write.write_snapshot, store, snap, snap.partner_bc_id, task_id)
         return counts.added + counts.updated + counts.removed
 
+    async def every_partner() -> int:
+        gate = asyncio.Semaphore(PARTNER_CONCURRENCY)  # as check_for_updates._gather_limited
+
+        async def limited(p: int) -> int:
+            async with gate:
+                return await one(p)
+
+        return sum(await asyncio.gather(*(limited(p) for p in range(partners))))
+
     try:
-        with _metered() as meter, ThreadPoolExecutor(max_workers=PARTNER_CONCURRENCY) as pool:
-            changes = sum(pool.map(one, range(partners)))
+        with _metered() as meter:
+            changes = asyncio.run(every_partner())
         batches = member_write.GroupWriter.of(store).batch_sizes
     finally:
         store.close()
@@ -205,21 +218,31 @@ def _in_child(target: Callable[..., dict[str, object]], *args: object) -> dict[s
 # -- the measurements ---------------------------------------------------------------------------------
 
 
-def _export(tmp: Path, partners: int, per_partner: int) -> dict[str, object]:
+def _export(tmp: Path, partners: int, per_partner: int) -> dict[str, dict[str, object]]:
     path = tmp / "export.duckdb"
     shutil.copyfile(synthetic_database(partners, per_partner), path)
-    out: dict[str, object] = {}
+    out: dict[str, dict[str, object]] = {}
     for limit, label in (
         (MEMORY_LIMIT_MIB, "store_limit"),
-        (TIGHT_MIB, _COMPARISONS[1]),
+        (PREVIOUS_MIB, _COMPARISONS[1]),
         (DUCKDB_DEFAULT, _COMPARISONS[0]),
     ):
         stream = _in_child(_export_child, str(path), limit)
         copy = _in_child(_copy_child, str(path), limit)
-        ratio = round(float(stream["s"]) / float(copy["s"]), 2) if "s" in copy else None  # type: ignore[arg-type]
-        out[label] = {"export": stream, "duckdb_copy": copy, "ratio_vs_duckdb_copy": ratio}
+        out[label] = {"export": stream, "duckdb_copy": copy, "ratio_vs_duckdb_copy": _ratio(stream, copy)}
     path.unlink()
+    store = out["store_limit"]
+    if store["ratio_vs_duckdb_copy"] is None:  # COPY failed under the store's limit: DuckDB's own default's
+        store["ratio_vs_duckdb_copy"] = _ratio(store["export"], out[_COMPARISONS[0]]["duckdb_copy"])  # type: ignore[arg-type]
+        store["copy_reference"] = _COMPARISONS[0]
     return out
+
+
+def _ratio(stream: dict[str, object], copy: dict[str, object]) -> float | None:
+    """The export's wall seconds over `COPY`'s, or None where either failed."""
+    if "s" not in stream or "s" not in copy:
+        return None
+    return round(float(stream["s"]) / float(copy["s"]), 2)  # type: ignore[arg-type]
 
 
 def _sync(tmp: Path, partners: int, per_partner: int) -> dict[str, object]:
@@ -262,12 +285,14 @@ def run(size: str) -> dict[str, object]:
     measured = list(_under_store_limit({"exports": exports, "sync": sync, "page": page}))
     failed = [m["failed"] for m in measured if "failed" in m]
     worst = max(float(m["rss_growth_mib"]) for m in measured if "rss_growth_mib" in m)  # type: ignore[arg-type]
-    ratios = [e["store_limit"]["ratio_vs_duckdb_copy"] for e in exports.values()]  # type: ignore[index]
+    ratios = [e["store_limit"]["ratio_vs_duckdb_copy"] for e in exports.values()]
     return {
         "value": round(worst, 1),
         "unit": "MiB",
         "target": TARGET_MIB,
-        "met": worst < TARGET_MIB and not failed and all(r is not None and r <= TARGET_COPY_RATIO for r in ratios),
+        "met": worst < TARGET_MIB
+        and not failed
+        and all(isinstance(r, float) and r <= TARGET_COPY_RATIO for r in ratios),
         "failed": failed,
         "memory_limit_mib": MEMORY_LIMIT_MIB,
         "copy_ratio_target": TARGET_COPY_RATIO,

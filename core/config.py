@@ -30,6 +30,8 @@ LIVE_API_BASE = "https://business-api.tiktok.com/open_api/v1.3/"
 LIVE_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"
 CALLBACK_PATH = "/api/oauth/tiktok/callback"
 DB_FILE = "partnerwatch.duckdb"
+# DuckDB's memory limit (PW_DUCKDB_MEMORY_MIB): core.store.database.MEMORY_LIMIT_MIB, which the tests hold it to
+DUCKDB_MEMORY_MIB = 112
 
 # What a process runs (PW_PROCESS_ROLE): the UI and routes, the background work, or both (one process, the default)
 ROLE_ALL, ROLE_WEB, ROLE_WORKER = "all", "web", "worker"
@@ -90,7 +92,7 @@ class Settings:
     alerts_lease_s: float = 300.0  # PW_ALERTS_LEASE_S: a dead sender's claim on a delivery lapses after this long
     process_role: str = ROLE_ALL  # PW_PROCESS_ROLE: all | web (UI only, queues tasks) | worker (runs them)
     task_lease_s: float = 60.0  # PW_TASK_LEASE_S: a task whose runner stopped renewing it this long is ended
-    duckdb_memory_mib: int = 256  # PW_DUCKDB_MEMORY_MIB: DuckDB's memory limit; beyond it sorts spill to disk
+    duckdb_memory_mib: int = DUCKDB_MEMORY_MIB  # PW_DUCKDB_MEMORY_MIB: beyond it sorts spill to disk
     database_url: str | None = field(default=None, repr=False)  # PW_DATABASE_URL: PostgreSQL instead of db_path
     database_wait_s: float = 5.0  # PW_DATABASE_WAIT_S: how long a unit of work waits for an unreachable server
 
@@ -269,9 +271,14 @@ def _build(src: _Source, root: Path) -> Settings:
         ),
         duckdb_memory_mib=keep(
             lambda: src.number(
-                "PW_DUCKDB_MEMORY_MIB", "partnerwatch.duckdb_memory_mib", 256, int, low=64, high=1024 * 1024
+                "PW_DUCKDB_MEMORY_MIB",
+                "partnerwatch.duckdb_memory_mib",
+                DUCKDB_MEMORY_MIB,
+                int,
+                low=64,
+                high=1024 * 1024,
             ),
-            256,
+            DUCKDB_MEMORY_MIB,
         ),
     )
     if keep.found:

@@ -2,9 +2,10 @@
 UTF-8 with a header row, and audited.
 
 `stream_members` yields bytes chunks built from DuckDB record batches as they are fetched, so an export of a
-million rows never becomes one Python string and Python holds one batch at a time. The ORDER BY is DuckDB's:
-beyond the store's memory limit it spills to disk (its working memory still grows with the rows it sorts, see
-benchmarks/RESULTS.md, Memory). DuckDB writes each row's CSV line (`safe_csv.csv_line_sql`, byte for byte what
+million rows never becomes one Python string and Python holds one batch at a time. The ORDER BY is DuckDB's,
+in consecutive ranges of the order of about `CHUNK_ROWS` rows each (`_ranges`): DuckDB's sort spills beyond the
+memory limit, but its working memory still grows with the rows it sorts (benchmarks/RESULTS.md, Memory). DuckDB
+writes each row's CSV line (`safe_csv.csv_line_sql`, byte for byte what
 `csv_chunks` writes for text) and a chunk is a batch's lines as they lie in the Arrow buffer: no Python
 work per row. A cell that starts with `= + - @`, tab, CR, LF, NUL or a full-width `＝ ＋ － ＠` gets a
 leading `'` so that spreadsheets show it as text instead of running it.
@@ -29,10 +30,17 @@ from core.members.filters import MemberFilter
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 EXPORT_PATH = "/api/export/members.csv"
 BATCH_ROWS = 2_048  # DuckDB's vector size: larger batches cost resident memory (benchmarks/RESULTS.md, Memory)
+# DuckDB sorts at most about this many rows at a time: its sort's working memory grows with the rows it sorts
+# (benchmarks/RESULTS.md, Memory), so a larger export is sorted in consecutive ranges of its order.
+CHUNK_ROWS = 250_000
+SAMPLES_PER_CHUNK = 64  # the sampled sort keys that place each chunk's boundary
+# What DuckDB buffers of a streamed result ahead of the reader (its default: 10 MiB, outside its memory limit).
+STREAM_BUFFER = "1MiB"
 TOKEN_TTL = timedelta(minutes=10)
 
 
@@ -41,16 +49,25 @@ class ExportTokenError(UserError, PermissionError):
 
 
 def stream_members(
-    store: Store, f: MemberFilter, *, actor: Actor, batch_rows: int = BATCH_ROWS, via: str = "app"
+    store: Store,
+    f: MemberFilter,
+    *,
+    actor: Actor,
+    batch_rows: int = BATCH_ROWS,
+    via: str = "app",
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
-    """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops)."""
+    """The filtered guest users as CSV chunks; the export is audited when the stream ends (or stops).
+
+    On DuckDB the rows are sorted `chunk_rows` at a time (see `_ranges`); PostgreSQL sorts them in one query.
+    """
     require_reader(actor, "export guest users")
-    sql, params = _lines_sql(store, f)
-    return _audited(store, f, actor, via, sql, params, batch_rows)
+    return _audited(store, f, actor, via, batch_rows, chunk_rows)
 
 
-def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
-    """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order.
+def _lines_sql(store: Store, f: MemberFilter, where: str = "TRUE") -> tuple[str, list[object]]:
+    """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order; `where` is a
+    condition on its sort keys (`_sort_key`, `_sort_bc`, `_sort_member`), its parameters after the query's.
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
@@ -62,19 +79,72 @@ def _lines_sql(store: Store, f: MemberFilter) -> tuple[str, list[object]]:
     keys, order = columns.sort_keys(f)
     reads = (*columns.order_reads(f), *columns.reads_of(columns.EXPORT_COLUMNS.values()))
     sql, params = columns.query(store, f, reads, f"{keys}, {cells}")
-    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells {order}", params
+    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {where} {order}", params
+
+
+SortKey = tuple[object, object, object]  # a row's (_sort_key, _sort_bc, _sort_member)
+
+
+def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> list[SortKey]:
+    """Sort keys that cut the filtered rows, in the filter's order, into ranges of about `chunk_rows` rows:
+    every `SAMPLES_PER_CHUNK`-th key of a sample of one row in `chunk_rows / SAMPLES_PER_CHUNK` (by a hash of the
+    rowid: the rowid itself aliases with how rows lie, e.g. by partner). None when the sample says there are
+    fewer rows than `chunk_rows`."""
+    every = max(1, chunk_rows // SAMPLES_PER_CHUNK)
+    per_chunk = max(1, chunk_rows // every)
+    keys, order = columns.sort_keys(f)
+    sql, params = columns.query(store, f, columns.order_reads(f), keys, f"WHERE hash(row_id) % ? = 0 {order}", [every])
+    sample = cur.execute(sql, params).fetchall()
+    return [(row[0], row[1], row[2]) for row in sample[per_chunk - 1 :: per_chunk]]
+
+
+def _after(f: MemberFilter, key: SortKey) -> tuple[str, list[object]]:
+    """A condition true for the rows that the filter's order puts after the row of sort keys `key` (the order
+    is `columns.sort_keys`': `_sort_key` then NULLs last, then `_sort_bc` and `_sort_member`, never NULL)."""
+    value, bc_id, member_key = key
+    tie = "(_sort_bc > ? OR (_sort_bc = ? AND _sort_member > ?))"
+    if value is None:
+        return f"(_sort_key IS NULL AND {tie})", [bc_id, bc_id, member_key]
+    beyond = "<" if f.descending else ">"
+    return (
+        f"(_sort_key IS NULL OR _sort_key {beyond} ? OR (_sort_key = ? AND {tie}))",
+        [value, value, bc_id, bc_id, member_key],
+    )
+
+
+def _ranges(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> Iterator[tuple[str, list[object]]]:
+    """The queries whose lines, one after the other, are the export: on DuckDB one per range of about
+    `chunk_rows` rows of the filter's order, so that no sort holds more (DuckDB's sort needs working memory
+    that grows with the rows it sorts and fails, rather than spilling, past the memory limit); each scans the
+    members again but builds and sorts only its own rows' lines. On PostgreSQL, one query."""
+    cuts = _boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
+    previous: tuple[str, list[object]] | None = None
+    for cut in [*cuts, None]:
+        ahead = _after(f, cut) if cut is not None else None
+        parts = [previous[0]] if previous else []
+        extra = list(previous[1]) if previous else []
+        if ahead is not None:
+            parts.append(f"NOT {ahead[0]}")
+            extra += ahead[1]
+        sql, params = _lines_sql(store, f, " AND ".join(parts) or "TRUE")
+        yield sql, [*params, *extra]
+        previous = ahead
 
 
 def _audited(
-    store: Store, f: MemberFilter, actor: Actor, via: str, sql: str, params: list[object], batch_rows: int
+    store: Store, f: MemberFilter, actor: Actor, via: str, batch_rows: int, chunk_rows: int
 ) -> Iterator[bytes]:
     counted = _Counter()
     outcome = "interrupted"
     try:
         with store.read() as cur:
-            reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
+            if store.dialect == "duckdb":  # a setting of this cursor's connection only
+                cur.execute(f"SET streaming_buffer_size = '{STREAM_BUFFER}'")
             yield from csv_chunks(columns.EXPORT_COLUMNS, [])
-            yield from (joined_lines(batch.column(0)) for batch in counted.batches(reader) if batch.num_rows)
+            for sql, params in _ranges(store, cur, f, chunk_rows):
+                # closed before the next range's query: an open result keeps its sort's memory pinned
+                with cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows) as reader:
+                    yield from (joined_lines(b.column(0)) for b in counted.batches(reader) if b.num_rows)
         outcome = "ok"
     finally:
         audit.record(

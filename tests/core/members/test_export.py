@@ -195,6 +195,9 @@ def _corpus_store(tmp_path) -> Store:
         MemberFilter(include_removed=True, sort="member", descending=True),
         MemberFilter(include_removed=True, sort="email"),
         MemberFilter(include_removed=True, flags=("partner_admin",), sort="status"),
+        MemberFilter(include_removed=True, sort="removed_at", descending=True),  # NULL sort keys, last
+        MemberFilter(include_removed=True, sort="partner", descending=True),  # many rows per key
+        MemberFilter(include_removed=True, sort="flags"),
     ],
 )
 def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
@@ -205,9 +208,31 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
                 safe_csv.csv_chunks(columns.EXPORT_COLUMNS, [cur.execute(*columns.export_sql(store, f)).fetchall()])
             )
         assert expected.count(b"\r\n") > 10
-        for batch_rows in (7, 10_000):
-            streamed = b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, batch_rows=batch_rows))
+        # in one sorted range, and in ranges of a few rows (cut between rows of one sort key too)
+        for batch_rows, chunk_rows in ((7, export.CHUNK_ROWS), (10_000, export.CHUNK_ROWS), (7, 4), (10_000, 9)):
+            streamed = b"".join(
+                export.stream_members(store, f, actor=ANALYST_ACTOR, batch_rows=batch_rows, chunk_rows=chunk_rows)
+            )
             assert streamed == expected
+    finally:
+        store.close()
+
+
+def test_a_large_export_is_sorted_in_ranges_of_about_chunk_rows(tmp_path):
+    """Each range's query sorts only its own rows: none holds more than about `chunk_rows`."""
+    store = _synthetic_store(tmp_path, 30_000)
+    try:
+        f = MemberFilter(sort="member", descending=True)
+        with store.read() as cur:
+            sizes = []
+            for sql, params in export._ranges(store, cur, f, 5_000):
+                sizes.append(cur.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+            assert len(export._boundaries(store, cur, f, 100_000)) == 0  # fewer rows than a range: one query
+        assert sum(sizes) == 30_000
+        assert 4 <= len(sizes) <= 9
+        assert max(sizes) < 10_000
+        whole = b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, chunk_rows=10**9))
+        assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, chunk_rows=5_000)) == whole
     finally:
         store.close()
 
@@ -244,5 +269,20 @@ def test_export_yields_its_first_rows_before_fetching_the_rest(tmp_path, monkeyp
         rest = b"".join(stream)
         assert rest.count(b"\r\n") == 29_000
         assert len(pulled) == 30
+    finally:
+        store.close()
+
+
+def test_the_exports_small_stream_buffer_is_its_own_connections(tmp_path):
+    store = _corpus_store(tmp_path)
+    try:
+        with store.read() as cur:
+            default = cur.execute("SELECT current_setting('streaming_buffer_size')").fetchone()[0]
+        assert default != "1.0 MiB"
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR)
+        next(stream)  # the export's cursor is open, with its setting
+        with store.read() as cur:
+            assert cur.execute("SELECT current_setting('streaming_buffer_size')").fetchone()[0] == default
+        assert b"".join(stream).count(b"\r\n") > 10
     finally:
         store.close()

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from core.store.cursor import Cursor
-from core.store.database import MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
+from core.store.database import MEMORY_LIMIT_MIB, MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
 from tests.support.backends import Backend
 
 CONSTRAINT = (duckdb.ConstraintException, psycopg.errors.IntegrityError)  # a violated key or check, per dialect
@@ -470,9 +470,12 @@ def test_the_memory_limit_comes_from_the_settings(tmp_path: Path) -> None:
     finally:
         core_services.install(None)
         svc.close()
+    from core.config import DUCKDB_MEMORY_MIB
+
+    assert DUCKDB_MEMORY_MIB == MEMORY_LIMIT_MIB  # the settings' default is the store's
     default = make_services(tmp_path / "default")
     try:
-        assert _memory_settings(default.store)[0] == "256.0 MiB"
+        assert _memory_settings(default.store)[0] == f"{MEMORY_LIMIT_MIB}.0 MiB"
     finally:
         core_services.install(None)
         default.close()

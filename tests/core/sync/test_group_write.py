@@ -209,6 +209,28 @@ def test_a_failing_write_in_a_group_fails_only_its_partner(backend: Backend) -> 
         }
 
 
+def test_every_group_is_written_on_the_writers_one_thread(backend: Backend) -> None:
+    """Writes led by different threads run on one thread: the allocator keeps what each thread frees for it."""
+    store = _store(backend.open())
+    on: list[int] = []
+
+    def note(cur: object) -> None:
+        on.append(threading.get_ident())
+
+    callers = []
+    for snap in _histories(3, rounds=1)[0]:  # one after the other, each from a thread of its own
+        thread = threading.Thread(
+            target=lambda snap=snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, 1, note)
+        )
+        thread.start()
+        callers.append(thread.ident)
+        thread.join(timeout=30)
+    assert len(on) == 3
+    assert len(set(on)) == 1
+    assert not set(on) & set(callers)
+    store.close()
+
+
 @pytest.mark.parametrize("order", [[0, 1, 2, 3, 4, 5], [0, 3, 1, 4, 2, 5], [5, 4, 3, 2, 1, 0]])
 def test_rows_are_split_by_partner_whatever_their_order(order: list[int]) -> None:
     import pyarrow as pa
