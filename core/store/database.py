@@ -85,6 +85,17 @@ class ConnectionLost(StoreError):
         )
 
 
+class OutOfMemory(StoreError):
+    """DuckDB needed more than its memory limit for one statement (a large sort, aggregate or transaction)."""
+
+    def __init__(self, limit_mib: int, writing: bool) -> None:
+        kept = " The work was rolled back: nothing of it was saved." if writing else ""
+        super().__init__(
+            f"The database needed more memory than its limit of {limit_mib} MiB for this work.{kept} "
+            "Raise PW_DUCKDB_MEMORY_MIB (see docs/DEPLOYMENT.md) and try again."
+        )
+
+
 class DatabaseUnavailable(StoreError):
     """The database server could not be reached within the store's wait (stopped, restarting, unreachable):
     nothing was read or written."""
@@ -293,6 +304,8 @@ class DuckDBStore(Store):
             try:
                 cur.execute("BEGIN TRANSACTION")
                 yield cur
+            except duckdb.OutOfMemoryException as exc:
+                raise OutOfMemory(self.memory_limit_mib, writing=False) from exc
             finally:
                 with suppress(duckdb.Error):
                     cur.execute("ROLLBACK")
@@ -314,6 +327,8 @@ class DuckDBStore(Store):
             self._local.write_cursor = cur
             try:
                 yield from transaction(cur, cur.execute, duckdb.Error)
+            except duckdb.OutOfMemoryException as exc:
+                raise OutOfMemory(self.memory_limit_mib, writing=True) from exc
             finally:
                 self._local.write_cursor = None
                 cur.close()

@@ -15,7 +15,15 @@ import pyarrow as pa
 import pytest
 
 from core.store.cursor import Cursor
-from core.store.database import MEMORY_LIMIT_MIB, MIGRATIONS_DIR, Store, StoreError, bulk_insert, discover_migrations
+from core.store.database import (
+    MEMORY_LIMIT_MIB,
+    MIGRATIONS_DIR,
+    OutOfMemory,
+    Store,
+    StoreError,
+    bulk_insert,
+    discover_migrations,
+)
 from tests.support.backends import Backend
 
 CONSTRAINT = (duckdb.ConstraintException, psycopg.errors.IntegrityError)  # a violated key or check, per dialect
@@ -455,6 +463,23 @@ def test_the_database_memory_is_limited_and_spills_beside_the_file(tmp_path: Pat
         assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
         store.rewrite()  # the fresh connection keeps them
         assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
+    finally:
+        store.close()
+
+
+BEYOND_THE_LIMIT = "SELECT length(string_agg(repeat('x', 100), '')) FROM range(2000000)"  # one 200 MB value
+
+
+def test_running_out_of_the_memory_limit_is_a_store_error_that_names_the_setting(tmp_path: Path) -> None:
+    store = Store(tmp_path / "pw.duckdb", memory_limit_mib=24)
+    try:
+        with pytest.raises(OutOfMemory, match=r"24 MiB.*PW_DUCKDB_MEMORY_MIB"), store.read() as cur:
+            cur.execute(BEYOND_THE_LIMIT).fetchall()
+        with pytest.raises(OutOfMemory, match="nothing of it was saved"), store.write() as cur:
+            cur.execute("CREATE TABLE kept (x INTEGER)")
+            cur.execute(BEYOND_THE_LIMIT).fetchall()
+        with store.read() as cur:  # the write was rolled back, and the store still works
+            assert cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'kept'").fetchone() == (0,)
     finally:
         store.close()
 
