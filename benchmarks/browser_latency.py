@@ -12,7 +12,10 @@ partners, 10,000 tasks), as a user feels it.
    (frontend); the bytes of the replies; the app's CPU seconds per rerun (/proc/<pid>/stat); and,
    after the app stopped, the Members page's rerun profiled in AppTest (script time by function, the
    dataframe's serialisation included).
-3. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
+3. Interactions on Partners (a partner picked for its actions: the run finishing is timed, the grid's first
+   row does not change) and on Automation (next page of tasks; a task's jobs opened), full: 10 each, with the
+   same targets (`other_pages`).
+4. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
    row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and
    Automation (10,000 tasks); target < 1.0 s.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import re
 import statistics
 import tempfile
 import time
@@ -38,6 +42,7 @@ TARGET_REPAINT_P95_S = 0.2
 TARGET_DONE_P95_S = 0.3
 TARGET_FIRST_PAINT_S = 1.0
 INTERACTIONS = {"full": 30, "quick": 10, "tiny": 5}
+PAGE_INTERACTIONS = {"full": 10, "quick": 4, "tiny": 2}  # on Partners and on Automation each
 NAVIGATIONS = {"full": 5, "quick": 1, "tiny": 1}  # fresh loads per page
 PAGES = ("members", "partners", "automation")
 SEARCHES = ("user1", "user2", "member 3", "user4", "member 5", "user6")  # each matches ~1 in 4 members
@@ -94,6 +99,42 @@ def members_steps(page: Any, size: str, cycle: int, done: int) -> list[tuple[str
     ]
 
 
+async def _pick_partner(page: Any, names: list[str]) -> None:
+    """Partners' action selectbox lists "name (BC id)": pick the first of `names` that is not the one shown."""
+    box = page.get_by_role("combobox", name="Partner", exact=True)
+    shown = await box.input_value()
+    name = next(n for n in names if f"{n} (" not in shown)
+    await box.click()
+    await box.press_sequentially(name)
+    await page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(name)} \(")).first.click()
+    await page.keyboard.press("Escape")
+
+
+def partners_steps(page: Any, size: str, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+    """Interaction `done` (from 0) on Partners: another partner picked for the actions under the grid."""
+    partners = browser.SIZES[size][0]
+    names = [partner_name((done * 7 + k) % partners) for k in (1, 2)]
+    return [("partner picked", lambda: _pick_partner(page, names))]
+
+
+def automation_steps(page: Any, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+    """Interaction `done` (from 0) on Automation: the next page of tasks, or a task's jobs opened (one of the
+    page's first five tasks, none of which is open past the first page)."""
+    if done % 2 == 0:
+        return [("next page", lambda: page.get_by_role("button", name="Next page").click())]
+    summary = page.get_by_test_id("stExpander").nth(done // 2 % 5).locator("summary")
+    return [("task opened", lambda: summary.click())]
+
+
+async def page_interactions(page: Any, count: int, steps: Callable[[int], list[Any]]) -> list[Timing]:
+    """`count` interactions of `steps(n)` on an open page, each timed."""
+    timings: list[Timing] = []
+    for n in range(count):
+        for label, action in steps(n):
+            timings.append(await browser.timed(page, label, action))
+    return timings
+
+
 async def interactions(page: Any, size: str, count: int, first_cycle: int = 0) -> list[Timing]:
     """Reruns on the Members page from cycle `first_cycle` on, until `count` interactions were timed: the
     interactions and the set-up steps between them (label "")."""
@@ -118,6 +159,37 @@ async def navigations(browser_: Any, url: str, runs: int) -> dict[str, list[Timi
     return by_page
 
 
+async def _on_page(chromium: Any, url: str, count: int, size: str) -> list[Timing]:
+    """`count` timed interactions on Partners or Automation (`url`), in a new session of its own."""
+    page, _ = await browser.open_page(chromium, url)
+    try:
+        if url.endswith("/partners"):
+            return await page_interactions(page, count, lambda n: partners_steps(page, size, n))
+        return await page_interactions(page, count, lambda n: automation_steps(page, n))
+    finally:
+        await page.context.close()
+
+
+def _other_pages(others: dict[str, list[Timing]]) -> dict[str, dict[str, Any]]:
+    """Partners' and Automation's interactions: finished p50/p95 (and repaint where the first row changed)."""
+    figures: dict[str, dict[str, Any]] = {}
+    for name, timings in others.items():
+        done_p50, done_p95 = _stats([t.done for t in timings])
+        changed = [t.repaint for t in timings if not t.unchanged]
+        figures[name] = {
+            "interactions": len(timings),
+            "finished_p50_s": done_p50,
+            "finished_p95_s": done_p95,
+            "finished_met": done_p95 < TARGET_DONE_P95_S,
+            "repaint_p95_s": round(percentile(changed, 95), 4) if changed else None,
+            "p95_s_by_kind": {
+                kind: round(percentile([t.done for t in timings if t.label == kind], 95), 4)
+                for kind in sorted({t.label for t in timings})
+            },
+        }
+    return figures
+
+
 async def measure(url: str, pid: int, size: str) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
@@ -129,6 +201,10 @@ async def measure(url: str, pid: int, size: str) -> dict[str, Any]:
             reruns = await interactions(page, size, INTERACTIONS[size])
             cpu = browser.cpu_seconds(pid) - cpu0
             await page.context.close()
+            others = {
+                "partners": await _on_page(chromium, f"{url}/partners", PAGE_INTERACTIONS[size], size),
+                "automation": await _on_page(chromium, f"{url}/automation", PAGE_INTERACTIONS[size], size),
+            }
             loads = await navigations(chromium, url, NAVIGATIONS[size])
         finally:
             await chromium.close()
@@ -137,6 +213,7 @@ async def measure(url: str, pid: int, size: str) -> dict[str, Any]:
         "timings": timings,
         "cpu_s_per_rerun": cpu / len(reruns),
         "loads": loads,
+        "others": others,
         "rss_mib": browser.rss_mib(pid, "VmHWM"),
     }
 
@@ -277,6 +354,7 @@ def run(size: str) -> dict[str, object]:
         "phases_median": _phases(timings),
         "app_cpu_s_per_interaction": round(found["cpu_s_per_rerun"], 3),
         "apptest_rerun_profile_s": profile,
+        "other_pages": _other_pages(found["others"]),
         "first_paint_s": paint,
         "first_paint_target_s": TARGET_FIRST_PAINT_S,
         "first_paint_met": slowest_paint < TARGET_FIRST_PAINT_S,

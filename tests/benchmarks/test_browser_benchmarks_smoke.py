@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import main
-from benchmarks.browser_latency import INTERACTIONS, PAGES
+from benchmarks.browser_latency import INTERACTIONS, PAGE_INTERACTIONS, PAGES
 from benchmarks.common import check_shape
 from benchmarks.concurrent_sessions import PER_SESSION, SESSIONS
 from tests.support.browser import CHROMIUM
@@ -52,6 +52,13 @@ def test_browser_latency_times_every_interaction_and_page(chromium: None, tmp_pa
     profile = figures["apptest_rerun_profile_s"]
     assert 0 < profile["members_query"] < profile["rerun"]
     assert figures["app_cpu_s_per_interaction"] > 0
+    others = figures["other_pages"]
+    assert set(others) == {"partners", "automation"}
+    for name, kinds in (("partners", {"partner picked"}), ("automation", {"next page", "task opened"})):
+        assert others[name]["interactions"] == PAGE_INTERACTIONS["tiny"], name
+        assert set(others[name]["p95_s_by_kind"]) == kinds, name
+        assert 0 < others[name]["finished_p50_s"] <= others[name]["finished_p95_s"], name
+    assert others["automation"]["repaint_p95_s"] > 0  # the next page of tasks has a new first row
 
 
 def test_concurrent_sessions_run_without_errors_while_a_sync_runs(chromium: None, tmp_path: Path) -> None:
