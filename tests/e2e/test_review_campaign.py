@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from core.reviews import report
 from sandbox.server import SandboxServer
@@ -186,6 +188,78 @@ def test_a_whole_campaign_create_decide_sign_off_and_download(
     assert re.search(rf"Signed off: \S+ \S+ UTC by {re.escape(ADMIN)}", text)
     assert f"Rows: {len(members)}" in text
     assert f"SHA-256: {sha}" in text
+
+
+class _LateDeferredRequests:
+    """Holds the browser's deferred-download requests back, as a busy server does when its worker thread starts
+    late: a request followed by a rerun goes on only once that rerun has finished (`script_finished`), any
+    other when the test says `release()`. The callable's id is then looked up after whatever the click reran."""
+
+    def __init__(self, page: Page) -> None:
+        self.held: list[bytes] = []
+        self.rerun_after = False
+        self.server: WebSocketRoute | None = None
+        page.route_web_socket(re.compile(r"/_stcore/stream$"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        self.server = ws.connect_to_server()
+        ws.on_message(self._from_page)
+        self.server.on_message(lambda message: self._from_server(ws, message))
+
+    def _from_page(self, message: str | bytes) -> None:
+        assert self.server is not None
+        assert isinstance(message, bytes)
+        msg = BackMsg.FromString(message)
+        if msg.WhichOneof("type") == "backend_operation_request" and msg.backend_operation_request.HasField(
+            "deferred_file"
+        ):
+            self.held.append(message)
+            return
+        if msg.WhichOneof("type") == "rerun_script" and self.held:
+            self.rerun_after = True
+        self.server.send(message)
+
+    def _from_server(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        ws.send(message)
+        finished = isinstance(message, bytes) and ForwardMsg.FromString(message).WhichOneof("type") == "script_finished"
+        if self.rerun_after and finished:
+            self.release()
+
+    def release(self) -> None:
+        assert self.server is not None
+        self.rerun_after = False
+        while self.held:
+            self.server.send(self.held.pop(0))
+
+
+def test_a_deferred_csv_download_survives_a_late_request(onboarded_app: RunningApp, page: Page, tmp_path: Path) -> None:
+    """Download CSV builds the file on click (a deferred download). Its request must not lose to a rerun the
+    click itself starts: that rerun registers the button's callable afresh and, when it ends, drops the id the
+    click holds, so a request handled after it finds nothing and no file comes (a warning on the page). Under
+    load (2 cores, load ~10) that happened once in the whole-campaign test; here the request is made late."""
+    late = _LateDeferredRequests(page)
+    page.goto(f"{onboarded_app.url}/reviews")
+    wait_for_app(page)
+    _signed_in(page, ADMIN, "admin")
+    page.get_by_text("New campaign", exact=True).click()
+    page.get_by_label("Name", exact=True).fill("Late download")
+    page.get_by_role("button", name="Create campaign").click()
+    created = page.get_by_text(re.compile(r"^Campaign #\d+ created: \d+ guest users frozen\.$"))
+    expect(created).to_be_visible(timeout=SLOW)
+    wait_for_app(page)
+    page.get_by_text(re.compile(r"^Sign off with the \d+ undecided guest users")).click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign off", exact=True).click()
+    expect(page.get_by_text(f"Signed off by {ADMIN}")).to_be_visible(timeout=SLOW)
+    wait_for_app(page)
+    sha = _caption_number(page.get_by_text(re.compile(r"^Attestation CSV: ")), r"SHA-256 ([0-9a-f]{64})")
+
+    with page.expect_download(timeout=SLOW) as info:
+        page.get_by_role("button", name="Download CSV").click()
+        wait_for_app(page)  # a rerun the click started has ended (and released the request), or none started
+        late.release()
+    info.value.save_as(tmp_path / "report.csv")
+    assert hashlib.sha256((tmp_path / "report.csv").read_bytes()).hexdigest() == sha
 
 
 def _decision(row: dict[str, str]) -> tuple[str, ...]:
