@@ -9,11 +9,13 @@ import csv
 import hashlib
 import io
 import re
+import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, WebSocketRoute, expect
+from playwright.sync_api import Locator, Page, WebSocket, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -90,6 +92,49 @@ def _download(page: Page, app: RunningApp, button: str, target: Path) -> bytes:
     return target.read_bytes()
 
 
+class _Traffic:
+    """The last Streamlit messages of the page, one line each: the reruns it asked for (with the buttons they
+    trigger) and what the server said about runs. Tells a click that never reached the server from a run that
+    has not ended or one that ran without the click."""
+
+    def __init__(self, page: Page) -> None:
+        self.lines: deque[str] = deque(maxlen=40)
+        self.start = time.monotonic()
+        page.on("websocket", lambda ws: self._watch(ws) if ws.url.endswith("/_stcore/stream") else None)
+
+    def _watch(self, ws: WebSocket) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _note(self, line: str) -> None:
+        self.lines.append(f"{time.monotonic() - self.start:7.2f} s {line}")
+
+    def _sent(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            msg = BackMsg.FromString(payload)
+            kind = msg.WhichOneof("type")
+            triggers = [w.id for w in msg.rerun_script.widget_states.widgets if w.trigger_value]
+            self._note(f"sent {kind}" + (f" triggers={triggers}" if kind == "rerun_script" else ""))
+
+    def _received(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg.FromString(payload)
+            kind = msg.WhichOneof("type")
+            if kind == "script_finished":
+                self._note(f"received script_finished {ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)}")
+            elif kind == "session_status_changed":
+                self._note(f"received script_is_running={msg.session_status_changed.script_is_running}")
+
+    def explain(self, page: Page, app: RunningApp) -> str:
+        state = page.locator("[data-testid='stApp']")
+        return (
+            f"app connection {state.get_attribute('data-test-connection-state')!r}, "
+            f"script {state.get_attribute('data-test-script-state')!r}; messages:\n"
+            + "\n".join(self.lines)
+            + f"\napp log:\n{app.log()[-3000:]}"
+        )
+
+
 def _caption_number(locator: Locator, pattern: str) -> str:
     expect(locator).to_be_visible(timeout=SLOW)
     return re.search(pattern, locator.inner_text()).group(1)
@@ -104,6 +149,7 @@ def test_a_whole_campaign_create_decide_sign_off_and_download(
     world_json = world(sandbox_session)
     members = world_rows(world_json, [p.bc_id for p in monitored_partners(sandbox_session)])
     names = {bc["bc_info"]["bc_id"]: bc["bc_info"]["name"] for bc in world_json["business_centers"]}
+    traffic = _Traffic(page)
     page.goto(f"{onboarded_app.url}/reviews")
     wait_for_app(page)
     _signed_in(page, ADMIN, "admin")  # the sandbox starts as its admin
@@ -113,6 +159,10 @@ def test_a_whole_campaign_create_decide_sign_off_and_download(
     page.get_by_label("Name", exact=True).fill(NAME)
     page.get_by_role("button", name="Create campaign").click()
     created = page.get_by_text(re.compile(r"^Campaign #\d+ created: \d+ guest users frozen\.$"))
+    try:  # under load this once waited 90 s with the form still filled in and no error: say what happened
+        expect(created).to_be_visible(timeout=SLOW)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{traffic.explain(page, onboarded_app)}") from None
     assert int(_caption_number(created, r": (\d+) guest users")) == len(members)
     campaign_id = int(_caption_number(created, r"#(\d+)"))
     wait_for_app(page)
