@@ -307,11 +307,12 @@ else:
     st.caption(f"Attestation CSV: {campaign.csv_rows} rows, SHA-256 `{campaign.csv_sha256}`")
     csv_name, pdf_name = report.file_names(campaign.id)
     cols = st.columns(2)
-    cols[0].download_button(
+    cols[0].download_button(  # built on click; "ignore": a rerun would drop the callable the click asks for
         "Download CSV",
         lambda: report.csv_bytes(svc.store, me, campaign.id),
         file_name=csv_name,
         mime="text/csv",
+        on_click="ignore",
         icon=":material/download:",
         key="review_csv",
     )
