@@ -1,8 +1,8 @@
-"""Smoke test of `python -m benchmarks`: every benchmark runs at its tiny headline size in its own process and
-results.json has the issue's shape; two benchmarks run their whole tiny cost curve (three sizes, each in its
-own process), which is fitted and drawn. Every declared curve is checked for a usable declaration. Timing is
-never asserted here (that is what `make bench` reports).
-The browser benchmarks (Chromium) have their own smoke test, test_browser_benchmarks_smoke.py."""
+"""Smoke test of `python -m benchmarks`: every benchmark runs at its tiny headline size in its own process (one
+test each, so the xdist workers share them) and results.json has the issue's shape; two benchmarks run their
+whole tiny cost curve (three sizes, each in its own process) into one results.json, fitted and drawn. Every
+declared curve is checked for a usable declaration. Timing is never asserted here (that is what `make bench`
+reports). The browser benchmarks (Chromium) have their own smoke test, test_browser_benchmarks_smoke.py."""
 
 from __future__ import annotations
 
@@ -20,40 +20,51 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CURVED_IN_THE_SMOKE_TEST = ("store_upsert", "csv_export")  # the cheapest two: no app, sandbox or browser
 
 
-def _runnable() -> list[str]:
-    """The server benchmarks (the browser ones have their own smoke test); pg_store needs PostgreSQL's binaries
-    (a failure in CI, left out locally without them)."""
-    names = [name for name in BENCHMARKS if name not in BROWSER_BENCHMARKS]
-    if pgcluster.available():
-        return names
+SERVER_BENCHMARKS = [name for name in BENCHMARKS if name not in BROWSER_BENCHMARKS]  # the browser ones: own test
+
+# what each benchmark's tiny run must have done, beyond results.json's shape
+DID_ITS_WORK = {
+    "sync_rate_utilisation": lambda f: f["requests_needed"] > 0,
+    "store_upsert": lambda f: f["changes_written"] > 0,
+    "members_query": lambda f: f["members"] > 0,
+    "csv_export": lambda f: f["rows_streamed"] == f["rows"],
+    "click_cost": lambda f: f["fragment_reruns"] > 0,  # table clicks rerun only their fragment
+    "pg_store": lambda f: f["members"] > 0 and f["migrate_store_rows"] > 0,
+}
+
+
+def _needs_postgresql(name: str) -> None:
+    """pg_store needs PostgreSQL's binaries: a failure in CI, skipped locally without them."""
+    if name != "pg_store" or pgcluster.available():
+        return
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL is required in CI: no binaries in {pgcluster.PG_BIN} for pg_store", pytrace=False)
-    return [name for name in names if name != "pg_store"]
+    pytest.skip(f"no PostgreSQL binaries in {pgcluster.PG_BIN} for pg_store")
 
 
+# One test per benchmark, each its own xdist group (tests/support/scheduling.py), so the workers share them.
 @pytest.mark.slow
-def test_every_benchmark_runs_tiny_and_writes_the_results_format(tmp_path):
+@pytest.mark.xdist_each_test
+@pytest.mark.parametrize("name", SERVER_BENCHMARKS)
+def test_each_benchmark_runs_tiny_and_writes_the_results_format(name, tmp_path):
+    _needs_postgresql(name)
     results = tmp_path / "results.json"
-    names = _runnable()
-    only = [arg for name in names for arg in ("--only", name)]
     argv = ["--size", "tiny", "--headline-only", "--results", str(results), "--plots", str(tmp_path / "plots")]
-    assert main([*argv, *only]) == 0
+    assert main([*argv, "--only", name]) == 0
     data = json.loads(results.read_text(encoding="utf-8"))
-    assert set(data) == set(names)
+    assert set(data) == {name}
     check_shape(data)
-    for figures in data.values():
-        assert figures["size"] == "tiny"
-        assert figures["value"] >= 0
-        assert figures["target"] > 0
-    assert data["sync_rate_utilisation"]["requests_needed"] > 0
-    assert data["store_upsert"]["changes_written"] > 0
-    assert data["members_query"]["members"] > 0
-    assert data["csv_export"]["rows_streamed"] == data["csv_export"]["rows"]
-    assert data["click_cost"]["fragment_reruns"] > 0  # table clicks rerun only their fragment
-    if "pg_store" in data:
-        assert data["pg_store"]["members"] > 0
-        assert data["pg_store"]["migrate_store_rows"] > 0
+    figures = data[name]
+    assert figures["size"] == "tiny"
+    assert figures["value"] >= 0
+    assert figures["target"] > 0
+    if name in DID_ITS_WORK:
+        assert DID_ITS_WORK[name](figures), figures
     assert not (tmp_path / "plots").exists()  # no curve without its three sizes
+
+
+def test_every_work_check_names_a_server_benchmark():
+    assert set(DID_ITS_WORK) <= set(SERVER_BENCHMARKS)
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from benchmarks.common import check_shape
 from benchmarks.concurrent_sessions import PER_SESSION, SESSIONS
 from tests.support.browser import CHROMIUM
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# each test its own xdist group (tests/support/scheduling.py): the two share no fixture, so both workers take one
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_each_test]
 
 
 @pytest.fixture

@@ -208,8 +208,8 @@ def test_a_lost_connection_is_connection_lost_with_nothing_kept_and_the_pool_rec
 @pytest.mark.slow
 @pytest.mark.parametrize("immediate", [False, True], ids=["fast-shutdown", "crash"])
 def test_the_database_restarting_mid_write_ends_the_task_cleanly_and_the_app_recovers(
+    own_cluster: pgcluster.Cluster,  # before workspace_factory: the services close while their server still runs
     workspace_factory: Callable[..., Services],
-    own_cluster: pgcluster.Cluster,
     sandbox,
     monkeypatch: pytest.MonkeyPatch,
     immediate: bool,

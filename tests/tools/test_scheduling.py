@@ -1,0 +1,31 @@
+"""How the browser modules are dealt into xdist groups (tests/support/scheduling.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.scheduling import BROWSER_GROUPS, BROWSER_SECONDS, UNLISTED_SECONDS, deal_browser_modules
+
+E2E = sorted(f"tests/e2e/{p.name}" for p in (Path(__file__).parents[1] / "e2e").glob("test_*.py"))
+
+
+def _seconds(modules: list[str]) -> int:
+    return sum(BROWSER_SECONDS.get(m, UNLISTED_SECONDS) for m in modules)
+
+
+def test_every_browser_module_is_dealt_into_one_of_the_groups_evenly():
+    dealt = deal_browser_modules(set(E2E))
+    assert sorted(dealt) == E2E
+    groups = {g: [m for m, group in dealt.items() if group == g] for g in set(dealt.values())}
+    assert sorted(groups) == [f"e2e-{n}" for n in range(BROWSER_GROUPS)]
+    loads = sorted(_seconds(modules) for modules in groups.values())
+    assert loads[-1] - loads[0] <= max(BROWSER_SECONDS.get(m, UNLISTED_SECONDS) for m in E2E)
+
+
+def test_the_listed_modules_exist():
+    assert set(BROWSER_SECONDS) <= set(E2E)  # a renamed module would fall back to UNLISTED_SECONDS unseen
+
+
+def test_modules_of_equal_seconds_alternate_in_name_order():
+    dealt = deal_browser_modules({"a", "b", "c"}, groups=2)
+    assert dealt == {"a": "e2e-0", "b": "e2e-1", "c": "e2e-0"}  # all unlisted: equal seconds, dealt by name
