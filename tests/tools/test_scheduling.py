@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.scheduling import BROWSER_GROUPS, BROWSER_SECONDS, UNLISTED_SECONDS, deal_browser_modules
@@ -29,3 +31,30 @@ def test_the_listed_modules_exist():
 def test_modules_of_equal_seconds_alternate_in_name_order():
     dealt = deal_browser_modules({"a", "b", "c"}, groups=2)
     assert dealt == {"a": "e2e-0", "b": "e2e-1", "c": "e2e-0"}  # all unlisted: equal seconds, dealt by name
+
+
+def test_xdist_keeps_a_group_on_one_worker(tmp_path: Path) -> None:
+    """pytest 9.2 derives `nodeid` from a structured id, so pytest-xdist 3.8's group suffix (set on `_nodeid`) is
+    lost and `--dist loadgroup` spreads a group's tests over the workers (each module fixture built on each):
+    the pinned pair must keep a group together."""
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "pytestmark = pytest.mark.xdist_group('one')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_n(n):\n"
+        "    with open('workers.txt', 'a') as f:\n"
+        "        f.write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = (tmp_path / "workers.txt").read_text(encoding="utf-8").split()
+    assert len(workers) == 6
+    assert len(set(workers)) == 1, workers
