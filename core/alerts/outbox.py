@@ -31,7 +31,14 @@ from core.store.database import Store
 from core.tasks.jobs import dialect, process_name
 
 PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
-STATUS_LABELS = {PENDING: "Pending", DELIVERED: "Delivered", DEAD: "Dead letter", DISCARDED: "Discarded"}
+SENDING = "sending"  # shown, not stored: a pending delivery whose claim is live
+STATUS_LABELS = {
+    PENDING: "Pending",
+    SENDING: "Sending",
+    DELIVERED: "Delivered",
+    DEAD: "Dead letter",
+    DISCARDED: "Discarded",
+}
 
 # Which member_changes rows raise which trigger (c: the change, m: the member after the write).
 _MEMBER_CONDITIONS = {
@@ -205,17 +212,21 @@ def mark_failed(
 
 
 def listing(store: Store, actor: Actor, *, status: str | None = None, limit: int = 200) -> pd.DataFrame:
-    """Deliveries, newest first, with the channel name (Alerts → Deliveries)."""
+    """Deliveries, newest first, with the channel name (Alerts → Deliveries). A pending delivery that a process
+    holds a live claim on is listed as `SENDING`."""
     require_reader(actor, "see alert deliveries")
-    where, params = ("WHERE d.status = ?", [status]) if status else ("", [])
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
     with store.read() as cur:
         return cur.execute(
-            f"""SELECT d.id, coalesce(c.name, '(removed channel)') AS channel, d.task_id, d.status, d.attempts,
-                       d.created_at, d.delivered_at, d.next_attempt_at, d.last_status, d.last_error,
-                       CAST(d.payload AS JSON) ->> 'summary' AS summary
-                FROM alert_deliveries d LEFT JOIN alert_channels c ON c.id = d.channel_id
-                {where} ORDER BY d.id DESC LIMIT ?""",
-            [*params, limit],
+            f"""SELECT * FROM (
+                    SELECT d.id, coalesce(c.name, '(removed channel)') AS channel, d.task_id,
+                           CASE WHEN d.status = '{PENDING}' AND d.claimed_until > ? THEN '{SENDING}'
+                                ELSE d.status END AS status,
+                           d.attempts, d.created_at, d.delivered_at, d.next_attempt_at, d.last_status, d.last_error,
+                           CAST(d.payload AS JSON) ->> 'summary' AS summary
+                    FROM alert_deliveries d LEFT JOIN alert_channels c ON c.id = d.channel_id
+                ) listed {where} ORDER BY id DESC LIMIT ?""",
+            [datetime.now(UTC), *params, limit],
         ).df()
 
 

@@ -26,7 +26,7 @@ from tests.support.alerts import webhook
 from tests.support.backends import PgCluster
 from tests.support.receivers import HttpReceiver
 from tests.support.replicas import Worker, start_worker, stop_worker
-from tests.support.services import make_services
+from tests.support.services import ADMIN_ACTOR, make_services
 
 TASKS = (901, 902, 903, 904, 905, 906)
 
@@ -175,6 +175,21 @@ def test_a_failed_attempt_settles_only_for_the_claimer_that_still_holds_it(svc, 
     with svc.store.read() as cur:
         row = cur.execute("SELECT claimed_by, attempts FROM alert_deliveries WHERE id = ?", [delivery_id]).fetchone()
     assert row == ("worker-b", 0)  # worker-a's stale failure did not take the delivery from worker-b
+
+
+def test_deliveries_list_a_delivery_being_sent_as_sending_until_its_claim_lapses(svc, receiver, backend):
+    held, waiting = _deliveries(svc, receiver)[:2]
+    now = datetime.now(UTC)
+    assert outbox.claim(svc.store, now, lease_s=300, by="host/1") is not None
+    listed = outbox.listing(svc.store, ADMIN_ACTOR).set_index("id")
+    assert listed.loc[held, "status"] == outbox.SENDING
+    assert listed.loc[waiting, "status"] == outbox.PENDING
+    assert list(outbox.listing(svc.store, ADMIN_ACTOR, status=outbox.SENDING)["id"]) == [held]
+    assert list(outbox.listing(svc.store, ADMIN_ACTOR, status=outbox.PENDING)["id"]) == [waiting]
+    with svc.store.write() as cur:  # its sender died: the claim lapsed, and the delivery waits again
+        cur.execute("UPDATE alert_deliveries SET claimed_until = ? WHERE id = ?", [now - timedelta(seconds=1), held])
+    assert set(outbox.listing(svc.store, ADMIN_ACTOR)["status"]) == {outbox.PENDING}
+    assert outbox.STATUS_LABELS[outbox.SENDING] == "Sending"
 
 
 def test_two_processes_digesting_at_once_make_each_digest_once(shared, receiver):
