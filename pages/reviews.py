@@ -5,13 +5,13 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from core.errors import UserError
 from core.members import flags
 from core.members.filters import MemberFilter
 from core.reviews import campaigns, decisions, remediation, report, snapshot
 from core.reviews.campaigns import Scope
 from core.reviews.decisions import ReviewFilter
 from ui.components import actor, admin_only_notice, when
+from ui.feedback import attempt, flash, show_flashes, succeeded
 from ui.member_filters import filter_row, sort_row
 from ui.resources import services
 
@@ -43,8 +43,8 @@ def _new_campaign() -> None:
             bc: st.text_input(onboarded[bc], key=f"review_new_reviewers_{bc}") for bc in (chosen or list(onboarded))
         }
         if st.form_submit_button("Create campaign", type="primary"):
-            try:
-                created = campaigns.create(
+            created = attempt(
+                lambda: campaigns.create(
                     svc.store,
                     me,
                     name=name,
@@ -52,10 +52,10 @@ def _new_campaign() -> None:
                     due_date=due,
                     overdue_days=int(overdue),
                     reviewers={bc: text.split(",") for bc, text in reviewers.items() if text.strip()},
-                )
-            except UserError as exc:
-                st.error(str(exc))
-            else:
+                ),
+                what="Create campaign",
+            )
+            if created is not None:
                 st.session_state["review_campaign"] = created.id
                 st.success(f"Campaign #{created.id} created: {created.members} guest users frozen.")
 
@@ -226,13 +226,11 @@ def _decide_row(row) -> None:
             key=f"review_row_choice_{which}",
         )
         comment = st.text_input("Comment (optional)", value=row.comment or "", key=f"review_row_comment_{which}")
-        if st.form_submit_button("Save decision", type="primary"):
-            try:
-                decisions.decide(svc.store, me, campaign.id, row.partner_bc_id, row.member_key, choice, comment)
-            except UserError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+        if st.form_submit_button("Save decision", type="primary") and succeeded(
+            lambda: decisions.decide(svc.store, me, campaign.id, row.partner_bc_id, row.member_key, choice, comment),
+            what="Save decision",
+        ):
+            st.rerun()
 
 
 def _forget_bulk() -> None:
@@ -243,13 +241,13 @@ def _forget_bulk() -> None:
 def _confirm_bulk(count: int, choice: str, comment: str) -> None:
     st.write(f"Set **{decisions.DECISIONS[choice]}** on **{count}** guest users (the filtered rows you review)?")
     if st.button(f"Apply to {count} guest users", type="primary", key="review_bulk_confirm"):
-        try:
-            done = decisions.decide_bulk(svc.store, me, campaign.id, rf, choice, comment, expected=count)
-        except UserError as exc:
-            st.error(str(exc))
-        else:
+        done = attempt(
+            lambda: decisions.decide_bulk(svc.store, me, campaign.id, rf, choice, comment, expected=count),
+            what="Bulk decision",
+        )
+        if done is not None:
             _forget_bulk()
-            st.session_state["review_notice"] = f"{done} decisions recorded."
+            flash(f"{done} decisions recorded.", slot="review_bulk")
             st.rerun()
 
 
@@ -270,8 +268,7 @@ if not campaign.closed:
     pending = st.session_state.get("review_bulk_pending")
     if pending and pending[:2] == (campaign.id, rf):  # the dialog stays while its own reruns run
         _confirm_bulk(*pending[2:])
-    if notice := st.session_state.pop("review_notice", None):
-        st.success(notice)
+    show_flashes("review_bulk")
 
 with st.expander("Joined after the snapshot"):
     late = snapshot.joined_after(svc.store, campaign.id, campaigns.scope_filter(svc.store, campaign.scope))
@@ -289,13 +286,10 @@ if not campaign.closed:
         accept = st.checkbox(
             f"Sign off with the {undecided} undecided guest users listed in the report", disabled=not undecided
         )
-        if st.button("Sign off", type="primary", key="review_close"):
-            try:
-                campaigns.close(svc.store, me, campaign.id, accept_undecided=accept)
-            except UserError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+        if st.button("Sign off", type="primary", key="review_close") and succeeded(
+            lambda: campaigns.close(svc.store, me, campaign.id, accept_undecided=accept), what="Sign off"
+        ):
+            st.rerun()
     else:
         admin_only_notice("sign off a campaign")
 else:

@@ -9,22 +9,14 @@ import streamlit as st
 from core.accounts import partners
 from core.alerts import channels, dispatcher, outbox, rules
 from core.alerts.triggers import TRIGGERS
-from core.errors import UserError
 from core.security.roles import Actor
 from core.services import Services
 from ui.components import admin_only_notice, md_escape
-
-_FLASH = "pw_alerts_flash"
-
-
-def _flash() -> None:
-    shown = st.session_state.pop(_FLASH, None)
-    if shown:
-        getattr(st, shown[0])(shown[1])
+from ui.feedback import attempt, attempt_then_rerun, flash, show_flashes
 
 
 def rules_section(svc: Services, me: Actor) -> None:
-    _flash()
+    show_flashes("alert_rules")
     all_channels = {c.id: c.name for c in channels.list_all(svc.store, me)}
     names = {p.bc_id: p.name or p.bc_id for p in partners.all_current(svc.store)}
     listed = rules.list_all(svc.store, me)
@@ -65,21 +57,18 @@ def rules_section(svc: Services, me: Actor) -> None:
                 key=f"rule_channels_{rule.id}",
             )
             if st.form_submit_button("Save rule"):
-                rules.save(
-                    svc.store,
-                    me,
-                    trigger=rule.trigger,
-                    enabled=enabled,
-                    partner_bc_ids=scope,
-                    channel_ids=chosen,
-                    rule_id=rule.id,
+                attempt_then_rerun(
+                    lambda r=rule, on=enabled, s=scope, c=chosen: rules.save(
+                        svc.store, me, trigger=r.trigger, enabled=on, partner_bc_ids=s, channel_ids=c, rule_id=r.id
+                    ),
+                    what="Save rule",
+                    done=f"Saved the rule “{rule.label}”.",
+                    slot="alert_rules",
                 )
-                st.session_state[_FLASH] = ("success", f"Saved the rule “{rule.label}”.")
-                st.rerun()
 
 
 def channels_section(svc: Services, me: Actor) -> None:
-    _flash()
+    show_flashes("alert_channels")
     listed = channels.list_all(svc.store, me)
     if not listed:
         st.info("No alert channel yet: alerts are only recorded once a channel exists.")
@@ -91,9 +80,12 @@ def channels_section(svc: Services, me: Actor) -> None:
             if cols[2].button("Send test", key=f"test_{channel.id}"):
                 _send_test(svc, me, channel.name)
             if cols[3].button("Remove", key=f"remove_{channel.id}"):
-                channels.delete(svc.store, me, channel.id)
-                st.session_state[_FLASH] = ("success", f"Removed the channel {channel.name}.")
-                st.rerun()
+                attempt_then_rerun(
+                    lambda c=channel.id: channels.delete(svc.store, me, c),
+                    what="Remove channel",
+                    done=f"Removed the channel {md_escape(channel.name)}.",
+                    slot="alert_channels",
+                )
     if not me.is_admin:
         admin_only_notice("add, test or remove alert channels")
         return
@@ -101,10 +93,8 @@ def channels_section(svc: Services, me: Actor) -> None:
 
 
 def _send_test(svc: Services, me: Actor, name: str) -> None:
-    try:
-        result = dispatcher.send_test(svc, me, name)
-    except UserError as exc:
-        st.error(str(exc))
+    result = attempt(lambda: dispatcher.send_test(svc, me, name), what="Send test")
+    if result is None:
         return
     message = f"{name}: the receiver answered {result.answer}"
     (st.success if result.ok else st.error)(md_escape(message))
@@ -131,18 +121,19 @@ def _add_channel_form(svc: Services, me: Actor) -> None:
             settings["url"] = st.text_input("Webhook URL", type="password", help=hint)
             st.caption(hint)
         if st.form_submit_button("Add channel", type="primary"):
-            try:
-                created = channels.create(
+            created = attempt(
+                lambda: channels.create(
                     svc.store, svc.box, dispatcher.guard_for(svc), me, name=name, kind=kind, settings=settings
-                )
-            except UserError as exc:
-                st.error(str(exc))
+                ),
+                what="Add channel",
+            )
+            if created is None:
                 return
             shown = "".join(
                 f"  \n**{k.replace('_', ' ').capitalize()}** (shown once, copy it now): `{v}`"
                 for k, v in created.shown_once.items()
             )
-            st.session_state[_FLASH] = ("success", f"Added the channel {md_escape(created.channel.name)}.{shown}")
+            flash(f"Added the channel {md_escape(created.channel.name)}.{shown}", slot="alert_channels")
             st.rerun()
 
 
@@ -161,7 +152,7 @@ _DELIVERY_COLUMNS = {
 
 
 def deliveries_section(svc: Services, me: Actor) -> None:
-    _flash()
+    show_flashes("alert_deliveries")
     choice = st.segmented_control(
         "Show", ["All", *outbox.STATUS_LABELS.values()], default="All", key="deliveries_status"
     )
@@ -178,9 +169,22 @@ def deliveries_section(svc: Services, me: Actor) -> None:
     picked = st.multiselect("Dead letters", dead, format_func=lambda i: f"#{i}", key="dead_letters")
     left, right = st.columns(2)
     if left.button("Retry", disabled=not picked, key="retry_dead"):
-        st.session_state[_FLASH] = ("success", f"Queued {outbox.retry(svc.store, me, picked)} delivery(ies) again.")
-        dispatcher.wake()
-        st.rerun()
+        attempt_then_rerun(
+            lambda: _retry(svc, me, picked),
+            what="Retry",
+            done=lambda n: f"Queued {n} delivery(ies) again.",
+            slot="alert_deliveries",
+        )
     if right.button("Discard", disabled=not picked, key="discard_dead"):
-        st.session_state[_FLASH] = ("success", f"Discarded {outbox.discard(svc.store, me, picked)} delivery(ies).")
-        st.rerun()
+        attempt_then_rerun(
+            lambda: outbox.discard(svc.store, me, picked),
+            what="Discard",
+            done=lambda n: f"Discarded {n} delivery(ies).",
+            slot="alert_deliveries",
+        )
+
+
+def _retry(svc: Services, me: Actor, picked: list[int]) -> int:
+    queued = outbox.retry(svc.store, me, picked)
+    dispatcher.wake()
+    return queued

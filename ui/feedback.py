@@ -3,7 +3,8 @@
 - `flash(message)` keeps a message for the next run of the page (after `st.rerun()`), `show_flashes()` shows
   and forgets them; a `slot` keeps a form's messages next to that form.
 - `attempt(action, what=...)` calls core: a `UserError` shows its message; anything else is logged with a
-  reference and shown as an internal error with that reference, never with its text.
+  reference and shown as an internal error with that reference, never with its text. `succeeded` does the
+  same for an action called for its effect.
 - `attempt_then_rerun(action, what=..., done=...)` does the same, flashes the outcome and reruns the page, so
   everything above the button sees the change.
 """
@@ -57,6 +58,16 @@ def attempt(action: Callable[[], T], *, what: str) -> T | None:
     except Exception as exc:
         st.error(problem(exc, what))
         return None
+
+
+def succeeded(action: Callable[[], object], *, what: str) -> bool:
+    """Call core for its effect; on failure show what went wrong (see `problem`) and return False."""
+    try:
+        action()
+    except Exception as exc:
+        st.error(problem(exc, what))
+        return False
+    return True
 
 
 def attempt_then_rerun(

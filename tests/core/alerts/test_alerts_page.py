@@ -59,3 +59,24 @@ def test_analyst_views_alerts_without_controls(svc, receiver):
     captions = " ".join(c.value for c in at.caption)
     assert "Only admins can retry or discard dead letters" in captions
     assert "Only admins can change alert rules" in captions
+
+
+def test_an_unexpected_failure_shows_an_internal_error_with_a_reference(svc, receiver, monkeypatch):
+    webhook(svc, receiver)
+    receiver.answers.extend([(500, {})] * 5)
+    with svc.store.write() as cur:
+        outbox.record(cur, triggers.TASK_NOT_COMPLETED, task_id=None, partner_bc_id=None, subject="x")
+    deliver_all(svc)
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("connection reset by peer at 10.0.0.7")
+
+    monkeypatch.setattr(outbox, "retry", broken)
+    at = _app().run()
+    at.switch_page("../pages/alerts.py").run()
+    at.multiselect(key="dead_letters").set_value([int(at.dataframe[0].value["id"].iloc[0])]).run()
+    at.button(key="retry_dead").click().run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "internal error (reference PW-" in shown
+    assert "10.0.0.7" not in shown
