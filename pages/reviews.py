@@ -263,8 +263,9 @@ if not campaign.closed:
     )
     bulk_comment = bulk[1].text_input("Bulk comment (optional)", key="review_bulk_comment")
     if bulk[2].button("Decide filtered rows…", key="review_bulk"):
-        count = decisions.count_bulk(svc.store, me, campaign.id, rf)
-        st.session_state["review_bulk_pending"] = (campaign.id, rf, count, bulk_choice, bulk_comment)
+        count = attempt(lambda: decisions.count_bulk(svc.store, me, campaign.id, rf), what="Bulk decision")
+        if count is not None:
+            st.session_state["review_bulk_pending"] = (campaign.id, rf, count, bulk_choice, bulk_comment)
     pending = st.session_state.get("review_bulk_pending")
     if pending and pending[:2] == (campaign.id, rf):  # the dialog stays while its own reruns run
         _confirm_bulk(*pending[2:])
