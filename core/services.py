@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.config import Settings
+from core.config.settings import Settings
 from core.logging_setup import configure_logging
 from core.security.crypto import SecretBox
 from core.store.database import Store

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from core import services as core_services
 from core import worker
 from core.cli import running_app
-from core.config import Settings
+from core.config.settings import Settings
 from core.connect import connections
 from core.connect.oauth_flows import FlowError
 from core.members import paging

@@ -14,7 +14,9 @@ from core import services as core_services
 from core import worker
 from core.cli.errors import OK, USAGE, CliFailure, UsageError
 from core.cli.terminal import Terminal
-from core.config import ROLE_WORKER, Settings, format_problems, process_problems
+from core.config.process_roles import ROLE_WORKER, process_problems
+from core.config.settings import Settings
+from core.config.startup import format_problems
 from core.logging_setup import register_secret
 from core.store import transfer
 from core.store.database import Store, is_database_url

@@ -14,7 +14,7 @@ from core.cli.local import LocalBackend
 from core.cli.remote import RemoteBackend
 from core.cli.running_app import app_urls, running_app_url
 from core.cli.task_report import Progress, TaskReport
-from core.config import Settings
+from core.config.settings import Settings
 from core.members.filters import MemberFilter
 
 

@@ -15,7 +15,7 @@ from core.cli.csv_out import write_chunks
 from core.cli.errors import CliFailure, UsageError
 from core.cli.running_app import HEALTH
 from core.cli.task_report import POLL_INTERVAL_S, Progress, TaskReport, follow
-from core.config import Settings
+from core.config.settings import Settings
 from core.members import export
 from core.members.filters import MemberFilter
 from core.reviews import report

@@ -18,7 +18,8 @@ from core.cli.errors import FAILED, OK, USAGE, CliFailure, UsageError
 from core.cli.parser import PROG, build_parser, member_filter
 from core.cli.running_app import running_app_url
 from core.cli.terminal import Terminal
-from core.config import ConfigError, Settings
+from core.config.errors import ConfigError
+from core.config.settings import Settings
 from core.logging_setup import configure_logging
 from core.store.database import StoreError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from core.config import Settings
+from core.config.settings import Settings
 
 HEALTH = "/healthz"
 APP_URL_FILE = "app.url"  # written by the running app under its data directory (ui/routes.py lifespan)

@@ -15,7 +15,7 @@ import pytest
 
 from core import cli
 from core.cli.running_app import APP_URL_FILE
-from core.config import Settings
+from core.config.settings import Settings
 from tests.support.browser import RunningApp, free_port, start_app, stop_app
 from tests.support.compare import comparable, world_rows
 from tests.support.onboarding import prepared_workspace

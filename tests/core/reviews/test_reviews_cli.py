@@ -17,7 +17,7 @@ from core import cli
 from core import services as core_services
 from core.cli import remote
 from core.cli.errors import UsageError
-from core.config import Settings
+from core.config.settings import Settings
 from core.reviews import campaigns, report
 from core.reviews.campaigns import Scope
 from tests.support.reviews import ADMIN_A
