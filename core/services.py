@@ -18,8 +18,9 @@ from core.security.crypto import SecretBox
 from core.store.database import Store
 from core.tasks.jobs import dialect, recover_interrupted
 from core.tasks.runner import JobRunner
-from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig, RetryEvent
 
 log = logging.getLogger(__name__)
 

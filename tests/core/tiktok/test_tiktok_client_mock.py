@@ -10,12 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.tiktok.client import (
-    RetryEvent,
-    TikTokClient,
-    encode_params,
-    run_sync,
-)
+from core.tiktok.client import TikTokClient, run_sync
 from core.tiktok.errors import (
     InvalidRequestError,
     PermissionDeniedError,
@@ -25,6 +20,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import RetryEvent, encode_params
 from tests.support.tiktok_mock import BASE, SECRET, TOKEN, Handler, Script, Sleeps, call, make_client
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.endpoints import PARTNER_ASSET_GET
 from core.tiktok.errors import (
     InvalidRequestError,
@@ -22,6 +22,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig, RetryEvent
 from sandbox.server import SandboxConfig, SandboxServer
 
 ADMIN = "admin@acme.example"
