@@ -115,12 +115,6 @@ class TikTokClient(Transport):
         data = await self.get("user/info/", {}, token)
         return data if isinstance(data, dict) else {}
 
-    async def get_authorized_advertisers(self, token: str) -> list[JSONObject]:
-        """`oauth2/advertiser/get/`: advertisers the token is authorised for (not paginated)."""
-        params = {"app_id": self.config.app_id, "secret": self.config.app_secret}
-        data = await self.get("oauth2/advertiser/get/", params, token)
-        return pagination.page_items(data, "oauth2/advertiser/get/")
-
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code (route handlers, CLI).

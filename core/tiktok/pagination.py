@@ -29,7 +29,7 @@ async def iter_pages(get_page: GetPage, path: str, page_size: int) -> AsyncItera
     page, cap = 1, MAX_PAGES
     while True:
         data = await get_page(page)
-        items = page_items(data, path)
+        items = _page_items(data, path)
         if items:
             yield items
         info = _page_info(data)
@@ -55,7 +55,7 @@ async def list_all(get_page: GetPage, path: str, page_size: int, window: int) ->
         while True:
             pending = ahead.pop(page, None)
             data = await (pending or get_page(page))
-            items = page_items(data, path)
+            items = _page_items(data, path)
             collected.extend(items)
             info = _page_info(data)
             if page == 1:
@@ -70,7 +70,7 @@ async def list_all(get_page: GetPage, path: str, page_size: int, window: int) ->
         await _discard(ahead.values())
 
 
-def page_items(data: JSONObject, path: str) -> list[JSONObject]:
+def _page_items(data: JSONObject, path: str) -> list[JSONObject]:
     """A page's `list` (empty when absent); TransportError (retried) when it is not a list."""
     items = data.get("list")
     if items is None:

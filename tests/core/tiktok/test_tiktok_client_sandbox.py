@@ -187,7 +187,8 @@ def test_get_asset_members_and_authorized_advertisers(
         members = await c.get_asset_members(
             admin_token, customer["bc_info"]["bc_id"], "ADVERTISER", assigned["asset_id"]
         )
-        return members, await c.get_authorized_advertisers(admin_token)
+        app = {"app_id": c.config.app_id, "secret": c.config.app_secret}
+        return members, (await c.get("oauth2/advertiser/get/", app, admin_token))["list"]
 
     members, advertisers = run(make_client(sandbox), both)
     assert {(m["user_id"], m["advertiser_role"]) for m in members} == {
