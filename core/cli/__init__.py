@@ -24,13 +24,13 @@ opens the store itself. The output is the same either way, and never a lock erro
 
 `main` and the exit codes are what scripts and tests use (`from core import cli; cli.main([...]) == cli.OK`).
 
-Modules: `run.py` (`main`: parse, run a command, map errors to exit codes; `__main__.py` calls it), `parser.py` (the
-commands and options), `terminal.py` (what is printed where), `errors.py` (exit codes, UsageError,
-CliFailure), `running_app.py` (finding the running app: `data/app.url`, `/healthz`), `backend.py` (the app's
-API or the database itself), `local.py` (the database opened here; its checks also serve the app's API),
-`remote.py` (through the running app's API), `task_report.py` (a Check for updates task's outcome and
-progress), `csv_out.py` (a CSV streamed to `--out`), `admin.py` (migrate, migrate-store and worker: the
-commands that open the database themselves).
+Modules: `run.py` (`main`: parse, run a command, map errors to exit codes; `__main__.py` calls it),
+`parser.py` (the commands and options), `terminal.py` (what is printed where), `errors.py` (exit codes,
+UsageError, CliFailure), `running_app.py` (finding the running app: `data/app.url`, `/healthz`), `backend.py`
+(the app's API or the database itself), `local.py` (the database opened here; its checks also serve the
+app's API), `remote.py` (through the running app's API), `task_report.py` (a Check for updates task's
+outcome and progress), `csv_out.py` (a CSV streamed to `--out`), `admin.py` (migrate, migrate-store and
+worker: the commands that open the database themselves).
 
 Owns: no table; it reads and writes through the packages below it.
 May import: every other core package (it is the top layer).
