@@ -40,8 +40,9 @@ from core.connect import workspace
 from core.services import Services
 from core.sync import check_for_updates
 from core.tasks import jobs
-from core.tiktok.client import THROTTLED, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import THROTTLED
 
 NAME = "sync_rate_utilisation"
 TARGET_RATIO = 0.9

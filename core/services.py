@@ -12,14 +12,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.config import Settings
+from core.config.settings import Settings
 from core.logging_setup import configure_logging
 from core.security.crypto import SecretBox
 from core.store.database import Store
 from core.tasks.jobs import dialect, recover_interrupted
 from core.tasks.runner import JobRunner
-from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig, RetryEvent
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ In-process: `sandbox.server.SandboxServer(SandboxConfig(...)).start()` (daemon t
 Tests: `sandbox.testing.obtain_auth_code(...)` drives the portal; `World.issue_token(email)` skips it.
 Guide: docs/sandbox.md.
 
-Layout: `world.py` (state, thread-safe) + `generate.py` (seeded world) + `models.py` are pure Python;
+Layout: `world.py` (state, thread-safe: `world_state.py` the seeded world and its runtime records,
+`world_auth.py` accounts, sessions, codes and tokens) + `generate.py` (seeded world) + `models.py` are pure Python;
 the HTTP layer is `api.py` (dispatch, faults, rate limit) with `oauth.py`/`bc.py` handlers, `portal.py`
 (+ `pages.py`), `control.py`, assembled by `app.create_app(world, config)`.
 

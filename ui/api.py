@@ -21,12 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from core import cli
 from core import services as core_services
 from core.alerts import dispatcher, outbox
+from core.cli import local, remote
+from core.cli.errors import CliFailure, UsageError
+from core.cli.task_report import task_report
 from core.members import export
 from core.members.filters import MemberFilter
-from core.reviews import report
+from core.reviews import campaigns, report
 from core.reviews.errors import ReviewError
 from core.security import keys
 from core.security.roles import SYSTEM_CLI, NotAllowed
@@ -59,7 +61,7 @@ def export_members(request: Request) -> Response:
             via = "Download CSV"
         elif bearer_ok(request, svc):
             actor, member_filter, via = SYSTEM_CLI, MemberFilter.from_mapping(request.query_params), "command line"
-            cli.check_partners(svc.store, member_filter.partners)
+            local.check_partners(svc.store, member_filter.partners)
         else:
             return _refused("Use Download CSV on the Members page (or the CLI with its API token).", 401)
         chunks = export.stream_members(svc.store, member_filter, actor=actor, via=via)
@@ -67,7 +69,7 @@ def export_members(request: Request) -> Response:
         return _refused(str(exc), 403)
     except NotAllowed as exc:
         return _refused(str(exc), 403)
-    except cli.UsageError as exc:
+    except UsageError as exc:
         return _refused(str(exc), 400)
     except ValueError as exc:
         return _refused(f"Bad filter: {exc}", 400)
@@ -86,8 +88,8 @@ async def api_sync(request: Request) -> Response:
         return _refused("The body must be JSON.", 400)
     try:
         if partner:
-            await run_in_threadpool(cli.check_partners, svc.store, [str(partner)])
-    except cli.UsageError as exc:
+            await run_in_threadpool(local.check_partners, svc.store, [str(partner)])
+    except UsageError as exc:
         return _refused(str(exc), 400)
     task_id = await run_in_threadpool(
         lambda: check_for_updates.request(svc, actor=SYSTEM_CLI, trigger=TRIGGER_CLI, partner_bc_id=partner or None)
@@ -100,8 +102,8 @@ def api_task(request: Request) -> Response:
     if not bearer_ok(request, svc):
         return _refused("Missing or wrong API token.", 401)
     try:
-        report = cli.task_report(svc.store, int(request.path_params["task_id"]))
-    except cli.CliFailure as exc:
+        report = task_report(svc.store, int(request.path_params["task_id"]))
+    except CliFailure as exc:
         return _refused(str(exc), 404)
     return JSONResponse(report.as_dict(), headers=_NO_STORE)
 
@@ -127,9 +129,9 @@ def api_review_report(request: Request) -> Response:
     if kind not in ("csv", "pdf"):
         return _refused("The report is report.csv or report.pdf.", 404)
     try:
-        cli.check_campaign(svc.store, campaign_id)
+        local.check_campaign(svc.store, campaign_id)
         pdf = report.stored_pdf(svc.store, SYSTEM_CLI, campaign_id)
-    except cli.UsageError as exc:
+    except UsageError as exc:
         return _refused(str(exc), 400)
     except ReviewError as exc:
         return _refused(str(exc), 409)
@@ -138,11 +140,11 @@ def api_review_report(request: Request) -> Response:
     if kind == "pdf":
         headers = {**_NO_STORE, "Content-Disposition": f'attachment; filename="{pdf_name}"'}
         return Response(pdf, media_type="application/pdf", headers=headers)
-    campaign = cli.campaigns.get(svc.store, SYSTEM_CLI, campaign_id)
+    campaign = campaigns.get(svc.store, SYSTEM_CLI, campaign_id)
     headers = {
         **_NO_STORE,
         "Content-Disposition": f'attachment; filename="{csv_name}"',
-        cli.SHA256_HEADER: campaign.csv_sha256 or "",
+        remote.SHA256_HEADER: campaign.csv_sha256 or "",
     }
     chunks = report.csv_stream(svc.store, campaign_id)
     return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
@@ -154,8 +156,8 @@ async def api_alerts_test(request: Request) -> Response:
         return _refused("Missing or wrong API token.", 401)
     body = await request.json()
     try:
-        ok, answer = await run_in_threadpool(cli.alerts_test, svc, str(body.get("channel") or ""))
-    except cli.UsageError as exc:
+        ok, answer = await run_in_threadpool(local.alerts_test, svc, str(body.get("channel") or ""))
+    except UsageError as exc:
         return _refused(str(exc), 400)
     return JSONResponse({"ok": ok, "answer": answer}, headers=_NO_STORE)
 
@@ -177,10 +179,10 @@ async def store_error(request: Request, exc: Exception) -> Response:
 
 ROUTES = [
     Route(export.EXPORT_PATH, export_members, methods=["GET"]),
-    Route(cli.API_SYNC, api_sync, methods=["POST"]),
+    Route(remote.API_SYNC, api_sync, methods=["POST"]),
     Route("/api/tasks/{task_id:int}", api_task, methods=["GET"]),
-    Route(cli.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
+    Route(remote.API_ROTATE_KEY, api_rotate_key, methods=["POST"]),
     Route("/api/reviews/{campaign_id:int}/report.{kind:str}", api_review_report, methods=["GET"]),
-    Route(cli.API_ALERTS_TEST, api_alerts_test, methods=["POST"]),
-    Route(cli.API_ALERTS_RETRY_DEAD, api_alerts_retry_dead, methods=["POST"]),
+    Route(remote.API_ALERTS_TEST, api_alerts_test, methods=["POST"]),
+    Route(remote.API_ALERTS_RETRY_DEAD, api_alerts_retry_dead, methods=["POST"]),
 ]

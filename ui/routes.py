@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core import cli, worker
 from core import services as core_services
-from core.config import Settings
+from core import worker
+from core.cli import running_app
+from core.config.settings import Settings
 from core.connect import connections
 from core.connect.oauth_flows import FlowError
 from core.members import paging
@@ -78,11 +79,11 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     if settings.runs_jobs:  # role all: tasks, the daily sync, housekeeping and alerts run here (one thread each)
         await run_in_threadpool(worker.start, core_services.get)
     url = local_url()
-    cli.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
+    running_app.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
     try:
         yield {}
     finally:
-        cli.forget_app_url(settings.data_dir, url)
+        running_app.forget_app_url(settings.data_dir, url)
         await run_in_threadpool(_shut_down, svc, sandbox)
 
 

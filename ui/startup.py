@@ -13,7 +13,9 @@ from typing import Any, TextIO
 
 import streamlit as st
 
-from core.config import ConfigError, Settings, format_problems, startup_problems
+from core.config.errors import ConfigError
+from core.config.settings import Settings
+from core.config.startup import format_problems, startup_problems
 
 EXIT_MISCONFIGURED = 2
 LIVE_ERROR_DETAILS = "none"  # users read "An error occurred"; the server log has the traceback

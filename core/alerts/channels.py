@@ -22,7 +22,6 @@ from core.logging_setup import register_secret
 from core.security import audit
 from core.security.crypto import SecretBox
 from core.security.roles import Actor, require_admin, require_reader
-from core.store.cursor import Cursor
 from core.store.database import Store
 
 WEBHOOK, SLACK, TEAMS, EMAIL = "webhook", "slack", "teams", "email"
@@ -69,10 +68,6 @@ def by_name(store: Store, name: str) -> Channel | None:
     with store.read() as cur:
         row = cur.execute(f"SELECT {_COLUMNS} FROM alert_channels WHERE name = ?", [name]).fetchone()
     return _row(row) if row else None
-
-
-def any_enabled(cur: Cursor) -> bool:
-    return bool(cur.execute("SELECT count(*) FROM alert_channels WHERE enabled").fetchall()[0][0])
 
 
 def config(store: Store, box: SecretBox, channel_id: int) -> dict[str, Any]:

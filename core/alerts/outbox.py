@@ -172,12 +172,6 @@ def claim(
     return Delivery(*row) if row else None
 
 
-def next_due_at(store: Store) -> datetime | None:
-    with store.read() as cur:
-        row = cur.execute("SELECT min(next_attempt_at) FROM alert_deliveries WHERE status = 'pending'").fetchone()
-    return row[0] if row else None
-
-
 def mark_delivered(store: Store, delivery_id: int, status: int | None, now: datetime) -> None:
     """The receiver accepted the delivery (whoever holds its claim now: it was sent)."""
     with store.write() as cur:

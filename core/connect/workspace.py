@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.config import Settings
+from core.config.settings import Settings
 from core.errors import InvalidInput
 from core.security import audit
 from core.security.roles import ADMIN, ANALYST, GUEST, ROLES, Actor, require_admin

@@ -424,7 +424,7 @@ def bulk_insert(cur: Cursor, table: str, df: pd.DataFrame | pa.Table) -> int:
     if rows == 0:
         return 0
     if not isinstance(cur, duckdb.DuckDBPyConnection):
-        from core.store.postgres import copy_rows
+        from core.store.postgres_cursor import copy_rows
 
         return copy_rows(cur, table, df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False))
     view = f"_bulk_{uuid.uuid4().hex}"

@@ -36,10 +36,11 @@ from core.tasks.jobs import (
     TaskFailed,
     TaskHalted,
 )
-from core.tiktok.client import RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.endpoints import PARTNER_ASSET_GET, SHARING_BY_ASSET
 from core.tiktok.errors import TikTokError, TokenRejectedError
 from core.tiktok.shapes import JSONObject
+from core.tiktok.transport import RetryEvent
 
 DEDUPE_KEY = "check-for-updates"
 TASK_KIND = "Check for updates"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import cli, worker
-from core.config import Settings
+from core.config.settings import Settings
 from core.store.database import Store
 from core.sync import schedule
 from core.tasks import jobs

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from core.config import CALLBACK_PATH
+from core.config.settings import CALLBACK_PATH
 from core.security.crypto import SecretBox
 from sandbox.server import SandboxConfig, SandboxServer
 from tests.support.backends import PgCluster

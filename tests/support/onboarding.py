@@ -20,7 +20,7 @@ from core.services import Services
 from core.store import transfer
 from core.sync import check_for_updates
 from core.tasks import jobs
-from core.tiktok.client import ClientConfig
+from core.tiktok.transport import ClientConfig
 from sandbox.server import SandboxServer
 from tests.support.sandbox import monitored_partners
 from tests.support.services import ADMIN_ACTOR, CUSTOMER_ADMIN, connect_customer, connect_partner, make_services

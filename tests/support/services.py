@@ -11,7 +11,8 @@ import pytest
 import streamlit as st
 
 from core import services as core_services
-from core.config import ROLE_WORKER, Settings
+from core.config.process_roles import ROLE_WORKER
+from core.config.settings import Settings
 from core.connect import connections
 from core.security.roles import ADMIN, ANALYST, Actor
 from core.services import Services

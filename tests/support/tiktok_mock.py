@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig, RetryEvent
 
 BASE = "https://api.test/open_api/v1.3/"
 SECRET = "s3cr3t-app-secret"

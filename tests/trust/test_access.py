@@ -9,7 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import partners
-from core.config import ConfigError, Settings
+from core.config.errors import ConfigError
+from core.config.settings import Settings
 from core.connect import connections, vault, workspace
 from core.security import audit, audit_export, keys
 from core.security.crypto import SecretBox

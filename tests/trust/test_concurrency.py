@@ -27,7 +27,7 @@ from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1.util import patch_config_options
 
 from core import services as core_services
-from core.config import ROLE_WEB, ROLE_WORKER
+from core.config.process_roles import ROLE_WEB, ROLE_WORKER
 from core.members import export, paging
 from core.members.filters import MemberFilter
 from core.security import safe_csv

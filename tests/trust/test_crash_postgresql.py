@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import cli
 from core import services as core_services
-from core.config import Settings
+from core.config.settings import Settings
 from core.errors import UserError
 from core.members import paging
 from core.members.filters import MemberFilter

@@ -35,7 +35,7 @@ import httpx
 import psycopg
 import pytest
 
-from core.cli import API_SYNC
+from core.cli.remote import API_SYNC
 from core.members.export import EXPORT_PATH
 from core.security import audit
 from core.security.crypto import SecretBox

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core import services as core_services
 from core.alerts import dispatcher
-from core.config import Settings
+from core.config.settings import Settings
 
 root = Path(sys.argv[1])
 settings = Settings.load(

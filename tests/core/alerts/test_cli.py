@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from core import cli
 from core.alerts import outbox, triggers
+from core.cli import backend, remote
 from tests.support.alerts import deliver_all, webhook
 
 
@@ -54,13 +55,13 @@ def app_client(svc, monkeypatch):
     from ui import api
 
     client = TestClient(Starlette(routes=[*api.ROUTES]), base_url="http://127.0.0.1:8599")
-    monkeypatch.setattr(cli, "running_app_url", lambda settings: "http://127.0.0.1:8599")
-    monkeypatch.setattr(cli, "RemoteBackend", _remote_over(client))
+    monkeypatch.setattr(backend, "running_app_url", lambda settings: "http://127.0.0.1:8599")
+    monkeypatch.setattr(backend, "RemoteBackend", _remote_over(client))
     return client
 
 
 def _remote_over(client):
-    class Remote(cli.RemoteBackend):
+    class Remote(remote.RemoteBackend):
         def __init__(self, settings, base_url):
             self.client = client
             client.headers["Authorization"] = f"Bearer {settings.api_token}"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.connect.oauth import TokenGrant, authorization_url, exchange_code, revoke_token
-from core.tiktok.client import ClientConfig, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.errors import (
     AppCredentialsError,
     AuthCodeError,
@@ -18,6 +18,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig
 from sandbox.server import SandboxServer
 from sandbox.testing import obtain_auth_code
 

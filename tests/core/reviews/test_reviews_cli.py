@@ -15,7 +15,9 @@ from starlette.testclient import TestClient
 from benchmarks import datagen
 from core import cli
 from core import services as core_services
-from core.config import Settings
+from core.cli import remote
+from core.cli.errors import UsageError
+from core.config.settings import Settings
 from core.reviews import campaigns, report
 from core.reviews.campaigns import Scope
 from tests.support.reviews import ADMIN_A
@@ -89,7 +91,7 @@ def test_remote_mode_writes_the_same_files_through_the_app(signed_off, tmp_path)
     try:
         from ui.api import ROUTES
 
-        backend = cli.RemoteBackend.__new__(cli.RemoteBackend)
+        backend = remote.RemoteBackend.__new__(remote.RemoteBackend)
         backend.client = TestClient(
             Starlette(routes=ROUTES), headers={"Authorization": "Bearer cli-token-0123456789abcdef"}
         )
@@ -98,7 +100,7 @@ def test_remote_mode_writes_the_same_files_through_the_app(signed_off, tmp_path)
         csv_path, pdf_path = backend.review_report(closed_id, out)
         assert hashlib.sha256(csv_path.read_bytes()).hexdigest() == digest
         assert pdf_path.read_bytes() == pdf
-        with pytest.raises(cli.UsageError, match="does not exist"):
+        with pytest.raises(UsageError, match="does not exist"):
             backend.review_report(999, out)
     finally:
         core_services.install(None)

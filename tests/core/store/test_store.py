@@ -495,7 +495,7 @@ def test_the_memory_limit_comes_from_the_settings(tmp_path: Path) -> None:
     finally:
         core_services.install(None)
         svc.close()
-    from core.config import DUCKDB_MEMORY_MIB
+    from core.config.settings import DUCKDB_MEMORY_MIB
 
     assert DUCKDB_MEMORY_MIB == MEMORY_LIMIT_MIB  # the settings' default is the store's
     default = make_services(tmp_path / "default")

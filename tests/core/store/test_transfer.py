@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core import cli
-from core.config import Settings
+from core.config.settings import Settings
 from core.store import transfer
 from core.store.database import Store, StoreError
 from core.sync import member_write

@@ -10,12 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.tiktok.client import (
-    RetryEvent,
-    TikTokClient,
-    encode_params,
-    run_sync,
-)
+from core.tiktok.client import TikTokClient, run_sync
 from core.tiktok.errors import (
     InvalidRequestError,
     PermissionDeniedError,
@@ -25,6 +20,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import RetryEvent, encode_params
 from tests.support.tiktok_mock import BASE, SECRET, TOKEN, Handler, Script, Sleeps, call, make_client
 
 
@@ -282,8 +278,9 @@ def test_connection_errors_are_transport_errors() -> None:
 def test_secret_and_token_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     script = Script(fail(40100), ok({"list": [{"advertiser_id": "1"}]}))
-    advertisers = call(make_client(script), lambda c: c.get_authorized_advertisers(TOKEN))
-    assert advertisers == [{"advertiser_id": "1"}]
+    params = {"app_id": "7100000000000000000", "secret": SECRET}
+    data = call(make_client(script), lambda c: c.get("oauth2/advertiser/get/", params, TOKEN))
+    assert data["list"] == [{"advertiser_id": "1"}]
     assert dict(script.requests[0].url.params) == {"app_id": "7100000000000000000", "secret": SECRET}
     assert "oauth2/advertiser/get/" in caplog.text
     assert SECRET not in caplog.text

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.tiktok.client import ClientConfig, RetryEvent, TikTokClient
+from core.tiktok.client import TikTokClient
 from core.tiktok.endpoints import PARTNER_ASSET_GET
 from core.tiktok.errors import (
     InvalidRequestError,
@@ -22,6 +22,7 @@ from core.tiktok.errors import (
     TransportError,
 )
 from core.tiktok.ratelimit import TokenBucket
+from core.tiktok.transport import ClientConfig, RetryEvent
 from sandbox.server import SandboxConfig, SandboxServer
 
 ADMIN = "admin@acme.example"
@@ -186,7 +187,8 @@ def test_get_asset_members_and_authorized_advertisers(
         members = await c.get_asset_members(
             admin_token, customer["bc_info"]["bc_id"], "ADVERTISER", assigned["asset_id"]
         )
-        return members, await c.get_authorized_advertisers(admin_token)
+        app = {"app_id": c.config.app_id, "secret": c.config.app_secret}
+        return members, (await c.get("oauth2/advertiser/get/", app, admin_token))["list"]
 
     members, advertisers = run(make_client(sandbox), both)
     assert {(m["user_id"], m["advertiser_role"]) for m in members} == {

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import (
-    ROLE_WEB,
-    ROLE_WORKER,
-    ConfigError,
-    Settings,
-    format_problems,
-    process_problems,
-    startup_problems,
-)
+from core.config.errors import ConfigError
+from core.config.process_roles import ROLE_WEB, ROLE_WORKER, process_problems
+from core.config.settings import Settings
+from core.config.startup import format_problems, startup_problems
 from core.security.crypto import SecretBox
 
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-app-secret-123"}

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from core import cli
-from core.config import Settings
+from core.cli.running_app import APP_URL_FILE
+from core.config.settings import Settings
 from tests.support.browser import RunningApp, free_port, start_app, stop_app
 from tests.support.compare import comparable, world_rows
 from tests.support.onboarding import prepared_workspace
 from tests.support.sandbox import control, monitored_partners, world
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -168,7 +169,7 @@ def test_the_cli_finds_the_app_on_another_port(running_app, sandbox, tmp_path):
     assert refused.returncode == cli.USAGE  # checked by the running app, answered as a usage error
     assert "no partner with this BC id" in refused.stderr
 
-    (Path(env["PW_DATA_DIR"]) / cli.APP_URL_FILE).unlink()  # an app that cannot be found
+    (Path(env["PW_DATA_DIR"]) / APP_URL_FILE).unlink()  # an app that cannot be found
     lost = _cli(elsewhere, "export-members", "--out", str(out))
     assert lost.returncode == cli.FAILED
     assert "set PW_APP_URL" in lost.stderr
