@@ -73,13 +73,21 @@ def channels_section(svc: Services, me: Actor) -> None:
     if not listed:
         st.info("No alert channel yet: alerts are only recorded once a channel exists.")
     for channel in listed:
-        cols = st.columns([3, 5, 2, 2])
+        cols = st.columns([3, 5, 2, 2, 2])
         cols[0].markdown(f"**{md_escape(channel.name)}**" + ("" if channel.enabled else " (off)"))
         cols[1].caption(md_escape(channel.summary))
         if me.is_admin:
             if cols[2].button("Send test", key=f"test_{channel.id}"):
                 _send_test(svc, me, channel.name)
-            if cols[3].button("Remove", key=f"remove_{channel.id}"):
+            switch = "Turn off" if channel.enabled else "Turn on"
+            if cols[3].button(switch, key=f"switch_{channel.id}"):
+                attempt_then_rerun(
+                    lambda c=channel.id, on=not channel.enabled: channels.set_enabled(svc.store, me, c, on),
+                    what=switch,
+                    done=f"Turned the channel {md_escape(channel.name)} {'off' if channel.enabled else 'on'}.",
+                    slot="alert_channels",
+                )
+            if cols[4].button("Remove", key=f"remove_{channel.id}"):
                 attempt_then_rerun(
                     lambda c=channel.id: channels.delete(svc.store, me, c),
                     what="Remove channel",
@@ -87,7 +95,7 @@ def channels_section(svc: Services, me: Actor) -> None:
                     slot="alert_channels",
                 )
     if not me.is_admin:
-        admin_only_notice("add, test or remove alert channels")
+        admin_only_notice("add, test, turn off or remove alert channels")
         return
     _add_channel_form(svc, me)
 

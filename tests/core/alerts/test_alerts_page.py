@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core.alerts import outbox, triggers
+from core.alerts import channels, outbox, triggers
 from tests.support.alerts import deliver_all, webhook
+from tests.support.services import ADMIN_ACTOR
 
 SHELL = "../../../ui/shell.py"  # relative to this file, as AppTest wants
 
@@ -55,7 +56,7 @@ def test_analyst_views_alerts_without_controls(svc, receiver):
     at.switch_page("../pages/alerts.py").run()
     assert not at.exception
     assert list(at.dataframe[0].value["status"]) == ["Dead letter"]
-    assert not [b for b in at.button if b.label in ("Retry", "Send test", "Add channel", "Remove")]
+    assert not [b for b in at.button if b.label in ("Retry", "Send test", "Add channel", "Remove", "Turn off")]
     captions = " ".join(c.value for c in at.caption)
     assert "Only admins can retry or discard dead letters" in captions
     assert "Only admins can change alert rules" in captions
@@ -80,3 +81,17 @@ def test_an_unexpected_failure_shows_an_internal_error_with_a_reference(svc, rec
     shown = " ".join(e.value for e in at.error)
     assert "internal error (reference PW-" in shown
     assert "10.0.0.7" not in shown
+
+
+def test_admin_turns_a_channel_off_and_on_again(svc, receiver):
+    webhook(svc, receiver)
+    at = _app().run()
+    at.switch_page("../pages/alerts.py").run()
+    (switch,) = [b for b in at.button if b.label == "Turn off"]
+    switch.click().run()
+    assert not at.exception
+    assert any("Turned the channel sec-hook off" in s.value for s in at.success)
+    assert [c.enabled for c in channels.list_all(svc.store, ADMIN_ACTOR)] == [False]
+    assert any("sec-hook** (off)" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Turn on").click().run()
+    assert [c.enabled for c in channels.list_all(svc.store, ADMIN_ACTOR)] == [True]
