@@ -108,6 +108,17 @@ class DatabaseUnavailable(StoreError):
         )
 
 
+class DatabaseRefused(StoreError):
+    """The database server answered but refused the connection (an unknown user or database, a wrong
+    password): waiting will not help, the address must change."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The database server refused the connection: {reason}. Check the user, password and database name in "
+            "PW_DATABASE_URL."
+        )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int

@@ -49,6 +49,7 @@ from core.store.database import (
     REWRITE_WAIT_S,
     WAIT_S,
     ConnectionLost,
+    DatabaseRefused,
     DatabaseUnavailable,
     Store,
     StoreError,
@@ -82,6 +83,17 @@ def _lost_connection(cur: PgCursor) -> Iterator[None]:
         if cur.raw.connection.broken:
             raise ConnectionLost() from exc
         raise
+
+
+def _refusal(url: str, wait_s: float) -> str | None:
+    """Why the server refused a connection to `url` (its FATAL message: never the password), or None when it did
+    not answer at all. The pool only reports that no connection came."""
+    try:
+        psycopg.connect(url, connect_timeout=max(2, math.ceil(wait_s))).close()
+    except psycopg.OperationalError as exc:
+        _, fatal, reason = str(exc).partition("FATAL:")
+        return reason.strip().splitlines()[0] if fatal and reason.strip() else None
+    return None
 
 
 def _write_lock(url: str) -> threading.RLock:
@@ -125,7 +137,8 @@ class PostgresStore(Store):
             self._pool.open(wait=True, timeout=wait_s)
         except PoolTimeout as exc:
             self._pool.close()
-            raise DatabaseUnavailable(wait_s) from exc
+            refusal = _refusal(self.url, wait_s)
+            raise (DatabaseUnavailable(wait_s) if refusal is None else DatabaseRefused(refusal)) from exc
         except Exception as exc:
             self._pool.close()
             raise StoreError(f"cannot reach the database {self.path}: {exc}") from exc
