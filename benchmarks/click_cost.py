@@ -123,10 +123,12 @@ def instrumented(clock: Clock) -> Iterator[None]:
         setattr(module, attr, clock.timed(part, getattr(module, attr)))
     saved.append((local_script_runner, "parse_tree_from_messages", local_script_runner.parse_tree_from_messages))
     local_script_runner.parse_tree_from_messages = clock.parsing(local_script_runner.parse_tree_from_messages)
-    # AppTest compiles the scripts again on every run (a new ScriptCache per run); a server compiles each once.
+    # AppTest compiles the scripts again on every run (a new ScriptCache per run, in AppTest for the pages and in
+    # its LocalScriptRunner for the script it runs); a server compiles each once.
     shared = app_test.ScriptCache()
-    saved.append((app_test, "ScriptCache", app_test.ScriptCache))
-    app_test.ScriptCache = lambda: shared
+    for module in (app_test, local_script_runner):
+        saved.append((module, "ScriptCache", module.ScriptCache))
+        module.ScriptCache = lambda: shared
     try:
         yield
     finally:
