@@ -22,7 +22,7 @@ from core.members.filters import MemberFilter
 from core.store.database import Store
 from ui.components import CHART_NAMES
 
-Version = tuple[object, ...]
+Version = str  # hashed on every cache lookup: one string, not a tuple of times and digests
 
 # The Changes table's columns, in order (nothing else is sent to the browser).
 CHANGE_COLUMNS = ["changed_at", "partner", "member", "user_email", "change", "old_value", "new_value", "task_id"]
@@ -31,7 +31,7 @@ CHANGE_COLUMNS = ["changed_at", "partner", "member", "user_email", "change", "ol
 def version(store: Store) -> Version:
     """The key of this store's snapshots: which store (its file, if it has one, and the object), and its data
     version."""
-    return (getattr(store, "path", None), id(store), *changes.data_version(store))
+    return repr((getattr(store, "path", None), id(store), *changes.data_version(store)))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -58,8 +58,8 @@ class MemberPage:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _member_page(_store: Store, key: Version, member_filter: MemberFilter, page_number: int) -> MemberPage:
-    view = paging.view(_store, member_filter, page_number)
+def _member_page(_store: Store, key: Version, _member_filter: MemberFilter, filter_key: str, page: int) -> MemberPage:
+    view = paging.view(_store, _member_filter, page)
     table = pa.Table.from_pandas(view.rows[paging.PAGE_COLUMNS], preserve_index=False)
     return MemberPage(table, view.total, view.page, view.pages, view.offset)
 
@@ -70,7 +70,7 @@ def member_page(store: Store, key: Version, member_filter: MemberFilter, page_nu
     members are the same for every person allowed on the Members page; the filters and page are the whole
     question), so going back to a view (a tab switch, a filter cleared, a colleague's view) reads it again
     instead of querying the members."""
-    return _member_page(store, key, member_filter, page_number)
+    return _member_page(store, key, member_filter, repr(member_filter), page_number)  # the repr: every field
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

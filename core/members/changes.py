@@ -46,12 +46,12 @@ def data_version(store: Store) -> tuple[object, ...]:
     """
     with store.read() as cur:
         row = cur.execute(
-            """SELECT (SELECT count(*) FROM member_syncs), (SELECT max(task_id) FROM member_syncs),
-                      (SELECT max(synced_at) FROM member_syncs), p.*,
-                      (SELECT count(*) FROM settings_kv), (SELECT max(updated_at) FROM settings_kv)
-               FROM (SELECT count(*), max(last_seen), max(last_sync_at),
+            """SELECT s.*, p.*, k.*
+               FROM (SELECT count(*), max(task_id), max(synced_at) FROM member_syncs) AS s,
+                    (SELECT count(*), max(last_seen), max(last_sync_at),
                             md5(string_agg(concat_ws('|', bc_id, name, removed_at, connection), ',' ORDER BY bc_id))
-                     FROM partners) AS p"""
+                     FROM partners) AS p,
+                    (SELECT count(*), max(updated_at) FROM settings_kv) AS k"""
         ).fetchone()
     assert row is not None  # one aggregate row
     return tuple(row)
