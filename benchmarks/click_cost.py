@@ -9,8 +9,9 @@ A click is run as the browser asks for it: a widget inside an `st.fragment` reru
 has no fragment reruns of its own, so the rerun request carries the fragment's id, as the browser's does); a
 tab switch reruns the whole page. Its cost is this process's CPU time (`time.process_time`: every thread, the
 script's and DuckDB's) from the request to the rerun's end, less AppTest's own reading of the messages into its
-element tree. The scripts are compiled once, as a server does (AppTest compiles them on every run). What it
-leaves out: the server's WebSocket send of the same messages (the benchmark has no server).
+element tree. The scripts are compiled once, as a server does (AppTest compiles them on every run), and the heap
+is frozen after the first page as the app's lifespan does (`ui.startup.freeze_heap`). What it leaves out: the
+server's WebSocket send of the same messages (the benchmark has no server).
 
 Where a rerun's CPU goes: the same clock around the Members query (`paging.view`), the snapshot queries (change
 log, chart data, syncs, partner list, data version), `st.dataframe` (frame → Arrow → message), the chart, the
@@ -198,9 +199,11 @@ def measure(tmp: Path, rounds: int) -> dict[str, Any]:
     """CPU seconds of each measured click, by kind, and the split of their reruns."""
     from core import services as core_services
     from core.members import filters
+    from ui import startup
 
     svc, at = _page(tmp)
     partners = list(filters.partner_options(svc.store))[:5]
+    startup.freeze_heap()  # as the app's lifespan does once it has started (ui/routes.py)
     clock = Clock()
     by_kind: dict[str, list[float]] = defaultdict(list)
     split: dict[str, float] = defaultdict(float)
