@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.errors import InvalidInput
-from core.members import changes, export, filters, flags, paging
+from core.members import changes, export, filters, flags
 from core.members.filters import MemberFilter
 from core.tiktok.endpoints import MEMBERS_LIMIT
 from ui import snapshots
@@ -88,15 +88,16 @@ def _page_number(member_filter: MemberFilter) -> int:
 def guest_users() -> None:
     """Filters, table and pager: a change of any of them reruns only this (the shell and the header stay)."""
     task_id = task_from_link()
-    partner_names = snapshots.partner_options(svc.store)
+    key = snapshots.version(svc.store)
+    partner_names = snapshots.partner_options(svc.store, key)
     chosen, _ = filter_row("members", partner_names)
     ordered, last = sort_row("members")
     include_removed = last.toggle(
         "Show removed", key="members_removed", help="Also list guest users who left the partner's Business Center"
     )
     member_filter = MemberFilter(**chosen, **ordered, include_removed=include_removed, task_id=task_id)
-    shown = paging.view(svc.store, member_filter, _page_number(member_filter))
-    total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.rows
+    shown = snapshots.member_page(svc.store, key, member_filter, _page_number(member_filter))
+    total, pages, offset, rows = shown.total, shown.pages, shown.offset, shown.table
     # Assigned, not popped, when the shown page differs from the pager's (new filters, or rows removed meanwhile
     # so the view clamped it): only an assigned value reaches the browser's pager; a popped key left it on the old
     # page while the rows showed page 1.
@@ -105,13 +106,13 @@ def guest_users() -> None:
 
     summary_col, download_col = st.columns([4, 1], vertical_alignment="bottom")
     if total:
-        summary_col.caption(f"Guest users {offset + 1}–{offset + len(rows)} of {total}")
+        summary_col.caption(f"Guest users {offset + 1}–{offset + rows.num_rows} of {total}")
         download_link(download_col, member_filter)
     else:
         summary_col.info("No guest users match. Onboard partners on the Partners page and run Check for updates.")
 
     st.dataframe(
-        rows[paging.PAGE_COLUMNS],  # only the shown columns go to the browser
+        rows,  # only the shown columns go to the browser, framed once per view (ui/snapshots.py)
         hide_index=True,
         width="stretch",
         height="content",  # the whole page of rows, no scrolling inside the grid

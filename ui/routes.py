@@ -28,7 +28,7 @@ from core.config.settings import Settings
 from core.connect import connections
 from core.connect.oauth_flows import FlowError
 from core.members import paging
-from ui import api
+from ui import api, startup
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         await run_in_threadpool(worker.start, core_services.get)
     url = local_url()
     running_app.record_app_url(settings.data_dir, url)  # the CLI finds this app whatever port it was given
+    startup.freeze_heap()
     try:
         yield {}
     finally:

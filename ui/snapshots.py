@@ -1,5 +1,6 @@
-"""What the pages show that changes only when a sync lands (the partner filter's choices, the change log and
-its chart, the last member sync), computed once per data version and shared by every session of the process.
+"""What the pages show that changes only when a sync lands (the partner filter's choices, a page of members, the
+change log and its chart, the last member sync), computed once per data version and shared by every session of
+the process.
 
 Each snapshot is cached under the store (its path and identity) and `changes.data_version`, read first: a sync
 or partner list that lands from any process changes the version, so the next rerun computes the snapshot
@@ -9,16 +10,19 @@ under the version read just before it, is newer than its key and replaced at the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
-from core.members import changes, filters
+from core.members import changes, filters, paging
+from core.members.filters import MemberFilter
 from core.store.database import Store
 from ui.components import CHART_NAMES
 
-Version = tuple[object, ...]
+Version = str  # hashed on every cache lookup: one string, not a tuple of times and digests
 
 # The Changes table's columns, in order (nothing else is sent to the browser).
 CHANGE_COLUMNS = ["changed_at", "partner", "member", "user_email", "change", "old_value", "new_value", "task_id"]
@@ -27,7 +31,7 @@ CHANGE_COLUMNS = ["changed_at", "partner", "member", "user_email", "change", "ol
 def version(store: Store) -> Version:
     """The key of this store's snapshots: which store (its file, if it has one, and the object), and its data
     version."""
-    return (getattr(store, "path", None), id(store), *changes.data_version(store))
+    return repr((getattr(store, "path", None), id(store), *changes.data_version(store)))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -35,9 +39,38 @@ def _partner_options(_store: Store, key: Version) -> dict[str, str]:
     return filters.partner_options(_store)
 
 
-def partner_options(store: Store) -> dict[str, str]:
-    """Partner BC id → name of every partner with synced members (`filters.partner_options`)."""
-    return _partner_options(store, version(store))
+def partner_options(store: Store, key: Version | None = None) -> dict[str, str]:
+    """Partner BC id → name of every partner with synced members (`filters.partner_options`); `key`, the store's
+    `version` when the caller has just read it."""
+    return _partner_options(store, version(store) if key is None else key)
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    """A page of the filtered members as the Members page shows it: its shown columns (`paging.PAGE_COLUMNS`) as
+    an Arrow table, which `st.dataframe` sends as it is, and where the page is among them (`paging.MemberView`)."""
+
+    table: pa.Table
+    total: int
+    page: int
+    pages: int
+    offset: int
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _member_page(_store: Store, key: Version, _member_filter: MemberFilter, filter_key: str, page: int) -> MemberPage:
+    view = paging.view(_store, _member_filter, page)
+    table = pa.Table.from_pandas(view.rows[paging.PAGE_COLUMNS], preserve_index=False)
+    return MemberPage(table, view.total, view.page, view.pages, view.offset)
+
+
+def member_page(store: Store, key: Version, member_filter: MemberFilter, page_number: int) -> MemberPage:
+    """A page of the filtered members (`paging.view`) at the store's `version` `key`, framed once for the
+    browser: the same filters and page show the same rows to every session until the data version changes (the
+    members are the same for every person allowed on the Members page; the filters and page are the whole
+    question), so going back to a view (a tab switch, a filter cleared, a colleague's view) reads it again
+    instead of querying the members."""
+    return _member_page(store, key, member_filter, repr(member_filter), page_number)  # the repr: every field
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

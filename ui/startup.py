@@ -3,11 +3,13 @@
 `streamlit_app.py` calls `check_or_exit()` when the server imports it: every problem is printed on
 stderr as one message and the process exits with status 2, so an operator (or systemd, or a container
 runtime) sees why at once and no user ever meets a half-configured app. In live mode it also turns off
-Streamlit's error details, so a user never sees a traceback or a server path (the log keeps them).
+Streamlit's error details, so a user never sees a traceback or a server path (the log keeps them). Once the
+app has started, `freeze_heap` takes what it imported out of the garbage collector's full passes.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any, TextIO
 
@@ -46,3 +48,12 @@ def check_or_exit(err: TextIO | None = None) -> None:
         live = True
     if live:
         hide_error_details()
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now (the modules the app imported: Streamlit, pandas, pyarrow,
+    DuckDB, core) into the collector's permanent generation, which its full passes skip: they live as long as
+    the process, and a full pass walked all of them, a pause that fell on whichever click was running (see
+    benchmarks/RESULTS.md, "Cost of a click"). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()

@@ -32,21 +32,28 @@ _CHANGE_VALUE_KIND = {"finance_role_changed": "finance_role", "status_changed": 
 
 
 def data_version(store: Store) -> tuple[object, ...]:
-    """What changes whenever a member sync lands or the partner list is applied, from any process: the member
-    syncs (count, newest task, newest time) and the partners (count, newest sighting, newest sync).
+    """What changes whenever the members' rows, their flags or the partner list can have changed, from any
+    process: the member syncs (count, newest task, newest time), the partners (count, newest sighting, newest
+    sync, and a digest of each one's id, name, removal and connection) and the settings (count, newest change).
 
     Snapshots read from `member_changes`, `member_syncs`, `members` and `partners` (the change log, the
-    partner list, the syncs) can be kept until it changes: a sync writes its changes, members and
-    `member_syncs` row in one transaction, and every Check for updates stamps the partners it lists. Two
-    small tables (a row per partner, and a row per partner and sync), not the members or their changes.
+    partner list, the syncs, a page of members) can be kept until it changes: a sync writes its changes,
+    members and `member_syncs` row in one transaction; every Check for updates stamps the partners it lists
+    (a rename or removal is in the digest too); a disconnect marks its partner's members removed in the
+    transaction that changes the partner's connection; and the personal e-mail domains behind a flag are a
+    setting. Small tables (a row per partner, per partner and sync, per setting), not the members or their
+    changes.
     """
     with store.read() as cur:
         row = cur.execute(
-            """SELECT (SELECT count(*) FROM member_syncs), (SELECT max(task_id) FROM member_syncs),
-                      (SELECT max(synced_at) FROM member_syncs), (SELECT count(*) FROM partners),
-                      (SELECT max(last_seen) FROM partners), (SELECT max(last_sync_at) FROM partners)"""
+            """SELECT s.*, p.*, k.*
+               FROM (SELECT count(*), max(task_id), max(synced_at) FROM member_syncs) AS s,
+                    (SELECT count(*), max(last_seen), max(last_sync_at),
+                            md5(string_agg(concat_ws('|', bc_id, name, removed_at, connection), ',' ORDER BY bc_id))
+                     FROM partners) AS p,
+                    (SELECT count(*), max(updated_at) FROM settings_kv) AS k"""
         ).fetchone()
-    assert row is not None  # scalar subqueries without FROM: one row
+    assert row is not None  # one aggregate row
     return tuple(row)
 
 

@@ -1,6 +1,6 @@
 """The Members page works only for what is visible: the hidden tab is not computed, a click in the guest users'
-table reruns only its fragment, the Changes tab's data is computed once per data version, and only the shown
-columns go to the browser."""
+table reruns only its fragment, the Changes tab's data and a page of members are computed once per data version
+(and computed again after anything that changes them), and only the shown columns go to the browser."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections import Counter
 
 import pytest
 
-from core.members import changes, filters, paging
+from core.connect import connections
+from core.members import changes, filters, flags, paging
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
 from tests.support.pages import GUESTS_FRAGMENT, fragment_rerun, members_page, members_tab
 from tests.support.sandbox import control, monitored_partners
+from tests.support.services import ADMIN_ACTOR
 
 CHANGES_QUERIES = ("changes", "timeline", "syncs")
 
@@ -36,6 +38,7 @@ def calls(monkeypatch) -> Counter:
     for name in CHANGES_QUERIES:
         spy(changes, name)
     spy(filters, "partner_options")
+    spy(paging, "view")
     spy(auth, "current_actor")
     return counted
 
@@ -130,3 +133,50 @@ def test_the_guest_users_filters_and_page_outlive_a_visit_to_changes(onboarded, 
     assert list(at.dataframe[0].value["user_email"]) == shown
     members_tab(at, "Changes")
     assert at.toggle(key="changes_baseline").value is True
+
+
+def _shown(at) -> list[str]:
+    return list(at.dataframe[0].value["user_email"])
+
+
+def test_a_page_of_members_is_computed_once_per_data_version_for_every_session(onboarded, sandbox, calls):
+    first = members_page()
+    assert calls["view"] == 1
+    second = members_page()  # another session asking for the same view reads it
+    assert calls["view"] == 1
+    assert _shown(second) == _shown(first)
+    second.multiselect(key="members_role").set_value(["ADMIN"]).run()
+    assert calls["view"] == 2
+    second.multiselect(key="members_role").set_value([]).run()  # back to a view computed before
+    assert calls["view"] == 2
+    assert _shown(second) == _shown(first)
+
+    bc_id = monitored_partners(sandbox)[0].bc_id
+    control(sandbox, "members/add", bc_id=bc_id, user_email="aaa-late@agency.example", user_name="Aaa Late")
+    assert run_sync(onboarded, bc_id)[1] == jobs.COMPLETED
+    first.run()
+    assert calls["view"] == 3  # a sync landed: computed again, and it shows
+    assert "aaa-late@agency.example" in _shown(first)
+
+
+def test_a_disconnect_shows_at_once_though_the_page_was_read_before(onboarded, sandbox, calls):
+    bc_id = monitored_partners(sandbox)[0].bc_id
+    at = members_page()
+    at.multiselect(key="members_partner").set_value([bc_id]).run()
+    assert _shown(at)
+    connections.disconnect_partner(onboarded, ADMIN_ACTOR, bc_id)  # no sync: the members are marked removed
+    at.run()
+    assert not at.dataframe[0].value.shape[0]  # not the page read before the disconnect
+    assert any("No guest users match" in i.value for i in at.info)
+
+
+def test_the_data_version_changes_with_what_changes_a_page_of_members(onboarded, sandbox):
+    store = onboarded.store
+    before = changes.data_version(store)
+    flags.set_personal_domains(store, ADMIN_ACTOR, "agency.example")  # the personal e-mail flag
+    after_domains = changes.data_version(store)
+    assert after_domains != before
+    bc_id = monitored_partners(sandbox)[0].bc_id
+    with store.write() as cur:  # a partner renamed (its name is a column and the partner sort's key)
+        cur.execute("UPDATE partners SET name = name || ' (renamed)' WHERE bc_id = ?", [bc_id])
+    assert changes.data_version(store) != after_domains

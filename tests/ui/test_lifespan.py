@@ -5,6 +5,7 @@ still works; PW_SANDBOX_RESET=1 starts the sandbox from its seed."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -52,6 +53,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     core_services.install(None)
     yield data
     core_services.install(None)
+    gc.unfreeze()  # the lifespan froze the heap (ui.startup.freeze_heap): the suite's objects are collected as before
 
 
 def run_app(body: Callable[[Services], None]) -> Services:
@@ -154,3 +156,9 @@ def test_a_web_replica_runs_no_jobs_it_only_queues_them(app_env: Path, monkeypat
     svc = run_app(request)
     assert seen == {"status": jobs.QUEUED, "scheduler": None, "alerts": None}
     assert svc.runner.running == []
+
+
+def test_the_lifespan_freezes_the_heap_it_started_with(app_env):
+    gc.unfreeze()
+    run_app(lambda svc: None)
+    assert gc.get_freeze_count() > 0  # the start-up objects are out of the collector's full passes

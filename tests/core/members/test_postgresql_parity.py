@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import datagen, members_query
-from core.members import export, paging
+from core.members import changes, export, paging
 from core.members.filters import MemberFilter
 from core.store import transfer
 from core.store.database import Store
@@ -104,3 +104,18 @@ def test_the_search_on_postgresql_can_use_the_trigram_index(stores: tuple[Store,
             ).fetchall()
         )
     assert "members_member_lower_trgm" in plan
+
+
+def test_the_data_version_reads_the_same_tables_on_both_and_changes_with_a_rename(stores):
+    for store in stores:
+        before = changes.data_version(store)
+        assert before == changes.data_version(store)  # a read changes nothing
+        with store.write() as cur:
+            cur.execute("UPDATE partners SET name = name || ' (renamed)' WHERE bc_id = ?", [FIRST])
+        try:
+            assert changes.data_version(store) != before
+        finally:
+            with store.write() as cur:
+                cur.execute("UPDATE partners SET name = replace(name, ' (renamed)', '') WHERE bc_id = ?", [FIRST])
+    duck, pg = (changes.data_version(store) for store in stores)
+    assert duck[:2] == pg[:2]  # the same syncs copied to both
