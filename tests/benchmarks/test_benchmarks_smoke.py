@@ -94,6 +94,7 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "click_cost",
 )
 
 
