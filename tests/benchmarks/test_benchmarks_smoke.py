@@ -95,6 +95,7 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "access_review",
     "alerts_dispatch",
     "click_cost",
+    "year_of_history",
 )
 
 
