@@ -96,6 +96,7 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "alerts_dispatch",
     "click_cost",
     "year_of_history",
+    "pg_store",
 )
 
 
