@@ -97,6 +97,8 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "click_cost",
     "year_of_history",
     "pg_store",
+    "browser_latency",
+    "concurrent_sessions",
 )
 
 
