@@ -99,6 +99,7 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "pg_store",
     "browser_latency",
     "concurrent_sessions",
+    "memory_bounds",
 )
 
 
