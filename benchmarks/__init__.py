@@ -21,6 +21,9 @@ its scale parameter and three sizes per mode, and a function that runs at any on
 
     def run_at(n: int) -> dict: ...                  # the usual figures (value, unit, target, ...) at n
 
+`run_at(n, size)` (a parameter named `size`) is also given the mode, for what does not follow from n (how many
+repetitions, the sizes of what is held fixed along the curve, e.g. the members behind 1, 3 and 10 sessions).
+
 The runner calls `run_at` once per size, each in its own process, keeps the headline size's figures at the
 top level of the benchmark's results.json entry, adds `"curve"` (points, fitted exponents, plot path) and
 draws `plots/<name>.png`. `run(size)` is then not called and may be dropped. Costs should be raw measured

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app
 PROBE = (Path(__file__).resolve().parent / "probe.js").read_text(encoding="utf-8")
 SIZES = {"full": (250, 4000), "quick": (25, 4000), "tiny": (3, 120)}  # partners × members per partner
 TASKS = {"full": 10_000, "quick": 1_000, "tiny": 120}  # Automation's tasks at each size
+PER_PARTNER, MIN_PARTNERS, MIN_TASKS = 4000, 3, 120  # the shape of a database of n members (`shape`)
 VIEWPORT = {"width": 1400, "height": 1000}
 TIMEOUT_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -32,11 +34,25 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def prepare(size: str, path: Path) -> Path:
     """The members benchmark database of `size`, copied to `path`, with Automation's synthetic tasks added."""
+    return prepare_at(*SIZES[size], TASKS[size], path)
+
+
+def shape(members: int) -> tuple[int, int, int]:
+    """(partners, members per partner, tasks) of the browser database of about `members` members: 4,000 members
+    a partner and a task per 100 members (1M: 250 partners and 10,000 tasks, the issue's), at least 3 partners
+    (Partners' interactions pick one other than the one shown) and 120 tasks (Automation has a next page)."""
+    partners = max(MIN_PARTNERS, math.ceil(members / PER_PARTNER))
+    return partners, members // partners, max(MIN_TASKS, members // 100)
+
+
+def prepare_at(partners: int, per_partner: int, tasks: int, path: Path) -> Path:
+    """The members benchmark database of `partners` × `per_partner`, copied to `path`, with `tasks` synthetic
+    tasks added (Automation's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(synthetic_database(*SIZES[size]), path)
+    shutil.copyfile(synthetic_database(partners, per_partner), path)
     store = Store(path)
     try:
-        datagen.synthetic_tasks(store, TASKS[size])
+        datagen.synthetic_tasks(store, tasks)
     finally:
         store.close()
     return path

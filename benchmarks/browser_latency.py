@@ -18,6 +18,11 @@ partners, 10,000 tasks), as a user feels it.
 4. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
    row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and
    Automation (10,000 tasks); target < 1.0 s.
+
+Cost curve: 10k, 100k and 1M members, the data growing together (`browser.shape`: 4,000 members a partner and a
+task per 100 members, so 3, 25 and 250 partners and 350, 1,000 and 10,000 tasks), the cost being the
+repaint p95, beside the finished p95, the app's CPU seconds per interaction, Members' first paint and the
+finished p95 of Partners' and Automation's interactions.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from typing import Any
 from benchmarks import browser
 from benchmarks.browser import Timing
 from benchmarks.common import load_average, percentile
+from benchmarks.curves import Curve
+from benchmarks.members_query import DATABASE_SIZES
 
 NAME = "browser_latency"
 TARGET_REPAINT_P95_S = 0.2
@@ -48,6 +55,22 @@ PAGES = ("members", "partners", "automation")
 SEARCHES = ("user1", "user2", "member 3", "user4", "member 5", "user6")  # each matches ~1 in 4 members
 SORTS = ("Member", "Email", "Last seen", "Assets", "Flags")  # never the default (Partner): always a change
 SEARCH_BOX = "Search"
+CURVE = Curve(
+    "members",
+    full=(10_000, 100_000, 1_000_000),  # 5M: its app did not answer /healthz within 60 s at load ~40 (2026-12-02)
+    quick=DATABASE_SIZES["quick"],
+    tiny=(180, 270, 360),  # 3 partners each (`browser.shape`); 360: the test suite's 3 × 120
+    costs=(
+        "repaint_p95_s",
+        "finished_p95_s",
+        "app_cpu_s_per_interaction",
+        "first_paint_s.members.first_row_s",
+        "other_pages.partners.finished_p95_s",
+        "other_pages.automation.finished_p95_s",
+    ),
+    headline=2,
+)
+TASKS_PER_PAGE = 50  # Automation's: its "next page" interactions need as many pages
 
 
 def partner_name(index: int) -> str:
@@ -71,13 +94,12 @@ def _remove_chip(page: Any, option: str) -> Callable[[], Awaitable[None]]:
     return remove
 
 
-def members_steps(page: Any, size: str, cycle: int, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+def members_steps(page: Any, partners: int, cycle: int, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
     """Cycle `cycle` of the five interactions (labelled), the session's cycle number `done` (from 0).
 
     The page moves on while only the partner filters (a search and a role filter can leave one page);
     set-up steps (label "") then clear the search and the role and, before the next partner is picked,
-    remove the previous one: reruns too, run but not counted as interactions."""
-    partners = browser.SIZES[size][0]
+    remove the previous one: reruns too, run but not counted as interactions. `partners`: how many there are."""
     partner = partner_name(cycle * 7 % partners)
 
     async def search(term: str) -> None:
@@ -110,9 +132,9 @@ async def _pick_partner(page: Any, names: list[str]) -> None:
     await page.keyboard.press("Escape")
 
 
-def partners_steps(page: Any, size: str, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
-    """Interaction `done` (from 0) on Partners: another partner picked for the actions under the grid."""
-    partners = browser.SIZES[size][0]
+def partners_steps(page: Any, partners: int, done: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+    """Interaction `done` (from 0) on Partners: another partner (of `partners`) picked for the actions under the
+    grid."""
     names = [partner_name((done * 7 + k) % partners) for k in (1, 2)]
     return [("partner picked", lambda: _pick_partner(page, names))]
 
@@ -135,13 +157,13 @@ async def page_interactions(page: Any, count: int, steps: Callable[[int], list[A
     return timings
 
 
-async def interactions(page: Any, size: str, count: int, first_cycle: int = 0) -> list[Timing]:
-    """Reruns on the Members page from cycle `first_cycle` on, until `count` interactions were timed: the
-    interactions and the set-up steps between them (label "")."""
+async def interactions(page: Any, partners: int, count: int, first_cycle: int = 0) -> list[Timing]:
+    """Reruns on the Members page (over `partners` partners) from cycle `first_cycle` on, until `count`
+    interactions were timed: the interactions and the set-up steps between them (label "")."""
     timings: list[Timing] = []
     done = 0
     while True:
-        for label, action in members_steps(page, size, first_cycle + done, done):
+        for label, action in members_steps(page, partners, first_cycle + done, done):
             if sum(1 for t in timings if t.label) == count:
                 return timings
             timings.append(await browser.timed(page, label, action))
@@ -159,12 +181,12 @@ async def navigations(browser_: Any, url: str, runs: int) -> dict[str, list[Timi
     return by_page
 
 
-async def _on_page(chromium: Any, url: str, count: int, size: str) -> list[Timing]:
+async def _on_page(chromium: Any, url: str, count: int, partners: int) -> list[Timing]:
     """`count` timed interactions on Partners or Automation (`url`), in a new session of its own."""
     page, _ = await browser.open_page(chromium, url)
     try:
         if url.endswith("/partners"):
-            return await page_interactions(page, count, lambda n: partners_steps(page, size, n))
+            return await page_interactions(page, count, lambda n: partners_steps(page, partners, n))
         return await page_interactions(page, count, lambda n: automation_steps(page, n))
     finally:
         await page.context.close()
@@ -190,7 +212,7 @@ def _other_pages(others: dict[str, list[Timing]]) -> dict[str, dict[str, Any]]:
     return figures
 
 
-async def measure(url: str, pid: int, size: str) -> dict[str, Any]:
+async def measure(url: str, pid: int, size: str, partners: int) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -198,12 +220,12 @@ async def measure(url: str, pid: int, size: str) -> dict[str, Any]:
         try:
             page, _ = await browser.open_page(chromium, f"{url}/members")  # warm: the first session ever
             cpu0 = browser.cpu_seconds(pid)
-            reruns = await interactions(page, size, INTERACTIONS[size])
+            reruns = await interactions(page, partners, INTERACTIONS[size])
             cpu = browser.cpu_seconds(pid) - cpu0
             await page.context.close()
             others = {
-                "partners": await _on_page(chromium, f"{url}/partners", PAGE_INTERACTIONS[size], size),
-                "automation": await _on_page(chromium, f"{url}/automation", PAGE_INTERACTIONS[size], size),
+                "partners": await _on_page(chromium, f"{url}/partners", PAGE_INTERACTIONS[size], partners),
+                "automation": await _on_page(chromium, f"{url}/automation", PAGE_INTERACTIONS[size], partners),
             }
             loads = await navigations(chromium, url, NAVIGATIONS[size])
         finally:
@@ -313,14 +335,16 @@ def _first_paint(loads: dict[str, list[Timing]]) -> dict[str, dict[str, float]]:
     }
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(members: int, size: str = "full") -> dict[str, object]:
     load_before = load_average()
+    partners, per_partner, tasks = browser.shape(members)
+    tasks = max(tasks, TASKS_PER_PAGE * (PAGE_INTERACTIONS[size] // 2 + 2))  # a next page for every "next page"
     with tempfile.TemporaryDirectory(prefix="pw-bench-browser-") as name:
         tmp = Path(name)
-        browser.prepare(size, tmp / "data" / "pw.duckdb")
+        browser.prepare_at(partners, per_partner, tasks, tmp / "data" / "pw.duckdb")
         app = browser.start(tmp)
         try:
-            found = asyncio.run(measure(app.url, app.process.pid, size))
+            found = asyncio.run(measure(app.url, app.process.pid, size, partners))
         finally:
             browser.stop(app)
         profile = rerun_profile(tmp / "data")
@@ -334,9 +358,9 @@ def run(size: str) -> dict[str, object]:
         "unit": "s",
         "target": TARGET_REPAINT_P95_S,
         "met": repaint_p95 < TARGET_REPAINT_P95_S,
-        "members": browser.SIZES[size][0] * browser.SIZES[size][1],
-        "partners": browser.SIZES[size][0],
-        "tasks": browser.TASKS[size],
+        "members": partners * per_partner,
+        "partners": partners,
+        "tasks": tasks,
         "interactions": len(timings),
         "repaint_p50_s": repaint_p50,
         "repaint_p95_s": repaint_p95,

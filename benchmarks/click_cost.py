@@ -1,7 +1,7 @@
 """click_cost: what one click on the Members page costs the app, in CPU-seconds (issue 17, deliverable 4).
 
 The Members page runs in AppTest (`ui/shell.py` → `pages/members.py`) over the benchmark database (1M members
-at full size, `datagen` via `members_query.database`). After a warm-up round (one click of each kind, the first
+at full size, `datagen` via `members_query.database_of`). After a warm-up round (one click of each kind, the first
 view of the Changes tab among them), rounds of clicks of six kinds: a search typed, a filter chosen (role,
 status or flag), a sort changed, the next page, a partner picked, and a tab switch (to Changes and back).
 
@@ -18,6 +18,9 @@ log, chart data, syncs, partner list, data version), `st.dataframe` (frame → A
 shell's sign-in lookup, and the rest (widgets, layout, Streamlit's script run).
 
 Headline: p95 CPU-seconds per click over every measured click (target ≤ 0.1).
+
+Cost curve: the members_query databases of 100k, 1M and 5M members (4,000 per partner), the cost being the p95
+CPU-seconds per click, beside its p50 and the first view of the Changes tab.
 """
 
 from __future__ import annotations
@@ -34,12 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import load_average, percentile
-from benchmarks.members_query import database
+from benchmarks.curves import Curve
+from benchmarks.members_query import DATABASE_SIZES, database_of
 from tests.support.pages import GUESTS_FRAGMENT, fragment_rerun
 
 NAME = "click_cost"
 TARGET_CPU_S = 0.1
 ROUNDS = {"full": 5, "quick": 5, "tiny": 1}
+CURVE = Curve(
+    "members", **DATABASE_SIZES, costs=("p95_cpu_s", "p50_cpu_s", "changes_first_view_cpu_s"), unit="CPU s per click"
+)
 MEMBERS_TAB, CHANGES_TAB = "TikTok Business guest users", "Changes"
 SHELL = Path(__file__).resolve().parent.parent / "ui" / "shell.py"
 
@@ -238,9 +245,9 @@ def measure(tmp: Path, rounds: int) -> dict[str, Any]:
     }
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(members: int, size: str = "full") -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pw-bench-clicks-") as tmp:
-        shutil.copyfile(database(size), Path(tmp) / "pw.duckdb")
+        shutil.copyfile(database_of(members), Path(tmp) / "pw.duckdb")
         found = measure(Path(tmp), ROUNDS[size])
     every = found["every"]
     p95 = percentile(every, 95)
@@ -250,6 +257,7 @@ def run(size: str) -> dict[str, object]:
         "unit": "CPU s per click",
         "target": TARGET_CPU_S,
         "met": p95 <= TARGET_CPU_S,
+        "members": members,
         "clicks": len(every),
         "p50_cpu_s": round(statistics.median(every), 4),
         "mean_cpu_s": round(total / len(every), 4),  # the process's CPU per click: what bounds clicks per second

@@ -16,6 +16,10 @@ sessions caused, set-up steps included; also without the sync's share, estimated
 in a first window where only the sync runs);
 errors (failed interactions, page errors, exceptions shown; target 0); the app's peak RSS (target
 < 1.5 GiB); the Check for updates tasks that ran and how they ended.
+
+Cost curve: 1, 3 and 10 sessions at once (quick and tiny: 1, 2 and 3) over the same members (full: 1M), the
+cost being the p95 to finished with every session at once, beside the concurrent phase's wall seconds, the
+app's CPU seconds in it and per interaction: what one more colleague costs everyone.
 """
 
 from __future__ import annotations
@@ -36,11 +40,20 @@ from benchmarks import browser
 from benchmarks.browser import Timing
 from benchmarks.browser_latency import interactions
 from benchmarks.common import load_average, percentile
+from benchmarks.curves import Curve
 
 NAME = "concurrent_sessions"
 TARGET_RATIO = 3.0
 TARGET_RSS_MIB = 1536
-SESSIONS = {"full": 10, "quick": 3, "tiny": 2}
+CURVE = Curve(
+    "sessions",
+    full=(1, 3, 10),
+    quick=(1, 2, 3),
+    tiny=(1, 2, 3),
+    costs=("concurrent_p95_s", "together_wall_s", "app_cpu_s_together", "app_cpu_s_per_interaction"),
+    headline=2,
+)
+SESSIONS = {size: CURVE.headline_n(size) for size in ("full", "quick", "tiny")}  # the headline's sessions
 PER_SESSION = {"full": 10, "quick": 4, "tiny": 2}  # interactions each session times
 SANDBOX = {"full": (6, 2000), "quick": (3, 200), "tiny": (3, 20)}  # sandbox partners × members
 SYNC_ONLY_S = {"full": 20.0, "quick": 5.0, "tiny": 2.0}  # the app's CPU with only the sync running, first
@@ -132,7 +145,7 @@ async def _session(chromium: Any, url: str, size: str, index: int, count: int, e
     page, _ = await browser.open_page(chromium, f"{url}/members", ACTION_TIMEOUT_S)
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error {exc}"))
     try:
-        return await interactions(page, size, count, first_cycle=index)
+        return await interactions(page, browser.SIZES[size][0], count, first_cycle=index)
     except Exception as exc:  # a failed session is an error to count, not a crash
         errors.append(f"session {index}: {type(exc).__name__}: {str(exc)[:300]}")
         return []
@@ -155,7 +168,9 @@ async def syncing(url: str, token: str, partners: list[str]) -> AsyncIterator[Sy
             await task
 
 
-async def measure(url: str, pid: int, token: str, partners: list[str], size: str, tmp: Path) -> dict[str, Any]:
+async def measure(
+    url: str, pid: int, token: str, partners: list[str], size: str, sessions: int, tmp: Path
+) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     errors: list[str] = []
@@ -168,7 +183,7 @@ async def measure(url: str, pid: int, token: str, partners: list[str], size: str
             alone = await _session(chromium, url, size, 0, PER_SESSION[size] * 2, errors)
             cpu0, t0 = browser.cpu_seconds(pid), time.perf_counter()
             together = await asyncio.gather(
-                *(_session(chromium, url, size, i, PER_SESSION[size], errors) for i in range(SESSIONS[size]))
+                *(_session(chromium, url, size, i, PER_SESSION[size], errors) for i in range(sessions))
             )
             cpu, seconds = browser.cpu_seconds(pid) - cpu0, time.perf_counter() - t0
         finally:
@@ -178,6 +193,7 @@ async def measure(url: str, pid: int, token: str, partners: list[str], size: str
         "alone": alone,
         "together": [t for session in together for t in session],
         "cpu_s": cpu,
+        "seconds": seconds,
         "sync_cpu_s": sync_cpu_per_s * seconds,
         "sync_cpu_per_s": sync_cpu_per_s,
         "errors": errors,
@@ -186,7 +202,7 @@ async def measure(url: str, pid: int, token: str, partners: list[str], size: str
     }
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(sessions: int, size: str = "full") -> dict[str, object]:
     load_before = load_average()
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="pw-bench-sessions-") as name, external_sandbox(size) as sandbox:
@@ -202,7 +218,7 @@ def run(size: str) -> dict[str, object]:
             PW_API_TOKEN=token,
         )
         try:
-            found = asyncio.run(measure(app.url, app.process.pid, token, partners, size, tmp))
+            found = asyncio.run(measure(app.url, app.process.pid, token, partners, size, sessions, tmp))
         finally:
             browser.stop(app)
     reruns = max(1, len(found["together"]))  # set-up steps included: each is a rerun the app serves
@@ -212,7 +228,7 @@ def run(size: str) -> dict[str, object]:
     alone_p95 = percentile(alone, 95) if alone else float("nan")
     together_p95 = percentile(together, 95) if together else float("nan")
     ratio = together_p95 / alone_p95 if alone and together else float("inf")
-    expected = SESSIONS[size] * PER_SESSION[size]
+    expected = sessions * PER_SESSION[size]
     missing = expected - len(together)
     errors = found["errors"] + ([f"{missing} interactions missing"] if missing else [])
     return {
@@ -221,12 +237,14 @@ def run(size: str) -> dict[str, object]:
         "target": TARGET_RATIO,
         "met": ratio <= TARGET_RATIO and not errors and found["peak_rss_mib"] < TARGET_RSS_MIB,
         "members": browser.SIZES[size][0] * browser.SIZES[size][1],
-        "sessions": SESSIONS[size],
+        "sessions": sessions,
         "interactions": len(together),
         "single_session_p95_s": round(alone_p95, 4),
         "concurrent_p95_s": round(together_p95, 4),
         "concurrent_repaint_p95_s": round(percentile([t.repaint for t in timed], 95), 4) if together else None,
         "reruns": reruns,
+        "together_wall_s": round(found["seconds"], 2),
+        "app_cpu_s_together": round(found["cpu_s"], 2),
         "app_cpu_s_per_interaction": round(found["cpu_s"] / reruns, 3),
         "app_cpu_s_per_interaction_without_sync": round(max(0.0, found["cpu_s"] - found["sync_cpu_s"]) / reruns, 3),
         "app_cpu_s_per_s_sync_only": round(found["sync_cpu_per_s"], 3),

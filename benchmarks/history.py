@@ -14,6 +14,10 @@ Measured server-side through the functions the pages call:
    the jobs of the open tasks; p95, target < 0.5 s).
 4. The Members and Automation pages run in AppTest (first run and a rerun; target < 1 s), then the Members
    page's Changes tab opened (its body runs only while it is open).
+
+Cost curve: 30, 120 and 365 days of history over the same members (full: 250 partners × 4,000; quick: 25 ×
+1,000; tiny: 3 × 50 over 7, 14 and 30 days), the cost being the Changes tab's p95, beside the Members and
+Automation p95 and the CPU seconds per call of each (the Changes tab over all history among them).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 from benchmarks import datagen
 from benchmarks.common import cached_database, load_average, percentile
+from benchmarks.curves import Curve
 from benchmarks.members_query import _page_views
 from core.members import changes
 from core.store.database import Store
@@ -38,12 +43,30 @@ TARGETS = {"members_p95_s": 0.1, "changes_p95_s": 0.2, "automation_p95_s": 0.5, 
 # partners, members per partner, days of daily syncs
 SIZES = {"full": (250, 4000, 365), "quick": (25, 1000, 365), "tiny": (3, 50, 30)}
 REPEATS = {"full": 3, "quick": 3, "tiny": 1}
+CURVE = Curve(
+    "days of history",
+    full=(30, 120, 365),
+    quick=(30, 120, 365),
+    tiny=(7, 14, 30),
+    costs=(
+        "changes_p95_s",
+        "members_p95_s",
+        "automation_p95_s",
+        "cpu_s_per_call.changes_view",
+        "cpu_s_per_call.changes_view_all_history",
+        "cpu_s_per_call.automation",
+        "cpu_s_per_call.members_view_count_page",
+    ),
+    headline=2,
+)
 VERSION = 2  # bump when datagen.year_store changes what it writes
 
 
-def database(size: str) -> Path:
-    """The year-of-history database of this size (generated once per machine, in a child process)."""
-    partners, per_partner, days = SIZES[size]
+def database(size: str, days: int | None = None) -> Path:
+    """The history database of this size's members over `days` (default: the size's own days; generated once
+    per machine, in a child process)."""
+    partners, per_partner, default_days = SIZES[size]
+    days = days or default_days
     name = f"history-{partners}x{per_partner}x{days}-v{VERSION}.duckdb"
     return cached_database(name, _generate, partners, per_partner, days)
 
@@ -130,11 +153,11 @@ def _counts(store: Store) -> dict[str, int]:
         }
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(days: int, size: str = "full") -> dict[str, object]:
     repeats = REPEATS[size]
     with tempfile.TemporaryDirectory(prefix="pw-bench-history-") as tmp:
         path = Path(tmp) / "pw.duckdb"
-        shutil.copyfile(database(size), path)
+        shutil.copyfile(database(size, days), path)
         t0 = time.perf_counter()
         store = Store(path)  # applies any migration newer than the cached database
         open_s = time.perf_counter() - t0
@@ -180,6 +203,6 @@ def run(size: str) -> dict[str, object]:
         "slowest_members_view_s_by_case": slowest,
         "open_s": round(open_s, 3),
         "rows": rows,
-        "days": SIZES[size][2],
+        "days": days,
         "load_average_1m": load_average(),
     }

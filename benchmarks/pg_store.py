@@ -13,6 +13,13 @@
    whether both streamed the same bytes (SHA-256 of the CSV).
 4. Tasks claimed per second by two worker processes on PostgreSQL (benchmarks/pg_claims.py: many no-op tasks,
    each checked to have run exactly once).
+
+Cost curve: 10k, 100k and 1M members (the members_query databases, 4,000 per partner), the upsert of a fifth of
+them (200,000 at 1M, as above) and a task per 500 of them claimed (2,000 at 1M), the cost being the page view's p95
+on PostgreSQL, beside DuckDB's, each store's upsert and export seconds, `migrate-store`'s and the claims'. 5M
+members is left out: `migrate-store` of 1M members alone takes minutes on this machine.
+The cached members database is copied before `migrate-store` opens it (opening applies newer migrations, and
+other benchmarks share the cached file).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import psycopg
 
 from benchmarks import datagen, members_query, pg_claims, store_upsert
 from benchmarks.common import load_average, percentile
+from benchmarks.curves import Curve
 from core.members import export
 from core.members.filters import MemberFilter
 from core.security.roles import ANALYST, Actor
@@ -38,10 +46,27 @@ from tools.pgcluster import Cluster
 NAME = "pg_store"
 TARGET_UPSERT_S = 2.0
 TARGET_PAGE_P95_S = 0.15
-UPSERT_SIZES = {"full": (50, 4000), "quick": (10, 4000), "tiny": (3, 200)}
-PAGE_SIZES = {"full": "full", "quick": "quick", "tiny": "tiny"}  # members_query's sizes: 1M, 100k, 150
-REPEATS = {"full": 2, "quick": 2, "tiny": 1}
-CLAIMED_TASKS = {"full": 2000, "quick": 500, "tiny": 40}
+CURVE = Curve(
+    "members",
+    full=(10_000, 100_000, 1_000_000),
+    quick=members_query.DATABASE_SIZES["quick"],
+    tiny=members_query.DATABASE_SIZES["tiny"],
+    costs=(
+        "page_p95_s.postgresql",
+        "page_p95_s.duckdb",
+        "upsert_s.postgresql",
+        "upsert_s.duckdb",
+        "export_s.postgresql",
+        "export_s.duckdb",
+        "migrate_store_s",
+        "task_claims.seconds",
+    ),
+    headline=2,
+)
+UPSERT_SHARE = 5  # a fifth of the members upserted (200,000 at 1M)
+CLAIMS_PER = 500  # a task claimed per 500 members (2,000 at 1M)
+MIN_CLAIMS = 40
+REPEATS = 2
 EXPORT_ACTOR = Actor("bench@partnerwatch.local", ANALYST)
 
 
@@ -51,9 +76,9 @@ def _database(cluster: Cluster, name: str) -> str:
     return cluster.url(name)
 
 
-def _upsert(target: str, size: str) -> tuple[float, int]:
+def _upsert(target: str, members: int) -> tuple[float, int]:
     """Seconds to write every partner's changed snapshot at once into a store holding the base snapshots."""
-    partners, per_partner = UPSERT_SIZES[size]
+    partners, per_partner = members_query.shape(members)
     base = [datagen.snapshot(p, per_partner) for p in range(partners)]
     changed = [datagen.changed(s, store_upsert.CHANGE_SHARE, seed=p) for p, s in enumerate(base)]
     store_upsert._seed(target, base).close()  # a path or a URL: Store opens either
@@ -82,29 +107,28 @@ def _export(store: Store) -> tuple[float, int, str]:
     return time.perf_counter() - started, rows - 1, digest.hexdigest()
 
 
-def run(size: str) -> dict[str, object]:
+def run_at(members: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pw-bench-pg-") as tmp, Cluster() as cluster:
-        pg_upsert_s, members = _upsert(_database(cluster, "upsert"), size)
-        duck_upsert_s, _ = _upsert(str(Path(tmp) / "upsert.duckdb"), size)
+        pg_upsert_s, upserted = _upsert(_database(cluster, "upsert"), members // UPSERT_SHARE)
+        duck_upsert_s, _ = _upsert(str(Path(tmp) / "upsert.duckdb"), members // UPSERT_SHARE)
 
-        source = members_query.database(PAGE_SIZES[size])
+        local = Path(tmp) / "members.duckdb"
+        shutil.copy(members_query.database_of(members), local)  # opening it migrates it: a copy of the cached file
         target = _database(cluster, "members")
         started = time.perf_counter()
-        copied = transfer.copy_store(source, target)
+        copied = transfer.copy_store(local, target)
         migrate_s = time.perf_counter() - started
         pg = Store(target)
         with pg.write() as cur:
             cur.execute("ANALYZE")
-        pg_p50, pg_p95, pg_worst = _page_views(pg, REPEATS[size])
+        pg_p50, pg_p95, pg_worst = _page_views(pg, REPEATS)
         pg_export_s, exported, pg_digest = _export(pg)
         pg.close()
-        local = Path(tmp) / "members.duckdb"
-        shutil.copy(source, local)
         duck_store = Store(local)
-        duck_p50, duck_p95, _ = _page_views(duck_store, REPEATS[size])
+        duck_p50, duck_p95, _ = _page_views(duck_store, REPEATS)
         duck_export_s, _, duck_digest = _export(duck_store)
         duck_store.close()
-        claims = pg_claims.measure(_database(cluster, "claims"), CLAIMED_TASKS[size])
+        claims = pg_claims.measure(_database(cluster, "claims"), max(MIN_CLAIMS, members // CLAIMS_PER))
     return {
         "value": round(pg_p95, 4),
         "unit": "s",
@@ -114,7 +138,7 @@ def run(size: str) -> dict[str, object]:
         "page_p50_s": {"postgresql": pg_p50, "duckdb": duck_p50},
         "page_p95_s": {"postgresql": pg_p95, "duckdb": duck_p95},
         "slowest_case_postgresql": pg_worst,
-        "upsert_members": members,
+        "upsert_members": upserted,
         "upsert_s": {"postgresql": round(pg_upsert_s, 3), "duckdb": round(duck_upsert_s, 3)},
         "upsert_target_s": TARGET_UPSERT_S,
         "export_rows": exported,

@@ -94,6 +94,12 @@ CURVED = (  # the benchmarks with a cost curve; the others run once at their siz
     "app_start",
     "access_review",
     "alerts_dispatch",
+    "click_cost",
+    "year_of_history",
+    "pg_store",
+    "browser_latency",
+    "concurrent_sessions",
+    "memory_bounds",
 )
 
 

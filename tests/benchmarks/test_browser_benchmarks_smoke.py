@@ -29,7 +29,7 @@ def chromium() -> None:
 
 def _run(name: str, tmp_path: Path) -> dict:
     results = tmp_path / "results.json"
-    assert main(["--size", "tiny", "--results", str(results), "--only", name]) == 0
+    assert main(["--size", "tiny", "--headline-only", "--results", str(results), "--only", name]) == 0
     data = json.loads(results.read_text(encoding="utf-8"))
     check_shape(data)
     assert data[name]["size"] == "tiny"
