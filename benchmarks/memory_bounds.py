@@ -114,7 +114,7 @@ def _export_child(path: str, limit: int | str) -> dict[str, object]:
     from benchmarks.csv_export import ACTOR
     from core.members import export
     from core.members.filters import MemberFilter
-    from core.store.database import Store
+    from core.store.database import Store, StoreError
 
     store = Store(path, memory_limit_mib=_memory_mib(limit))
     lines = 0
@@ -123,7 +123,7 @@ def _export_child(path: str, limit: int | str) -> dict[str, object]:
             for chunk in export.stream_members(store, MemberFilter(include_removed=True), actor=ACTOR):
                 sink.write(chunk)
                 lines += chunk.count(b"\r\n")
-    except (duckdb.Error, OSError) as exc:  # pyarrow re-raises DuckDB's out-of-memory error as OSError
+    except (duckdb.Error, OSError, StoreError) as exc:  # pyarrow re-raises DuckDB's out-of-memory as OSError
         return {"failed": str(exc).splitlines()[0]}
     finally:
         store.close()
@@ -133,7 +133,7 @@ def _export_child(path: str, limit: int | str) -> dict[str, object]:
 def _copy_child(path: str, limit: int | str) -> dict[str, object]:
     from core.members import columns
     from core.members.filters import MemberFilter
-    from core.store.database import Store
+    from core.store.database import Store, StoreError
 
     store = Store(path, memory_limit_mib=_memory_mib(limit))
     target = Path(path).with_suffix(".copy.csv")
@@ -141,7 +141,7 @@ def _copy_child(path: str, limit: int | str) -> dict[str, object]:
         sql, params = columns.export_sql(store, MemberFilter(include_removed=True))
         with _metered() as meter, store.read() as cur:
             cur.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')", params)
-    except duckdb.Error as exc:
+    except (duckdb.Error, StoreError) as exc:  # the store's OutOfMemory (a StoreError) wraps DuckDB's
         return {"failed": str(exc).splitlines()[0]}
     finally:
         store.close()
