@@ -25,7 +25,8 @@ blocks, old ciphertexts included, in the file's free space, and a CHECKPOINT doe
 Memory is bounded by design: the database instance gets a `memory_limit` (`memory_limit_mib`, default
 `MEMORY_LIMIT_MIB`) and spills to `temp_directory` (`<database file>.tmp`, beside it under the data directory)
 what does not fit, so a sort of a million export lines or the scan of a large table costs disk, not resident
-memory that grows with the data. DuckDB's own default is 80% of the machine's RAM.
+memory that grows with the data. DuckDB's own default is 80% of the machine's RAM. Opening a store also bounds
+what the allocators beside DuckDB keep (`core/store/memory.py`).
 
 Migrations are `core/store/migrations/NNN_name.sql`, applied in order at open time, each in its own
 transaction and recorded in `schema_migrations`. Where a dialect's SQL must differ, a file of the same name in
@@ -52,6 +53,7 @@ import pyarrow as pa
 
 from core.errors import UserError
 from core.store.cursor import Cursor
+from core.store.memory import bound_process_memory
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +273,7 @@ class DuckDBStore(Store):
         if self.path != MEMORY:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.memory_limit_mib = memory_limit_mib
+        bound_process_memory()  # what Arrow's allocator holds beside DuckDB's limit (core/store/memory.py)
         self._con = self._connect()
         self._cursor_lock = threading.Lock()
         self._write_lock = _lock_for(self.path)

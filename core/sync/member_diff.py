@@ -9,6 +9,7 @@ plain Python (`tests/core/sync/reference_plan.py`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -22,8 +23,21 @@ import pyarrow.compute as pc
 from core.tasks.jobs import Counts
 
 # Partners' snapshots are turned into tables and joined with their stored rows on this many threads: pyarrow's
-# kernels release the GIL (figures in benchmarks/RESULTS.md, store_upsert).
+# kernels release the GIL (figures in benchmarks/RESULTS.md, store_upsert). The same threads for every diff:
+# a pool per diff started new threads for each group, and the allocator kept what each of them had freed
+# (benchmarks/RESULTS.md, Memory).
 _PREPARE_THREADS = 2
+_prepare_pool: ThreadPoolExecutor | None = None
+_prepare_pool_lock = threading.Lock()
+
+
+def _preparers() -> ThreadPoolExecutor:
+    global _prepare_pool
+    with _prepare_pool_lock:
+        if _prepare_pool is None:
+            _prepare_pool = ThreadPoolExecutor(max_workers=_PREPARE_THREADS, thread_name_prefix="pw-member-diff")
+        return _prepare_pool
+
 
 ADDED, REMOVED = "added", "removed"
 
@@ -151,8 +165,7 @@ def diff_partners(
         fetched, assets = _fetched_table(snapshot), asset_table(snapshot, now)
         return fetched, assets, _joined(stored[snapshot.partner_bc_id], fetched, assets)
 
-    with ThreadPoolExecutor(max_workers=_PREPARE_THREADS) as pool:
-        tables = dict(zip(bcs, pool.map(prepared, snapshots), strict=True))
+    tables = dict(zip(bcs, _preparers().map(prepared, snapshots), strict=True))
     fetched, assets, joined = ({bc: parts[i] for bc, parts in tables.items()} for i in range(3))
     rekeys = pa.concat_tables([_rekeys(joined[bc]) for bc in bcs])
     if rekeys.num_rows:  # rare: join those partners again with the re-keys applied to their stored rows

@@ -26,6 +26,7 @@ from core.alerts import outbox
 from core.members import flags
 from core.store.cursor import Cursor
 from core.store.database import Store, bulk_insert, dialect_of
+from core.store.memory import release_freed
 from core.sync.errors import SyncHalted
 from core.sync.member_diff import (
     MEMBER_SCHEMA,
@@ -151,6 +152,7 @@ class GroupWriter:
                 for item in batch:
                     self._write_batch([item])
         finally:
+            release_freed()  # the group's Arrow tables, freed on this thread, go back to the OS
             for item in batch:
                 item.done.set()
 

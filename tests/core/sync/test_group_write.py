@@ -244,3 +244,33 @@ def test_rows_are_split_by_partner_whatever_their_order(order: list[int]) -> Non
         "p3": ["e", "f"],
         "p4": [],
     }
+
+
+def test_diffs_reuse_the_same_threads(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a pool per diff started new threads for each group, and the allocator kept what each had freed
+    store = _store(backend.open())
+    threads: set[str] = set()
+    fetched_table = member_diff._fetched_table
+
+    def recorded(snapshot: Snapshot):
+        threads.add(threading.current_thread().name)
+        return fetched_table(snapshot)
+
+    monkeypatch.setattr(member_diff, "_fetched_table", recorded)
+    GroupWriter.of(store).group_members = 10  # one group, so one diff, per partner
+    for snapshots in _histories(5, rounds=2):
+        _queued_writes(store, snapshots, {})
+    assert len(GroupWriter.of(store).batch_sizes) == 2 * len(PARTNERS)
+    assert len(threads) <= member_diff._PREPARE_THREADS
+    store.close()
+
+
+def test_each_group_write_gives_freed_memory_back(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(backend.open())
+    released: list[str] = []
+    monkeypatch.setattr(member_write, "release_freed", lambda: released.append(threading.current_thread().name))
+    GroupWriter.of(store).group_members = 10  # one group per partner
+    _queued_writes(store, _histories(6, rounds=1)[0], {})
+    assert len(released) == len(PARTNERS)
+    assert all(name.startswith("pw-member-write") for name in released)
+    store.close()
