@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 
 class UserError(Exception):
     """A message for the person who asked: what went wrong and what to do next."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses build their message from their own arguments; another process (a benchmark's child, a
+        # worker) rebuilds the error from its message and attributes instead of calling that __init__ again.
+        return (_rebuilt, (type(self), self.args), self.__dict__)
+
+
+def _rebuilt(cls: type[UserError], args: tuple[object, ...]) -> UserError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    return error
 
 
 class InvalidInput(UserError, ValueError):
