@@ -1,4 +1,4 @@
-"""Browser tests: marked `browser` (a skipped one fails in CI), the app and Chromium per module."""
+"""Browser tests: marked `browser` (a skipped one fails in CI), the app per module, Chromium per worker."""
 
 from tests.support.browser import (  # noqa: F401
     app_server,
@@ -6,4 +6,5 @@ from tests.support.browser import (  # noqa: F401
     onboarded_app,
     page,
     pytest_runtest_makereport,
+    pytest_runtest_teardown,
 )

@@ -36,8 +36,8 @@ def cold_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ru
             raise next(f.exception() for f in starting.values() if f.exception() is not None)
         yield apps
     finally:
-        for app in apps.values():
-            stop_app(app)
+        with ThreadPoolExecutor(len(PAGES)) as pool:  # each stop mostly waits for its app's shutdown
+            list(pool.map(stop_app, apps.values()))
 
 
 @pytest.mark.slow

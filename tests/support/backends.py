@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from core.store import transfer
 from core.store.database import Store
 from tools import pgcluster
 
@@ -28,6 +30,7 @@ _numbers = itertools.count(1)
 @dataclass
 class PgCluster:
     cluster: pgcluster.Cluster
+    _copies: dict[Path, str] = field(default_factory=dict)  # DuckDB file → the database holding its copy
 
     def url(self, database: str = "postgres") -> str:
         return self.cluster.url(database)
@@ -39,6 +42,19 @@ class PgCluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}{clause}")
         return self.url(name)
+
+    def copy_of(self, duckdb_file: Path, scratch: Path) -> str:
+        """A new database holding the DuckDB file's data as `migrate-store` copies it (core/store/transfer.py).
+        The copy is made once per file in this cluster (from a copy of the file under `scratch`, since the file
+        may be opened by another worker meanwhile), into a database that later calls clone."""
+        name = self._copies.get(duckdb_file)
+        if name is None:
+            source = scratch / f"copy-source-{duckdb_file.stem}.duckdb"
+            shutil.copyfile(duckdb_file, source)
+            url = self.fresh_database()
+            transfer.copy_store(source, url)
+            name = self._copies[duckdb_file] = url.rsplit("/", 1)[1]
+        return self.fresh_database(template=name)
 
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
@@ -94,6 +110,13 @@ class Backend:
         if self.pg is None:
             return str(self.tmp_path / f"{label}.duckdb")
         url = self.pg.fresh_database(TEMPLATE if migrated else None)
+        self._databases.append(url)
+        return url
+
+    def copy_of(self, duckdb_file: Path) -> str:
+        """A new PostgreSQL database holding `duckdb_file`'s data (`PgCluster.copy_of`), dropped after the test."""
+        assert self.pg is not None, "a copy of a DuckDB file is a PostgreSQL database"
+        url = self.pg.copy_of(duckdb_file, self.tmp_path)
         self._databases.append(url)
         return url
 

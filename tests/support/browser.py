@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -134,16 +135,50 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
     stop_app(app)
 
 
+class _Chromium:
+    """One Playwright driver and Chromium per worker process, kept from one browser module to the next (a
+    launch costs the driver's and Chromium's start-up) and closed when the next test needs no browser: while
+    Playwright's sync API is open it marks its event loop as running in this thread, so `asyncio.run` in a
+    later test of the same worker would fail."""
+
+    playwright: Any = None
+    browser: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.browser is not None and cls.browser.is_connected():
+            return cls.browser
+        cls.close()
+        from playwright.sync_api import sync_playwright
+
+        cls.playwright = sync_playwright().start()
+        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        return cls.browser
+
+    @classmethod
+    def close(cls) -> None:
+        browser, playwright, cls.browser, cls.playwright = cls.browser, cls.playwright, None, None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
 @pytest.fixture(scope="module")
 def browser():
+    """The worker's Chromium (see `_Chromium`); each test gets a new context of it (`page`)."""
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    return _Chromium.get()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # after the test's (and its module's) fixtures are torn down
+    if _Chromium.playwright is not None and (nextitem is None or "browser" not in nextitem.fixturenames):
+        _Chromium.close()
 
 
 @pytest.fixture

@@ -116,12 +116,13 @@ def workspace_factory(
 ) -> Iterator[Callable[..., Services]]:
     """`factory(**env)`: a copy of the onboarded workspace (extra env, e.g. PW_HTTP_TIMEOUT) against the
     freshly reset sandbox, with fresh tokens for the same accounts and millisecond retry waits.
-    `factory(database_url=…)`: the same workspace moved into that PostgreSQL database (`migrate-store`)."""
+    `factory(database_url=…)`: the same workspace moved into that PostgreSQL database (`migrate-store`);
+    with `copied=True` the database already holds the template's data (`Backend.copy_of`)."""
     opened: list[Services] = []
 
-    def factory(database_url: str | None = None, **env: str) -> Services:
+    def factory(database_url: str | None = None, *, copied: bool = False, **env: str) -> Services:
         shutil.copytree(onboarded_template, tmp_path, dirs_exist_ok=True)
-        if database_url is not None:
+        if database_url is not None and not copied:
             transfer.copy_store(tmp_path / "pw.duckdb", database_url)
             env["PW_DATABASE_URL"] = database_url
         svc = make_services(tmp_path, sandbox, PW_QPS="1000", **env)

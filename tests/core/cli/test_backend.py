@@ -1,10 +1,15 @@
 """`python -m core.cli` in both modes: opening the store itself (app stopped) and through the running app's
-local API (app started with `streamlit run`); exit codes 0 ok, 1 failed, 2 bad usage."""
+local API (app started with `streamlit run`); exit codes 0 ok, 1 failed, 2 bad usage.
+
+Most commands run in this process (`cli.main` with the same environment, output captured at the file
+descriptors), since a `python -m core.cli` process spends most of its time importing; the cron contract (quiet
+on success, nothing on stderr, not even a log line) is checked through the real entry point in a subprocess."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -35,6 +40,21 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def _run(capfd: pytest.CaptureFixture[str], env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """What `_cli` answers, from `cli.main` in this process: settings from the same environment, stdout and
+    stderr read at the file descriptors (so a stray print or native write counts as output too)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PW_")} | env
+    capfd.readouterr()  # what came before is not this command's
+    root = logging.getLogger()
+    level = root.level
+    try:
+        code = cli.main(list(args), settings=Settings.load(env=full, root=ROOT))
+    finally:
+        root.setLevel(level)  # the CLI sets the root level for its process; this process goes on
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["core.cli", *args], code, out, err)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -78,13 +98,13 @@ class _Tty(io.StringIO):
 
 
 @pytest.mark.slow
-def test_local_mode_is_quiet_on_success_and_verbose_with_v(workspace, sandbox, tmp_path):
+def test_local_mode_is_quiet_on_success_and_verbose_with_v(workspace, sandbox, tmp_path, capfd):
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="cli.admin@agency.example", user_role="ADMIN")
 
-    synced = _cli(workspace, "sync", "--partner", bc_id)
+    synced = _cli(workspace, "sync", "--partner", bc_id)  # the entry point itself, as cron runs it
     assert (synced.returncode, synced.stdout, synced.stderr) == (cli.OK, "", "")  # cron mails nothing
-    verbose = _cli(workspace, "-v", "sync", "--partner", bc_id)
+    verbose = _run(capfd, workspace, "-v", "sync", "--partner", bc_id)
     assert verbose.returncode == cli.OK, verbose.stderr
     assert "Completed (0 added, 0 updated, 0 removed)" in verbose.stdout
 
@@ -92,7 +112,7 @@ def test_local_mode_is_quiet_on_success_and_verbose_with_v(workspace, sandbox, t
     exported = _cli(workspace, "export-members", "--out", str(out), "--role", "admin")
     assert (exported.returncode, exported.stdout, exported.stderr) == (cli.OK, "", "")
     assert comparable(_rows(out)) == _expected(sandbox, "Admin")
-    exported = _cli(workspace, "export-members", "--out", str(out), "--role", "admin", "-v")
+    exported = _run(capfd, workspace, "export-members", "--out", str(out), "--role", "admin", "-v")
     assert f"Exported {len(_rows(out))} guest users" in exported.stdout
 
     settings = Settings.load(env=workspace, root=ROOT)  # the same process the subprocess would be
@@ -101,13 +121,13 @@ def test_local_mode_is_quiet_on_success_and_verbose_with_v(workspace, sandbox, t
     assert "schema version" in printed.getvalue()
 
 
-def test_a_partner_that_does_not_exist_is_a_usage_error(workspace, tmp_path):
+def test_a_partner_that_does_not_exist_is_a_usage_error(workspace, tmp_path, capfd):
     out = tmp_path / "none.csv"
     for args in (
         ["export-members", "--out", str(out), "--partner", "not-a-partner"],
         ["sync", "--partner", "7999999999999999999"],
     ):
-        done = _cli(workspace, *args)
+        done = _run(capfd, workspace, *args)
         assert done.returncode == cli.USAGE, done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
         assert "no partner with this BC id" in done.stderr
@@ -115,14 +135,14 @@ def test_a_partner_that_does_not_exist_is_a_usage_error(workspace, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_sync_on_a_terminal_shows_a_progress_line(workspace):
+def test_a_sync_on_a_terminal_shows_a_progress_line(workspace, capfd):
     settings = Settings.load(env=workspace, root=ROOT)
     out, err = io.StringIO(), _Tty()
     assert cli.main(["sync"], settings=settings, out=out, err=err) == cli.OK, err.getvalue()
     assert "\r\x1b[KCheck for updates #" in err.getvalue()
     assert err.getvalue().endswith("\r\x1b[K")  # the line is cleared: nothing is left on success
     assert out.getvalue() == ""
-    assert "\r" not in _cli(workspace, "sync").stderr  # not a terminal (cron): no progress line
+    assert "\r" not in _run(capfd, workspace, "sync").stderr  # not a terminal (cron): no progress line
 
 
 @pytest.fixture
@@ -136,43 +156,43 @@ def running_app(onboarded_template: Path, tmp_path: Path, sandbox) -> Iterator[t
 
 
 @pytest.mark.slow
-def test_remote_mode_goes_through_the_running_app(running_app, sandbox, tmp_path):
+def test_remote_mode_goes_through_the_running_app(running_app, sandbox, tmp_path, capfd):
     app, env = running_app
     bc_id = monitored_partners(sandbox)[0].bc_id
     control(sandbox, "members/add", bc_id=bc_id, user_email="remote.admin@agency.example", user_role="ADMIN")
 
-    synced = _cli(env, "-v", "sync", "--partner", bc_id)
+    synced = _run(capfd, env, "-v", "sync", "--partner", bc_id)
     assert synced.returncode == cli.OK, synced.stderr + app.log()
     assert "Completed" in synced.stdout
 
     out = tmp_path / "all.csv"
-    exported = _cli(env, "export-members", "--out", str(out))
+    exported = _run(capfd, env, "export-members", "--out", str(out))
     assert (exported.returncode, exported.stderr) == (cli.OK, "")
     assert comparable(_rows(out)) == _expected(sandbox)
     assert "lock" not in (exported.stderr + synced.stderr).lower()
 
-    refused = _cli(env | {"PW_API_TOKEN": "not-the-right-api-token"}, "export-members", "--out", str(out))
+    refused = _run(capfd, env | {"PW_API_TOKEN": "not-the-right-api-token"}, "export-members", "--out", str(out))
     assert refused.returncode == cli.FAILED
     assert "refused the CLI's API token" in refused.stderr
-    assert _cli(env, "migrate").returncode == cli.OK
+    assert _run(capfd, env, "migrate").returncode == cli.OK
 
 
 @pytest.mark.slow
-def test_the_cli_finds_the_app_on_another_port(running_app, sandbox, tmp_path):
+def test_the_cli_finds_the_app_on_another_port(running_app, sandbox, tmp_path, capfd):
     app, env = running_app
     elsewhere = env | {"PW_PORT": str(free_port())}  # the CLI's own idea of the port is wrong
     out = tmp_path / "found.csv"
-    exported = _cli(elsewhere, "export-members", "--out", str(out))  # found through data/app.url
+    exported = _run(capfd, elsewhere, "export-members", "--out", str(out))  # found through data/app.url
     assert (exported.returncode, exported.stderr) == (cli.OK, ""), app.log()
     assert comparable(_rows(out)) == _expected(sandbox)
-    refused = _cli(elsewhere, "export-members", "--out", str(out), "--partner", "not-a-partner")
+    refused = _run(capfd, elsewhere, "export-members", "--out", str(out), "--partner", "not-a-partner")
     assert refused.returncode == cli.USAGE  # checked by the running app, answered as a usage error
     assert "no partner with this BC id" in refused.stderr
 
     (Path(env["PW_DATA_DIR"]) / APP_URL_FILE).unlink()  # an app that cannot be found
-    lost = _cli(elsewhere, "export-members", "--out", str(out))
+    lost = _run(capfd, elsewhere, "export-members", "--out", str(out))
     assert lost.returncode == cli.FAILED
     assert "set PW_APP_URL" in lost.stderr
     assert lost.stderr.count("\n") == 1
-    told = _cli(elsewhere | {"PW_APP_URL": app.url}, "export-members", "--out", str(out))
+    told = _run(capfd, elsewhere | {"PW_APP_URL": app.url}, "export-members", "--out", str(out))
     assert (told.returncode, told.stderr) == (cli.OK, "")

@@ -4,6 +4,7 @@ moved into a fresh PostgreSQL database, and `store` a migrated store of each bac
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +14,12 @@ from tests.support.backends import Backend
 
 
 @pytest.fixture
-def onboarded(workspace_factory: Callable[..., Services], backend: Backend) -> Services:
-    """A copy of the onboarded workspace against the freshly reset sandbox, on each backend."""
+def onboarded(workspace_factory: Callable[..., Services], backend: Backend, onboarded_template: Path) -> Services:
+    """A copy of the onboarded workspace against the freshly reset sandbox, on each backend (on PostgreSQL a
+    clone of the database the onboarded DuckDB file was copied into once per worker)."""
     if backend.name == "duckdb":
         return workspace_factory()
-    return workspace_factory(database_url=backend.target())
+    return workspace_factory(database_url=backend.copy_of(onboarded_template / "pw.duckdb"), copied=True)
 
 
 @pytest.fixture
