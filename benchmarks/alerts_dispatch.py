@@ -1,7 +1,7 @@
 """alerts_dispatch: issue 15's figures for the alert outbox and its dispatcher.
 
 Headline: seconds from the end of a sync that changed 10,000 members to the digest's arrival at a local
-receiver (target < 2 s). The sync's write path (`member_write.write_snapshot`) adds 10,000 guest users to a
+receiver (target < 2 s). The sync's write path (`group_commit.write_snapshot`) adds 10,000 guest users to a
 partner with a baseline, writing 10,000 `new_guest` events in the same transaction; the sync's end is what
 Check for updates does last: `dispatcher.wake()`. The clock stops when the receiver has read the POST. The
 dispatcher is the app's own thread (`dispatcher.start`, default poll), so the figure includes digesting the
@@ -37,7 +37,7 @@ from benchmarks.curves import Curve
 from core import services as core_services
 from core.alerts import channels, digest, dispatcher, outbox, rules, triggers
 from core.services import Services
-from core.sync import member_write
+from core.sync import group_commit
 from tests.support.services import ADMIN_ACTOR, make_services
 
 NAME = "alerts_dispatch"
@@ -112,8 +112,8 @@ def _setup(svc: Services, url: str) -> None:
 
 def _sync_to_arrival(svc: Services, receiver: _Receiver, run: int, changes: int) -> float:
     bc_id = f"70000000000000{run:05d}"
-    member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 1), "Agency", 1000 * run + 1)  # the baseline
-    member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, changes + 1), "Agency", 1000 * run + 2)
+    group_commit.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 1), "Agency", 1000 * run + 1)  # the baseline
+    group_commit.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, changes + 1), "Agency", 1000 * run + 2)
     ended = time.time()  # the sync's writes are committed; Check for updates now ends its task and wakes
     dispatcher.wake()
     (arrived,) = receiver.arrivals(1)

@@ -9,7 +9,7 @@ fallback) minus the resident set at that moment, with wall and CPU seconds. Targ
    limit), whose time is the reference (target ≤ 1.0×; where `COPY` cannot run under the store's limit, its CSV
    writer asking for 64 MiB blocks, the `COPY` at DuckDB's default limit is). Both again at 256 MiB (the store's
    limit before) and at DuckDB's default memory limit (80% of RAM, the store before that).
-2. Sync: 1M members (250 partners × 4,000) through the sync's write path (`member_write.write_snapshot`),
+2. Sync: 1M members (250 partners × 4,000) through the sync's write path (`group_commit.write_snapshot`),
    `PARTNER_CONCURRENCY` partners at a time as Check for updates runs them: each partner's snapshot built (the
    fetch) on the event loop, then written from a worker thread (`asyncio.to_thread`); the first sync into an
    empty store, then a sync with 5% changed.
@@ -177,7 +177,7 @@ def _copy_child(path: str, limit: int | str) -> dict[str, object]:
 
 def _sync_child(path: str, limit: int | str, partners: int, per_partner: int, task_id: int) -> dict[str, object]:
     from core.store.database import Store
-    from core.sync import member_write
+    from core.sync import group_commit
     from core.sync.check_for_updates import PARTNER_CONCURRENCY
 
     store = Store(path, memory_limit_mib=_memory_mib(limit))
@@ -194,7 +194,7 @@ def _sync_child(path: str, limit: int | str, partners: int, per_partner: int, ta
         if task_id > 1:
             snap = datagen.changed(snap, CHANGE_SHARE, seed=p)
         # written from a worker thread as member_sync.sync_partner writes it
-        counts = await asyncio.to_thread(member_write.write_snapshot, store, snap, snap.partner_bc_id, task_id)
+        counts = await asyncio.to_thread(group_commit.write_snapshot, store, snap, snap.partner_bc_id, task_id)
         return counts.added + counts.updated + counts.removed
 
     async def every_partner() -> int:
@@ -209,7 +209,7 @@ def _sync_child(path: str, limit: int | str, partners: int, per_partner: int, ta
     try:
         with _metered() as meter:
             changes = asyncio.run(every_partner())
-        batches = member_write.GroupWriter.of(store).batch_sizes
+        batches = group_commit.GroupWriter.of(store).batch_sizes
     finally:
         store.close()
     return _figures(meter, changes=changes, groups=len(batches), largest_group=max(batches))

@@ -2,7 +2,7 @@
 (tools/pgcluster.py: local, durability off as in the tests, so the figures are the store's work, not the disk's).
 
 1. Store upsert: 200,000 members (50 partners × 4,000) already stored, 5% changed, every partner's snapshot
-   handed to the sync's write path at once (`member_write.write_snapshot`, the group commit), as
+   handed to the sync's write path at once (`group_commit.write_snapshot`, the group commit), as
    benchmarks/store_upsert.py measures on DuckDB. Headline: seconds on PostgreSQL (target < 2 s), with DuckDB's
    seconds measured in the same run.
 2. Members page at 1,000,000 members: the synthetic database of benchmarks/members_query.py copied into

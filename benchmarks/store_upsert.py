@@ -1,6 +1,6 @@
 """store_upsert: upsert and diff of 200,000 members (50 partners × 4,000) into a store already holding
 them, with 5% of them changed, through the sync's own write path: each partner's snapshot handed to
-`member_write.write_snapshot` from its own thread, as Check for updates does when a partner's fetch ends, all
+`group_commit.write_snapshot` from its own thread, as Check for updates does when a partner's fetch ends, all
 50 ready at once (the group commit then writes the partners queued behind the first in one transaction).
 Headline: seconds for all 50 partners (target < 2 s). Also measured: one transaction per partner, one after
 the other (`member_write.apply` in a loop: what a sync pays when fetches finish one at a time).
@@ -30,9 +30,9 @@ from benchmarks import datagen
 from benchmarks.common import load_average, peak_rss_mib
 from benchmarks.curves import Curve
 from core.store.database import Store
-from core.sync import member_diff, member_write
+from core.sync import group_commit, member_diff, member_write
+from core.sync.group_commit import GroupWriter
 from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
-from core.sync.member_write import GroupWriter
 from tests.support import reference_plan
 
 NAME = "store_upsert"
@@ -54,7 +54,7 @@ def _write_all_at_once(store: Store, snapshots: list[Snapshot], task_id: int) ->
     """Every snapshot handed to the sync's write path at the same time; returns changes and batch sizes."""
     with ThreadPoolExecutor(max_workers=len(snapshots)) as pool:
         counts = list(
-            pool.map(lambda snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, task_id), snapshots)
+            pool.map(lambda snap: group_commit.write_snapshot(store, snap, snap.partner_bc_id, task_id), snapshots)
         )
     return sum(c.added + c.updated + c.removed for c in counts), GroupWriter.of(store).batch_sizes
 

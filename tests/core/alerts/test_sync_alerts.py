@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import datagen
 from core.alerts import channels, digest, dispatcher, outbox, rules, triggers
-from core.sync import member_write
+from core.sync import group_commit, member_write
 from tests.support.alerts import add_channel, deliver_all, webhook
 from tests.support.onboarding import run_sync
 from tests.support.receivers import HttpReceiver
@@ -88,9 +88,9 @@ def test_ten_thousand_member_changes_make_one_digest_per_channel(svc, receiver):
         rule = next(r for r in rules.all_rules(svc.store) if r.trigger == triggers.NEW_GUEST)
         rules.save(svc.store, ADMIN_ACTOR, trigger=rule.trigger, enabled=True, rule_id=rule.id)
         bc_id = "7000000000000000001"
-        member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 1), "Agency", 101)  # baseline
+        group_commit.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 1), "Agency", 101)  # baseline
         assert events(svc) == []
-        member_write.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 10_001), "Agency", 102)
+        group_commit.write_snapshot(svc.store, datagen.plain_snapshot(bc_id, 10_001), "Agency", 102)
         assert len(events(svc)) == 10_000
         assert digest.make_deliveries(svc.store, public_url="http://pw", now=datetime.now(UTC)) == 2
         deliver_all(svc)

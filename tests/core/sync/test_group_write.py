@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 
 from core.store.database import Store
-from core.sync import member_diff, member_write
+from core.sync import group_commit, member_diff, member_write
 from core.sync.errors import SyncHalted
+from core.sync.group_commit import GroupWriter
 from core.sync.member_diff import Snapshot
-from core.sync.member_write import GroupWriter
 from core.tasks.jobs import Counts
 from tests.support.backends import Backend
 from tests.support.member_rows import T0, mutate_members, random_member, random_snapshot
@@ -142,7 +142,7 @@ def _queued_writes(store: Store, snapshots: list[Snapshot], also_write: dict) ->
 
     def write(snap: Snapshot) -> None:
         try:
-            results[snap.partner_bc_id] = member_write.write_snapshot(
+            results[snap.partner_bc_id] = group_commit.write_snapshot(
                 store, snap, snap.partner_bc_id, 1, also_write.get(snap.partner_bc_id)
             )
         except Exception as exc:
@@ -220,7 +220,7 @@ def test_every_group_is_written_on_the_writers_one_thread(backend: Backend) -> N
     callers = []
     for snap in _histories(3, rounds=1)[0]:  # one after the other, each from a thread of its own
         thread = threading.Thread(
-            target=lambda snap=snap: member_write.write_snapshot(store, snap, snap.partner_bc_id, 1, note)
+            target=lambda snap=snap: group_commit.write_snapshot(store, snap, snap.partner_bc_id, 1, note)
         )
         thread.start()
         callers.append(thread.ident)
@@ -268,7 +268,7 @@ def test_diffs_reuse_the_same_threads(backend: Backend, monkeypatch: pytest.Monk
 def test_each_group_write_gives_freed_memory_back(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store(backend.open())
     released: list[str] = []
-    monkeypatch.setattr(member_write, "release_freed", lambda: released.append(threading.current_thread().name))
+    monkeypatch.setattr(group_commit, "release_freed", lambda: released.append(threading.current_thread().name))
     GroupWriter.of(store).group_members = 10  # one group per partner
     _queued_writes(store, _histories(6, rounds=1)[0], {})
     assert len(released) == len(PARTNERS)
