@@ -68,6 +68,18 @@ class ClientConfig:
             raise ValueError("backoff values must not be negative")
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One call as it is sent, the same on every attempt."""
+
+    method: str
+    url: str
+    path: str
+    headers: dict[str, str]
+    params: dict[str, str] | None
+    content: bytes | None
+
+
 @dataclass
 class RetryEvent:
     """One failed attempt that will be retried after `delay_s` seconds."""
@@ -177,13 +189,13 @@ class Transport:
         params: dict[str, str] | None = None,
         content: bytes | None = None,
     ) -> JSONObject:
-        url = self._url(path)
         headers = self._headers(token, json_body=content is not None)
+        request = _Request(method, self._url(path), path, headers, params, content)
         attempt = 1
         while True:
             await self._limiter.acquire_async()
             try:
-                return await self._attempt(method, url, path, headers, params, content)
+                return await self._attempt(request)
             except RetryableError as err:
                 if not _should_retry(err):
                     raise
@@ -192,43 +204,35 @@ class Transport:
                 await self._back_off(path, attempt, err)
             attempt += 1
 
-    async def _attempt(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        headers: dict[str, str],
-        params: dict[str, str] | None,
-        content: bytes | None,
-    ) -> JSONObject:
+    async def _attempt(self, request: _Request) -> JSONObject:
         self.stats.requests += 1
         try:
-            response = await self._send(method, url, path, headers, params, content)
-            code, data = envelope.unwrap_with_code(response.status_code, response.content, path)
+            response = await self._send(request)
+            code, data = envelope.unwrap_with_code(response.status_code, response.content, request.path)
         except TikTokError as err:
             self.stats.record(err.code)
-            log.info("TikTok %s %s failed: code %s (request_id %s)", method, path, err.code, err.request_id)
+            log.info(
+                "TikTok %s %s failed: code %s (request_id %s)", request.method, request.path, err.code, err.request_id
+            )
             raise
         self.stats.record(code)
         return data
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        headers: dict[str, str],
-        params: dict[str, str] | None,
-        content: bytes | None,
-    ) -> httpx.Response:
+    async def _send(self, request: _Request) -> httpx.Response:
         timeout_s = self.config.timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._open().request(method, url, params=params, content=content, headers=headers)
+                return await self._open().request(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    content=request.content,
+                    headers=request.headers,
+                )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise TransportError(f"no response within {timeout_s:g} s", path) from exc
+            raise TransportError(f"no response within {timeout_s:g} s", request.path) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": "), path) from exc
+            raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": "), request.path) from exc
 
     async def _back_off(self, path: str, attempt: int, error: TikTokError) -> None:
         delay = self._delay(attempt)
