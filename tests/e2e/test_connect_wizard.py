@@ -11,7 +11,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import RunningApp, start_app, start_check_for_updates, stop_app, wait_for_app, wait_for_task
+from tests.support.browser import (
+    RunningApp,
+    new_page,
+    start_app,
+    start_check_for_updates,
+    stop_app,
+    wait_for_app,
+    wait_for_task,
+)
 from tests.support.wizard import (
     PASSWORD,
     SLOW,
@@ -37,16 +45,14 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
 @pytest.fixture(scope="module")
 def world(app_server: RunningApp, browser: Browser) -> dict:
     """The customer BC connected and the partner list synced, through the UI; yields the sandbox world."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page = new_page(browser)
     connect_customer(page, app_server.url)
     nav(page, "Partners")
     task_id = start_check_for_updates(page)
     wait_for_app(page)
     nav(page, "Automation")
     assert wait_for_task(page, task_id, timeout=60_000) == "Completed"
-    context.close()
+    page.context.close()
     return httpx.get(f"{app_server.sandbox_url}/sandbox/world", timeout=30).json()
 
 

@@ -28,6 +28,7 @@ from tests.support.backends import PgCluster
 from tests.support.browser import (
     RunningApp,
     free_port,
+    new_page,
     start_app,
     start_check_for_updates,
     stop_app,
@@ -139,10 +140,8 @@ def _sync_on_b_shown_on_a(page: Page, deployment: Deployment) -> int:
 def _customer_connected_on_a_through_b(browser: Browser, deployment: Deployment) -> None:
     """Settings on A → the customer's authorization, which TikTok returns to B; then the partner list synced
     (requested on B, run by the worker, seen on A). In a context of its own: the portal's login is not kept."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser)
     try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
         returns = _returns_to(page)
         connect_customer(page, deployment.a.url)
         assert returns, "the customer's authorization never came back"
@@ -150,7 +149,7 @@ def _customer_connected_on_a_through_b(browser: Browser, deployment: Deployment)
         task_id = _sync_on_b_shown_on_a(page, deployment)
         assert deployment.claimed_by(task_id) == deployment.worker.name
     finally:
-        context.close()
+        page.context.close()
 
 
 @pytest.mark.slow
