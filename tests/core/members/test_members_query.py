@@ -186,6 +186,10 @@ CASES += [
     (MemberFilter(include_removed=True, sort="email"), 0),
     (MemberFilter(search="agentur", sort="partner"), 1000),
     (MemberFilter(search="user1", sort="partner", descending=True), 60),
+    # a search whose query joins the partners (a flag or the flag count): the search selects members first
+    (MemberFilter(search="user1", sort="flags"), 0),
+    (MemberFilter(search="agentur", sort="flags", descending=True), 40),
+    (MemberFilter(search="gmail", flags=("new_member", "personal_email"), sort="email"), 0),
 ]
 
 
