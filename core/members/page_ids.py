@@ -190,7 +190,7 @@ def _ids_by_flag_count(
         return top_ids(cur, store, f, limit, offset, src=src)
     if counted_where(store, f, src) is None:
         if not f.descending:
-            ids = _fewest_flags_of_first_partners(cur, store, f, histogram, limit, offset, src)
+            ids = _fewest_flags_of_first_partners(cur, store, f, histogram, (limit, offset), src)
             if ids is not None:
                 return ids
         others = len(OTHER_FLAGS)
@@ -213,22 +213,18 @@ PREFIX_TRIES = 2
 
 
 def _fewest_flags_of_first_partners(
-    cur: Cursor,
-    store: Store,
-    f: MemberFilter,
-    histogram: list[tuple[int, int]],
-    limit: int,
-    offset: int,
-    src: Source = MEMBERS,
+    cur: Cursor, store: Store, f: MemberFilter, histogram: list[tuple[int, int]], page: tuple[int, int], src: Source
 ) -> list[int] | None:
-    """The `rowid`s of a page in ascending flag-count order from the members of the first partners alone (by bc
-    id), when that is provably the page; None when it cannot be told so (the caller then reads every member).
+    """The `rowid`s of the page (`limit`, `offset`) in ascending flag-count order from the members of the first
+    partners alone (by bc id), when that is provably the page; None when it cannot be told so (the caller then
+    reads every member).
 
     No member has fewer flags than the lowest row flag count L. If the page's last member has L flags, every
     member of a later partner sorts after it (the same or more flags, then a greater partner id): the page of
     the first partners' members is the page of all. Most members have no flag, so a handful of partners usually
     holds the page, and the other flags are evaluated for their members only, not for every member.
     """
+    limit, offset = page
     lowest = min(value for value, _ in histogram)
     at_lowest = sum(n for value, n in histogram if value == lowest)
     ids = [bc_id for (bc_id,) in cur.execute(f"SELECT bc_id FROM {src.partners} AS sp ORDER BY bc_id").fetchall()]

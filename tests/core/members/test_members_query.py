@@ -14,6 +14,7 @@ import pytest
 from benchmarks import datagen
 from core.members import flags, page_ids, paging
 from core.members.filters import MemberFilter
+from core.members.source import MEMBERS
 from core.store.database import MIGRATIONS_DIR, Store
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
@@ -271,7 +272,7 @@ def test_the_fewest_flags_come_from_the_first_partners_only_when_they_are_the_pa
     with synthetic.read() as cur:
         histogram = page_ids.sort_sizes(cur, synthetic, f)
         assert histogram is not None
-        found = page_ids._fewest_flags_of_first_partners(cur, synthetic, f, histogram, 60, offset)
+        found = page_ids._fewest_flags_of_first_partners(cur, synthetic, f, histogram, (60, offset), MEMBERS)
     assert (found is not None) == from_first_partners
     assert list(paging.view(synthetic, f, number, page_size=60).rows["member_key"]) == keys
     assert list(paging.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
