@@ -94,7 +94,9 @@ def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> 
     every = max(1, chunk_rows // SAMPLES_PER_CHUNK)
     per_chunk = max(1, chunk_rows // every)
     keys, order = columns.sort_keys(f)
-    sql, params = columns.query(store, f, columns.order_reads(f), keys, f"WHERE hash(row_id) % ? = 0 {order}", [every])
+    # a UBIGINT modulus, as hash() returns: with an INTEGER one DuckDB computes the modulo of every row in HUGEINT
+    sampled = f"WHERE hash(row_id) % ?::UBIGINT = 0 {order}"
+    sql, params = columns.query(store, f, columns.order_reads(f), keys, sampled, [every])
     sample = cur.execute(sql, params).fetchall()
     cuts = sample[per_chunk - 1 : len(sample) - per_chunk // 4 : per_chunk]
     return [(row[0], row[1], row[2]) for row in cuts]
