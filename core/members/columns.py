@@ -149,16 +149,22 @@ def query(
     early, late = _columns(table(src), reads)
     needs = condition.needs.union(scope.needs, *(column.needs for column in early.values()))
     ctes, join = _relations(needs)
+    rows, found = f"{src.table} m", EVERY
+    if f is not None and f.search.strip() and join and store.dialect == "duckdb":
+        # DuckDB joins every member to its partner before a condition with a subquery (the search's partner
+        # names): the members the search finds are selected first, then joined
+        found, condition = filters.searched(f, src, store.dialect), filters.where(f, src, store.dialect, search=False)
+        rows = f"(SELECT *, rowid AS rowid FROM {src.table} m WHERE {found.sql}) m"
     select_early = ", ".join(f"{column.sql} AS {name}" for name, column in early.items())
     select_late = "".join(f", {column.sql} AS {name}" for name, column in late.items())
     ctes += [
-        f"flagged AS (\n    SELECT {select_early}\n    FROM {src.table} m {join}\n"
+        f"flagged AS (\n    SELECT {select_early}\n    FROM {rows} {join}\n"
         f"    WHERE ({src.where}) AND {scope.sql} AND {condition.sql})",
         f"filtered AS (SELECT *{select_late} FROM flagged)",
     ]
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {select} FROM filtered {tail}"
     domains = [flags.personal_domains(store, cur)] if Need.DOMAINS in needs else []
-    return sql, [*domains, *src.params, *scope.params, *condition.params, *extra]
+    return sql, [*domains, *found.params, *src.params, *scope.params, *condition.params, *extra]
 
 
 def _columns(columns: dict[str, Column], reads: Sequence[str]) -> tuple[dict[str, Column], dict[str, Column]]:

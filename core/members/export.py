@@ -89,13 +89,17 @@ def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> 
     """Sort keys that cut the filtered rows, in the filter's order, into ranges of about `chunk_rows` rows:
     every `SAMPLES_PER_CHUNK`-th key of a sample of one row in `chunk_rows / SAMPLES_PER_CHUNK` (by a hash of the
     rowid: the rowid itself aliases with how rows lie, e.g. by partner). None when the sample says there are
-    fewer rows than `chunk_rows`."""
+    fewer rows than `chunk_rows`. No cut leaves less than a quarter of a range after it: the last range, like
+    every other, scans the members again, which a few hundred rows are not worth."""
     every = max(1, chunk_rows // SAMPLES_PER_CHUNK)
     per_chunk = max(1, chunk_rows // every)
     keys, order = columns.sort_keys(f)
-    sql, params = columns.query(store, f, columns.order_reads(f), keys, f"WHERE hash(row_id) % ? = 0 {order}", [every])
+    # a UBIGINT modulus, as hash() returns: with an INTEGER one DuckDB computes the modulo of every row in HUGEINT
+    sampled = f"WHERE hash(row_id) % ?::UBIGINT = 0 {order}"
+    sql, params = columns.query(store, f, columns.order_reads(f), keys, sampled, [every])
     sample = cur.execute(sql, params).fetchall()
-    return [(row[0], row[1], row[2]) for row in sample[per_chunk - 1 :: per_chunk]]
+    cuts = sample[per_chunk - 1 : len(sample) - per_chunk // 4 : per_chunk]
+    return [(row[0], row[1], row[2]) for row in cuts]
 
 
 def _after(f: MemberFilter, key: SortKey) -> tuple[str, list[object]]:

@@ -162,8 +162,9 @@ def membership(f: MemberFilter, alias: str, current: str) -> tuple[list[str], li
     return clauses, params
 
 
-def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Where:
-    """The filter as a condition on `m` (and `p`, `params` for some flags), with its parameters.
+def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb", *, search: bool = True) -> Where:
+    """The filter as a condition on `m` (and `p`, `params` for some flags), with its parameters; without the
+    search's condition (`searched`) when `search` is false.
 
     Flags are tested by their bare conditions (a NULL fails a WHERE as false does): wrapped in the flag
     column's `coalesce`, DuckDB evaluates them on every decoded row instead of in the scan.
@@ -181,14 +182,20 @@ def where(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Wh
         conditions = [flag_condition(flags.BY_KEY[k], src) for k in f.flags]
         clauses.append("(" + " OR ".join(f"({c.sql})" for c in conditions) + ")")
         needs = needs.union(*(c.needs for c in conditions))
-    if f.search.strip():
-        person, named = search_parts(f, src, dialect)
-        # PostgreSQL: the partners found as an array computed once, so that every branch of the OR is an index
-        # condition (trigram, user_id, partner) and the members are found by a bitmap OR, not a scan
-        found = f"= ANY(ARRAY({named.sql}))" if dialect == "postgresql" else f"IN ({named.sql})"
-        clauses.append(f"({person.sql} OR m.partner_bc_id {found})")
-        params.extend([*person.params, *named.params])
+    if search and f.search.strip():
+        found = searched(f, src, dialect)
+        clauses.append(found.sql)
+        params.extend(found.params)
     return Where(" AND ".join(clauses) or "true", tuple(params), needs)
+
+
+def searched(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> Where:
+    """The search's condition on `m`: the member itself matches, or its partner's name does."""
+    person, named = search_parts(f, src, dialect)
+    # PostgreSQL: the partners found as an array computed once, so that every branch of the OR is an index
+    # condition (trigram, user_id, partner) and the members are found by a bitmap OR, not a scan
+    found = f"= ANY(ARRAY({named.sql}))" if dialect == "postgresql" else f"IN ({named.sql})"
+    return Where(f"({person.sql} OR m.partner_bc_id {found})", (*person.params, *named.params))
 
 
 def search_parts(f: MemberFilter, src: Source = MEMBERS, dialect: str = "duckdb") -> tuple[Where, Where]:

@@ -189,6 +189,10 @@ def _ids_by_flag_count(
     if nth is None:  # the page reaches the last member: every member can be on it
         return top_ids(cur, store, f, limit, offset, src=src)
     if counted_where(store, f, src) is None:
+        if not f.descending:
+            ids = _fewest_flags_of_first_partners(cur, store, f, histogram, (limit, offset), src)
+            if ids is not None:
+                return ids
         others = len(OTHER_FLAGS)
         bound = (">=", nth - others) if f.descending else ("<=", nth + others)
         scope = Where(f"(m.row_flag_count IS NULL OR m.row_flag_count {bound[0]} ?)", (bound[1],))
@@ -202,6 +206,41 @@ def _ids_by_flag_count(
     else:
         scope = Where("(m.row_flag_count IS NULL OR m.row_flag_count <= ?)", (nth + len(_UNKNOWN_FLAGS),))
     return top_ids(cur, store, f, limit, offset, scope, src=src)
+
+
+PREFIX_MARGIN = 4  # the first partners searched hold about this many times the members the page needs
+PREFIX_TRIES = 2
+
+
+def _fewest_flags_of_first_partners(
+    cur: Cursor, store: Store, f: MemberFilter, histogram: list[tuple[int, int]], page: tuple[int, int], src: Source
+) -> list[int] | None:
+    """The `rowid`s of the page (`limit`, `offset`) in ascending flag-count order from the members of the first
+    partners alone (by bc id), when that is provably the page; None when it cannot be told so (the caller then
+    reads every member).
+
+    No member has fewer flags than the lowest row flag count L. If the page's last member has L flags, every
+    member of a later partner sorts after it (the same or more flags, then a greater partner id): the page of
+    the first partners' members is the page of all. Most members have no flag, so a handful of partners usually
+    holds the page, and the other flags are evaluated for their members only, not for every member.
+    """
+    limit, offset = page
+    lowest = min(value for value, _ in histogram)
+    at_lowest = sum(n for value, n in histogram if value == lowest)
+    ids = [bc_id for (bc_id,) in cur.execute(f"SELECT bc_id FROM {src.partners} AS sp ORDER BY bc_id").fetchall()]
+    partners = [bc_id for bc_id in ids if bc_id in f.partners] if f.partners else ids
+    taken = max(1, -(-len(partners) * PREFIX_MARGIN * (offset + limit) // at_lowest))
+    for _ in range(PREFIX_TRIES):
+        if taken >= len(partners):
+            return None
+        scope = Where("m.partner_bc_id <= ?", (partners[taken - 1],))
+        tail = f"{order(f)} LIMIT ? OFFSET ?"
+        sql, params = query(store, f, order_reads(f), "row_id, flag_count", tail, [limit, offset], scope, cur, src)
+        rows = cur.execute(sql, params).fetchall()
+        if len(rows) == limit and rows[-1][1] == lowest:
+            return [row_id for row_id, _ in rows]
+        taken *= 2
+    return None
 
 
 def _nth(histogram: list[tuple[int, int]], n: int, descending: bool) -> int | None:

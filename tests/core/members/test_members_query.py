@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from benchmarks import datagen
-from core.members import flags, paging
+from core.members import flags, page_ids, paging
 from core.members.filters import MemberFilter
+from core.members.source import MEMBERS
 from core.store.database import MIGRATIONS_DIR, Store
 from core.tasks import jobs
 from tests.support.onboarding import run_sync
@@ -186,6 +187,10 @@ CASES += [
     (MemberFilter(include_removed=True, sort="email"), 0),
     (MemberFilter(search="agentur", sort="partner"), 1000),
     (MemberFilter(search="user1", sort="partner", descending=True), 60),
+    # a search whose query joins the partners (a flag or the flag count): the search selects members first
+    (MemberFilter(search="user1", sort="flags"), 0),
+    (MemberFilter(search="agentur", sort="flags", descending=True), 40),
+    (MemberFilter(search="gmail", flags=("new_member", "personal_email"), sort="email"), 0),
 ]
 
 
@@ -245,6 +250,32 @@ def test_pages_by_flag_count_equal_the_reference_at_any_depth(synthetic, descend
     shown = paging.view(synthetic, f, number, page_size=size)
     assert (shown.total, list(shown.rows["member_key"])) == (total, keys)
     assert list(paging.page(synthetic, f, limit=size, offset=(number - 1) * size)["member_key"]) == keys
+
+
+@pytest.mark.parametrize(
+    ("f", "number", "from_first_partners"),
+    [
+        (MemberFilter(sort="flags"), 1, True),
+        (MemberFilter(sort="flags"), 4, True),
+        (MemberFilter(sort="flags", roles=("STANDARD",)), 2, True),
+        # every member has a flag its row flag count leaves out: the first partners cannot tell the page
+        (MemberFilter(sort="flags", flags=("personal_email",)), 1, False),
+        (MemberFilter(sort="flags"), 30, False),  # the page is too deep for a few partners to hold
+    ],
+    ids=["page1", "page4", "standard", "personal", "deep"],
+)
+def test_the_fewest_flags_come_from_the_first_partners_only_when_they_are_the_page(
+    synthetic, f, number, from_first_partners
+):
+    offset = (number - 1) * 60
+    _, keys = _reference(synthetic, f, 60, offset)
+    with synthetic.read() as cur:
+        histogram = page_ids.sort_sizes(cur, synthetic, f)
+        assert histogram is not None
+        found = page_ids._fewest_flags_of_first_partners(cur, synthetic, f, histogram, (60, offset), MEMBERS)
+    assert (found is not None) == from_first_partners
+    assert list(paging.view(synthetic, f, number, page_size=60).rows["member_key"]) == keys
+    assert list(paging.page(synthetic, f, limit=60, offset=offset)["member_key"]) == keys
 
 
 def test_warming_reads_the_scanned_columns_and_only_logs_when_it_cannot(synthetic, tmp_path, caplog):
