@@ -67,6 +67,7 @@ PRELOAD = (
     "benchmarks.common",
     "benchmarks.curves",
 )
+_BASE_PATH: list[str] = []  # the zygote's sys.path after its own first entry and PYTHONPATH
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _MESSAGE = 1 << 20
 _Stream = int | IO[Any] | None
@@ -79,24 +80,51 @@ def enabled() -> bool:
 def popen(
     argv: Sequence[str],
     *,
-    cwd: str | Path,
-    env: Mapping[str, str],
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
     stdin: _Stream = None,
     stdout: _Stream = None,
     stderr: _Stream = None,
     text: bool = False,
 ) -> subprocess.Popen[Any] | Forked:
-    """`subprocess.Popen(argv, …)`, or when enabled and argv is `python -m …`/`python -c …`, the same forked."""
-    if not enabled() or len(argv) < 3 or argv[0] != sys.executable or argv[1] not in ("-m", "-c"):
+    """`subprocess.Popen(argv, …)`, or when enabled and argv is `python -m …`, `-c …` or `script.py …`, forked."""
+    command = _command(argv) if enabled() else None
+    if command is None:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
-    return _zygote().spawn(list(argv), str(cwd), dict(env), (stdin, stdout, stderr), text)
+    where = {"cwd": str(cwd or os.getcwd()), "env": dict(os.environ if env is None else env)}
+    return _zygote().spawn(command | where, list(argv), (stdin, stdout, stderr), text)
 
 
-def run(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str], **streams: Any) -> tuple[int, Any, Any]:
-    """`popen` to its end: (returncode, stdout, stderr), the latter two None unless PIPE."""
-    process = popen(argv, cwd=cwd, env=env, **streams)
-    out, err = process.communicate()
-    return process.wait(), out, err
+def _command(argv: Sequence[str]) -> dict[str, Any] | None:
+    if len(argv) < 2 or argv[0] != sys.executable:
+        return None
+    if argv[1] in ("-m", "-c") and len(argv) > 2:
+        return {"kind": argv[1], "what": argv[2], "args": list(argv[3:])}
+    return {"kind": "script", "what": argv[1], "args": list(argv[2:])} if argv[1].endswith(".py") else None
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    capture_output: bool = False,
+    timeout: float | None = None,
+    check: bool = False,
+    **popen_args: Any,
+) -> subprocess.CompletedProcess[Any]:
+    """`subprocess.run` through `popen`."""
+    if capture_output:
+        popen_args |= {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = popen(argv, **popen_args)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    done = subprocess.CompletedProcess(list(argv), process.wait(), out, err)
+    if check:
+        done.check_returncode()
+    return done
 
 
 class Forked:
@@ -172,7 +200,7 @@ class Zygote:
         self._socket, self._lock = ours, threading.Lock()
         self._call({"op": "ready"})
 
-    def spawn(self, argv: list[str], cwd: str, env: dict[str, str], streams: tuple[_Stream, ...], text: bool) -> Forked:
+    def spawn(self, command: dict[str, Any], argv: list[str], streams: tuple[_Stream, ...], text: bool) -> Forked:
         sent: list[int] = []
         ours: list[IO[Any] | None] = []
         close: list[int] = []
@@ -182,7 +210,7 @@ class Zygote:
             close += [fd] if temporary else []
             mode = ("w" if target == 0 else "r") + ("" if text else "b")
             ours.append(None if mine is None else open(mine, mode))  # noqa: SIM115 (the caller's, as Popen's)
-        request = {"op": "spawn", "kind": argv[1], "what": argv[2], "args": argv[3:], "cwd": cwd, "env": env}
+        request = {"op": "spawn", **command}
         try:
             pid = self._call(request, sent)
         finally:
@@ -294,22 +322,31 @@ def _become(request: dict[str, Any]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    if request["kind"] == "-m":
-        sys.argv = [request["what"], *request["args"]]  # runpy sets argv[0] to the module's file, as -m does
-        sys.path[0] = os.getcwd()
-        for name in (request["what"], f"{request['what']}.__main__"):  # the module that -m runs is not imported
+    kind, what = request["kind"], request["what"]
+    first = {"-m": os.getcwd(), "-c": "", "script": os.path.dirname(os.path.realpath(what))}[kind]
+    sys.path[:] = [first, *_pythonpath(), *[p for p in _BASE_PATH if p != first]]  # as Python's start-up orders it
+    if kind == "-m":
+        sys.argv = [what, *request["args"]]  # runpy sets argv[0] to the module's file, as -m does
+        for name in (what, f"{what}.__main__"):  # the module that -m runs is not imported beforehand
             if not hasattr(sys.modules.get(name), "__path__"):
                 sys.modules.pop(name, None)
-        runpy.run_module(request["what"], run_name="__main__", alter_sys=True)
+        runpy.run_module(what, run_name="__main__", alter_sys=True)
+    elif kind == "script":
+        sys.argv = [what, *request["args"]]
+        runpy.run_path(what, run_name="__main__")
     else:
         sys.argv = ["-c", *request["args"]]
-        sys.path[0] = ""
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
-        exec(compile(request["what"], "<string>", "exec"), main.__dict__)  # noqa: S102 (python -c CODE)
+        exec(compile(what, "<string>", "exec"), main.__dict__)  # noqa: S102 (python -c CODE)
+
+
+def _pythonpath() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
 if __name__ == "__main__":
+    _BASE_PATH[:] = [p for p in sys.path[1:] if p not in _pythonpath()]
     child = _serve(socket.socket(fileno=int(sys.argv[1])))
     if child is not None:
         _become(child)  # exits as a process would: SystemExit, or the end of the module with atexit handlers
