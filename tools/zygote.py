@@ -67,6 +67,7 @@ PRELOAD = (
     "benchmarks.common",
     "benchmarks.curves",
 )
+_FORKED = False  # set in a zygote's children
 _BASE_PATH: list[str] = []  # the zygote's sys.path after its own first entry and PYTHONPATH
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _MESSAGE = 1 << 20
@@ -74,7 +75,8 @@ _Stream = int | IO[Any] | None
 
 
 def enabled() -> bool:
-    return os.environ.get(SWITCH) == "1"
+    """PW_TEST_ZYGOTE=1, and not in a zygote's child (a zygote of its own would cost more than it saves there)."""
+    return os.environ.get(SWITCH) == "1" and not _FORKED
 
 
 def popen(
@@ -320,6 +322,7 @@ def _become(request: dict[str, Any]) -> None:
     for fd in set(fds) - {0, 1, 2}:
         os.close(fd)
     os.chdir(request["cwd"])
+    importlib.import_module("tools.zygote")._FORKED = True  # this is __main__, the module is another copy
     os.environ.clear()
     os.environ.update(request["env"])
     kind, what = request["kind"], request["what"]
