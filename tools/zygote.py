@@ -4,10 +4,11 @@ The suite starts ~30 apps (`streamlit run streamlit_app.py`) and many benchmark 
 ~2 CPU-s of imports (Streamlit, DuckDB, pyarrow, pandas, httpx, core, ui). `popen(argv, …)` instead asks one
 long-lived helper per calling process, which has imported that stack (`PRELOAD`: imports only; nothing is run,
 not streamlit_app.py, whose `check_or_exit` runs in the child as in a real start), to fork a child. The child
-takes the request's environment, working directory, session and standard streams (the caller's file descriptors,
-passed over a Unix socket), then runs the module (with `python -m`'s `sys.path[0]` and `sys.argv`) or the code
-as `__main__` and exits through the interpreter's normal shutdown: signals, atexit handlers, Streamlit's lifespan
-and logs behave as in a subprocess. The caller gets a `Forked`, a Popen-like handle; the zygote is the child's
+takes the request's environment, working directory and standard streams (the caller's file descriptors, passed
+over a Unix socket; it stays in the caller's process group, as a Popen child does), then runs the module (with
+`python -m`'s `sys.path[0]` and `sys.argv`), the script or the code as `__main__` and exits through the
+interpreter's normal shutdown: signals, atexit handlers, Streamlit's lifespan and logs behave as in a subprocess.
+The caller gets a `Forked`, a Popen-like handle; the zygote is the child's
 parent, reaps it and reports its exit status when asked (so its CPU time reaches the caller with the zygote's).
 
 The zygote forks only while it has one thread (checked at each fork against /proc): it is started with numpy's
