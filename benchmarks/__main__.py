@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks import BENCHMARKS, MODULES, curves
 from benchmarks.common import RESULTS_JSON, ROOT, SIZES, machine, read_results, record
+from tools import zygote
 
 
 def _module(name: str) -> ModuleType:
@@ -51,9 +52,13 @@ def run_child(name: str, size: str, at: int | None = None) -> dict[str, object]:
 
 
 def run_isolated(name: str, size: str, at: int | None = None) -> dict[str, Any]:
-    """Run one benchmark in a child process; its figures come back as the last line of its stdout."""
+    """Run one benchmark in a child process; its figures come back as the last line of its stdout.
+
+    `make bench` starts `python -m benchmarks --child …`; the test suite's smoke runs (PW_TEST_ZYGOTE=1) fork
+    the same command from the pytest worker's pre-imported zygote (tools/zygote.py): figures that include
+    imports are then not a cold process's, which the smoke tests never compare."""
     extra = ["--at", str(at)] if at is not None else []
-    done = subprocess.run(
+    done = zygote.run(
         [sys.executable, "-m", "benchmarks", "--child", name, "--size", size, *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -31,7 +31,9 @@ would double the run and compare nothing the 1M point does not.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import tempfile
@@ -49,6 +51,7 @@ from benchmarks.common import load_average, peak_rss_mib, rss_mib
 from benchmarks.curves import Curve
 from benchmarks.members_query import DATABASE_SIZES, shape, synthetic_database
 from core.store.database import MEMORY_LIMIT_MIB
+from tools import zygote
 
 NAME = "memory_bounds"
 TARGET_MIB = 150
@@ -243,8 +246,42 @@ def _page_child(tmp: str, limit: int | str) -> dict[str, object]:
 
 
 def _in_child(target: Callable[..., dict[str, object]], *args: object) -> dict[str, object]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
         return pool.submit(target, *args).result()
+
+
+_CHILD_IMPORTS = (  # what the children import before their meters start
+    "benchmarks.csv_export",
+    "core.members.export",
+    "core.members.columns",
+    "core.sync.group_commit",
+    "core.sync.check_for_updates",
+    "core.connect.workspace",
+    "core.members.paging",
+    "streamlit.testing.v1",
+    "tests.support.services",
+)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A spawned child per measurement. Under the test suite (PW_TEST_ZYGOTE=1, tools/zygote.py) a fork of a
+    forkserver that has imported this module and `_CHILD_IMPORTS`, i.e. what a spawned child has imported when
+    its meter starts, started with one thread (`zygote.ONE_THREAD`, which its children keep). The smoke test
+    compares no figure; `make bench`'s come from spawned children only."""
+    if os.environ.get(zygote.SWITCH) != "1":
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *_CHILD_IMPORTS])
+    before = dict(os.environ)
+    os.environ.update(zygote.ONE_THREAD)
+    try:
+        if not multiprocessing.forkserver._forkserver._forkserver_pid:
+            multiprocessing.forkserver.ensure_running()
+            atexit.register(multiprocessing.forkserver._forkserver._stop)  # reaped, so its CPU time is counted
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    return context
 
 
 # -- the measurements ---------------------------------------------------------------------------------

@@ -2,7 +2,12 @@
 onboarded and connected workspaces. Folder conftests register their own (tests/sandbox: HTTP clients;
 tests/e2e: the app and Chromium, and the CI rule for skipped browser tests)."""
 
+import os
+
 import pytest
+
+# the suite's `python -m …` children fork from a pre-imported zygote (tools/zygote.py); PW_TEST_ZYGOTE=0: subprocesses
+os.environ.setdefault("PW_TEST_ZYGOTE", "1")
 
 pytest.register_assert_rewrite("tests.support")
 

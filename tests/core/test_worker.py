@@ -20,6 +20,7 @@ from core.sync import schedule
 from core.tasks import jobs
 from core.tasks.jobs import Counts
 from tests.support import ROOT
+from tools import zygote
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -45,7 +46,7 @@ def _read_until(stream, text: str, seconds: float) -> str:
 
 def test_the_worker_starts_logs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PW_")} | _env(tmp_path)
-    child = subprocess.Popen(
+    child = zygote.popen(
         [sys.executable, "-m", "core.cli", "worker"],
         cwd=ROOT,
         env=env,

@@ -24,6 +24,7 @@ import pytest
 from sandbox.server import SandboxServer
 from tests.support import ROOT
 from tests.support.onboarding import prepared_workspace
+from tools import zygote
 
 CHROMIUM = os.environ.get("PW_CHROMIUM", "/usr/bin/chromium")
 # Playwright passes a --disable-features list of its own and a second one replaces it (the last wins), so this
@@ -66,7 +67,7 @@ def free_port() -> int:
 class RunningApp:
     url: str
     sandbox_url: str
-    process: subprocess.Popen
+    process: subprocess.Popen | zygote.Forked
     log_path: Path
 
     def log(self) -> str:
@@ -92,7 +93,11 @@ def app_command(port: int, *args: str) -> list[str]:
 
 
 def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (), **env_extra: str) -> RunningApp:
-    """The app on free ports, its data under `tmp`; sandbox mode unless `env_extra` names TikTok credentials."""
+    """The app on free ports, its data under `tmp`; sandbox mode unless `env_extra` names TikTok credentials.
+
+    Under pytest the process is forked from the worker's pre-imported zygote (`tools/zygote.py`: the same
+    `streamlit run` with the same environment, directory and log, without ~2 CPU-s of imports per start);
+    PW_TEST_ZYGOTE=0 starts a plain subprocess."""
     port, sandbox_port = port or free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PW_TIKTOK_APP_ID", "PW_TIKTOK_APP_SECRET")}
     env |= {
@@ -103,12 +108,8 @@ def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (),
         **env_extra,
     }
     log_path = tmp / "app.log"
-    process = subprocess.Popen(
-        app_command(port, *args),
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
+    process = zygote.popen(
+        app_command(port, *args), cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT
     )
     app = RunningApp(f"http://localhost:{port}", f"http://127.0.0.1:{sandbox_port}", process, log_path)
     deadline = time.monotonic() + 60
@@ -125,7 +126,7 @@ def start_app(tmp: Path, *, port: int | None = None, args: tuple[str, ...] = (),
     raise RuntimeError(f"the app did not answer /healthz within 60 s:\n{app.log()}")
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+def stop_process(process: subprocess.Popen | zygote.Forked, timeout: float = 15) -> None:
     """SIGTERM, then SIGKILL if it has not stopped within `timeout` seconds."""
     process.terminate()
     try:

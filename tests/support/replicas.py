@@ -13,11 +13,12 @@ from pathlib import Path
 
 from tests.support import ROOT
 from tests.support.browser import stop_process
+from tools import zygote
 
 
 @dataclass
 class Worker:
-    process: subprocess.Popen
+    process: subprocess.Popen | zygote.Forked
     log_path: Path
     name: str = ""
 
@@ -28,7 +29,7 @@ class Worker:
 def start_worker(tmp: Path, env: dict[str, str]) -> Worker:
     """`python -m core.cli worker`; returns once it logs that it started, with the runner name it claims as."""
     log_path = tmp / "worker.log"
-    process = subprocess.Popen(
+    process = zygote.popen(
         [sys.executable, "-m", "core.cli", "worker"],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if not k.startswith("PW_")} | env,

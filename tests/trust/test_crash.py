@@ -24,6 +24,7 @@ from tests.support.crash import mid_write_child
 from tests.support.onboarding import fast_retries, run_sync
 from tests.support.sandbox import control, monitored_partners
 from tests.support.services import make_services
+from tools import zygote
 
 CHILD = mid_write_child("sync")  # the CLI's sync, waiting to be killed in its first member write
 
@@ -52,7 +53,7 @@ def test_sigkill_mid_write_leaves_the_last_committed_sync(workspace_factory, san
         "PW_QPS": "1000",
         "PW_PUBLIC_URL": "http://127.0.0.1:9",
     }
-    child = subprocess.Popen(
+    child = zygote.popen(
         [sys.executable, "-c", CHILD],
         cwd=ROOT,
         env=env,

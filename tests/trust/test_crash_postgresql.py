@@ -50,7 +50,7 @@ from tests.support.onboarding import run_sync
 from tests.support.pages import SHELL
 from tests.support.sandbox import control, monitored_partners
 from tests.support.services import ADMIN_ACTOR, make_services
-from tools import pgcluster
+from tools import pgcluster, zygote
 
 LEASE_S = 2  # PW_TASK_LEASE_S of the worker processes: a killed one's task is noticed within seconds
 LATE_JOINER = "late.joiner@agency.example"
@@ -84,12 +84,12 @@ class Workers:
             "PW_QPS": "1000",
             "PW_TASK_LEASE_S": str(LEASE_S),
         }
-        self.started: list[subprocess.Popen] = []
+        self.started: list[subprocess.Popen | zygote.Forked] = []
 
-    def start(self, *, hooked: bool = False) -> subprocess.Popen:
+    def start(self, *, hooked: bool = False) -> subprocess.Popen | zygote.Forked:
         args = ["-c", HOOKED_WORKER] if hooked else ["-m", "core.cli", "worker"]
         log = (self.tmp_path / f"worker-{len(self.started)}.log").open("w")
-        child = subprocess.Popen(
+        child = zygote.popen(
             [sys.executable, *args],
             cwd=ROOT,
             env=self.env,
@@ -130,7 +130,7 @@ def pg_workspace(
         pg_cluster.drop(url)
 
 
-def _read_until_mid_write(child: subprocess.Popen, seconds: float = 60) -> None:
+def _read_until_mid_write(child: subprocess.Popen | zygote.Forked, seconds: float = 60) -> None:
     assert child.stdout is not None
     deadline, line = time.monotonic() + seconds, ""
     while "MID-WRITE" not in line and time.monotonic() < deadline and child.poll() is None:

@@ -15,6 +15,7 @@ from core.security.crypto import SecretBox
 from core.services import install
 from tests.support.browser import app_command, free_port
 from tests.support.services import make_services
+from tools import zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = {"PW_TIKTOK_APP_ID": "7300000000000000001", "PW_TIKTOK_APP_SECRET": "live-secret-for-tests"}
@@ -30,7 +31,7 @@ def test_live_settings_without_auth_stop_the_app_with_one_message(tmp_path: Path
         "PW_DATA_DIR": str(tmp_path / "data"),
         "PW_ENCRYPTION_KEYS": SecretBox.generate_key(),
     }
-    app = subprocess.Popen(
+    app = zygote.popen(
         app_command(port, "--secrets.files", str(tmp_path / "no-secrets.toml")),
         cwd=ROOT,
         env=env,

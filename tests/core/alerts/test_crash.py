@@ -14,6 +14,7 @@ from core import services as core_services
 from core.alerts import outbox, triggers
 from tests.support.alerts import deliver_all, webhook
 from tests.support.services import make_services
+from tools import zygote
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -30,7 +31,7 @@ def test_sigkill_with_alerts_in_the_outbox(tmp_path, receiver):
     svc.close()
 
     receiver.hold_s = 30.0  # the first digest is received, but not answered before the kill
-    child = subprocess.Popen(
+    child = zygote.popen(
         [sys.executable, str(Path(__file__).with_name("dispatch_child.py")), str(tmp_path)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -25,13 +25,14 @@ from tests.support.browser import RunningApp, free_port, start_app, stop_app
 from tests.support.compare import comparable, world_rows
 from tests.support.onboarding import prepared_workspace
 from tests.support.sandbox import control, monitored_partners, world
+from tools import zygote
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("PW_")} | env
-    return subprocess.run(
+    return zygote.run(
         [sys.executable, "-m", "core.cli", *args],
         cwd=ROOT,
         env=full,

@@ -11,6 +11,7 @@ from pathlib import Path
 from core.store.database import Store
 from core.tasks import jobs
 from tests.support.backends import PgCluster
+from tools import zygote
 
 ROOT = Path(__file__).resolve().parents[3]
 TASKS = 60
@@ -35,7 +36,7 @@ def test_two_processes_claim_every_task_once(pg_cluster: PgCluster) -> None:
         for i in range(TASKS):
             cur.execute("INSERT INTO tasks (kind, status, target) VALUES ('sync', ?, ?)", [jobs.QUEUED, f"t{i}"])
     claimers = [
-        subprocess.Popen([sys.executable, "-c", _CLAIMER, url, name], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        zygote.popen([sys.executable, "-c", _CLAIMER, url, name], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for name in ("worker-a", "worker-b")
     ]
     taken = [json.loads(claimer.communicate(timeout=120)[0]) for claimer in claimers]
