@@ -10,12 +10,13 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from core.store.cursor import Cursor
-from core.store.database import Store
+from core.store.database import OutOfMemory, Store
 from core.store.memory import release_freed
 from core.sync.errors import SyncHalted
 from core.sync.member_diff import Snapshot
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 # A group commit takes queued partners up to this many fetched members (always at least one partner), so the
 # diff of a group holds a bounded number of rows however many partners queue up (benchmarks/RESULTS.md, Memory).
 GROUP_MEMBERS = 50_000
+
+# DuckDB's memory limit while a group is written and nothing else reads (`Store.memory_lowered`): its pool fills to
+# the limit, and the store's limit is sized for a large export's sort (benchmarks/RESULTS.md, Memory).
+WRITE_MEMORY_MIB = 48
 
 
 def write_snapshot(
@@ -105,7 +110,10 @@ class GroupWriter:
     def _write_batch(self, batch: list[_Pending]) -> None:
         self.batch_sizes.append(len(batch))
         try:
-            self._transaction(batch)
+            try:
+                self._transaction(batch, WRITE_MEMORY_MIB)
+            except OutOfMemory:  # rolled back: the group again under the store's own limit
+                self._transaction(batch)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
@@ -122,15 +130,17 @@ class GroupWriter:
             for item in batch:
                 item.done.set()
 
-    def _transaction(self, batch: list[_Pending]) -> None:
+    def _transaction(self, batch: list[_Pending], memory_mib: int | None = None) -> None:
+        """The group in one transaction; under DuckDB's limit lowered to `memory_mib` if given (its commit too)."""
         for item in batch:  # a retry of a failed group starts afresh
             item.result = item.error = None
         now = datetime.now(UTC)
-        threshold = threshold_pct(self.store)
+        threshold = threshold_pct(self.store)  # a read: it would put the limit back (`Store.memory_lowered`)
         by_task: dict[int, list[_Pending]] = {}
         for item in batch:
             by_task.setdefault(item.task_id, []).append(item)
-        with self.store.write() as cur:
+        lowered = self.store.memory_lowered(memory_mib) if memory_mib else nullcontext()
+        with lowered, self.store.write() as cur:
             for task_id, items in by_task.items():
                 by_bc = {item.snapshot.partner_bc_id: item for item in items}
 

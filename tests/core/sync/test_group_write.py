@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.store.database import Store
+from core.store.database import OutOfMemory, Store
 from core.sync import group_commit, member_diff, member_write
 from core.sync.errors import SyncHalted
 from core.sync.group_commit import GroupWriter
@@ -273,4 +273,34 @@ def test_each_group_write_gives_freed_memory_back(backend: Backend, monkeypatch:
     _queued_writes(store, _histories(6, rounds=1)[0], {})
     assert len(released) == len(PARTNERS)
     assert all(name.startswith("pw-member-write") for name in released)
+    store.close()
+
+
+def test_a_group_out_of_memory_under_the_lowered_limit_is_written_under_the_stores(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(backend.open())
+    lowered: list[int] = []
+    real_lowered, real_transaction = store.memory_lowered, GroupWriter._transaction
+
+    def memory_lowered(limit_mib: int):
+        lowered.append(limit_mib)
+        return real_lowered(limit_mib)
+
+    def transaction(writer: GroupWriter, batch: list, memory_mib: int | None = None) -> None:
+        if memory_mib is not None:  # the first attempt, under the lowered limit, as DuckDB's allocation failing
+            with writer.store.memory_lowered(memory_mib):
+                lowered.append(0)
+                raise OutOfMemory(memory_mib, writing=True)
+        real_transaction(writer, batch)
+
+    monkeypatch.setattr(store, "memory_lowered", memory_lowered)
+    monkeypatch.setattr(GroupWriter, "_transaction", transaction)
+    snapshots = _histories(7, rounds=1)[0]
+    results = _queued_writes(store, snapshots, {})
+    assert lowered[:2] == [group_commit.WRITE_MEMORY_MIB, 0]
+    assert all(isinstance(result, Counts) for result in results.values())
+    assert GroupWriter.of(store).batch_sizes == [len(PARTNERS)]  # written together, not partner by partner
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM members").fetchone() == (sum(len(s.members) for s in snapshots),)
     store.close()
