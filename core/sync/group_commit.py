@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from core.store.cursor import Cursor
-from core.store.database import OutOfMemory, Store
+from core.store.database import Store
 from core.store.memory import release_freed
 from core.sync.errors import SyncHalted
 from core.sync.member_diff import Snapshot
@@ -112,7 +112,8 @@ class GroupWriter:
         try:
             try:
                 self._transaction(batch, WRITE_MEMORY_MIB)
-            except OutOfMemory:  # rolled back: the group again under the store's own limit
+            except Exception as exc:  # rolled back; out of memory under the lower limit can fail the COMMIT too
+                log.info("A group write under the lowered memory limit failed (%s); again under the store's", exc)
                 self._transaction(batch)
         except Exception as exc:
             if len(batch) == 1:

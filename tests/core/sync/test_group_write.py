@@ -9,9 +9,10 @@ import threading
 import time
 from datetime import timedelta
 
+import duckdb
 import pytest
 
-from core.store.database import OutOfMemory, Store
+from core.store.database import Store
 from core.sync import group_commit, member_diff, member_write
 from core.sync.errors import SyncHalted
 from core.sync.group_commit import GroupWriter
@@ -276,7 +277,7 @@ def test_each_group_write_gives_freed_memory_back(backend: Backend, monkeypatch:
     store.close()
 
 
-def test_a_group_out_of_memory_under_the_lowered_limit_is_written_under_the_stores(
+def test_a_group_failing_under_the_lowered_limit_is_written_under_the_stores(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store(backend.open())
@@ -288,10 +289,10 @@ def test_a_group_out_of_memory_under_the_lowered_limit_is_written_under_the_stor
         return real_lowered(limit_mib)
 
     def transaction(writer: GroupWriter, batch: list, memory_mib: int | None = None) -> None:
-        if memory_mib is not None:  # the first attempt, under the lowered limit, as DuckDB's allocation failing
+        if memory_mib is not None:  # the first attempt, under the lowered limit: its COMMIT out of memory
             with writer.store.memory_lowered(memory_mib):
                 lowered.append(0)
-                raise OutOfMemory(memory_mib, writing=True)
+                raise duckdb.TransactionException("Failed to commit: Out of Memory Error: could not allocate block")
         real_transaction(writer, batch)
 
     monkeypatch.setattr(store, "memory_lowered", memory_lowered)
