@@ -32,7 +32,7 @@ GROUP_MEMBERS = 50_000
 
 # DuckDB's memory limit while a group is written and nothing else reads (`Store.memory_lowered`): its pool fills to
 # the limit, and the store's limit is sized for a large export's sort (benchmarks/RESULTS.md, Memory).
-WRITE_MEMORY_MIB = 48
+WRITE_MEMORY_MIB = 64
 
 
 def write_snapshot(
@@ -85,6 +85,7 @@ class GroupWriter:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pw-member-write")
         self.batch_sizes: list[int] = []  # for benchmarks and tests
         self.group_members = GROUP_MEMBERS
+        self.write_memory_mib: int | None = WRITE_MEMORY_MIB
 
     @classmethod
     def of(cls, store: Store) -> GroupWriter:
@@ -110,10 +111,16 @@ class GroupWriter:
     def _write_batch(self, batch: list[_Pending]) -> None:
         self.batch_sizes.append(len(batch))
         try:
+            lowered = self.write_memory_mib
             try:
-                self._transaction(batch, WRITE_MEMORY_MIB)
-            except Exception as exc:  # rolled back; out of memory under the lower limit can fail the COMMIT too
-                log.info("A group write under the lowered memory limit failed (%s); again under the store's", exc)
+                self._transaction(batch, lowered)
+            except Exception as exc:  # rolled back (out of memory shows as other errors too, e.g. at COMMIT)
+                if lowered is None:
+                    raise
+                # the group again under the store's limit, and so every later group: what the writes pin (the
+                # key's index, the updated rows) grows with the members
+                log.info("A group write under a %d MiB memory limit failed (%s); the store's from now on", lowered, exc)
+                self.write_memory_mib = None
                 self._transaction(batch)
         except Exception as exc:
             if len(batch) == 1:
