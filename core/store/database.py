@@ -368,11 +368,9 @@ class DuckDBStore(Store):
     def memory_lowered(self, limit_mib: int) -> Iterator[None]:
         """DuckDB's memory limit lowered to `limit_mib` for the block, whenever no read runs.
 
-        DuckDB fills its pool up to the limit with the blocks it reads and writes, and a full pool is resident
-        memory; a sync's group write needs far less than the limit that a large export's sort does. The limit is
-        process-wide (not per connection), so while any read runs it is the store's own (`_apply_limit`: a read
-        puts it back before it starts, and the last one to end lowers it again). Where more than `limit_mib` is
-        pinned, it stays as it is.
+        DuckDB fills its pool up to the limit with the blocks it reads and writes (resident memory); a sync's
+        group write needs far less than a large export's sort. The limit is process-wide, so while any read runs
+        it is the store's own (a read puts it back, the last to end lowers it again); with more pinned, it stays.
         """
         with self._gate:
             self._low_mib = limit_mib
@@ -386,10 +384,10 @@ class DuckDBStore(Store):
 
     def _apply_limit(self) -> None:
         """Under the gate: the lowered limit while a block asks for it and nothing reads, else the store's."""
-        low = self._low_mib is not None and not self._readers and not self._paused
-        if low and not self._lowered and self._low_mib is not None:
-            self._lowered = self._set_limit(self._low_mib)
-        elif not low and self._lowered:
+        low = None if self._readers or self._paused else self._low_mib
+        if low is not None and low < self.memory_limit_mib and not self._lowered:
+            self._lowered = self._set_limit(low)
+        elif low is None and self._lowered:
             self._lowered = not self._set_limit(self.memory_limit_mib)
 
     def _set_limit(self, limit_mib: int) -> bool:
