@@ -287,7 +287,6 @@ class DuckDBStore(Store):
         finally:
             with self._gate:
                 self._readers -= 1
-                self._apply_limit()
                 self._gate.notify_all()
 
     @contextmanager
@@ -370,7 +369,8 @@ class DuckDBStore(Store):
 
         DuckDB fills its pool up to the limit with the blocks it reads and writes (resident memory); a sync's
         group write needs far less than a large export's sort. The limit is process-wide, so while any read runs
-        it is the store's own (a read puts it back, the last to end lowers it again); with more pinned, it stays.
+        it is the store's own: a read puts it back for the rest of the block (lowering it under a running query
+        once left DuckDB spinning, see benchmarks/RESULTS.md); with more pinned than `limit_mib`, it stays.
         """
         with self._gate:
             self._low_mib = limit_mib

@@ -92,10 +92,10 @@ def test_a_read_puts_the_limit_back_and_none_is_lowered_while_one_runs(tmp_path:
             reader.start()
             reader.join()
             assert seen == [limit]
-            with store.write() as cur:  # the read over, lowered again
+            with store.write() as cur:  # the read over, the store's limit for the rest of the block
                 row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
                 assert row is not None
-                assert row[0] != limit
+                assert row[0] == limit
         before = _pool_mib(store)
         with store.read() as cur, store.memory_lowered(4):
             row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
