@@ -41,7 +41,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,8 +51,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import UserError
 from core.store.cursor import Cursor
+from core.store.errors import OutOfMemory as OutOfMemory
+from core.store.errors import StoreError as StoreError
 from core.store.memory import bound_process_memory
 
 log = logging.getLogger(__name__)
@@ -70,55 +71,6 @@ C = TypeVar("C")
 
 _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
-
-
-class StoreError(UserError, RuntimeError):
-    """The store cannot be opened or used (bad migration directory, closed store...)."""
-
-
-class ConnectionLost(StoreError):
-    """The database server went away in the middle of a unit of work (restart, failover, network): the server
-    rolled its transaction back, so nothing of it was kept."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The database connection was lost (the database server restarted or could not be reached): the work in "
-            "progress was rolled back and nothing of it was saved. Try again once the database is back."
-        )
-
-
-class OutOfMemory(StoreError):
-    """DuckDB needed more than its memory limit for one statement (a large sort, aggregate or transaction)."""
-
-    def __init__(self, limit_mib: int, writing: bool) -> None:
-        kept = " The work was rolled back: nothing of it was saved." if writing else ""
-        super().__init__(
-            f"The database needed more memory than its limit of {limit_mib} MiB for this work.{kept} "
-            "Raise PW_DUCKDB_MEMORY_MIB (see docs/DEPLOYMENT.md) and try again."
-        )
-
-
-class DatabaseUnavailable(StoreError):
-    """The database server could not be reached within the store's wait (stopped, restarting, unreachable):
-    nothing was read or written."""
-
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(
-            f"The database cannot be reached (no connection within {wait_s:g} s): "
-            "the database server is down, restarting or unreachable, so nothing was read or saved. Try again in a "
-            "moment; if it lasts, tell whoever runs PartnerWatch."
-        )
-
-
-class DatabaseRefused(StoreError):
-    """The database server answered but refused the connection (an unknown user or database, a wrong
-    password): waiting will not help, the address must change."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"The database server refused the connection: {reason}. Check the user, password and database name in "
-            "PW_DATABASE_URL."
-        )
 
 
 @dataclass(frozen=True)
@@ -249,6 +201,11 @@ class Store:
         """Leave no freed copy of rewritten rows behind (key rotation)."""
         raise NotImplementedError
 
+    def memory_lowered(self, limit_mib: int) -> AbstractContextManager[None]:
+        """A block of work (a sync's group write) run under a lower memory limit, when the store has one."""
+        del limit_mib
+        return nullcontext()
+
     def close(self) -> None:
         """Release the database; later reads and writes raise StoreError. Safe to call twice."""
         raise NotImplementedError
@@ -282,6 +239,8 @@ class DuckDBStore(Store):
         self._gate = threading.Condition()  # rewrite() waits here for reads in flight and holds new ones
         self._readers = 0
         self._paused = False
+        self._low_mib: int | None = None  # the limit a block asks for (`memory_lowered`)
+        self._lowered = False  # whether DuckDB's limit is that now
         self._migrations_dir = migrations_dir if migrations_dir is not None else MIGRATIONS_DIR
         self.migrate()
 
@@ -313,6 +272,7 @@ class DuckDBStore(Store):
         with self._gate:
             self._gate.wait_for(lambda: not self._paused)
             self._readers += 1
+            self._apply_limit()  # a write under a lowered limit (`memory_lowered`): this read gets the store's
         try:
             cur = self._cursor()
             try:
@@ -393,13 +353,52 @@ class DuckDBStore(Store):
         try:
             with self._gate:
                 self._paused = True
+                self._apply_limit()
                 if not self._gate.wait_for(lambda: self._readers == 0, timeout=wait_s):
                     raise StoreError(f"reads still running after {wait_s:g} s; the database was not rewritten")
             yield
         finally:
             with self._gate:
                 self._paused = False
+                self._apply_limit()
                 self._gate.notify_all()
+
+    @contextmanager
+    def memory_lowered(self, limit_mib: int) -> Iterator[None]:
+        """DuckDB's memory limit lowered to `limit_mib` for the block, whenever no read runs.
+
+        DuckDB fills its pool up to the limit with the blocks it reads and writes (resident memory); a sync's
+        group write needs far less than a large export's sort. The limit is process-wide, so while any read runs
+        it is the store's own: a read puts it back for the rest of the block (lowering it under a running query
+        once left DuckDB spinning, see benchmarks/RESULTS.md); with more pinned than `limit_mib`, it stays.
+        """
+        with self._gate:
+            self._low_mib = limit_mib
+            self._apply_limit()
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._low_mib = None
+                self._apply_limit()
+
+    def _apply_limit(self) -> None:
+        """Under the gate: the lowered limit while a block asks for it and nothing reads, else the store's."""
+        low = None if self._readers or self._paused else self._low_mib
+        if low is not None and low < self.memory_limit_mib and not self._lowered:
+            self._lowered = self._set_limit(low)
+        elif low is None and self._lowered:
+            self._lowered = not self._set_limit(self.memory_limit_mib)
+
+    def _set_limit(self, limit_mib: int) -> bool:
+        with self._cursor_lock:
+            if self._closed:
+                return False
+            try:
+                self._con.execute(f"SET memory_limit = '{int(limit_mib)}MiB'")
+            except duckdb.OutOfMemoryException:  # more is pinned than that: it evicted what it could
+                return False
+        return True
 
     def close(self) -> None:
         """Checkpoint and close the database; later reads and writes raise StoreError. Safe to call twice.

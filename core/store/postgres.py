@@ -48,14 +48,12 @@ from core.store.database import (
     MIGRATIONS_DIR,
     REWRITE_WAIT_S,
     WAIT_S,
-    ConnectionLost,
-    DatabaseRefused,
-    DatabaseUnavailable,
     Store,
     StoreError,
     discover_migrations,
     transaction,
 )
+from core.store.errors import ConnectionLost, DatabaseRefused, DatabaseUnavailable
 from core.store.postgres_cursor import PgCursor
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 # A group commit takes queued partners up to this many fetched members (always at least one partner), so the
 # diff of a group holds a bounded number of rows however many partners queue up (benchmarks/RESULTS.md, Memory).
 GROUP_MEMBERS = 50_000
+
+# DuckDB's memory limit while a group is written and nothing else reads (`Store.memory_lowered`): its pool fills to
+# the limit, and the store's limit is sized for a large export's sort (benchmarks/RESULTS.md, Memory).
+WRITE_MEMORY_MIB = 64
 
 
 def write_snapshot(
@@ -80,6 +85,7 @@ class GroupWriter:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pw-member-write")
         self.batch_sizes: list[int] = []  # for benchmarks and tests
         self.group_members = GROUP_MEMBERS
+        self.write_memory_mib: int | None = WRITE_MEMORY_MIB
 
     @classmethod
     def of(cls, store: Store) -> GroupWriter:
@@ -105,7 +111,17 @@ class GroupWriter:
     def _write_batch(self, batch: list[_Pending]) -> None:
         self.batch_sizes.append(len(batch))
         try:
-            self._transaction(batch)
+            lowered = self.write_memory_mib
+            try:
+                self._transaction(batch, lowered)
+            except Exception as exc:  # rolled back (out of memory shows as other errors too, e.g. at COMMIT)
+                if lowered is None:
+                    raise
+                # the group again under the store's limit, and so every later group: what the writes pin (the
+                # key's index, the updated rows) grows with the members
+                log.info("A group write under a %d MiB memory limit failed (%s); the store's from now on", lowered, exc)
+                self.write_memory_mib = None
+                self._transaction(batch)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
@@ -122,15 +138,17 @@ class GroupWriter:
             for item in batch:
                 item.done.set()
 
-    def _transaction(self, batch: list[_Pending]) -> None:
+    def _transaction(self, batch: list[_Pending], memory_mib: int | None = None) -> None:
+        """The group in one transaction; under DuckDB's limit lowered to `memory_mib` if given (its commit too)."""
         for item in batch:  # a retry of a failed group starts afresh
             item.result = item.error = None
         now = datetime.now(UTC)
-        threshold = threshold_pct(self.store)
+        threshold = threshold_pct(self.store)  # a read: it would put the limit back (`Store.memory_lowered`)
         by_task: dict[int, list[_Pending]] = {}
         for item in batch:
             by_task.setdefault(item.task_id, []).append(item)
-        with self.store.write() as cur:
+        lowered = self.store.memory_lowered(memory_mib) if memory_mib else nullcontext()
+        with lowered, self.store.write() as cur:
             for task_id, items in by_task.items():
                 by_bc = {item.snapshot.partner_bc_id: item for item in items}
 

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from core.errors import InvalidInput, UserError
-from core.store.database import DatabaseRefused, DatabaseUnavailable, OutOfMemory
+from core.store.errors import DatabaseRefused, DatabaseUnavailable, OutOfMemory
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ from core.members import paging
 from core.members.filters import MemberFilter
 from core.services import Services
 from core.store import postgres
-from core.store.database import ConnectionLost, DatabaseUnavailable, Store
+from core.store.database import Store
+from core.store.errors import ConnectionLost, DatabaseUnavailable
 from core.sync import check_for_updates, member_write
 from core.tasks import jobs
 from tests.support import ROOT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,3 +35,73 @@ def test_release_freed_gives_arrows_free_memory_back() -> None:
     del table
     memory.release_freed()  # must not fail whatever the allocator; mimalloc and glibc both have the call
     assert pa.total_allocated_bytes() < 1 << 20
+
+
+def _pool_mib(store: Store) -> float:
+    with store.read() as cur:
+        row = cur.execute("SELECT sum(memory_usage_bytes) / 2 ^ 20 FROM duckdb_memory()").fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def _limit(store: Store) -> str:
+    with store.read() as cur:
+        row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _filled(tmp_path: Path) -> Store:
+    """A store whose pool holds ~18 MiB of cached table blocks (a table written, checkpointed, then read)."""
+    store = Store(tmp_path / "pw.duckdb", memory_limit_mib=64)
+    with store.write() as cur:
+        cur.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
+    with store.write() as cur:
+        cur.execute("CHECKPOINT")
+    with store.read() as cur:
+        cur.execute("SELECT min(s), max(i) FROM t").fetchall()
+    return store
+
+
+def test_memory_lowered_evicts_the_cache_for_the_block_then_puts_the_limit_back(tmp_path: Path) -> None:
+    store = _filled(tmp_path)
+    try:
+        limit = _limit(store)
+        assert _pool_mib(store) > 12
+        with store.memory_lowered(4), store.write() as cur:
+            lowered = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+            pool = cur.execute("SELECT sum(memory_usage_bytes) / 2 ^ 20 FROM duckdb_memory()").fetchone()
+            assert cur.execute("SELECT count(*), max(i) FROM t").fetchone() == (1_000_000, 999_999)
+        assert lowered is not None
+        assert lowered[0] != limit
+        assert pool is not None
+        assert pool[0] <= 4
+        assert _limit(store) == limit
+    finally:
+        store.close()
+
+
+def test_a_read_puts_the_limit_back_and_none_is_lowered_while_one_runs(tmp_path: Path) -> None:
+    # the limit is process-wide: a read (an export's sort) must not run under a sync write's lower limit
+    store = _filled(tmp_path)
+    try:
+        limit = _limit(store)
+        with store.memory_lowered(4):
+            seen: list[str] = []
+            reader = threading.Thread(target=lambda: seen.append(_limit(store)))
+            reader.start()
+            reader.join()
+            assert seen == [limit]
+            with store.write() as cur:  # the read over, the store's limit for the rest of the block
+                row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+                assert row is not None
+                assert row[0] == limit
+        before = _pool_mib(store)
+        with store.read() as cur, store.memory_lowered(4):
+            row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+            assert row is not None
+            assert row[0] == limit
+        assert _pool_mib(store) >= before - 1
+        assert _limit(store) == limit
+    finally:
+        store.close()

@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from core.errors import UserError
-from core.store.database import DatabaseRefused, DatabaseUnavailable, Store
+from core.store.database import Store
+from core.store.errors import DatabaseRefused, DatabaseUnavailable
 from tests.support.backends import PgCluster
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 from core.store.database import Store
@@ -273,4 +274,36 @@ def test_each_group_write_gives_freed_memory_back(backend: Backend, monkeypatch:
     _queued_writes(store, _histories(6, rounds=1)[0], {})
     assert len(released) == len(PARTNERS)
     assert all(name.startswith("pw-member-write") for name in released)
+    store.close()
+
+
+def test_a_group_failing_under_the_lowered_limit_is_written_under_the_stores(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(backend.open())
+    lowered: list[int] = []
+    real_lowered, real_transaction = store.memory_lowered, GroupWriter._transaction
+
+    def memory_lowered(limit_mib: int):
+        lowered.append(limit_mib)
+        return real_lowered(limit_mib)
+
+    def transaction(writer: GroupWriter, batch: list, memory_mib: int | None = None) -> None:
+        if memory_mib is not None:  # the first attempt, under the lowered limit: its COMMIT out of memory
+            with writer.store.memory_lowered(memory_mib):
+                lowered.append(0)
+                raise duckdb.TransactionException("Failed to commit: Out of Memory Error: could not allocate block")
+        real_transaction(writer, batch)
+
+    monkeypatch.setattr(store, "memory_lowered", memory_lowered)
+    monkeypatch.setattr(GroupWriter, "_transaction", transaction)
+    first, second = _histories(7, rounds=2)
+    results = _queued_writes(store, first, {})
+    assert lowered == [group_commit.WRITE_MEMORY_MIB, 0]
+    assert all(isinstance(result, Counts) for result in results.values())
+    assert GroupWriter.of(store).batch_sizes == [len(PARTNERS)]  # written together, not partner by partner
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM members").fetchone() == (sum(len(s.members) for s in first),)
+    _queued_writes(store, second, {})
+    assert lowered == [group_commit.WRITE_MEMORY_MIB, 0]  # the later groups under the store's limit
     store.close()
