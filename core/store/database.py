@@ -6,8 +6,7 @@ same surface: `dialect` ("duckdb" or "postgresql"), `read()` and `write()` yield
 (core/store/cursor.py), `migrate()`, `schema_version()`, `rewrite()`, `close()`; `bulk_insert` works on either's
 cursor (COPY on PostgreSQL). What follows describes the DuckDB store; see postgres.py for the differences.
 
-One root `duckdb.connect(path)` per Store; every unit of work gets its own cursor (a connection to the
-same database instance), so no cursor is ever shared between threads.
+One root `duckdb.connect(path)` per Store; each unit of work gets its own cursor, never shared between threads.
 
 - `read()` yields a fresh cursor inside a transaction: every statement in the block sees the same
   snapshot (DuckDB MVCC), no lock is taken, and the transaction is rolled back at the end, so a read
@@ -367,20 +366,21 @@ class DuckDBStore(Store):
     def memory_lowered(self, limit_mib: int) -> Iterator[None]:
         """DuckDB's memory limit lowered to `limit_mib` for the block, whenever no read runs.
 
-        DuckDB fills its pool up to the limit with the blocks it reads and writes (resident memory); a sync's
-        group write needs far less than a large export's sort. The limit is process-wide, so while any read runs
-        it is the store's own: a read puts it back for the rest of the block (lowering it under a running query
-        once left DuckDB spinning, see benchmarks/RESULTS.md); with more pinned than `limit_mib`, it stays.
+        DuckDB fills its pool up to the limit with the blocks it reads and writes; a sync's group write needs far
+        less than an export's sort. The limit is process-wide and lowering it under a running query once left
+        DuckDB spinning (benchmarks/RESULTS.md), so the block holds the write lock (no other write runs) and a read
+        puts the store's limit back for the rest of the block; with more pinned than `limit_mib`, it stays.
         """
-        with self._gate:
-            self._low_mib = limit_mib
-            self._apply_limit()
-        try:
-            yield
-        finally:
+        with self._write_lock:
             with self._gate:
-                self._low_mib = None
+                self._low_mib = limit_mib
                 self._apply_limit()
+            try:
+                yield
+            finally:
+                with self._gate:
+                    self._low_mib = None
+                    self._apply_limit()
 
     def _apply_limit(self) -> None:
         """Under the gate: the lowered limit while a block asks for it and nothing reads, else the store's."""

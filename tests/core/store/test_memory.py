@@ -105,3 +105,43 @@ def test_a_read_puts_the_limit_back_and_none_is_lowered_while_one_runs(tmp_path:
         assert _limit(store) == limit
     finally:
         store.close()
+
+
+def test_the_limit_is_not_lowered_under_another_threads_running_write(tmp_path: Path) -> None:
+    # lowering DuckDB's process-wide limit under a running query once left it spinning: a lowered block waits
+    # for a write in progress on another thread (the write lock) before it lowers anything
+    store = _filled(tmp_path)
+    try:
+        limit = _limit(store)
+        writing, release = threading.Event(), threading.Event()
+
+        def write() -> None:
+            with store.write() as cur:
+                cur.execute("SELECT count(*) FROM t").fetchone()
+                writing.set()
+                release.wait(10)
+                seen.append(cur.execute("SELECT current_setting('memory_limit')").fetchone())
+
+        seen: list[tuple[object, ...] | None] = []
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert writing.wait(10)
+        inside, leave = threading.Event(), threading.Event()
+
+        def lowered_block() -> None:
+            with store.memory_lowered(4):
+                inside.set()
+                leave.wait(10)
+
+        lowering = threading.Thread(target=lowered_block)
+        lowering.start()
+        inside.wait(0.5)
+        release.set()
+        writer.join(10)
+        assert inside.wait(10)
+        leave.set()
+        lowering.join(10)
+        assert seen == [(limit,)]
+        assert _limit(store) == limit
+    finally:
+        store.close()
