@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.store.database import MIGRATIONS_DIR, Store
-from core.sync.member_diff import Snapshot, member_key
+from core.sync.member_tables import Snapshot, member_key
 
 PARTNER_BASE = 7_300_000_000_000_000_000
 USER_BASE = 7_400_000_000_000_000_000

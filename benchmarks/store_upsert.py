@@ -30,9 +30,9 @@ from benchmarks import datagen
 from benchmarks.common import load_average, peak_rss_mib
 from benchmarks.curves import Curve
 from core.store.database import Store
-from core.sync import group_commit, member_diff, member_write
+from core.sync import group_commit, member_tables, member_write
 from core.sync.group_commit import GroupWriter
-from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
+from core.sync.member_tables import MEMBER_SCHEMA, Snapshot
 from tests.support import reference_plan
 
 NAME = "store_upsert"
@@ -94,7 +94,7 @@ def _row_by_row(cur: duckdb.DuckDBPyConnection, snap: Snapshot, task_id: int, no
     plan = reference_plan.make_plan(stored, snap.members, partner_bc_id=snap.partner_bc_id, task_id=task_id, now=now)
     cur.executemany(_UPSERT, [[row[n] for n in MEMBER_SCHEMA.names] for row in plan.rows])
     cur.execute("DELETE FROM member_assets WHERE partner_bc_id = ?", [snap.partner_bc_id])
-    assets = member_diff.asset_table(snap, now).to_pylist()
+    assets = member_tables.asset_table(snap, now).to_pylist()
     for table, rows in (("member_assets", assets), ("member_changes", plan.changes)):
         if rows:
             names = list(rows[0])

@@ -19,7 +19,7 @@ from core.store.cursor import Cursor
 from core.store.database import Store
 from core.store.memory import release_freed
 from core.sync.errors import SyncHalted
-from core.sync.member_diff import Snapshot
+from core.sync.member_tables import Snapshot
 from core.sync.member_write import apply_many
 from core.sync.safeguard import threshold_pct
 from core.tasks.jobs import Counts

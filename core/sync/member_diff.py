@@ -20,6 +20,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.sync.member_tables import (
+    ADDED,
+    CHANGE_SCHEMA,
+    FIELDS,
+    FINANCE_ROLE_CHANGED,
+    REACH,
+    REMOVED,
+    ROLE_CHANGED,
+    STATUS_CHANGED,
+    TIMESTAMP,
+    Snapshot,
+    asset_table,
+    fetched_table,
+)
 from core.tasks.jobs import Counts
 
 # Partners' snapshots are turned into tables and joined with their stored rows on this many threads: pyarrow's
@@ -39,65 +53,6 @@ def _preparers() -> ThreadPoolExecutor:
         return _prepare_pool
 
 
-ADDED, REMOVED = "added", "removed"
-
-ROLE_CHANGED, FINANCE_ROLE_CHANGED, STATUS_CHANGED = "role_changed", "finance_role_changed", "status_changed"
-
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-MEMBER_SCHEMA = pa.schema(
-    [
-        ("partner_bc_id", pa.string()),
-        ("member_key", pa.string()),
-        ("user_id", pa.string()),
-        ("user_name", pa.string()),
-        ("user_email", pa.string()),
-        ("user_role", pa.string()),
-        ("finance_role", pa.string()),
-        ("relation_status", pa.string()),
-        ("first_seen", TIMESTAMP),
-        ("last_seen", TIMESTAMP),
-        ("removed_at", TIMESTAMP),
-        ("first_task_id", pa.int64()),
-        ("added_task_id", pa.int64()),
-        ("last_task_id", pa.int64()),
-    ]
-)
-
-ASSET_SCHEMA = pa.schema(
-    [
-        ("partner_bc_id", pa.string()),
-        ("member_key", pa.string()),
-        ("asset_id", pa.string()),
-        ("asset_type", pa.string()),
-        ("asset_name", pa.string()),
-        ("asset_role", pa.string()),
-        ("synced_at", TIMESTAMP),
-    ]
-)
-
-CHANGE_SCHEMA = pa.schema(
-    [
-        ("task_id", pa.int64()),
-        ("partner_bc_id", pa.string()),
-        ("member_key", pa.string()),
-        ("change", pa.string()),
-        ("old_value", pa.string()),
-        ("new_value", pa.string()),
-        ("changed_at", TIMESTAMP),
-    ]
-)
-
-FIELDS = ("user_id", "user_name", "user_email", "user_role", "finance_role", "relation_status")
-
-# Converted from the snapshot's dicts as struct arrays (in C++, unlike `Table.from_pylist`'s Python loops).
-_FIELDS_STRUCT = pa.struct([(name, pa.string()) for name in FIELDS])
-
-_ROLE_STRUCT = pa.struct([f for f in ASSET_SCHEMA if f.name not in ("partner_bc_id", "synced_at")])
-
-REACH = ("asset_count", "assets", "asset_admin")
-
 _REKEY_SCHEMA = pa.schema([("partner_bc_id", pa.string()), ("old_key", pa.string()), ("new_key", pa.string())])
 
 NO_REKEYS = _REKEY_SCHEMA.empty_table()
@@ -110,15 +65,6 @@ _CHANGE_KINDS = (
     (FINANCE_ROLE_CHANGED, "finance_role_changed", "old_finance_role", "finance_role", 2),
     (STATUS_CHANGED, "status_changed", "old_relation_status", "relation_status", 3),
 )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What TikTok says now about one partner BC's members and their reach on your shared assets."""
-
-    partner_bc_id: str
-    members: dict[str, dict[str, str | None]]  # member key → fetched fields
-    asset_roles: list[dict[str, str | None]]  # member_key, asset_id, asset_type, asset_name, asset_role
 
 
 @dataclass(frozen=True)
@@ -162,7 +108,7 @@ def diff_partners(
     current = {bc: stored[bc].column("removed_at").null_count for bc in bcs}
 
     def prepared(snapshot: Snapshot) -> tuple[pa.Table, pa.Table, pa.Table]:
-        fetched, assets = _fetched_table(snapshot), asset_table(snapshot, now)
+        fetched, assets = fetched_table(snapshot), asset_table(snapshot, now)
         return fetched, assets, _joined(stored[snapshot.partner_bc_id], fetched, assets)
 
     tables = dict(zip(bcs, _preparers().map(prepared, snapshots), strict=True))
@@ -184,40 +130,8 @@ def diff_partners(
     )
 
 
-def member_key(item: Mapping[str, Any]) -> str | None:
-    """user_id, or the lower-cased e-mail of an invitee without one; None when neither is present."""
-    user_id = str(item.get("user_id") or "").strip()
-    if user_id:
-        return user_id
-    email = str(item.get("user_email") or "").strip().lower()
-    return email or None
-
-
 def only_partners(table: pa.Table, bcs: list[str]) -> pa.Table:
     return table.filter(pc.is_in(table.column("partner_bc_id"), value_set=pa.array(bcs, pa.string())))
-
-
-def _fetched_table(snapshot: Snapshot) -> pa.Table:
-    """The snapshot's members as a table, in fetched order."""
-    members = snapshot.members
-    fields = pa.Table.from_struct_array(pa.array(list(members.values()), type=_FIELDS_STRUCT))
-    keys = pa.table(
-        {
-            "partner_bc_id": pa.array([snapshot.partner_bc_id] * len(members), pa.string()),
-            "member_key": pa.array(list(members), pa.string()),
-        }
-    )
-    return pa.Table.from_arrays([*keys.columns, *fields.columns], names=[*keys.column_names, *FIELDS])
-
-
-def asset_table(snapshot: Snapshot, now: datetime) -> pa.Table:
-    unique = {(r["member_key"], r["asset_id"], r["asset_type"]): r for r in snapshot.asset_roles}
-    roles = pa.Table.from_struct_array(pa.array(list(unique.values()), type=_ROLE_STRUCT))
-    n = roles.num_rows
-    return pa.Table.from_arrays(
-        [pa.array([snapshot.partner_bc_id] * n, pa.string()), *roles.columns, pa.array([now] * n, TIMESTAMP)],
-        schema=ASSET_SCHEMA,
-    )
 
 
 def by_partner(table: pa.Table, bcs: list[str]) -> dict[str, pa.Table]:

@@ -34,7 +34,7 @@ from core.store.cursor import Cursor
 from core.sync import partner_state
 from core.sync.errors import MemberSyncError, SyncHalted
 from core.sync.group_commit import write_snapshot
-from core.sync.member_diff import Snapshot, member_key
+from core.sync.member_tables import Snapshot, member_key
 from core.tasks.jobs import Counts, JobHandle
 from core.tiktok.client import TikTokClient
 from core.tiktok.endpoints import ASSET_MEMBER_GET, RELATION_STATUSES

@@ -21,17 +21,8 @@ from core.members import flags
 from core.store.cursor import Cursor
 from core.store.database import bulk_insert, dialect_of
 from core.sync.errors import SyncHalted
-from core.sync.member_diff import (
-    MEMBER_SCHEMA,
-    NO_REKEYS,
-    REACH,
-    TIMESTAMP,
-    MemberDiff,
-    Snapshot,
-    by_partner,
-    diff_partners,
-    is_distinct,
-)
+from core.sync.member_diff import NO_REKEYS, MemberDiff, by_partner, diff_partners, is_distinct
+from core.sync.member_tables import MEMBER_SCHEMA, REACH, TIMESTAMP, Snapshot
 from core.sync.safeguard import Plan, check_safeguard
 from core.tasks.jobs import Counts
 

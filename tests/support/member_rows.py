@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from core.sync.member_diff import Snapshot
+from core.sync.member_tables import Snapshot
 
 BC = "p1"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,15 +11,8 @@ from datetime import datetime
 
 import duckdb
 
-from core.sync.member_diff import (
-    ADDED,
-    FINANCE_ROLE_CHANGED,
-    MEMBER_SCHEMA,
-    REMOVED,
-    ROLE_CHANGED,
-    STATUS_CHANGED,
-    find_rekeys,
-)
+from core.sync.member_diff import find_rekeys
+from core.sync.member_tables import ADDED, FINANCE_ROLE_CHANGED, MEMBER_SCHEMA, REMOVED, ROLE_CHANGED, STATUS_CHANGED
 from core.sync.safeguard import Plan
 from core.tasks.jobs import Counts
 

@@ -15,7 +15,7 @@ from core.members import columns, flags, paging
 from core.members.filters import MemberFilter
 from core.store.database import Store
 from core.sync import member_write
-from core.sync.member_diff import Snapshot
+from core.sync.member_tables import Snapshot
 from tests.support.backends import PgCluster
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)

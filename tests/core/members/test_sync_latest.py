@@ -14,7 +14,7 @@ from core.members import paging
 from core.members.filters import MemberFilter
 from core.store.database import MIGRATIONS_DIR, Store
 from core.sync import member_write
-from core.sync.member_diff import Snapshot
+from core.sync.member_tables import Snapshot
 from tests.support.member_rows import T0
 
 PARTNERS = ("p1", "p2")

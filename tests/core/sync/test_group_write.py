@@ -16,7 +16,7 @@ from core.store.database import Store
 from core.sync import group_commit, member_diff, member_write
 from core.sync.errors import SyncHalted
 from core.sync.group_commit import GroupWriter
-from core.sync.member_diff import Snapshot
+from core.sync.member_tables import Snapshot
 from core.tasks.jobs import Counts
 from tests.support.backends import Backend
 from tests.support.member_rows import T0, mutate_members, random_member, random_snapshot
@@ -251,13 +251,13 @@ def test_diffs_reuse_the_same_threads(backend: Backend, monkeypatch: pytest.Monk
     # a pool per diff started new threads for each group, and the allocator kept what each had freed
     store = _store(backend.open())
     threads: set[str] = set()
-    fetched_table = member_diff._fetched_table
+    fetched_table = member_diff.fetched_table
 
     def recorded(snapshot: Snapshot):
         threads.add(threading.current_thread().name)
         return fetched_table(snapshot)
 
-    monkeypatch.setattr(member_diff, "_fetched_table", recorded)
+    monkeypatch.setattr(member_diff, "fetched_table", recorded)
     GroupWriter.of(store).group_members = 10  # one group, so one diff, per partner
     for snapshots in _histories(5, rounds=2):
         _queued_writes(store, snapshots, {})

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from core.sync.member_diff import TIMESTAMP, Snapshot, diff_partners
+from core.sync.member_diff import diff_partners
+from core.sync.member_tables import TIMESTAMP, Snapshot
 from core.tasks.jobs import Counts
 
 T0, T1 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 
 from core.store.database import Store
 from core.sync import member_write
-from core.sync.member_diff import MEMBER_SCHEMA, Snapshot
+from core.sync.member_tables import MEMBER_SCHEMA, Snapshot
 from tests.support import reference_plan
 from tests.support.backends import Backend
 from tests.support.member_rows import BC, T0, mutate_members, random_member, random_snapshot
