@@ -85,7 +85,8 @@ class GroupWriter:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pw-member-write")
         self.batch_sizes: list[int] = []  # for benchmarks and tests
         self.group_members = GROUP_MEMBERS
-        self.write_memory_mib: int | None = WRITE_MEMORY_MIB
+        # PostgreSQL's memory is the server's: nothing to lower, and a failed group is not written again
+        self.write_memory_mib: int | None = WRITE_MEMORY_MIB if store.dialect == "duckdb" else None
 
     @classmethod
     def of(cls, store: Store) -> GroupWriter:

@@ -298,6 +298,12 @@ def test_a_group_failing_under_the_lowered_limit_is_written_under_the_stores(
     monkeypatch.setattr(store, "memory_lowered", memory_lowered)
     monkeypatch.setattr(GroupWriter, "_transaction", transaction)
     first, second = _histories(7, rounds=2)
+    if store.dialect == "postgresql":  # the server's memory: nothing lowered, so no second attempt of a group
+        _queued_writes(store, first, {})
+        assert lowered == []
+        assert GroupWriter.of(store).write_memory_mib is None
+        store.close()
+        return
     results = _queued_writes(store, first, {})
     assert lowered == [group_commit.WRITE_MEMORY_MIB, 0]
     assert all(isinstance(result, Counts) for result in results.values())
