@@ -7,8 +7,8 @@
 //   first    the first ForwardMsg received after it;  last: the last one before the rerun finished
 //   canvas   the grid's canvas drew the new first row's first cell (fillText; the table shows the new row)
 //   repaint  the frame after the grid's accessible first row changed (the DOM follows the canvas)
-//   done     the frame after the script finished (data-test-script-state left "running") with no element
-//            still marked stale (data-stale="true")
+//   done     the frame after the script finished (data-test-script-state left "running", or the server's
+//            script_finished message arrived) with no element still marked stale (data-stale="true")
 // The measurement ends when both happened; a first row that has not changed 5 s after `done` counts as
 // unchanged (its repaint is then `done`).
 // A navigation is measured from 0 (the measurement is armed at document start, with no baseline row).
@@ -52,8 +52,40 @@
     return app ? app.getAttribute('data-test-script-state') : null;
   };
 
+  // Whether a ForwardMsg (protobuf) is the server's script_finished (top-level field 6, a varint): the run's end
+  // on the wire, which a fast rerun whose "running" state React never committed still sends.
+  const SCRIPT_FINISHED_FIELD = 6;
+  const varint = (bytes, at) => {
+    let value = 0;
+    for (let scale = 1, i = at; i < bytes.length; i += 1, scale *= 128) {
+      value += (bytes[i] & 0x7f) * scale;
+      if (bytes[i] < 0x80) return [value, i + 1];
+    }
+    return [NaN, bytes.length];
+  };
+  const isScriptFinished = (data) => {
+    if (!(data instanceof ArrayBuffer)) return false;
+    const bytes = new Uint8Array(data);
+    for (let at = 0; at < bytes.length; ) {
+      const [tag, next] = varint(bytes, at);
+      const field = Math.floor(tag / 8);
+      const wire = tag % 8;
+      if (field === SCRIPT_FINISHED_FIELD && wire === 0) return true;
+      if (wire === 0) at = varint(bytes, next)[1];
+      else if (wire === 2) {
+        const [length, body] = varint(bytes, next);
+        at = body + length;
+      } else if (wire === 1) at = next + 8;
+      else if (wire === 5) at = next + 4;
+      else return false;
+      if (Number.isNaN(at)) return false;
+    }
+    return false;
+  };
+  bench.isScriptFinished = isScriptFinished;
+
   const measure = (baseline, start) => {
-    const m = { baseline, input: start, sent: start, frames: 0, bytes: 0, sawRunning: false, row: null, draws: [] };
+    const m = { baseline, input: start, sent: start, frames: 0, bytes: 0, sawRunning: false, sawFinished: false, row: null, draws: [] };
     m.promise = new Promise((resolve) => (m.resolve = resolve));
     return m;
   };
@@ -89,8 +121,9 @@
     const state = scriptState();
     if (state === 'running') m.sawRunning = true;
     // A busy page may render a short rerun's "running" and "notRunning" in one commit, so the attribute never
-    // shows "running"; the new first row, drawn from this rerun's replies, tells that it ran.
-    const ran = m.sawRunning || m.rowSeen !== undefined;
+    // shows "running"; the server's script_finished, or the new first row drawn from this rerun's replies, tells
+    // that it ran (a rerun that leaves the first row as it was has only the former).
+    const ran = m.sawRunning || m.sawFinished || m.rowSeen !== undefined;
     if (ran && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
       m.doneSeen = now();
       afterFrame((t) => {
@@ -132,6 +165,7 @@
       m.last = t;
       m.frames += 1;
       m.bytes += ev.data.byteLength || ev.data.size || ev.data.length || 0;
+      if (isScriptFinished(ev.data)) m.sawFinished = true;
       check([]);
     });
     return ws;

@@ -1,6 +1,6 @@
 """Registers what tests/support shares: the suite's marks and xdist groups, the session's sandbox, Services,
 onboarded and connected workspaces. Folder conftests register their own (tests/sandbox: HTTP clients;
-tests/e2e: the app and Chromium, and the CI rule for skipped browser tests)."""
+tests/e2e: the app and Chromium). In CI a skipped browser test fails (tests/support/scheduling.py)."""
 
 import os
 

@@ -48,15 +48,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if os.environ.get("CI") == "true" and report.skipped and item.get_closest_marker("browser"):
-        report.outcome = "failed"
-        report.longrepr = f"browser test skipped in CI (not allowed): {report.longrepr}"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

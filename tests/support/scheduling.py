@@ -8,9 +8,15 @@ worker, and the groups end at about the same time. The browser groups go first a
 tests next, so no worker is left alone with a long group at the end. A module marked `xdist_each_test` (long
 tests that share no module fixture, such as the benchmark smoke runs) has one group per test instead, so both
 workers take its tests.
+
+In CI (CI=true) a skipped test marked `browser` fails: wherever it lives (tests/e2e, the browser benchmarks' smoke
+runs, the probe's test), Chromium missing must not pass unseen.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -66,3 +72,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
         item.add_marker(pytest.mark.xdist_group(_group(item, browser_group)))
     items.sort(key=lambda item: 0 if is_browser_test(item) else 1 if _module(item) in slow_modules else 2)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") == "true" and report.skipped and item.get_closest_marker("browser"):
+        report.outcome = "failed"
+        report.longrepr = f"browser test skipped in CI (not allowed): {report.longrepr}"

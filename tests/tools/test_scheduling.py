@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import ROOT
 from tests.support.scheduling import BROWSER_GROUPS, BROWSER_SECONDS, UNLISTED_SECONDS, deal_browser_modules
 
 E2E = sorted(f"tests/e2e/{p.name}" for p in (Path(__file__).parents[1] / "e2e").glob("test_*.py"))
@@ -58,3 +60,44 @@ def test_xdist_keeps_a_group_on_one_worker(tmp_path: Path) -> None:
     workers = (tmp_path / "workers.txt").read_text(encoding="utf-8").split()
     assert len(workers) == 6
     assert len(set(workers)) == 1, workers
+
+
+def _run_skipped_browser_test(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_skipped.py").write_text(
+        "import pytest\n@pytest.mark.browser\ndef test_needs_chromium():\n    pytest.skip('Chromium not found')\n",
+        encoding="utf-8",
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.support.scheduling",
+            "-W",
+            "ignore",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_skipped_browser_test_outside_tests_e2e_fails_in_ci(tmp_path: Path) -> None:
+    """The rule lives in the plugin every test module gets, so the browser benchmarks' smoke runs are held to it
+    too (it was once registered by tests/e2e's conftest only)."""
+    done = _run_skipped_browser_test(tmp_path, "true")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "browser test skipped in CI (not allowed)" in done.stdout
+
+
+def test_a_skipped_browser_test_is_only_skipped_outside_ci(tmp_path: Path) -> None:
+    done = _run_skipped_browser_test(tmp_path, "")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout
