@@ -157,15 +157,20 @@ async def page_interactions(page: Any, count: int, steps: Callable[[int], list[A
     return timings
 
 
-async def interactions(page: Any, partners: int, count: int, first_cycle: int = 0) -> list[Timing]:
+async def interactions(
+    page: Any, partners: int, count: int, first_cycle: int = 0, think: Callable[[], float] | None = None
+) -> list[Timing]:
     """Reruns on the Members page (over `partners` partners) from cycle `first_cycle` on, until `count`
-    interactions were timed: the interactions and the set-up steps between them (label "")."""
+    interactions were timed: the interactions and the set-up steps between them (label ""). `think`: seconds
+    to wait before each step (a person reading the page), none by default."""
     timings: list[Timing] = []
     done = 0
     while True:
         for label, action in members_steps(page, partners, first_cycle + done, done):
             if sum(1 for t in timings if t.label) == count:
                 return timings
+            if think is not None:
+                await asyncio.sleep(think())
             timings.append(await browser.timed(page, label, action))
         done += 1
 

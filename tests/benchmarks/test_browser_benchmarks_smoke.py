@@ -69,6 +69,10 @@ def test_concurrent_sessions_run_without_errors_while_a_sync_runs(chromium: None
     assert figures["single_session_p95_s"] > 0
     assert figures["concurrent_p95_s"] > 0
     assert figures["value"] == pytest.approx(figures["concurrent_p95_s"] / figures["single_session_p95_s"], rel=0.02)
+    paced = figures["paced"]  # the same sessions again, each pausing before every step
+    assert paced["interactions"] == SESSIONS["tiny"] * PER_SESSION["tiny"]
+    assert paced["ratio"] == pytest.approx(paced["concurrent_p95_s"] / figures["single_session_p95_s"], rel=0.02)
+    assert paced["think_s_mean"] > 0
     assert sum(figures["check_for_updates_during"].values()) > 0  # a Check for updates ran meanwhile
     assert figures["app_cpu_s_per_interaction"] > 0
     assert figures["app_peak_rss_mib"] > 0

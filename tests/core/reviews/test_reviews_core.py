@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,6 @@ from core.reviews.decisions import ReviewFilter
 from core.reviews.errors import CampaignClosed, ReviewError
 from core.security import audit
 from core.security.roles import NotAllowed
-from core.store import transfer
 from core.store.database import Store
 from tests.support.backends import Backend
 from tests.support.reviews import ADMIN_A, ANALYST_A, GUEST_A, OTHER_ANALYST
@@ -31,16 +31,23 @@ from tests.support.reviews import ADMIN_A, ANALYST_A, GUEST_A, OTHER_ANALYST
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path, backend: Backend) -> Iterator[Store]:
-    """The synthetic members of conftest's `store` (5 partners × 40), on each backend (moved into PostgreSQL
-    with migrate-store)."""
-    path = tmp_path / "pw.duckdb"
+@pytest.fixture(scope="module")
+def synthetic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic members of conftest's `store` (5 partners × 40), built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("reviews") / "pw.duckdb"
     datagen.synthetic_store(path, 5, 40).close()
-    target = str(path)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path, backend: Backend, synthetic_file: Path) -> Iterator[Store]:
+    """A copy of the synthetic members on each backend (moved into PostgreSQL with migrate-store, once per
+    cluster, then cloned from that database: `Backend.copy_of`)."""
     if backend.name == "postgresql":
-        target = backend.target(migrated=False)
-        transfer.copy_store(path, target)
+        target = backend.copy_of(synthetic_file)
+    else:
+        target = str(tmp_path / "pw.duckdb")
+        shutil.copyfile(synthetic_file, target)
     opened = Store(target)
     yield opened
     opened.close()
