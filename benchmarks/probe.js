@@ -4,6 +4,7 @@
 // promise Python awaits. Times are performance.now() milliseconds (0 = navigation start).
 //   input    the last trusted pointerdown/keydown/click before the rerun request left (the user's input)
 //   sent     the BackMsg (rerun request) sent on Streamlit's WebSocket
+//   request  the first BackMsg sent in the measurement (a navigation's: the new session's first rerun request)
 //   first    the first ForwardMsg received after it;  last: the last one before the rerun finished
 //   canvas   the grid's canvas drew the new first row's first cell (fillText; the table shows the new row)
 //   repaint  the frame after the grid's accessible first row changed (the DOM follows the canvas)
@@ -116,6 +117,7 @@
   const nativeSend = Native.prototype.send;
   Native.prototype.send = function (data) {
     const m = bench.m;
+    if (m && m.request === undefined) m.request = now();
     if (m && m.sent === undefined) {
       m.sent = now();
       m.input = m.lastInput !== undefined ? m.lastInput : m.sent;
@@ -145,6 +147,22 @@
     bench.m = measure(firstRow(), undefined);
     bench.m.sent = undefined;
     return bench.m.baseline;
+  };
+  // How the page itself loaded (a navigation): the document's response, the scripts fetched and the grid's chunk,
+  // and the bytes that came over the network (a resource from the HTTP cache transfers 0).
+  bench.timeline = () => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource');
+    const scripts = res.filter((r) => r.name.endsWith('.js'));
+    const grid = scripts.find((r) => /\/DataFrame\.[^/]*\.js$/.test(r.name));
+    return {
+      document: nav ? nav.responseEnd : null,
+      dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
+      scripts: scripts.length,
+      scripts_from_cache: scripts.filter((r) => r.transferSize === 0).length,
+      grid_chunk: grid ? grid.responseEnd : null,
+      transfer_bytes: res.reduce((sum, r) => sum + (r.transferSize || 0), nav ? nav.transferSize || 0 : 0),
+    };
   };
   bench.result = async () => {
     const m = bench.m;
