@@ -7,6 +7,7 @@ from core.connect import connections
 from core.members import changes
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
+from ui import snapshots
 from ui.components import CHART_NAMES, actor, when
 from ui.feedback import attempt, attempt_then_rerun, show_flashes
 from ui.nav import page
@@ -92,7 +93,8 @@ show_flashes()
 
 (tab,) = st.tabs(["TikTok Business Partners"])
 with tab:
-    table = partners.table(svc.store)
+    guest_counts = snapshots.member_counts(svc.store)  # counted once per data version, for every session
+    table = partners.table(svc.store, guest_counts)
     st.info(
         "If your partner exists in your TikTok Business Center but is not displayed here, run "
         "**Check for updates** to sync and import it.",
@@ -165,7 +167,7 @@ with tab:
             _confirm_disconnect(st.session_state[_DISCONNECT], names[st.session_state[_DISCONNECT]])
 
     st.subheader("Guest users per partner")
-    by_role = partners.members_by_role(svc.store)
+    by_role = partners.members_by_role(svc.store, guest_counts)
     if by_role.empty:
         st.caption("This chart fills in once partners are onboarded and their guest users are synced.")
     else:
