@@ -4,9 +4,9 @@ Automation's table draws its first row (and is in the DOM), and the page's run f
 - `in_app`: in an open session, the page's link in the sidebar clicked (st.navigation: no reload, the same
   session, the frontend already loaded), timed from the click; each page reached from the one before it
   (the session opens on Partners, then Members, Automation, Partners).
-- `new_tab`: the page's URL opened in a new tab of a browser context that has shown the three pages before (a
-  returning user: Streamlit's hashed bundles come from the HTTP cache, served `immutable`); a new session,
-  timed from navigation start.
+- `new_tab`: the page's URL opened in a new tab of a browser profile (on disk) that has shown the three pages
+  before (a returning user: Streamlit's hashed bundles come from the HTTP cache, served `immutable`, and their
+  compiled code from V8's code cache); a new session, timed from navigation start.
 - `cold`: the page's URL in a new browser context (an empty HTTP cache: a first visit ever); a new session,
   timed from navigation start. browser_latency's `first_paint_s`.
 
@@ -15,8 +15,9 @@ before the request (a navigation: the document, the scripts, the session's WebSo
 the request to the first reply (the session's start and the run's), the first to the last reply (the script
 running and streaming its elements), the last reply to the run finished (the frontend), and the run finished to
 the first row drawn (the grid); with Chromium's main-thread seconds over the same span (CDP
-`Performance.getMetrics`: script, layout and style, every task), and, for navigations, the bytes fetched, the
-scripts that came from the cache and when the grid's chunk arrived. The server's part is profiled in AppTest
+`Performance.getMetrics`: script, layout and style, every task), and, for navigations, when the document, the
+host configuration and the grid's chunk arrived and the session's WebSocket was created and open, the bytes
+fetched and the scripts that came from the cache. The server's part is profiled in AppTest
 (`first_run_profile`): a new session's first run of each page, and each page reached in an open session, with
 the calls they are made of.
 """
@@ -192,6 +193,9 @@ def breakdown(paints: dict[str, list[Paint]]) -> dict[str, dict[str, Any]]:
         loads = [p.timeline for p in runs if p.timeline]
         if loads:
             phases["document_s"] = _median(_seconds(t.get("document")) for t in loads)
+            phases["host_config_s"] = _median(_seconds(t.get("host_config")) for t in loads)
+            phases["socket_created_s"] = _median(_seconds(t.get("socket_created")) for t in loads)
+            phases["socket_open_s"] = _median(_seconds(t.get("socket_open")) for t in loads)
             phases["grid_chunk_s"] = _median(_seconds(t.get("grid_chunk")) for t in loads)
             phases["fetched_kib"] = _median((t["transfer_bytes"] / 1024 for t in loads), 1)
             phases["scripts"] = _median(t["scripts"] for t in loads)
@@ -228,6 +232,7 @@ _FIRST_RUN_CALLS = {
     ("ui.resources", "services"): "services",
     ("ui.auth", "current_actor"): "sign_in_check",
     ("core.accounts.integration", "get"): "partners.integration",
+    ("ui.snapshots", "member_counts"): "partners.member_counts",
     ("core.accounts.partners", "table"): "partners.table",
     ("core.members.changes", "summary_line"): "partners.summary_line",
     ("core.accounts.partners", "members_by_role"): "partners.chart_query",

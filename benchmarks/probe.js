@@ -8,8 +8,9 @@
 //   first    the first ForwardMsg received after it;  last: the last one before the rerun finished
 //   canvas   the grid's canvas drew the new first row's first cell (fillText; the table shows the new row)
 //   repaint  the frame after the grid's accessible first row changed (the DOM follows the canvas)
-//   done     the frame after the script finished (data-test-script-state left "running") with no element
-//            still marked stale (data-stale="true")
+//   done     the frame after the script finished (data-test-script-state left "running", or is "notRunning"
+//            after the server's "script finished" reply) with no element still marked stale (data-stale="true")
+//   finishedReply  the server's "script finished" reply received (the state is judged a frame after it)
 // The measurement ends when both happened; a first row that has not changed 5 s after `done` counts as
 // unchanged (its repaint is then `done`).
 // A navigation is measured from 0 (the measurement is armed at document start, with no baseline row).
@@ -90,8 +91,9 @@
     const state = scriptState();
     if (state === 'running') m.sawRunning = true;
     // A busy page may render a short rerun's "running" and "notRunning" in one commit, so the attribute never
-    // shows "running"; the new first row, drawn from this rerun's replies, tells that it ran.
-    const ran = m.sawRunning || m.rowSeen !== undefined;
+    // shows "running"; the new first row, drawn from this rerun's replies, or the server's "script finished"
+    // reply tells that it ran.
+    const ran = m.sawRunning || m.rowSeen !== undefined || m.finishedSettled === true;
     if (ran && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
       m.doneSeen = now();
       afterFrame((t) => {
@@ -113,6 +115,40 @@
     );
   }
 
+  // Whether a reply is the server's "script finished" (ForwardMsg field 6, a varint): its top-level fields read
+  // from the protobuf's wire format (tag, then a varint or a length-delimited value).
+  const SCRIPT_FINISHED = 6;
+  const isScriptFinished = (data) => {
+    if (!(data instanceof ArrayBuffer)) return false;
+    const bytes = new Uint8Array(data);
+    let at = 0;
+    const varint = () => {
+      let value = 0;
+      for (let shift = 0; at < bytes.length && shift < 35; shift += 7) {
+        const byte = bytes[at++];
+        value += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) return value;
+      }
+      return -1;
+    };
+    while (at < bytes.length) {
+      const tag = varint();
+      if (tag < 0) return false;
+      const [field, wire] = [Math.floor(tag / 8), tag % 8];
+      if (wire === 0) {
+        if (varint() < 0) return false;
+        if (field === SCRIPT_FINISHED) return true;
+      } else if (wire === 2) {
+        const length = varint();
+        if (length < 0) return false;
+        at += length;
+      } else {
+        return false;
+      }
+    }
+    return false;
+  };
+
   const Native = window.WebSocket;
   const nativeSend = Native.prototype.send;
   Native.prototype.send = function (data) {
@@ -126,6 +162,10 @@
   };
   function Probed(...args) {
     const ws = new Native(...args);
+    if (bench.socket === undefined) {
+      bench.socket = { created: now() }; // the page's first WebSocket: the session's
+      ws.addEventListener('open', () => (bench.socket.open = now()), { once: true });
+    }
     ws.addEventListener('message', (ev) => {
       const m = bench.m;
       if (!m || m.sent === undefined || m.doneSeen !== undefined) return;
@@ -134,6 +174,14 @@
       m.last = t;
       m.frames += 1;
       m.bytes += ev.data.byteLength || ev.data.size || ev.data.length || 0;
+      if (m.finishedReply === undefined && isScriptFinished(ev.data)) {
+        m.finishedReply = t;
+        // the page dispatches a reply after it arrived (asynchronously): judge the script state a frame later
+        afterFrame(() => {
+          m.finishedSettled = true;
+          check([]);
+        });
+      }
       check([]);
     });
     return ws;
@@ -149,18 +197,24 @@
     return bench.m.baseline;
   };
   // How the page itself loaded (a navigation): the document's response, the scripts fetched and the grid's chunk,
-  // and the bytes that came over the network (a resource from the HTTP cache transfers 0).
+  // the host configuration fetched and the session's WebSocket created and open (the frontend started), and the
+  // bytes that came over the network (a resource from the HTTP cache transfers 0).
   bench.timeline = () => {
     const nav = performance.getEntriesByType('navigation')[0];
     const res = performance.getEntriesByType('resource');
     const scripts = res.filter((r) => r.name.endsWith('.js'));
     const grid = scripts.find((r) => /\/DataFrame\.[^/]*\.js$/.test(r.name));
+    const hostConfig = res.find((r) => r.name.includes('/_stcore/host-config'));
+    const socket = bench.socket || {};
     return {
       document: nav ? nav.responseEnd : null,
       dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
       scripts: scripts.length,
       scripts_from_cache: scripts.filter((r) => r.transferSize === 0).length,
       grid_chunk: grid ? grid.responseEnd : null,
+      host_config: hostConfig ? hostConfig.responseEnd : null,
+      socket_created: socket.created === undefined ? null : socket.created,
+      socket_open: socket.open === undefined ? null : socket.open,
       transfer_bytes: res.reduce((sum, r) => sum + (r.transferSize || 0), nav ? nav.transferSize || 0 : 0),
     };
   };
