@@ -8,7 +8,7 @@ from core.members import changes
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
 from ui import snapshots
-from ui.components import CHART_NAMES, actor, when
+from ui.components import CHART_NAMES, actor, guest_users_chart_spec, when, when_column
 from ui.feedback import attempt, attempt_then_rerun, show_flashes
 from ui.nav import page
 from ui.resources import services
@@ -110,7 +110,7 @@ with tab:
         )
         st.caption(f":material/group: Guest users: {changes.summary_line(svc.store)}")
         st.dataframe(
-            table.assign(last_sync=table["last_sync_at"].map(when)),
+            table.assign(last_sync=when_column(table["last_sync_at"])),
             hide_index=True,
             width="stretch",
             column_order=[
@@ -172,4 +172,4 @@ with tab:
         st.caption("This chart fills in once partners are onboarded and their guest users are synced.")
     else:
         chart = by_role.rename(columns=CHART_NAMES)
-        st.bar_chart(chart, x="Partner", y="Guest users", color="TikTok role", horizontal=True)
+        st.vega_lite_chart(chart, guest_users_chart_spec())  # st.bar_chart's chart, without Altair
