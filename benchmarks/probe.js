@@ -44,9 +44,11 @@
     if (m && m.first !== undefined && !m.finished && m.draws.length < MAX_DRAWS) m.draws.push([now(), String(text)]);
     return nativeFillText.call(this, text, ...rest);
   };
+  // A column's format may add signs around the value the accessible cell holds (Automation's "#120" for 120).
+  const drawnAs = (text, cell) => text === cell || (text.includes(cell) && /^\W*$/.test(text.replace(cell, '')));
   const canvasTime = (m) => {
     const cell = firstCell();
-    const hit = cell === null ? undefined : m.draws.find(([, text]) => text === cell);
+    const hit = cell === null || cell === '' ? undefined : m.draws.find(([, text]) => drawnAs(text, cell));
     return hit ? hit[0] : undefined;
   };
   const scriptState = () => {
