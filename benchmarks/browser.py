@@ -110,6 +110,7 @@ class Timing:
     bytes: int
     unchanged: bool
     drawn: bool  # the canvas's drawing of the new first row was seen (else `repaint` is `row`)
+    request: float = 0.0  # the first request on the WebSocket (a navigation's: its new session's first rerun)
 
     @classmethod
     def of(cls, label: str, m: dict[str, Any]) -> Timing:
@@ -132,6 +133,7 @@ class Timing:
             bytes=int(m["bytes"]),
             unchanged=bool(m.get("unchanged")),
             drawn=m.get("canvas") is not None,
+            request=since("request"),
         )
 
 

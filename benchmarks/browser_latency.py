@@ -15,9 +15,12 @@ partners, 10,000 tasks), as a user feels it.
 3. Interactions on Partners (a partner picked for its actions: the run finishing is timed, the grid's first
    row does not change) and on Automation (next page of tasks; a task's jobs opened), full: 10 each, with the
    same targets (`other_pages`).
-4. First paint after navigation (a fresh load of the page's URL, a new session) until its table's first
-   row is drawn (and is in the DOM), and until its run finished, for Members, Partners (250 partners) and
-   Automation (10,000 tasks); target < 1.0 s.
+4. First paint after navigation until the page's table's first row is drawn (and is in the DOM), and until
+   its run finished, for Members, Partners (250 partners) and Automation (10,000 tasks); target < 1.0 s; three
+   ways (`benchmarks/first_paint.py`): the sidebar's link clicked in an open session (`first_paint_in_app_s`),
+   the page's URL in a new tab of a browser that loaded the app before (`first_paint_new_tab_s`), and in a new
+   browser context, a first visit ever (`first_paint_s`); where the time goes (`first_paint_breakdown`), and
+   the server's part in AppTest (`first_run_profile_s`).
 
 Cost curve: 10k, 100k and 1M members, the data growing together (`browser.shape`: 4,000 members a partner and a
 task per 100 members, so 3, 25 and 250 partners and 350, 1,000 and 10,000 tasks), the cost being the
@@ -28,17 +31,15 @@ finished p95 of Partners' and Automation's interactions.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import browser
+from benchmarks import browser, first_paint, profiling
 from benchmarks.browser import Timing
 from benchmarks.common import load_average, percentile
 from benchmarks.curves import Curve
@@ -47,11 +48,10 @@ from benchmarks.members_query import DATABASE_SIZES
 NAME = "browser_latency"
 TARGET_REPAINT_P95_S = 0.2
 TARGET_DONE_P95_S = 0.3
-TARGET_FIRST_PAINT_S = 1.0
 INTERACTIONS = {"full": 30, "quick": 10, "tiny": 5}
 PAGE_INTERACTIONS = {"full": 10, "quick": 4, "tiny": 2}  # on Partners and on Automation each
-NAVIGATIONS = {"full": 5, "quick": 1, "tiny": 1}  # fresh loads per page
-PAGES = ("members", "partners", "automation")
+NAVIGATIONS = {"full": 5, "quick": 1, "tiny": 1}  # first paints per page, each way
+PAGES = first_paint.PAGES
 SEARCHES = ("user1", "user2", "member 3", "user4", "member 5", "user6")  # each matches ~1 in 4 members
 SORTS = ("Member", "Email", "Last seen", "Assets", "Flags")  # never the default (Partner): always a change
 SEARCH_BOX = "Search"
@@ -175,17 +175,6 @@ async def interactions(
         done += 1
 
 
-async def navigations(browser_: Any, url: str, runs: int) -> dict[str, list[Timing]]:
-    """Fresh loads of each page, `runs` times, in a new session each."""
-    by_page: dict[str, list[Timing]] = {name: [] for name in PAGES}
-    for _ in range(runs):
-        for name in PAGES:
-            page, timing = await browser.open_page(browser_, f"{url}/{name}")
-            by_page[name].append(timing)
-            await page.context.close()
-    return by_page
-
-
 async def _on_page(chromium: Any, url: str, count: int, partners: int) -> list[Timing]:
     """`count` timed interactions on Partners or Automation (`url`), in a new session of its own."""
     page, _ = await browser.open_page(chromium, url)
@@ -232,14 +221,14 @@ async def measure(url: str, pid: int, size: str, partners: int) -> dict[str, Any
                 "partners": await _on_page(chromium, f"{url}/partners", PAGE_INTERACTIONS[size], partners),
                 "automation": await _on_page(chromium, f"{url}/automation", PAGE_INTERACTIONS[size], partners),
             }
-            loads = await navigations(chromium, url, NAVIGATIONS[size])
+            paints = await first_paint.measure(chromium, url, NAVIGATIONS[size])
         finally:
             await chromium.close()
     timings = [t for t in reruns if t.label]
     return {
         "timings": timings,
         "cpu_s_per_rerun": cpu / len(reruns),
-        "loads": loads,
+        "paints": paints,
         "others": others,
         "rss_mib": browser.rss_mib(pid, "VmHWM"),
     }
@@ -258,57 +247,20 @@ _TIMED_CALLS = {
 }
 
 
-@contextlib.contextmanager
-def _timing_calls(spent: dict[str, float]) -> Iterator[None]:
-    """Wrap each function of `_TIMED_CALLS` (module attribute, looked up at call time) to add its
-    seconds to `spent`; restored afterwards."""
-    originals = []
-    for (module_name, func_name), label in _TIMED_CALLS.items():
-        module = importlib.import_module(module_name)
-        original = getattr(module, func_name)
-        originals.append((module, func_name, original))
-
-        def wrapper(*args: Any, _f: Callable[..., Any] = original, _label: str = label, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return _f(*args, **kwargs)
-            finally:
-                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - t0
-
-        setattr(module, func_name, wrapper)
-    try:
-        yield
-    finally:
-        for module, func_name, original in originals:
-            setattr(module, func_name, original)
-
-
 def rerun_profile(data: Path) -> dict[str, float]:
     """The Members page's rerun (sort changed) in AppTest (after the app stopped: DuckDB allows one
     process): its seconds in all (`rerun`) and in the calls it is made of (`_TIMED_CALLS`)."""
-    from streamlit.testing.v1 import AppTest
-
-    from core import services as core_services
-    from core.connect import workspace
-    from tests.support.services import make_services
-
-    svc = make_services(data)
-    workspace.sandbox_users(svc.store)
     spent: dict[str, float] = {}
-    try:
-        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "ui" / "shell.py"), default_timeout=120)
+    with profiling.app_services(data):
+        at = profiling.shell_app()
         at.run()
         at.switch_page("../pages/members.py")
         at.run()
-        with _timing_calls(spent):
+        with profiling.timing_calls(_TIMED_CALLS, spent):
             t0 = time.perf_counter()
             at.selectbox(key="members_sort").set_value("member").run()
             spent["rerun"] = time.perf_counter() - t0
-        if at.exception:
-            raise RuntimeError(f"the Members page failed in AppTest: {at.exception}")
-    finally:
-        core_services.install(None)
-        svc.close()
+        profiling.checked(at, "the Members page")
     return {label: round(seconds, 4) for label, seconds in sorted(spent.items())}
 
 
@@ -328,18 +280,6 @@ def _phases(timings: list[Timing]) -> dict[str, float]:
     }
 
 
-def _first_paint(loads: dict[str, list[Timing]]) -> dict[str, dict[str, float]]:
-    return {
-        name: {
-            "first_row_s": round(statistics.median(t.repaint for t in runs), 3),
-            "accessible_row_s": round(statistics.median(t.row for t in runs), 3),
-            "finished_s": round(statistics.median(t.done for t in runs), 3),
-            "first_reply_s": round(statistics.median(t.first for t in runs), 3),
-        }
-        for name, runs in loads.items()
-    }
-
-
 def run_at(members: int, size: str = "full") -> dict[str, object]:
     load_before = load_average()
     partners, per_partner, tasks = browser.shape(members)
@@ -353,11 +293,10 @@ def run_at(members: int, size: str = "full") -> dict[str, object]:
         finally:
             browser.stop(app)
         profile = rerun_profile(tmp / "data")
+        first_runs = first_paint.first_run_profile(tmp / "data")
     timings: list[Timing] = found["timings"]
     repaint_p50, repaint_p95 = _stats([t.repaint for t in timings])
     done_p50, done_p95 = _stats([t.done for t in timings])
-    paint = _first_paint(found["loads"])
-    slowest_paint = max(p["first_row_s"] for p in paint.values())
     return {
         "value": repaint_p95,
         "unit": "s",
@@ -384,9 +323,8 @@ def run_at(members: int, size: str = "full") -> dict[str, object]:
         "app_cpu_s_per_interaction": round(found["cpu_s_per_rerun"], 3),
         "apptest_rerun_profile_s": profile,
         "other_pages": _other_pages(found["others"]),
-        "first_paint_s": paint,
-        "first_paint_target_s": TARGET_FIRST_PAINT_S,
-        "first_paint_met": slowest_paint < TARGET_FIRST_PAINT_S,
+        **first_paint.figures(found["paints"]),
+        "first_run_profile_s": first_runs,
         "app_peak_rss_mib": round(found["rss_mib"], 1),
         "load_average_1m_before": load_before,
         "load_average_1m": load_average(),

@@ -4,11 +4,13 @@
 // promise Python awaits. Times are performance.now() milliseconds (0 = navigation start).
 //   input    the last trusted pointerdown/keydown/click before the rerun request left (the user's input)
 //   sent     the BackMsg (rerun request) sent on Streamlit's WebSocket
+//   request  the first BackMsg sent in the measurement (a navigation's: the new session's first rerun request)
 //   first    the first ForwardMsg received after it;  last: the last one before the rerun finished
 //   canvas   the grid's canvas drew the new first row's first cell (fillText; the table shows the new row)
 //   repaint  the frame after the grid's accessible first row changed (the DOM follows the canvas)
-//   done     the frame after the script finished (data-test-script-state left "running", or the server's
-//            script_finished message arrived) with no element still marked stale (data-stale="true")
+//   done     the frame after the script finished (data-test-script-state left "running", or is "notRunning"
+//            after the server's "script finished" reply) with no element still marked stale (data-stale="true")
+//   finishedReply  the server's "script finished" reply received (the state is judged a frame after it)
 // The measurement ends when both happened; a first row that has not changed 5 s after `done` counts as
 // unchanged (its repaint is then `done`).
 // A navigation is measured from 0 (the measurement is armed at document start, with no baseline row).
@@ -42,9 +44,11 @@
     if (m && m.first !== undefined && !m.finished && m.draws.length < MAX_DRAWS) m.draws.push([now(), String(text)]);
     return nativeFillText.call(this, text, ...rest);
   };
+  // A column's format may add signs around the value the accessible cell holds (Automation's "#120" for 120).
+  const drawnAs = (text, cell) => text === cell || (text.includes(cell) && /^\W*$/.test(text.replace(cell, '')));
   const canvasTime = (m) => {
     const cell = firstCell();
-    const hit = cell === null ? undefined : m.draws.find(([, text]) => text === cell);
+    const hit = cell === null || cell === '' ? undefined : m.draws.find(([, text]) => drawnAs(text, cell));
     return hit ? hit[0] : undefined;
   };
   const scriptState = () => {
@@ -52,40 +56,8 @@
     return app ? app.getAttribute('data-test-script-state') : null;
   };
 
-  // Whether a ForwardMsg (protobuf) is the server's script_finished (top-level field 6, a varint): the run's end
-  // on the wire, which a fast rerun whose "running" state React never committed still sends.
-  const SCRIPT_FINISHED_FIELD = 6;
-  const varint = (bytes, at) => {
-    let value = 0;
-    for (let scale = 1, i = at; i < bytes.length; i += 1, scale *= 128) {
-      value += (bytes[i] & 0x7f) * scale;
-      if (bytes[i] < 0x80) return [value, i + 1];
-    }
-    return [NaN, bytes.length];
-  };
-  const isScriptFinished = (data) => {
-    if (!(data instanceof ArrayBuffer)) return false;
-    const bytes = new Uint8Array(data);
-    for (let at = 0; at < bytes.length; ) {
-      const [tag, next] = varint(bytes, at);
-      const field = Math.floor(tag / 8);
-      const wire = tag % 8;
-      if (field === SCRIPT_FINISHED_FIELD && wire === 0) return true;
-      if (wire === 0) at = varint(bytes, next)[1];
-      else if (wire === 2) {
-        const [length, body] = varint(bytes, next);
-        at = body + length;
-      } else if (wire === 1) at = next + 8;
-      else if (wire === 5) at = next + 4;
-      else return false;
-      if (Number.isNaN(at)) return false;
-    }
-    return false;
-  };
-  bench.isScriptFinished = isScriptFinished;
-
   const measure = (baseline, start) => {
-    const m = { baseline, input: start, sent: start, frames: 0, bytes: 0, sawRunning: false, sawFinished: false, row: null, draws: [] };
+    const m = { baseline, input: start, sent: start, frames: 0, bytes: 0, sawRunning: false, row: null, draws: [] };
     m.promise = new Promise((resolve) => (m.resolve = resolve));
     return m;
   };
@@ -121,9 +93,9 @@
     const state = scriptState();
     if (state === 'running') m.sawRunning = true;
     // A busy page may render a short rerun's "running" and "notRunning" in one commit, so the attribute never
-    // shows "running"; the server's script_finished, or the new first row drawn from this rerun's replies, tells
-    // that it ran (a rerun that leaves the first row as it was has only the former).
-    const ran = m.sawRunning || m.sawFinished || m.rowSeen !== undefined;
+    // shows "running"; the new first row, drawn from this rerun's replies, or the server's "script finished"
+    // reply tells that it ran.
+    const ran = m.sawRunning || m.rowSeen !== undefined || m.finishedSettled === true;
     if (ran && state === 'notRunning' && m.frames > 0 && !document.querySelector('[data-stale="true"]')) {
       m.doneSeen = now();
       afterFrame((t) => {
@@ -145,10 +117,46 @@
     );
   }
 
+  // Whether a reply is the server's "script finished" (ForwardMsg field 6, a varint): its top-level fields read
+  // from the protobuf's wire format (tag, then a varint or a length-delimited value).
+  const SCRIPT_FINISHED = 6;
+  const isScriptFinished = (data) => {
+    if (!(data instanceof ArrayBuffer)) return false;
+    const bytes = new Uint8Array(data);
+    let at = 0;
+    const varint = () => {
+      let value = 0;
+      for (let shift = 0; at < bytes.length && shift < 35; shift += 7) {
+        const byte = bytes[at++];
+        value += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) return value;
+      }
+      return -1;
+    };
+    while (at < bytes.length) {
+      const tag = varint();
+      if (tag < 0) return false;
+      const [field, wire] = [Math.floor(tag / 8), tag % 8];
+      if (wire === 0) {
+        if (varint() < 0) return false;
+        if (field === SCRIPT_FINISHED) return true;
+      } else if (wire === 2) {
+        const length = varint();
+        if (length < 0) return false;
+        at += length;
+      } else {
+        return false;
+      }
+    }
+    return false;
+  };
+  bench.isScriptFinished = isScriptFinished; // for its test (tests/benchmarks/test_probe.py)
+
   const Native = window.WebSocket;
   const nativeSend = Native.prototype.send;
   Native.prototype.send = function (data) {
     const m = bench.m;
+    if (m && m.request === undefined) m.request = now();
     if (m && m.sent === undefined) {
       m.sent = now();
       m.input = m.lastInput !== undefined ? m.lastInput : m.sent;
@@ -157,6 +165,10 @@
   };
   function Probed(...args) {
     const ws = new Native(...args);
+    if (bench.socket === undefined) {
+      bench.socket = { created: now() }; // the page's first WebSocket: the session's
+      ws.addEventListener('open', () => (bench.socket.open = now()), { once: true });
+    }
     ws.addEventListener('message', (ev) => {
       const m = bench.m;
       if (!m || m.sent === undefined || m.doneSeen !== undefined) return;
@@ -165,7 +177,14 @@
       m.last = t;
       m.frames += 1;
       m.bytes += ev.data.byteLength || ev.data.size || ev.data.length || 0;
-      if (isScriptFinished(ev.data)) m.sawFinished = true;
+      if (m.finishedReply === undefined && isScriptFinished(ev.data)) {
+        m.finishedReply = t;
+        // the page dispatches a reply after it arrived (asynchronously): judge the script state a frame later
+        afterFrame(() => {
+          m.finishedSettled = true;
+          check([]);
+        });
+      }
       check([]);
     });
     return ws;
@@ -179,6 +198,28 @@
     bench.m = measure(firstRow(), undefined);
     bench.m.sent = undefined;
     return bench.m.baseline;
+  };
+  // How the page itself loaded (a navigation): the document's response, the scripts fetched and the grid's chunk,
+  // the host configuration fetched and the session's WebSocket created and open (the frontend started), and the
+  // bytes that came over the network (a resource from the HTTP cache transfers 0).
+  bench.timeline = () => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource');
+    const scripts = res.filter((r) => r.name.endsWith('.js'));
+    const grid = scripts.find((r) => /\/DataFrame\.[^/]*\.js$/.test(r.name));
+    const hostConfig = res.find((r) => r.name.includes('/_stcore/host-config'));
+    const socket = bench.socket || {};
+    return {
+      document: nav ? nav.responseEnd : null,
+      dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
+      scripts: scripts.length,
+      scripts_from_cache: scripts.filter((r) => r.transferSize === 0).length,
+      grid_chunk: grid ? grid.responseEnd : null,
+      host_config: hostConfig ? hostConfig.responseEnd : null,
+      socket_created: socket.created === undefined ? null : socket.created,
+      socket_open: socket.open === undefined ? null : socket.open,
+      transfer_bytes: res.reduce((sum, r) => sum + (r.transferSize || 0), nav ? nav.transferSize || 0 : 0),
+    };
   };
   bench.result = async () => {
     const m = bench.m;

@@ -7,7 +7,8 @@ from core.connect import connections
 from core.members import changes
 from core.sync import check_for_updates
 from core.tiktok.endpoints import PARTNERS_LIMIT
-from ui.components import CHART_NAMES, actor, when
+from ui import snapshots
+from ui.components import CHART_NAMES, actor, guest_users_chart_spec, when, when_column
 from ui.feedback import attempt, attempt_then_rerun, show_flashes
 from ui.nav import page
 from ui.resources import services
@@ -92,7 +93,8 @@ show_flashes()
 
 (tab,) = st.tabs(["TikTok Business Partners"])
 with tab:
-    table = partners.table(svc.store)
+    guest_counts = snapshots.member_counts(svc.store)  # counted once per data version, for every session
+    table = partners.table(svc.store, guest_counts)
     st.info(
         "If your partner exists in your TikTok Business Center but is not displayed here, run "
         "**Check for updates** to sync and import it.",
@@ -108,7 +110,7 @@ with tab:
         )
         st.caption(f":material/group: Guest users: {changes.summary_line(svc.store)}")
         st.dataframe(
-            table.assign(last_sync=table["last_sync_at"].map(when)),
+            table.assign(last_sync=when_column(table["last_sync_at"])),
             hide_index=True,
             width="stretch",
             column_order=[
@@ -165,9 +167,9 @@ with tab:
             _confirm_disconnect(st.session_state[_DISCONNECT], names[st.session_state[_DISCONNECT]])
 
     st.subheader("Guest users per partner")
-    by_role = partners.members_by_role(svc.store)
+    by_role = partners.members_by_role(svc.store, guest_counts)
     if by_role.empty:
         st.caption("This chart fills in once partners are onboarded and their guest users are synced.")
     else:
         chart = by_role.rename(columns=CHART_NAMES)
-        st.bar_chart(chart, x="Partner", y="Guest users", color="TikTok role", horizontal=True)
+        st.vega_lite_chart(chart, guest_users_chart_spec())  # st.bar_chart's chart, without Altair

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -48,15 +49,54 @@ CHART_NAMES = {
 }
 
 
+def guest_users_chart_spec() -> dict[str, Any]:
+    """The Partners page's chart of guest users per partner and role (stacked horizontal bars) as the Vega-Lite
+    spec that `st.bar_chart(data, x=Partner, y=Guest users, color=TikTok role, horizontal=True)` builds through
+    Altair (tests/pages/test_partners_work.py holds the two equal). Drawn from this spec, the page neither imports
+    Altair (a process's first Partners view waited for it) nor builds and validates the chart on every run."""
+    partner, users, role = CHART_NAMES["partner"], CHART_NAMES["guest_users"], CHART_NAMES["role"]
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.4.1.json",
+        "mark": {"type": "bar"},
+        "encoding": {
+            "color": {"field": role, "legend": {"titlePadding": 5, "offset": 5, "orient": "bottom"}, "type": "nominal"},
+            "tooltip": [
+                {"field": partner, "type": "nominal"},
+                {"field": users, "type": "quantitative"},
+                {"field": role, "type": "nominal"},
+            ],
+            "x": {
+                "axis": {"grid": True, "tickMinStep": 1},
+                "field": users,
+                "scale": {},
+                "title": users,
+                "type": "quantitative",
+            },
+            "y": {"axis": {"grid": False}, "field": partner, "scale": {}, "title": partner, "type": "ordinal"},
+        },
+        "height": 0,  # as st.bar_chart's: the frontend sizes the chart
+        "width": 0,
+        "params": [{"name": "param_1", "select": {"type": "interval", "encodings": ["x", "y"]}, "bind": "scales"}],
+    }
+
+
 def actor() -> Actor:
     """The signed-in user, set by the shell before any page runs."""
     return st.session_state["pw_actor"]
 
 
+_WHEN = "%Y-%m-%d %H:%M UTC"
+
+
 def when(value: datetime | float | None) -> str:
     if value is None or pd.isna(value):
         return "never"
-    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    return pd.Timestamp(value).tz_convert("UTC").strftime(_WHEN)
+
+
+def when_column(values: pd.Series) -> pd.Series:
+    """`when` of each instant of a column at once (a row per partner: one conversion, not one per row)."""
+    return pd.to_datetime(values, utc=True).dt.strftime(_WHEN).fillna("never")
 
 
 _MARKDOWN_SPECIALS = "\\`*_[]|~$"  # enough for text inside a sentence (not at a line start)

@@ -1,6 +1,6 @@
 """What the pages show that changes only when a sync lands (the partner filter's choices, a page of members, the
-change log and its chart, the last member sync), computed once per data version and shared by every session of
-the process.
+change log and its chart, the last member sync, the guest users counted per partner and role), computed once per
+data version and shared by every session of the process.
 
 Each snapshot is cached under the store (its path and identity) and `changes.data_version`, read first: a sync
 or partner list that lands from any process changes the version, so the next rerun computes the snapshot
@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
+from core.accounts import partners
 from core.members import changes, filters, paging
 from core.members.filters import MemberFilter
 from core.store.database import Store
@@ -43,6 +44,17 @@ def partner_options(store: Store, key: Version | None = None) -> dict[str, str]:
     """Partner BC id → name of every partner with synced members (`filters.partner_options`); `key`, the store's
     `version` when the caller has just read it."""
     return _partner_options(store, version(store) if key is None else key)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _member_counts(_store: Store, key: Version) -> pd.DataFrame:
+    return partners.member_counts(_store)
+
+
+def member_counts(store: Store) -> pd.DataFrame:
+    """The current guest users per partner and TikTok role (`partners.member_counts`: a scan of every member),
+    which the Partners table and chart show, at the store's data version."""
+    return _member_counts(store, version(store))
 
 
 @dataclass(frozen=True)

@@ -98,22 +98,30 @@ def all_current(store: Store) -> list[Partner]:
     return [_partner(r) for r in rows]
 
 
-def table(store: Store) -> pd.DataFrame:
-    """The "TikTok Business Partners" table: one row per current partner, with member counts."""
+def member_counts(store: Store) -> pd.DataFrame:
+    """Current guest users per partner BC id and TikTok role code (`partner_bc_id`, `role`, `guest_users`): what
+    the Partners table's counts and its chart are made of, in one scan of the members."""
+    with store.read() as cur:
+        return cur.execute(
+            """SELECT partner_bc_id, user_role AS role, count(*) AS guest_users
+               FROM members WHERE removed_at IS NULL GROUP BY partner_bc_id, user_role"""
+        ).df()
+
+
+def table(store: Store, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The "TikTok Business Partners" table: one row per current partner, with member counts (`member_counts`,
+    read now unless given)."""
+    counts = member_counts(store) if counts is None else counts
     with store.read() as cur:
         df = cur.execute(
-            """SELECT p.name, p.bc_id, p.assets_shared_with_partner, p.assets_shared_by_partner,
-                      p.connection, coalesce(m.guest_users, 0) AS guest_users,
-                      coalesce(m.admins, 0) AS admins, p.last_sync_at, p.last_error
-               FROM partners p
-               LEFT JOIN (
-                   SELECT partner_bc_id, count(*) AS guest_users,
-                          count(*) FILTER (WHERE user_role = 'ADMIN') AS admins
-                   FROM members WHERE removed_at IS NULL GROUP BY partner_bc_id
-               ) m ON m.partner_bc_id = p.bc_id
-               WHERE p.removed_at IS NULL
-               ORDER BY lower(p.name), p.bc_id"""
+            """SELECT name, bc_id, assets_shared_with_partner, assets_shared_by_partner, connection, last_sync_at,
+                      last_error
+               FROM partners WHERE removed_at IS NULL ORDER BY lower(name), bc_id"""
         ).df()
+    per_partner = counts.groupby("partner_bc_id")["guest_users"]
+    admins = counts[counts["role"] == "ADMIN"].groupby("partner_bc_id")["guest_users"].sum()
+    df.insert(5, "guest_users", df["bc_id"].map(per_partner.sum()).fillna(0).astype("int64"))
+    df.insert(6, "admins", df["bc_id"].map(admins).fillna(0).astype("int64"))
     df.insert(
         4,
         "status",
@@ -127,15 +135,20 @@ def table(store: Store) -> pd.DataFrame:
     return df.drop(columns=["connection"])
 
 
-def members_by_role(store: Store) -> pd.DataFrame:
-    """Current guest users per partner and TikTok role (`Admin`, as on Members), for the Partners chart."""
+def members_by_role(store: Store, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Current guest users per partner and TikTok role (`Admin`, as on Members), for the Partners chart; from
+    `member_counts` (read now unless given)."""
+    counts = member_counts(store) if counts is None else counts
     with store.read() as cur:
-        frame = cur.execute(
-            """SELECT p.name AS partner, m.user_role AS role, count(*) AS guest_users
-               FROM members m JOIN partners p ON p.bc_id = m.partner_bc_id
-               WHERE m.removed_at IS NULL AND p.removed_at IS NULL
-               GROUP BY p.name, m.user_role ORDER BY partner, role"""
-        ).df()
+        names = cur.execute("SELECT bc_id, name FROM partners WHERE removed_at IS NULL").df()
+    joined = counts.merge(names, left_on="partner_bc_id", right_on="bc_id")
+    frame = (
+        joined.groupby(["name", "role"], dropna=False, sort=False)["guest_users"]
+        .sum()
+        .reset_index()
+        .rename(columns={"name": "partner"})
+        .sort_values(["partner", "role"], na_position="last", ignore_index=True)
+    )
     # pandas-stubs types assign()'s list as Sequence[Scalar], which leaves out None (label() of a missing role)
     return frame.assign(role=[labels.label("role", code) for code in frame["role"]])  # type: ignore[misc]
 

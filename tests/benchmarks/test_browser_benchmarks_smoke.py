@@ -46,10 +46,23 @@ def test_browser_latency_times_every_interaction_and_page(chromium: None, tmp_pa
     assert phases["reply_frames"] > 0
     assert phases["reply_kib"] > 0
     assert all(phases[k] >= 0 for k in ("input_to_request_s", "request_to_first_reply_s", "first_to_last_reply_s"))
-    assert set(figures["first_paint_s"]) == set(PAGES)
-    for paint in figures["first_paint_s"].values():
-        assert 0 < paint["first_reply_s"] <= paint["finished_s"]
-        assert 0 < paint["first_row_s"] <= paint["accessible_row_s"]  # drawn, then in the DOM
+    ways = {"cold": "first_paint_s", "new_tab": "first_paint_new_tab_s", "in_app": "first_paint_in_app_s"}
+    breakdown = figures["first_paint_breakdown"]
+    assert set(breakdown) == set(ways)
+    for way, key in ways.items():
+        assert set(figures[key]) == set(breakdown[way]) == set(PAGES), key
+        for name, paint in figures[key].items():
+            assert 0 < paint["first_reply_s"] <= paint["finished_s"], (key, name)
+            assert 0 < paint["first_row_s"] <= paint["accessible_row_s"], (key, name)  # drawn, then in the DOM
+            phases = breakdown[way][name]
+            assert 0 < phases["before_request_s"] < paint["first_reply_s"], (way, name)
+            assert phases["main_thread_s"]["script"] > 0, (way, name)
+    cold, warm = breakdown["cold"]["members"], breakdown["new_tab"]["members"]
+    assert warm["scripts_from_cache"] > 0 == cold["scripts_from_cache"]  # the new tab's scripts came from the cache
+    assert warm["fetched_kib"] < cold["fetched_kib"]
+    first_runs = figures["first_run_profile_s"]
+    assert set(first_runs) == {f"{way}.{name}" for way in ("new_session", "in_app") for name in PAGES}
+    assert all(0 < run["sign_in_check"] < run["script_run"] for run in first_runs.values())
     profile = figures["apptest_rerun_profile_s"]
     assert 0 < profile["members_query"] < profile["rerun"]
     assert figures["app_cpu_s_per_interaction"] > 0

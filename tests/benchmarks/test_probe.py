@@ -72,7 +72,8 @@ _RERUN = """async frames => {
 def test_a_rerun_never_seen_running_that_left_the_first_row_ends_at_its_script_finished(probed) -> None:
     result = probed.evaluate(_RERUN, _frames(_new_session(), _delta(), _script_finished()))
     assert result != "no result"
-    assert result["sawFinished"] is True
+    assert result["finishedSettled"] is True
+    assert result["finishedReply"] >= result["first"]
     assert result["sawRunning"] is False
     assert result["unchanged"] is True  # no first row changed: finished after the grace period
     assert result["frames"] == 3
