@@ -5,8 +5,8 @@ Automation's table draws its first row (and is in the DOM), and the page's run f
   session, the frontend already loaded), timed from the click; each page reached from the one before it
   (the session opens on Partners, then Members, Automation, Partners).
 - `new_tab`: the page's URL opened in a new tab of a browser profile (on disk) that has shown the three pages
-  before (a returning user: Streamlit's hashed bundles come from the HTTP cache, served `immutable`, and their
-  compiled code from V8's code cache); a new session, timed from navigation start.
+  before (a returning user: Streamlit's hashed bundles come from the HTTP cache, served `immutable`, with
+  whatever else Chromium keeps in a profile); a new session, timed from navigation start.
 - `cold`: the page's URL in a new browser context (an empty HTTP cache: a first visit ever); a new session,
   timed from navigation start. browser_latency's `first_paint_s`.
 
@@ -101,8 +101,8 @@ async def cold(chromium: Any, url: str, runs: int) -> dict[str, list[Paint]]:
 async def new_tab(chromium: Any, url: str, runs: int) -> dict[str, list[Paint]]:
     """Each page's URL, `runs` times, in a new tab of a browser profile that showed the three pages first.
 
-    The profile is on disk, as a person's is: Chromium keeps compiled scripts (V8's code cache) only there, and an
-    off-the-record context (`browser.new_context`) keeps neither them nor its HTTP cache on disk."""
+    The profile is on disk, as a person's is; an off-the-record context (`browser.new_context`) keeps its caches in
+    memory only, and its new tabs were slower (benchmarks/RESULTS.md, "First paint three ways")."""
     by_page: dict[str, list[Paint]] = {name: [] for name in PAGES}
     with tempfile.TemporaryDirectory(prefix="pw-bench-profile-") as profile:
         context = await chromium.browser_type.launch_persistent_context(
