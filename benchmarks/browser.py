@@ -74,6 +74,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def browsers_cpu_seconds(root: int | None = None) -> float:
+    """User + system CPU seconds so far of every Chromium process below `root` (default: this process), the
+    children they have reaped included: the renderers of closed pages count while the browser runs."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):  # the process ended while the table was read
+            continue
+        fields = tail.split()
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        if head.split("(", 1)[1].startswith("chrom"):
+            ticks[pid] = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    below = {root or os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in below} - below
+        below |= found
+        grew = bool(found)
+    return sum(t for pid, t in ticks.items() if pid in below) / CLK_TCK
+
+
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
     """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

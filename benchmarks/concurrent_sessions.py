@@ -13,7 +13,10 @@ never polls). Figures: p95 seconds per interaction to the rerun finished, alone 
 run, the sync running too) and with every session at once, their ratio (target ≤ 3×); the app's CPU
 seconds per interaction (/proc/<pid>/stat around the concurrent phase, divided by every rerun the
 sessions caused, set-up steps included; also without the sync's share, estimated from the app's CPU rate
-in a first window where only the sync runs);
+in a first window where only the sync runs); the browsers' CPU seconds (every Chromium process of the run, the
+renderers of closed pages included) per interaction, alone with its page's opening left out and together with
+every session's set-up; and the least ratio the cores allow (`cpu_floor_ratio`: each session's interaction as
+measured alone, app and browser, over every core);
 errors (failed interactions, page errors, exceptions shown; target 0); the app's peak RSS (target
 < 1.5 GiB); the Check for updates tasks that ran and how they ended.
 
@@ -32,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
+import os
 import random
 import secrets
 import tempfile
@@ -149,15 +154,29 @@ def external_sandbox(size: str) -> Iterator[Any]:
 
 
 async def _session(
-    chromium: Any, url: str, size: str, index: int, count: int, errors: list[str], *, paced: bool = False
+    chromium: Any,
+    url: str,
+    size: str,
+    index: int,
+    count: int,
+    errors: list[str],
+    *,
+    paced: bool = False,
+    browsers_cpu: list[float] | None = None,
 ) -> list[Timing]:
     """One browser session on Members: `count` interactions from its own cycle, at a person's pace if `paced`;
-    errors are collected."""
+    errors are collected. `browsers_cpu` gets the browsers' CPU seconds before the page opens, once it has
+    opened and after the interactions (meaningful for a session alone)."""
+    cpu = browsers_cpu if browsers_cpu is not None else []
+    cpu.append(browser.browsers_cpu_seconds())
     page, _ = await browser.open_page(chromium, f"{url}/members", ACTION_TIMEOUT_S)
+    cpu.append(browser.browsers_cpu_seconds())
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error {exc}"))
     think = functools.partial(random.Random(index).expovariate, 1 / THINK_S[size]) if paced else None
     try:
-        return await interactions(page, browser.SIZES[size][0], count, first_cycle=index, think=think)
+        timings = await interactions(page, browser.SIZES[size][0], count, first_cycle=index, think=think)
+        cpu.append(browser.browsers_cpu_seconds())
+        return timings
     except Exception as exc:  # a failed session is an error to count, not a crash
         errors.append(f"session {index}: {type(exc).__name__}: {str(exc)[:300]}")
         return []
@@ -192,12 +211,14 @@ async def measure(
         sync_cpu_per_s = (browser.cpu_seconds(pid) - cpu0) / (time.perf_counter() - t0)
         chromium = await browser.launch(pw, browser.niced_chromium(tmp, BROWSER_NICENESS))
         try:
-            alone = await _session(chromium, url, size, 0, PER_SESSION[size] * 2, errors)
-            cpu0, t0 = browser.cpu_seconds(pid), time.perf_counter()
+            alone_browsers: list[float] = []
+            alone = await _session(chromium, url, size, 0, PER_SESSION[size] * 2, errors, browsers_cpu=alone_browsers)
+            cpu0, t0, browsers1 = browser.cpu_seconds(pid), time.perf_counter(), browser.browsers_cpu_seconds()
             together = await asyncio.gather(
                 *(_session(chromium, url, size, i, PER_SESSION[size], errors) for i in range(sessions))
             )
             cpu, seconds = browser.cpu_seconds(pid) - cpu0, time.perf_counter() - t0
+            browsers2 = browser.browsers_cpu_seconds()
             paced = []
             if sessions == SESSIONS[size]:
                 paced = await asyncio.gather(
@@ -211,6 +232,8 @@ async def measure(
         "together": [t for session in together for t in session],
         "paced": [t for session in paced for t in session],
         "cpu_s": cpu,
+        "browsers_cpu_s_alone": [later - earlier for earlier, later in itertools.pairwise(alone_browsers)],
+        "browsers_cpu_s": browsers2 - browsers1,
         "seconds": seconds,
         "sync_cpu_s": sync_cpu_per_s * seconds,
         "sync_cpu_per_s": sync_cpu_per_s,
@@ -268,6 +291,10 @@ def run_at(sessions: int, size: str = "full") -> dict[str, object]:
         "app_cpu_s_per_interaction": round(found["cpu_s"] / reruns, 3),
         "app_cpu_s_per_interaction_without_sync": round(max(0.0, found["cpu_s"] - found["sync_cpu_s"]) / reruns, 3),
         "app_cpu_s_per_s_sync_only": round(found["sync_cpu_per_s"], 3),
+        "browsers_cpu_s_page_open_alone": round(found["browsers_cpu_s_alone"][0], 3),
+        "browsers_cpu_s_per_interaction_alone": round(_browsers_per_interaction(found), 3),
+        "browsers_cpu_s_per_interaction": round(found["browsers_cpu_s"] / reruns, 3),
+        "cpu_floor_ratio": _cpu_floor_ratio(found, reruns, sessions, alone_p95),
         "errors": len(errors),
         "error_samples": errors[:5],
         "app_peak_rss_mib": round(found["peak_rss_mib"], 1),
@@ -278,6 +305,21 @@ def run_at(sessions: int, size: str = "full") -> dict[str, object]:
         "load_average_1m_before": load_before,
         "load_average_1m": load_average(),
     }
+
+
+def _browsers_per_interaction(found: dict[str, Any]) -> float:
+    """The browsers' CPU seconds per interaction of the session alone, its page's opening left out."""
+    spent = found["browsers_cpu_s_alone"]
+    return float(spent[1]) / max(1, len(found["alone"])) if len(spent) > 1 else float("nan")
+
+
+def _cpu_floor_ratio(found: dict[str, Any], reruns: int, sessions: int, alone_p95: float) -> float:
+    """The least ratio the machine's cores allow when every session clicks as soon as its page answers: each
+    round of `sessions` interactions needs one interaction's app and browser CPU seconds per session (as
+    measured alone, the sync's share of the app left out), spread over every core at best."""
+    app = max(0.0, found["cpu_s"] - found["sync_cpu_s"]) / reruns
+    per_interaction = app + _browsers_per_interaction(found)
+    return round(sessions * per_interaction / (os.cpu_count() or 1) / alone_p95, 2)
 
 
 def _paced(paced: list[float], alone_p95: float, size: str) -> dict[str, object] | None:

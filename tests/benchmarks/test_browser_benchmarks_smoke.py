@@ -66,6 +66,9 @@ def test_browser_latency_times_every_interaction_and_page(chromium: None, tmp_pa
     profile = figures["apptest_rerun_profile_s"]
     assert 0 < profile["members_query"] < profile["rerun"]
     assert figures["app_cpu_s_per_interaction"] > 0
+    assert figures["browsers_cpu_s_per_interaction"] > 0  # the renderers' share is counted, closed pages included
+    assert figures["browsers_cpu_s_per_interaction_alone"] > 0
+    assert figures["cpu_floor_ratio"] > 0
     others = figures["other_pages"]
     assert set(others) == {"partners", "automation"}
     for name, kinds in (("partners", {"partner picked"}), ("automation", {"next page", "task opened"})):
@@ -88,4 +91,7 @@ def test_concurrent_sessions_run_without_errors_while_a_sync_runs(chromium: None
     assert paced["think_s_mean"] > 0
     assert sum(figures["check_for_updates_during"].values()) > 0  # a Check for updates ran meanwhile
     assert figures["app_cpu_s_per_interaction"] > 0
+    assert figures["browsers_cpu_s_per_interaction"] > 0  # the renderers' share is counted, closed pages included
+    assert figures["browsers_cpu_s_per_interaction_alone"] > 0
+    assert figures["cpu_floor_ratio"] > 0
     assert figures["app_peak_rss_mib"] > 0
