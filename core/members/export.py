@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import pyarrow as pa
 
 from core.errors import UserError
 from core.members import columns
-from core.members.filters import MemberFilter
+from core.members.columns import EVERY
+from core.members.filters import SORTS, MemberFilter, Where
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
@@ -39,6 +42,9 @@ BATCH_ROWS = 2_048  # DuckDB's vector size: larger batches cost resident memory 
 # (benchmarks/RESULTS.md, Memory), so a larger export is sorted in consecutive ranges of its order.
 CHUNK_ROWS = 250_000
 SAMPLES_PER_CHUNK = 64  # the sampled sort keys that place each chunk's boundary
+# The partner order's ranges name their partners in a list that DuckDB's scan searches for each partner id: up to
+# this many partners (else each range scans every member).
+SCOPED_PARTNERS = 4_096
 # What DuckDB buffers of a streamed result ahead of the reader (its default: 10 MiB, outside its memory limit).
 STREAM_BUFFER = "1MiB"
 TOKEN_TTL = timedelta(minutes=10)
@@ -65,9 +71,22 @@ def stream_members(
     return _audited(store, f, actor, via, batch_rows, chunk_rows)
 
 
-def _lines_sql(store: Store, f: MemberFilter, where: str = "TRUE") -> tuple[str, list[object]]:
-    """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order; `where` is a
-    condition on its sort keys (`_sort_key`, `_sort_bc`, `_sort_member`), its parameters after the query's.
+class _Range(NamedTuple):
+    """One range's query over the filtered rows: the select items carrying its sort keys (`keys`, with their
+    parameters `key_params`), its ORDER BY over them, the condition on them that selects the range (`where`,
+    with `where_params`), and a condition on `m` that DuckDB can apply in its scan (`scope`: all of the range's
+    rows and maybe more)."""
+
+    keys: str
+    order: str
+    where: str = "TRUE"
+    where_params: Sequence[object] = ()
+    key_params: Sequence[object] = ()
+    scope: Where = EVERY
+
+
+def _lines_sql(store: Store, f: MemberFilter, r: _Range) -> tuple[str, list[object]]:
+    """One column, `line`: each row's CSV line (CRLF included) of the range `r`, in the filter's order.
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
@@ -76,10 +95,10 @@ def _lines_sql(store: Store, f: MemberFilter, where: str = "TRUE") -> tuple[str,
         f"coalesce(({cell.sql})::VARCHAR, '') AS {name}"
         for name, cell in zip(names, columns.EXPORT_COLUMNS.values(), strict=True)
     )
-    keys, order = columns.sort_keys(f)
     reads = (*columns.order_reads(f), *columns.reads_of(columns.EXPORT_COLUMNS.values()))
-    sql, params = columns.query(store, f, reads, f"{keys}, {cells}")
-    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {where} {order}", params
+    sql, params = columns.query(store, f, reads, f"{r.keys}, {cells}", extra=r.key_params, scope=r.scope)
+    line = f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {r.where} {r.order}"
+    return line, [*params, *r.where_params]
 
 
 SortKey = tuple[object, object, object]  # a row's (_sort_key, _sort_bc, _sort_member)
@@ -122,17 +141,59 @@ def _ranges(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> Iter
     that grows with the rows it sorts and fails, rather than spilling, past the memory limit); each scans the
     members again but builds and sorts only its own rows' lines. On PostgreSQL, one query."""
     cuts = _boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
+    partners = _partner_order(cur, f) if cuts and SORTS[f.sort] == "partner_lower" else []
+    ranges = _partner_ranges(partners, cuts) if 0 < len(partners) <= SCOPED_PARTNERS else _key_ranges(f, cuts)
+    for r in ranges:
+        yield _lines_sql(store, f, r)
+
+
+def _key_ranges(f: MemberFilter, cuts: list[SortKey]) -> Iterator[_Range]:
+    """The ranges between the cuts, each selected by a condition on its full sort key."""
+    keys, order = columns.sort_keys(f)
     previous: tuple[str, list[object]] | None = None
     for cut in [*cuts, None]:
         ahead = _after(f, cut) if cut is not None else None
         parts = [previous[0]] if previous else []
-        extra = list(previous[1]) if previous else []
+        params = list(previous[1]) if previous else []
         if ahead is not None:
             parts.append(f"NOT {ahead[0]}")
-            extra += ahead[1]
-        sql, params = _lines_sql(store, f, " AND ".join(parts) or "TRUE")
-        yield sql, [*params, *extra]
+            params += ahead[1]
+        yield _Range(keys, order, " AND ".join(parts) or "TRUE", params)
         previous = ahead
+
+
+def _partner_order(cur: Cursor, f: MemberFilter) -> list[str]:
+    """The partners' BC ids in the order the partner sort puts their members (`columns.sort_keys`)."""
+    direction = "DESC" if f.descending else "ASC"
+    rows = cur.execute(f"SELECT bc_id FROM partners ORDER BY lower(name) {direction} NULLS LAST, bc_id").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _partner_ranges(partners: list[str], cuts: list[SortKey]) -> Iterator[_Range]:
+    """The ranges between the cuts of the partner order, each over the partners from its first row's to its
+    last row's (`partners` in order): DuckDB's scan skips the other partners' members (the partner's name
+    comes from a join, too late for the scan), and the range sorts by the partner's place among its own
+    (an integer) and the member key."""
+    bounds: list[SortKey | None] = [None, *cuts, None]
+    for start, end in pairwise(bounds):
+        first = partners.index(str(start[1])) if start is not None else 0
+        last = partners.index(str(end[1])) if end is not None else len(partners) - 1
+        span = partners[first : last + 1]
+        parts, params = [], []
+        if start is not None:  # after the start's member in its partner
+            parts.append("(_sort_place > 1 OR _sort_member > ?)")
+            params.append(start[2])
+        if end is not None:  # up to the end's member in its partner, included
+            parts.append("(_sort_place < ? OR _sort_member <= ?)")
+            params += [len(span), end[2]]
+        yield _Range(
+            "list_position(?::VARCHAR[], partner_bc_id) AS _sort_place, member_key AS _sort_member",
+            "ORDER BY _sort_place, _sort_member",
+            " AND ".join(parts) or "TRUE",
+            params,
+            [span],
+            Where("list_position(?::VARCHAR[], m.partner_bc_id) IS NOT NULL", (span,)),
+        )
 
 
 def _audited(
