@@ -42,9 +42,10 @@ BATCH_ROWS = 2_048  # DuckDB's vector size: larger batches cost resident memory 
 # (benchmarks/RESULTS.md, Memory), so a larger export is sorted in consecutive ranges of its order.
 CHUNK_ROWS = 250_000
 SAMPLES_PER_CHUNK = 64  # the sampled sort keys that place each chunk's boundary
-# The partner order's ranges name their partners in a list that DuckDB's scan searches for each partner id: up to
-# this many partners (else each range scans every member).
-SCOPED_PARTNERS = 4_096
+# A range of the partner order names its partners in a list that DuckDB searches for each member's partner, in
+# the scan (cheap where the partner ids are dictionary-encoded, as members written partner by partner are) and
+# for the sort key; up to this many partners, else the range scans every member (benchmarks/RESULTS.md).
+SCOPED_PARTNERS = 128
 # What DuckDB buffers of a streamed result ahead of the reader (its default: 10 MiB, outside its memory limit).
 STREAM_BUFFER = "1MiB"
 TOKEN_TTL = timedelta(minutes=10)
@@ -139,27 +140,31 @@ def _ranges(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> Iter
     """The queries whose lines, one after the other, are the export: on DuckDB one per range of about
     `chunk_rows` rows of the filter's order, so that no sort holds more (DuckDB's sort needs working memory
     that grows with the rows it sorts and fails, rather than spilling, past the memory limit); each scans the
-    members again but builds and sorts only its own rows' lines. On PostgreSQL, one query."""
+    members again (in the partner order, only its partners' members: `_partner_range`) but builds and sorts
+    only its own rows' lines. On PostgreSQL, one query."""
     cuts = _boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
     partners = _partner_order(cur, f) if cuts and SORTS[f.sort] == "partner_lower" else []
-    ranges = _partner_ranges(partners, cuts) if 0 < len(partners) <= SCOPED_PARTNERS else _key_ranges(f, cuts)
-    for r in ranges:
+    bounds: list[SortKey | None] = [None, *cuts, None]
+    for start, end in pairwise(bounds):
+        span = _span(partners, start, end)
+        r = _partner_range(span, start, end) if 0 < len(span) <= SCOPED_PARTNERS else _key_range(f, start, end)
         yield _lines_sql(store, f, r)
 
 
-def _key_ranges(f: MemberFilter, cuts: list[SortKey]) -> Iterator[_Range]:
-    """The ranges between the cuts, each selected by a condition on its full sort key."""
+def _key_range(f: MemberFilter, start: SortKey | None, end: SortKey | None) -> _Range:
+    """The rows after `start` up to `end` (included), selected by a condition on their full sort key."""
     keys, order = columns.sort_keys(f)
-    previous: tuple[str, list[object]] | None = None
-    for cut in [*cuts, None]:
-        ahead = _after(f, cut) if cut is not None else None
-        parts = [previous[0]] if previous else []
-        params = list(previous[1]) if previous else []
-        if ahead is not None:
-            parts.append(f"NOT {ahead[0]}")
-            params += ahead[1]
-        yield _Range(keys, order, " AND ".join(parts) or "TRUE", params)
-        previous = ahead
+    parts: list[str] = []
+    params: list[object] = []
+    if start is not None:
+        after, more = _after(f, start)
+        parts.append(after)
+        params += more
+    if end is not None:
+        after, more = _after(f, end)
+        parts.append(f"NOT {after}")
+        params += more
+    return _Range(keys, order, " AND ".join(parts) or "TRUE", params)
 
 
 def _partner_order(cur: Cursor, f: MemberFilter) -> list[str]:
@@ -169,31 +174,35 @@ def _partner_order(cur: Cursor, f: MemberFilter) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def _partner_ranges(partners: list[str], cuts: list[SortKey]) -> Iterator[_Range]:
-    """The ranges between the cuts of the partner order, each over the partners from its first row's to its
-    last row's (`partners` in order): DuckDB's scan skips the other partners' members (the partner's name
-    comes from a join, too late for the scan), and the range sorts by the partner's place among its own
-    (an integer) and the member key."""
-    bounds: list[SortKey | None] = [None, *cuts, None]
-    for start, end in pairwise(bounds):
-        first = partners.index(str(start[1])) if start is not None else 0
-        last = partners.index(str(end[1])) if end is not None else len(partners) - 1
-        span = partners[first : last + 1]
-        parts, params = [], []
-        if start is not None:  # after the start's member in its partner
-            parts.append("(_sort_place > 1 OR _sort_member > ?)")
-            params.append(start[2])
-        if end is not None:  # up to the end's member in its partner, included
-            parts.append("(_sort_place < ? OR _sort_member <= ?)")
-            params += [len(span), end[2]]
-        yield _Range(
-            "list_position(?::VARCHAR[], partner_bc_id) AS _sort_place, member_key AS _sort_member",
-            "ORDER BY _sort_place, _sort_member",
-            " AND ".join(parts) or "TRUE",
-            params,
-            [span],
-            Where("list_position(?::VARCHAR[], m.partner_bc_id) IS NOT NULL", (span,)),
-        )
+def _span(partners: list[str], start: SortKey | None, end: SortKey | None) -> list[str]:
+    """The partners (of `partners`, in order) from the one of `start` to the one of `end`, both included."""
+    if not partners:
+        return []
+    first = partners.index(str(start[1])) if start is not None else 0
+    last = partners.index(str(end[1])) if end is not None else len(partners) - 1
+    return partners[first : last + 1]
+
+
+def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) -> _Range:
+    """The rows of the partner order after `start` up to `end` (included), whose partners are `span`: DuckDB's
+    scan skips the other partners' members (the partner's name comes from a join, too late for the scan), and
+    the range sorts by the partner's place in `span` (an integer) and the member key."""
+    parts: list[str] = []
+    params: list[object] = []
+    if start is not None:  # after the start's member in its partner
+        parts.append("(_sort_place > 1 OR _sort_member > ?)")
+        params.append(start[2])
+    if end is not None:  # up to the end's member in its partner, included
+        parts.append("(_sort_place < ? OR _sort_member <= ?)")
+        params += [len(span), end[2]]
+    return _Range(
+        "list_position(?::VARCHAR[], partner_bc_id) AS _sort_place, member_key AS _sort_member",
+        "ORDER BY _sort_place, _sort_member",
+        " AND ".join(parts) or "TRUE",
+        params,
+        [span],
+        Where("list_position(?::VARCHAR[], m.partner_bc_id) IS NOT NULL", (span,)),
+    )
 
 
 def _audited(
