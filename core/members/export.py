@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import pyarrow as pa
 
 from core.errors import UserError
 from core.members import columns
-from core.members.filters import MemberFilter
+from core.members.columns import EVERY
+from core.members.filters import SORTS, MemberFilter, Where
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
@@ -39,6 +42,10 @@ BATCH_ROWS = 2_048  # DuckDB's vector size: larger batches cost resident memory 
 # (benchmarks/RESULTS.md, Memory), so a larger export is sorted in consecutive ranges of its order.
 CHUNK_ROWS = 250_000
 SAMPLES_PER_CHUNK = 64  # the sampled sort keys that place each chunk's boundary
+# A range of the partner order names its partners in a list that DuckDB searches for each member's partner, in
+# the scan (cheap where the partner ids are dictionary-encoded, as members written partner by partner are) and
+# for the sort key; up to this many partners, else the range scans every member (benchmarks/RESULTS.md).
+SCOPED_PARTNERS = 128
 # What DuckDB buffers of a streamed result ahead of the reader (its default: 10 MiB, outside its memory limit).
 STREAM_BUFFER = "1MiB"
 TOKEN_TTL = timedelta(minutes=10)
@@ -65,9 +72,22 @@ def stream_members(
     return _audited(store, f, actor, via, batch_rows, chunk_rows)
 
 
-def _lines_sql(store: Store, f: MemberFilter, where: str = "TRUE") -> tuple[str, list[object]]:
-    """One column, `line`: each filtered row's CSV line (CRLF included), in the filter's order; `where` is a
-    condition on its sort keys (`_sort_key`, `_sort_bc`, `_sort_member`), its parameters after the query's.
+class _Range(NamedTuple):
+    """One range's query over the filtered rows: the select items carrying its sort keys (`keys`, with their
+    parameters `key_params`), its ORDER BY over them, the condition on them that selects the range (`where`,
+    with `where_params`), and a condition on `m` that DuckDB can apply in its scan (`scope`: all of the range's
+    rows and maybe more)."""
+
+    keys: str
+    order: str
+    where: str = "TRUE"
+    where_params: Sequence[object] = ()
+    key_params: Sequence[object] = ()
+    scope: Where = EVERY
+
+
+def _lines_sql(store: Store, f: MemberFilter, r: _Range) -> tuple[str, list[object]]:
+    """One column, `line`: each row's CSV line (CRLF included) of the range `r`, in the filter's order.
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
     """
@@ -76,10 +96,10 @@ def _lines_sql(store: Store, f: MemberFilter, where: str = "TRUE") -> tuple[str,
         f"coalesce(({cell.sql})::VARCHAR, '') AS {name}"
         for name, cell in zip(names, columns.EXPORT_COLUMNS.values(), strict=True)
     )
-    keys, order = columns.sort_keys(f)
     reads = (*columns.order_reads(f), *columns.reads_of(columns.EXPORT_COLUMNS.values()))
-    sql, params = columns.query(store, f, reads, f"{keys}, {cells}")
-    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {where} {order}", params
+    sql, params = columns.query(store, f, reads, f"{r.keys}, {cells}", extra=r.key_params, scope=r.scope)
+    line = f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {r.where} {r.order}"
+    return line, [*params, *r.where_params]
 
 
 SortKey = tuple[object, object, object]  # a row's (_sort_key, _sort_bc, _sort_member)
@@ -120,19 +140,69 @@ def _ranges(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> Iter
     """The queries whose lines, one after the other, are the export: on DuckDB one per range of about
     `chunk_rows` rows of the filter's order, so that no sort holds more (DuckDB's sort needs working memory
     that grows with the rows it sorts and fails, rather than spilling, past the memory limit); each scans the
-    members again but builds and sorts only its own rows' lines. On PostgreSQL, one query."""
+    members again (in the partner order, only its partners' members: `_partner_range`) but builds and sorts
+    only its own rows' lines. On PostgreSQL, one query."""
     cuts = _boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
-    previous: tuple[str, list[object]] | None = None
-    for cut in [*cuts, None]:
-        ahead = _after(f, cut) if cut is not None else None
-        parts = [previous[0]] if previous else []
-        extra = list(previous[1]) if previous else []
-        if ahead is not None:
-            parts.append(f"NOT {ahead[0]}")
-            extra += ahead[1]
-        sql, params = _lines_sql(store, f, " AND ".join(parts) or "TRUE")
-        yield sql, [*params, *extra]
-        previous = ahead
+    partners = _partner_order(cur, f) if cuts and SORTS[f.sort] == "partner_lower" else []
+    bounds: list[SortKey | None] = [None, *cuts, None]
+    for start, end in pairwise(bounds):
+        span = _span(partners, start, end)
+        r = _partner_range(span, start, end) if 0 < len(span) <= SCOPED_PARTNERS else _key_range(f, start, end)
+        yield _lines_sql(store, f, r)
+
+
+def _key_range(f: MemberFilter, start: SortKey | None, end: SortKey | None) -> _Range:
+    """The rows after `start` up to `end` (included), selected by a condition on their full sort key."""
+    keys, order = columns.sort_keys(f)
+    parts: list[str] = []
+    params: list[object] = []
+    if start is not None:
+        after, more = _after(f, start)
+        parts.append(after)
+        params += more
+    if end is not None:
+        after, more = _after(f, end)
+        parts.append(f"NOT {after}")
+        params += more
+    return _Range(keys, order, " AND ".join(parts) or "TRUE", params)
+
+
+def _partner_order(cur: Cursor, f: MemberFilter) -> list[str]:
+    """The partners' BC ids in the order the partner sort puts their members (`columns.sort_keys`)."""
+    direction = "DESC" if f.descending else "ASC"
+    rows = cur.execute(f"SELECT bc_id FROM partners ORDER BY lower(name) {direction} NULLS LAST, bc_id").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _span(partners: list[str], start: SortKey | None, end: SortKey | None) -> list[str]:
+    """The partners (of `partners`, in order) from the one of `start` to the one of `end`, both included."""
+    if not partners:
+        return []
+    first = partners.index(str(start[1])) if start is not None else 0
+    last = partners.index(str(end[1])) if end is not None else len(partners) - 1
+    return partners[first : last + 1]
+
+
+def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) -> _Range:
+    """The rows of the partner order after `start` up to `end` (included), whose partners are `span`: DuckDB's
+    scan skips the other partners' members (the partner's name comes from a join, too late for the scan), and
+    the range sorts by the partner's place in `span` (an integer) and the member key."""
+    parts: list[str] = []
+    params: list[object] = []
+    if start is not None:  # after the start's member in its partner
+        parts.append("(_sort_place > 1 OR _sort_member > ?)")
+        params.append(start[2])
+    if end is not None:  # up to the end's member in its partner, included
+        parts.append("(_sort_place < ? OR _sort_member <= ?)")
+        params += [len(span), end[2]]
+    return _Range(
+        "list_position(?::VARCHAR[], partner_bc_id) AS _sort_place, member_key AS _sort_member",
+        "ORDER BY _sort_place, _sort_member",
+        " AND ".join(parts) or "TRUE",
+        params,
+        [span],
+        Where("list_position(?::VARCHAR[], m.partner_bc_id) IS NOT NULL", (span,)),
+    )
 
 
 def _audited(

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _IN_LIST = 4
+_FULL_WIDTH = 0xFF00  # the Halfwidth and Fullwidth Forms block
 
 
 def safe_cell(value: object) -> str:
@@ -46,18 +47,34 @@ def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable[object
 
 def csv_line_sql(cells: list[str]) -> str:
     """`csv_chunks` for one row of text columns, as SQL: `safe_cell` on each, every field quoted, CRLF."""
-    codes = [ord(c) for c in DANGEROUS_STARTS]
-    # IN lists of at most four: DuckDB plans a longer list as a hash join per column (a hash table per thread).
-    starts = " OR ".join(
-        "{c} IN (" + ", ".join(map(str, codes[i : i + _IN_LIST])) + ")" for i in range(0, len(codes), _IN_LIST)
-    )
     # Each cell is a column of `cells`, not its expression: DuckDB would evaluate an expression per reference.
     fields = [
-        f"CASE WHEN {c} <> '' AND ({starts.format(c=f'ascii({c})')}) THEN '''' ELSE '' END, "  # ascii('') is 0
-        f"""CASE WHEN strpos({c}, '"') > 0 THEN replace({c}, '"', '""') ELSE {c} END"""
+        f"CASE WHEN ({_dangerous_start(f'ascii({c})')}) AND {c} <> '' THEN '''' ELSE '' END, "  # ascii('') is 0
+        # LIKE, not strpos: DuckDB runs `LIKE '%"%'` as a byte search, strpos counts characters
+        f"""CASE WHEN {c} LIKE '%"%' THEN replace({c}, '"', '""') ELSE {c} END"""
         for c in cells
     ]
     return "concat('\"', " + ", '\",\"', ".join(fields) + ", '\"', chr(13), chr(10))"
+
+
+def _dangerous_start(code: str) -> str:
+    """SQL true when the code point `code` is one of `DANGEROUS_STARTS`: most cells start with a letter or a
+    digit, which the bounds of the low and the full-width codes rule out before any list is compared."""
+    codes = sorted(ord(c) for c in DANGEROUS_STARTS)
+    low = [c for c in codes if c < ord("0")]
+    wide = [c for c in codes if c >= _FULL_WIDTH]
+    middle = [c for c in codes if c not in low and c not in wide]
+    return (
+        f"({code} < {ord('0')} AND ({_in_lists(code, low)})) OR {_in_lists(code, middle)} "
+        f"OR ({code} >= {_FULL_WIDTH} AND ({_in_lists(code, wide)}))"
+    )
+
+
+def _in_lists(code: str, codes: list[int]) -> str:
+    # IN lists of at most four: DuckDB plans a longer list as a hash join per column (a hash table per thread).
+    return " OR ".join(
+        f"{code} IN (" + ", ".join(map(str, codes[i : i + _IN_LIST])) + ")" for i in range(0, len(codes), _IN_LIST)
+    )
 
 
 def joined_lines(lines: pa.StringArray) -> bytes:

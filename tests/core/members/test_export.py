@@ -218,6 +218,53 @@ def test_stream_is_byte_identical_to_the_python_writer(tmp_path, f):
         store.close()
 
 
+def _partners_store(tmp_path) -> Store:
+    """Members of partners whose names tie under lower(), are NULL, or are missing from `partners`."""
+    store = Store(tmp_path / "partners.duckdb")
+    names = ["Beta", "beta", None, "alpha", "BETA", None, "Zed", "alpha"]
+    now = datetime.now(UTC)
+    with store.write() as cur:
+        cur.executemany(
+            "INSERT INTO partners (bc_id, name, connection) VALUES (?, ?, 'connected')",
+            [(f"p{7 - i}", name) for i, name in enumerate(names)],
+        )
+        cur.execute(
+            """INSERT INTO members (partner_bc_id, member_key, user_id, user_name, user_email, first_seen, last_seen)
+               SELECT 'p' || (i % 9), (i * 7919 % 1000)::VARCHAR, i::VARCHAR, 'User ' || i,
+                      'user' || i || '@x.example', ?, ? FROM range(600) t(i)""",  # p8 is no partner's
+            [now, now],
+        )
+    return store
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("partners", [(), ("p1", "p2", "p5", "p6")])
+@pytest.mark.parametrize("scoped", [export.SCOPED_PARTNERS, 2, 0])
+def test_partner_order_in_ranges_is_byte_identical(tmp_path, monkeypatch, descending, partners, scoped):
+    """The partner order's ranges (each scanning its own partners, sorted by their place) give the bytes of one
+    query, whatever partner a cut falls in; a range of more partners than `SCOPED_PARTNERS` is selected by its
+    sort keys (2: some ranges one way, some the other)."""
+    monkeypatch.setattr(export, "SCOPED_PARTNERS", scoped)
+    store = _partners_store(tmp_path)
+    try:
+        f = MemberFilter(sort="partner", descending=descending, partners=partners)
+        whole = b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, chunk_rows=10**9))
+        with store.read() as cur:
+            expected = b"".join(
+                safe_csv.csv_chunks(columns.EXPORT_COLUMNS, [cur.execute(*columns.export_sql(store, f)).fetchall()])
+            )
+        assert whole == expected
+        assert whole.count(b"\r\n") > 200
+        with store.read() as cur:
+            scoped_ranges = ["_sort_place" in sql for sql, _ in export._ranges(store, cur, f, 50)]
+        assert any(scoped_ranges) == (scoped > 0)
+        assert all(scoped_ranges) or scoped < 8  # 8 partners
+        for chunk_rows in (37, 150):
+            assert b"".join(export.stream_members(store, f, actor=ANALYST_ACTOR, chunk_rows=chunk_rows)) == whole
+    finally:
+        store.close()
+
+
 def test_a_large_export_is_sorted_in_ranges_of_about_chunk_rows(tmp_path):
     """Each range's query sorts only its own rows: none holds more than about `chunk_rows`."""
     store = _synthetic_store(tmp_path, 30_000)
