@@ -168,7 +168,8 @@ def _copy_child(path: str, limit: int | str) -> dict[str, object]:
     target = Path(path).with_suffix(".copy.csv")
     try:
         sql, params = columns.export_sql(store, MemberFilter(include_removed=True))
-        with _metered() as meter, store.read() as cur:
+        # under the store's whole limit, as the export's sorts (`memory_raised`), not the resting one
+        with _metered() as meter, store.memory_raised(), store.read() as cur:
             cur.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')", params)
     except (duckdb.Error, StoreError) as exc:  # the store raises DuckDB's out-of-memory error as its OutOfMemory
         return {"failed": _failure(exc)}

@@ -211,7 +211,8 @@ def _audited(
     counted = _Counter()
     outcome = "interrupted"
     try:
-        with store.read() as cur:
+        # the store's whole memory limit for the sorts, not the resting one page views run under
+        with store.memory_raised(), store.read() as cur:
             if store.dialect == "duckdb":  # a setting of this cursor's connection only
                 cur.execute(f"SET streaming_buffer_size = '{STREAM_BUFFER}'")
             yield from csv_chunks(columns.EXPORT_COLUMNS, [])

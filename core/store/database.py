@@ -24,8 +24,9 @@ blocks, old ciphertexts included, in the file's free space, and a CHECKPOINT doe
 Memory is bounded by design: the database instance gets a `memory_limit` (`memory_limit_mib`, default
 `MEMORY_LIMIT_MIB`) and spills to `temp_directory` (`<database file>.tmp`, beside it under the data directory)
 what does not fit, so a sort of a million export lines or the scan of a large table costs disk, not resident
-memory that grows with the data. DuckDB's own default is 80% of the machine's RAM. Opening a store also bounds
-what the allocators beside DuckDB keep (`core/store/memory.py`).
+memory that grows with the data. DuckDB's own default is 80% of the machine's RAM. Outside an export's sorts
+(`memory_raised`) DuckDB rests under a share of that limit, which also bounds what its pool caches
+(`core/store/pool.py`). Opening a store also bounds what the allocators beside DuckDB keep (`core/store/memory.py`).
 
 Migrations are `core/store/migrations/NNN_name.sql`, applied in order at open time, each in its own
 transaction and recorded in `schema_migrations`. Where a dialect's SQL must differ, a file of the same name in
@@ -38,7 +39,6 @@ import logging
 import os
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -47,20 +47,20 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
+from core.store.bulk import bulk_insert as bulk_insert
+from core.store.bulk import dialect_of as dialect_of
 from core.store.cursor import Cursor
 from core.store.errors import OutOfMemory as OutOfMemory
 from core.store.errors import StoreError as StoreError
 from core.store.memory import bound_process_memory
+from core.store.pool import PoolLimit
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MEMORY = ":memory:"
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MEMORY_LIMIT_MIB = 112  # DuckDB's buffer pool (sorts, hash tables, cached blocks); figures in benchmarks/RESULTS.md
 REWRITE_WAIT_S = 30.0  # how long rewrite() waits for the reads in flight to end
 CLOSE_WAIT_S = 10.0  # how long close() waits for a write in progress to commit
@@ -205,6 +205,10 @@ class Store:
         del limit_mib
         return nullcontext()
 
+    def memory_raised(self) -> AbstractContextManager[None]:
+        """A block of work (an export's sorts) run under the store's whole memory limit, when the store has one."""
+        return nullcontext()
+
     def close(self) -> None:
         """Release the database; later reads and writes raise StoreError. Safe to call twice."""
         raise NotImplementedError
@@ -238,10 +242,11 @@ class DuckDBStore(Store):
         self._gate = threading.Condition()  # rewrite() waits here for reads in flight and holds new ones
         self._readers = 0
         self._paused = False
-        self._low_mib: int | None = None  # the limit a block asks for (`memory_lowered`)
-        self._lowered = False  # whether DuckDB's limit is that now
+        self._pool = PoolLimit(memory_limit_mib, self._write_lock, self._set_limit)  # core/store/pool.py
         self._migrations_dir = migrations_dir if migrations_dir is not None else MIGRATIONS_DIR
         self.migrate()
+        with self._gate:
+            self._apply_limit()  # the resting limit, migrations done
 
     def __repr__(self) -> str:
         return f"DuckDBStore({self.path!r})"
@@ -286,6 +291,7 @@ class DuckDBStore(Store):
         finally:
             with self._gate:
                 self._readers -= 1
+                self._apply_limit()  # a lowering put off while this read ran
                 self._gate.notify_all()
 
     @contextmanager
@@ -326,7 +332,7 @@ class DuckDBStore(Store):
         if getattr(self._local, "write_cursor", None) is not None:
             raise StoreError("rewrite() cannot run inside a write() block")
         fresh = self.path + ".rewrite"
-        with self._write_lock, self._reads_paused(wait_s):
+        with self.memory_raised(), self._write_lock, self._reads_paused(wait_s):
             for leftover in (fresh, fresh + ".wal"):
                 Path(leftover).unlink(missing_ok=True)
             with self._cursor_lock:
@@ -369,26 +375,36 @@ class DuckDBStore(Store):
         DuckDB fills its pool up to the limit with the blocks it reads and writes; a sync's group write needs far
         less than an export's sort. The limit is process-wide and lowering it under a running query once left
         DuckDB spinning (benchmarks/RESULTS.md), so the block holds the write lock (no other write runs) and a read
-        puts the store's limit back for the rest of the block; with more pinned than `limit_mib`, it stays.
+        puts the resting limit back for the rest of the block; with more pinned than `limit_mib`, it stays.
         """
         with self._write_lock:
             with self._gate:
-                self._low_mib = limit_mib
+                self._pool.low_mib = limit_mib
                 self._apply_limit()
             try:
                 yield
             finally:
                 with self._gate:
-                    self._low_mib = None
+                    self._pool.low_mib = None
                     self._apply_limit()
 
+    @contextmanager
+    def memory_raised(self) -> Iterator[None]:
+        """DuckDB's memory limit at the store's for the block; otherwise page views and the pool's cache run under
+        the resting limit, a share of it (core/store/pool.py). Raised at once; lowered when no read runs."""
+        with self._gate:
+            self._pool.raised += 1
+            self._apply_limit()
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._pool.raised -= 1
+                self._apply_limit()
+
     def _apply_limit(self) -> None:
-        """Under the gate: the lowered limit while a block asks for it and nothing reads, else the store's."""
-        low = None if self._readers or self._paused else self._low_mib
-        if low is not None and low < self.memory_limit_mib and not self._lowered:
-            self._lowered = self._set_limit(low)
-        elif low is None and self._lowered:
-            self._lowered = not self._set_limit(self.memory_limit_mib)
+        """Under the gate: the limit for what runs now (`PoolLimit.wanted`)."""
+        self._pool.apply(idle=not self._readers and not self._paused)
 
     def _set_limit(self, limit_mib: int) -> bool:
         with self._cursor_lock:
@@ -417,34 +433,3 @@ class DuckDBStore(Store):
         finally:
             if acquired:
                 self._write_lock.release()
-
-
-def dialect_of(cur: Cursor) -> str:
-    """The dialect of a unit of work's cursor: "duckdb" or "postgresql"."""
-    return "duckdb" if isinstance(cur, duckdb.DuckDBPyConnection) else "postgresql"
-
-
-def bulk_insert(cur: Cursor, table: str, df: pd.DataFrame | pa.Table) -> int:
-    """Insert a whole frame; returns the row count. DuckDB: one `INSERT INTO table BY NAME SELECT * FROM frame`;
-    PostgreSQL: one COPY.
-
-    Columns are matched by name (missing ones take their defaults). `table` is an identifier, not a
-    parameter, so it must match `[A-Za-z_][A-Za-z0-9_]*`.
-    """
-    if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
-        raise ValueError(f"not a valid table name: {table!r}")
-    rows = df.num_rows if isinstance(df, pa.Table) else len(df)
-    if rows == 0:
-        return 0
-    if not isinstance(cur, duckdb.DuckDBPyConnection):
-        from core.store.postgres_cursor import copy_rows
-
-        return copy_rows(cur, table, df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False))
-    view = f"_bulk_{uuid.uuid4().hex}"
-    cur.register(view, df)
-    try:
-        result = cur.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM "{view}"').fetchone()
-    finally:
-        with suppress(duckdb.Error):  # an aborted transaction refuses this too; the real error wins
-            cur.unregister(view)
-    return int(result[0]) if result else rows

@@ -10,7 +10,6 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -148,7 +147,7 @@ class GroupWriter:
         by_task: dict[int, list[_Pending]] = {}
         for item in batch:
             by_task.setdefault(item.task_id, []).append(item)
-        lowered = self.store.memory_lowered(memory_mib) if memory_mib else nullcontext()
+        lowered = self.store.memory_lowered(memory_mib) if memory_mib else self.store.memory_raised()
         with lowered, self.store.write() as cur:
             for task_id, items in by_task.items():
                 by_bc = {item.snapshot.partner_bc_id: item for item in items}

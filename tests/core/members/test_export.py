@@ -338,3 +338,21 @@ def test_the_exports_small_stream_buffer_is_its_own_connections(tmp_path):
         assert b"".join(stream).count(b"\r\n") > 10
     finally:
         store.close()
+
+
+def test_the_export_sorts_under_the_stores_whole_memory_limit_then_it_rests_again(tmp_path):
+    # page views rest under a share of the limit (core/store/pool.py); an export's sorts need all of it
+    store = Store(tmp_path / "pw.duckdb", memory_limit_mib=112)
+    limit = "SELECT current_setting('memory_limit')"
+    try:
+        with store.read() as cur:
+            assert cur.execute(limit).fetchone()[0] == "80.0 MiB"
+        stream = export.stream_members(store, MemberFilter(), actor=ANALYST_ACTOR)
+        next(stream)  # the export's read is open
+        with store.read() as cur:
+            assert cur.execute(limit).fetchone()[0] == "112.0 MiB"
+        b"".join(stream)
+        with store.read() as cur:
+            assert cur.execute(limit).fetchone()[0] == "80.0 MiB"
+    finally:
+        store.close()

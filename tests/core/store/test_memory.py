@@ -145,3 +145,59 @@ def test_the_limit_is_not_lowered_under_another_threads_running_write(tmp_path: 
         assert _limit(store) == limit
     finally:
         store.close()
+
+
+def _current_limit(cur: object) -> str:
+    row = cur.execute("SELECT current_setting('memory_limit')").fetchone()  # type: ignore[attr-defined]
+    assert row is not None
+    return str(row[0])
+
+
+def test_reads_rest_under_a_share_of_the_limit_and_a_raised_block_gets_all_of_it(tmp_path: Path) -> None:
+    # DuckDB caches what it read up to its limit: outside a raised block (an export's sorts) the pool holds at
+    # most the resting limit (5/7 of the store's), which bounds the app with the Members page open
+    store = Store(tmp_path / "pw.duckdb", memory_limit_mib=40)
+    try:
+        with store.write() as cur:
+            cur.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(2000000)")
+        with store.write() as cur:
+            cur.execute("CHECKPOINT")
+        with store.read() as cur:
+            assert _current_limit(cur) == "28.0 MiB"
+            cur.execute("SELECT min(s), max(i) FROM t").fetchall()
+        assert _pool_mib(store) <= 28
+        with store.memory_raised(), store.read() as cur:
+            assert _current_limit(cur) == "40.0 MiB"
+            cur.execute("SELECT min(s), max(i) FROM t").fetchall()
+            filled = _pool_mib(store)
+        assert filled > 28
+        assert _limit(store) == "28.0 MiB"
+        assert _pool_mib(store) <= 28
+    finally:
+        store.close()
+
+
+def test_a_raised_limit_is_lowered_only_once_no_read_runs(tmp_path: Path) -> None:
+    # lowering under a running query once left DuckDB spinning: a read in flight when the raised block ends
+    # keeps the store's limit, and its end lowers it
+    store = _filled(tmp_path)
+    try:
+        reading, release = threading.Event(), threading.Event()
+        seen: list[str] = []
+
+        def read() -> None:
+            with store.read() as cur:
+                reading.set()
+                release.wait(10)
+                seen.append(_current_limit(cur))
+
+        with store.memory_raised():
+            reader = threading.Thread(target=read)
+            reader.start()
+            assert reading.wait(10)
+        release.set()
+        reader.join(10)
+        assert seen == ["64.0 MiB"]
+        assert _limit(store) == "45.0 MiB"
+    finally:
+        store.close()

@@ -451,18 +451,28 @@ def test_duckdb_rewrite_keeps_data_and_sequences_and_waits_for_reads(tmp_path: P
 
 
 def _memory_settings(store: Store) -> tuple[str, str]:
-    with store.read() as cur:
+    """The memory limit a block that asks for the store's runs under (`memory_raised`), and the spill directory."""
+    with store.memory_raised(), store.read() as cur:
         row = cur.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+def _resting_limit(store: Store) -> str:
+    with store.read() as cur:
+        row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def test_the_database_memory_is_limited_and_spills_beside_the_file(tmp_path: Path) -> None:
     store = Store(tmp_path / "data" / "pw.duckdb", memory_limit_mib=96)
     try:
         assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
+        assert _resting_limit(store) == "68.0 MiB"  # 5/7 of it outside a raised block (core/store/pool.py)
         store.rewrite()  # the fresh connection keeps them
         assert _memory_settings(store) == ("96.0 MiB", str(tmp_path / "data" / "pw.duckdb.tmp"))
+        assert _resting_limit(store) == "68.0 MiB"
     finally:
         store.close()
 
