@@ -78,7 +78,14 @@ def _mask_run(match: re.Match[str]) -> str:
     run = match.group(0)
     has_digit = any(ch.isdigit() for ch in run)
     has_alpha = any(ch.isalpha() for ch in run)
-    return REDACTED if has_digit and has_alpha else run
+    return REDACTED if has_digit and has_alpha and not _snake_case_name(run) else run
+
+
+def _snake_case_name(run: str) -> bool:
+    """A name such as `017_member_counts_and_sort_indexes`: words of lowercase letters or of digits alone,
+    joined by underscores. Random tokens mix cases and digits within their parts."""
+    parts = run.split("_")
+    return len(parts) > 2 and all(part.isdigit() or (part.isalpha() and part.islower()) for part in parts)
 
 
 class RedactingFilter(logging.Filter):

@@ -85,6 +85,17 @@ def test_numeric_codes_and_ordinary_text_kept() -> None:
     assert redact(text) == text
 
 
+def test_snake_case_names_with_numbers_kept() -> None:
+    """A migration's or a setting's name is not a credential: the operator must read which migration ran."""
+    text = "Applied migration 017_member_counts_and_sort_indexes to DuckDBStore; pw_duckdb_memory_mib_at_rest_2 set"
+    assert redact(text) == text
+
+
+def test_tokens_with_underscores_still_redacted() -> None:
+    for token in ("Zx9_kQ2mW8vR_tY7uI1oP3aS5dF6gH4jK", "abc_def_ghi_jkl_mno_pqr_stu_vwx_yz_Q1", "7f3a_9b2c_" * 4):
+        assert redact(f"value {token} end") == f"value {REDACTED} end"
+
+
 def test_short_registered_values_ignored() -> None:
     register_secret("abc")
     register_secret("")
