@@ -66,9 +66,6 @@ def test_browser_latency_times_every_interaction_and_page(chromium: None, tmp_pa
     profile = figures["apptest_rerun_profile_s"]
     assert 0 < profile["members_query"] < profile["rerun"]
     assert figures["app_cpu_s_per_interaction"] > 0
-    assert figures["browsers_cpu_s_per_interaction"] > 0  # the renderers' share is counted, closed pages included
-    assert figures["browsers_cpu_s_per_interaction_alone"] > 0
-    assert figures["cpu_floor_ratio"] > 0
     others = figures["other_pages"]
     assert set(others) == {"partners", "automation"}
     for name, kinds in (("partners", {"partner picked"}), ("automation", {"next page", "task opened"})):
