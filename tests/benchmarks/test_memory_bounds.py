@@ -18,3 +18,22 @@ def test_a_copy_out_of_the_stores_memory_is_reported_failed(tmp_path: Path) -> N
     figures = memory_bounds._copy_child(str(path), 1)
     assert set(figures) == {"failed"}
     assert str(figures["failed"]).startswith("Out of Memory Error")
+
+
+def test_the_copy_reference_is_not_the_products_measurement() -> None:
+    # the shape of a 5M run: DuckDB's COPY runs out of the store's limit (its figures are the reference only)
+    # and grows RSS far past the bound at DuckDB's default limit; the product's own measurements are within it
+    measured = {
+        "exports": {
+            "5000000_rows": {
+                "store_limit": {
+                    "export": {"s": 9.2, "rss_growth_mib": 143.8},
+                    "duckdb_copy": {"failed": "Out of Memory Error: failed to allocate data of size 64.0 MiB"},
+                },
+                "default_limit": {"export": {"s": 5.9, "rss_growth_mib": 655.4}},
+            }
+        },
+        "sync": {"store_limit": {"first_sync": {"rss_growth_mib": 147.4}}},
+    }
+    found = list(memory_bounds._under_store_limit(measured))
+    assert found == [{"s": 9.2, "rss_growth_mib": 143.8}, {"rss_growth_mib": 147.4}]
