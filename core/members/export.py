@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import NamedTuple
@@ -30,6 +31,7 @@ from core.errors import UserError
 from core.members import columns
 from core.members.columns import EVERY
 from core.members.filters import SORTS, MemberFilter, Where
+from core.members.source import MEMBERS, Source
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
@@ -72,7 +74,7 @@ def stream_members(
     return _audited(store, f, actor, via, batch_rows, chunk_rows)
 
 
-class _Range(NamedTuple):
+class SortRange(NamedTuple):
     """One range's query over the filtered rows: the select items carrying its sort keys (`keys`, with their
     parameters `key_params`), its ORDER BY over them, the condition on them that selects the range (`where`,
     with `where_params`), and a condition on `m` that DuckDB can apply in its scan (`scope`: all of the range's
@@ -86,7 +88,7 @@ class _Range(NamedTuple):
     scope: Where = EVERY
 
 
-def _lines_sql(store: Store, f: MemberFilter, r: _Range) -> tuple[str, list[object]]:
+def _lines_sql(store: Store, f: MemberFilter, r: SortRange) -> tuple[str, list[object]]:
     """One column, `line`: each row's CSV line (CRLF included) of the range `r`, in the filter's order.
 
     The line is built before the ORDER BY, so DuckDB's sort carries one string per row, not 13 columns.
@@ -105,7 +107,7 @@ def _lines_sql(store: Store, f: MemberFilter, r: _Range) -> tuple[str, list[obje
 SortKey = tuple[object, object, object]  # a row's (_sort_key, _sort_bc, _sort_member)
 
 
-def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> list[SortKey]:
+def boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int, src: Source = MEMBERS) -> list[SortKey]:
     """Sort keys that cut the filtered rows, in the filter's order, into ranges of about `chunk_rows` rows:
     every `SAMPLES_PER_CHUNK`-th key of a sample of one row in `chunk_rows / SAMPLES_PER_CHUNK` (by a hash of the
     rowid: the rowid itself aliases with how rows lie, e.g. by partner). None when the sample says there are
@@ -116,7 +118,7 @@ def _boundaries(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> 
     keys, order = columns.sort_keys(f)
     # a UBIGINT modulus, as hash() returns: with an INTEGER one DuckDB computes the modulo of every row in HUGEINT
     sampled = f"WHERE hash(row_id) % ?::UBIGINT = 0 {order}"
-    sql, params = columns.query(store, f, columns.order_reads(f), keys, sampled, [every])
+    sql, params = columns.query(store, f, columns.order_reads(f), keys, sampled, [every], src=src)
     sample = cur.execute(sql, params).fetchall()
     cuts = sample[per_chunk - 1 : len(sample) - per_chunk // 4 : per_chunk]
     return [(row[0], row[1], row[2]) for row in cuts]
@@ -142,16 +144,16 @@ def _ranges(store: Store, cur: Cursor, f: MemberFilter, chunk_rows: int) -> Iter
     that grows with the rows it sorts and fails, rather than spilling, past the memory limit); each scans the
     members again (in the partner order, only its partners' members: `_partner_range`) but builds and sorts
     only its own rows' lines. On PostgreSQL, one query."""
-    cuts = _boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
+    cuts = boundaries(store, cur, f, chunk_rows) if store.dialect == "duckdb" else []
     partners = _partner_order(cur, f) if cuts and SORTS[f.sort] == "partner_lower" else []
     bounds: list[SortKey | None] = [None, *cuts, None]
     for start, end in pairwise(bounds):
         span = _span(partners, start, end)
-        r = _partner_range(span, start, end) if 0 < len(span) <= SCOPED_PARTNERS else _key_range(f, start, end)
+        r = _partner_range(span, start, end) if 0 < len(span) <= SCOPED_PARTNERS else key_range(f, start, end)
         yield _lines_sql(store, f, r)
 
 
-def _key_range(f: MemberFilter, start: SortKey | None, end: SortKey | None) -> _Range:
+def key_range(f: MemberFilter, start: SortKey | None, end: SortKey | None) -> SortRange:
     """The rows after `start` up to `end` (included), selected by a condition on their full sort key."""
     keys, order = columns.sort_keys(f)
     parts: list[str] = []
@@ -164,7 +166,7 @@ def _key_range(f: MemberFilter, start: SortKey | None, end: SortKey | None) -> _
         after, more = _after(f, end)
         parts.append(f"NOT {after}")
         params += more
-    return _Range(keys, order, " AND ".join(parts) or "TRUE", params)
+    return SortRange(keys, order, " AND ".join(parts) or "TRUE", params)
 
 
 def _partner_order(cur: Cursor, f: MemberFilter) -> list[str]:
@@ -183,7 +185,7 @@ def _span(partners: list[str], start: SortKey | None, end: SortKey | None) -> li
     return partners[first : last + 1]
 
 
-def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) -> _Range:
+def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) -> SortRange:
     """The rows of the partner order after `start` up to `end` (included), whose partners are `span`: DuckDB's
     scan skips the other partners' members (the partner's name comes from a join, too late for the scan), and
     the range sorts by the partner's place in `span` (an integer) and the member key."""
@@ -195,7 +197,7 @@ def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) 
     if end is not None:  # up to the end's member in its partner, included
         parts.append("(_sort_place < ? OR _sort_member <= ?)")
         params += [len(span), end[2]]
-    return _Range(
+    return SortRange(
         "list_position(?::VARCHAR[], partner_bc_id) AS _sort_place, member_key AS _sort_member",
         "ORDER BY _sort_place, _sort_member",
         " AND ".join(parts) or "TRUE",
@@ -205,21 +207,35 @@ def _partner_range(span: list[str], start: SortKey | None, end: SortKey | None) 
     )
 
 
+@contextmanager
+def ranged_reader(
+    store: Store, ranges: Callable[[Cursor], Iterable[tuple[str, list[object]]]], batch_rows: int = BATCH_ROWS
+) -> Iterator[Iterator[pa.RecordBatch]]:
+    """A read, under the store's whole memory limit for the sorts (not the resting one page views run under),
+    giving the record batches of the queries `ranges(cur)` gives (each range's sorted lines, see `_ranges`),
+    one query after the other."""
+    with store.memory_raised(), store.read() as cur:
+        if store.dialect == "duckdb":  # a setting of this cursor's connection only
+            cur.execute(f"SET streaming_buffer_size = '{STREAM_BUFFER}'")
+        yield _batches(cur, ranges(cur), batch_rows)
+
+
+def _batches(cur: Cursor, queries: Iterable[tuple[str, list[object]]], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    for sql, params in queries:
+        # closed before the next range's query: an open result keeps its sort's memory pinned
+        with cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows) as reader:
+            yield from reader
+
+
 def _audited(
     store: Store, f: MemberFilter, actor: Actor, via: str, batch_rows: int, chunk_rows: int
 ) -> Iterator[bytes]:
     counted = _Counter()
     outcome = "interrupted"
     try:
-        # the store's whole memory limit for the sorts, not the resting one page views run under
-        with store.memory_raised(), store.read() as cur:
-            if store.dialect == "duckdb":  # a setting of this cursor's connection only
-                cur.execute(f"SET streaming_buffer_size = '{STREAM_BUFFER}'")
+        with ranged_reader(store, lambda cur: _ranges(store, cur, f, chunk_rows), batch_rows) as batches:
             yield from csv_chunks(columns.EXPORT_COLUMNS, [])
-            for sql, params in _ranges(store, cur, f, chunk_rows):
-                # closed before the next range's query: an open result keeps its sort's memory pinned
-                with cur.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows) as reader:
-                    yield from (joined_lines(b.column(0)) for b in counted.batches(reader) if b.num_rows)
+            yield from (joined_lines(b.column(0)) for b in counted.batches(batches) if b.num_rows)
         outcome = "ok"
     finally:
         audit.record(

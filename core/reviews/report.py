@@ -12,24 +12,26 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fpdf import FPDF
 
-from core.members import columns
+from core.members import columns, export
 from core.members.columns import Cell
+from core.members.filters import MemberFilter, Where
 from core.reviews import snapshot
 from core.reviews.errors import ReviewError
 from core.security import audit
 from core.security.roles import Actor, require_reader
 from core.security.safe_csv import csv_chunks, csv_line_sql, joined_lines
+from core.store.cursor import Cursor
 from core.store.database import Store
 
 if TYPE_CHECKING:
     from core.reviews.campaigns import Campaign
 
-BATCH_ROWS = 20_000
 _DECISION = (
     "CASE decision WHEN 'keep' THEN 'Keep' WHEN 'remove' THEN 'Remove' WHEN 'needs_info' THEN 'Needs info' "
     "ELSE 'Undecided' END"
@@ -53,28 +55,60 @@ COLUMNS = {
     "Decided at": Cell(columns.time_text("decided_at"), ("decided_at",)),
     "Comment": Cell("coalesce(comment, '')", ("comment",)),
 }
-_ORDER_READS = ("partner_lower", "partner_bc_id", "member_key")
+CHUNK_ROWS = export.CHUNK_ROWS  # the rows DuckDB sorts at a time, as the member export's
+_ORDER = snapshot.review_filter(MemberFilter(sort="partner"))  # every row, by partner name, partner id, member
 
 
-def _lines_sql(store: Store, campaign_id: int) -> tuple[str, list[object]]:
-    """Each snapshot row's CSV line, in the report's fixed order (partner name, partner id, member key)."""
+def _lines_sql(store: Store, campaign_id: int, r: export.SortRange) -> tuple[str, list[object]]:
+    """Each snapshot row's CSV line of the range `r`, in the report's fixed order (partner name, partner id,
+    member key: the Members sort by partner)."""
     names = [f"_cell{i}" for i in range(len(COLUMNS))]
     cells = ", ".join(f"({cell.sql})::VARCHAR AS {n}" for n, cell in zip(names, COLUMNS.values(), strict=True))
-    keys = "partner_lower AS _k1, partner_bc_id AS _k2, member_key AS _k3"
-    reads = (*_ORDER_READS, *columns.reads_of(COLUMNS.values()))
-    sql, params = columns.query(store, None, reads, f"{keys}, {cells}", src=snapshot.source(campaign_id))
-    return f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells ORDER BY _k1, _k2, _k3", params
+    reads = (*columns.order_reads(_ORDER), *columns.reads_of(COLUMNS.values()))
+    sql, params = columns.query(
+        store, None, reads, f"{r.keys}, {cells}", scope=r.scope, src=snapshot.source(campaign_id)
+    )
+    line = f"SELECT {csv_line_sql(names)} AS line FROM ({sql}) AS cells WHERE {r.where} {r.order}"
+    return line, [*params, *r.where_params]
+
+
+def _ranges(store: Store, cur: Cursor, campaign_id: int, chunk_rows: int) -> Iterator[tuple[str, list[object]]]:
+    """The queries whose lines, one after the other, are the report: on DuckDB one per range of about
+    `chunk_rows` rows of its order, as the member export's (its sort fails past DuckDB's memory limit, where a
+    campaign of a million rows would take it); on PostgreSQL, one query."""
+    src = snapshot.source(campaign_id)
+    cuts = export.boundaries(store, cur, _ORDER, chunk_rows, src) if store.dialect == "duckdb" else []
+    bounds: list[export.SortKey | None] = [None, *cuts, None]
+    for start, end in pairwise(bounds):
+        r = export.key_range(_ORDER, start, end)
+        yield _lines_sql(store, campaign_id, r._replace(scope=_names_between(start, end)))
+
+
+_PARTNER_LOWER = dict(snapshot.DECISION_COLUMNS)["partner_lower"]
+
+
+def _names_between(start: export.SortKey | None, end: export.SortKey | None) -> Where:
+    """A condition on `m` that DuckDB applies in its scan, true for every row of the range after `start` up to
+    `end` (and some of their neighbours): their partner names lie between the two's (NULLs last). Without it
+    each range would build every row's flags and lines before its condition on the sort key drops them."""
+    parts: list[str] = []
+    params: list[object] = []
+    if start is not None and start[0] is None:
+        parts.append(f"{_PARTNER_LOWER} IS NULL")
+    elif start is not None:
+        parts.append(f"({_PARTNER_LOWER} >= ? OR {_PARTNER_LOWER} IS NULL)")
+        params.append(start[0])
+    if end is not None and end[0] is not None:
+        parts.append(f"{_PARTNER_LOWER} <= ?")
+        params.append(end[0])
+    return Where(" AND ".join(parts) or "TRUE", tuple(params))
 
 
 def csv_stream(store: Store, campaign_id: int) -> Iterator[bytes]:
     """The report CSV as chunks: header, then every snapshot row."""
-    sql, params = _lines_sql(store, campaign_id)
-    with store.read() as cur:
-        reader = cur.sql(sql, params=params).to_arrow_reader(batch_size=BATCH_ROWS)
+    with export.ranged_reader(store, lambda cur: _ranges(store, cur, campaign_id, CHUNK_ROWS)) as batches:
         yield from csv_chunks(COLUMNS, [])
-        for batch in reader:
-            if batch.num_rows:
-                yield joined_lines(batch.column(0))
+        yield from (joined_lines(b.column(0)) for b in batches if b.num_rows)
 
 
 def csv_digest(store: Store, campaign_id: int) -> tuple[str, int]:

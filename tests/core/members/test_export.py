@@ -274,7 +274,7 @@ def test_a_large_export_is_sorted_in_ranges_of_about_chunk_rows(tmp_path):
             sizes = []
             for sql, params in export._ranges(store, cur, f, 5_000):
                 sizes.append(cur.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
-            assert len(export._boundaries(store, cur, f, 100_000)) == 0  # fewer rows than a range: one query
+            assert len(export.boundaries(store, cur, f, 100_000)) == 0  # fewer rows than a range: one query
         assert sum(sizes) == 30_000
         assert 4 <= len(sizes) <= 9
         assert max(sizes) < 10_000
