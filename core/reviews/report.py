@@ -57,6 +57,7 @@ COLUMNS = {
 }
 CHUNK_ROWS = export.CHUNK_ROWS  # the rows DuckDB sorts at a time, as the member export's
 _ORDER = snapshot.review_filter(MemberFilter(sort="partner"))  # every row, by partner name, partner id, member
+_PARTNER_LOWER = dict(snapshot.DECISION_COLUMNS)["partner_lower"]  # the frozen name, per row
 
 
 def _lines_sql(store: Store, campaign_id: int, r: export.SortRange) -> tuple[str, list[object]]:
@@ -82,9 +83,6 @@ def _ranges(store: Store, cur: Cursor, campaign_id: int, chunk_rows: int) -> Ite
     for start, end in pairwise(bounds):
         r = export.key_range(_ORDER, start, end)
         yield _lines_sql(store, campaign_id, r._replace(scope=_names_between(start, end)))
-
-
-_PARTNER_LOWER = dict(snapshot.DECISION_COLUMNS)["partner_lower"]
 
 
 def _names_between(start: export.SortKey | None, end: export.SortKey | None) -> Where:
